@@ -1,0 +1,1 @@
+//! JSON bodies, with the fastjson quirks of remoting-protocol §6.

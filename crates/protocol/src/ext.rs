@@ -1,0 +1,242 @@
+//! Typed headers carried in `extFields`, and the conversions Java applies:
+//! every value is a string on the wire; numbers parse as decimal, booleans
+//! are true only for a case-insensitive `"true"`, and an empty string of a
+//! numeric field counts as absent (Go and C++ send `""` for unset fields).
+
+use crate::command::ExtFields;
+use crate::error::ProtocolError;
+
+/// A request or response header that maps to and from `extFields`.
+pub trait CommandHeader: Sized {
+    /// Writes every present field into `fields` (absent optionals are skipped).
+    fn write_fields(&self, fields: &mut ExtFields);
+
+    /// Reads the header from `fields`, ignoring keys it does not know.
+    ///
+    /// # Errors
+    /// [`ProtocolError::MissingField`] when a required field is absent,
+    /// [`ProtocolError::BadField`] when a value does not convert.
+    fn read_fields(fields: &ExtFields) -> Result<Self, ProtocolError>;
+}
+
+/// A value type of a header field.
+pub trait FieldValue: Sized {
+    /// Converts the wire string (`None` when the key is absent).
+    ///
+    /// # Errors
+    /// Names the field when the value is missing or malformed.
+    fn from_field(key: &'static str, raw: Option<&str>) -> Result<Self, ProtocolError>;
+
+    /// The wire string, or `None` to leave the key out.
+    fn to_field(&self) -> Option<String>;
+}
+
+/// A scalar that can be required (`T`) or optional (`Option<T>`).
+pub trait Scalar: Sized {
+    /// What the error message says was expected.
+    const EXPECTED: &'static str;
+    /// Parses a non-empty wire string.
+    fn parse(raw: &str) -> Option<Self>;
+    /// Formats for the wire.
+    fn format(&self) -> String;
+    /// Whether an empty string counts as absent (numbers yes, strings no).
+    const EMPTY_IS_ABSENT: bool = true;
+}
+
+impl Scalar for String {
+    const EXPECTED: &'static str = "a string";
+    const EMPTY_IS_ABSENT: bool = false;
+    fn parse(raw: &str) -> Option<Self> {
+        Some(raw.to_owned())
+    }
+    fn format(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Scalar for bool {
+    const EXPECTED: &'static str = "a boolean";
+    fn parse(raw: &str) -> Option<Self> {
+        // Java's Boolean.parseBoolean: anything but "true" is false.
+        Some(raw.trim().eq_ignore_ascii_case("true"))
+    }
+    fn format(&self) -> String {
+        if *self { "true" } else { "false" }.to_owned()
+    }
+}
+
+macro_rules! int_scalar {
+    ($($t:ty => $what:expr),*) => {$(
+        impl Scalar for $t {
+            const EXPECTED: &'static str = $what;
+            fn parse(raw: &str) -> Option<Self> {
+                raw.trim().parse().ok()
+            }
+            fn format(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+int_scalar!(i32 => "a 32-bit integer", i64 => "a 64-bit integer", i16 => "a 16-bit integer");
+
+impl Scalar for f64 {
+    const EXPECTED: &'static str = "a number";
+    fn parse(raw: &str) -> Option<Self> {
+        raw.trim().parse().ok()
+    }
+    fn format(&self) -> String {
+        self.to_string()
+    }
+}
+
+fn present<T: Scalar>(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|v| !(T::EMPTY_IS_ABSENT && v.trim().is_empty()))
+}
+
+impl<T: Scalar> FieldValue for T {
+    fn from_field(key: &'static str, raw: Option<&str>) -> Result<Self, ProtocolError> {
+        let raw = present::<T>(raw).ok_or(ProtocolError::MissingField(key))?;
+        T::parse(raw).ok_or_else(|| ProtocolError::BadField {
+            field: key,
+            value: raw.chars().take(64).collect(),
+            expected: T::EXPECTED,
+        })
+    }
+    fn to_field(&self) -> Option<String> {
+        Some(self.format())
+    }
+}
+
+impl<T: Scalar> FieldValue for Option<T> {
+    fn from_field(key: &'static str, raw: Option<&str>) -> Result<Self, ProtocolError> {
+        match present::<T>(raw) {
+            None => Ok(None),
+            Some(raw) => T::parse(raw)
+                .map(Some)
+                .ok_or_else(|| ProtocolError::BadField {
+                    field: key,
+                    value: raw.chars().take(64).collect(),
+                    expected: T::EXPECTED,
+                }),
+        }
+    }
+    fn to_field(&self) -> Option<String> {
+        self.as_ref().map(Scalar::format)
+    }
+}
+
+/// Declares a header struct and its `extFields` mapping. A field of type
+/// `Option<T>` is optional; any other type is required.
+///
+/// ```
+/// protocol::command_header! {
+///     /// GET_ROUTEINFO_BY_TOPIC request.
+///     pub struct RouteRequest {
+///         pub topic: String = "topic",
+///         pub accept_standard_json_only: Option<bool> = "acceptStandardJsonOnly",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! command_header {
+    ($(#[$meta:meta])* pub struct $name:ident {
+        $($(#[$fmeta:meta])* pub $field:ident : $ty:ty = $key:literal,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $crate::ext::CommandHeader for $name {
+            fn write_fields(&self, fields: &mut $crate::command::ExtFields) {
+                $(
+                    if let Some(v) = $crate::ext::FieldValue::to_field(&self.$field) {
+                        fields.insert($key.to_owned(), v);
+                    }
+                )*
+                let _ = fields;
+            }
+
+            fn read_fields(
+                fields: &$crate::command::ExtFields,
+            ) -> Result<Self, $crate::error::ProtocolError> {
+                let _ = fields;
+                Ok($name {
+                    $($field: $crate::ext::FieldValue::from_field(
+                        $key,
+                        fields.get($key).map(String::as_str),
+                    )?,)*
+                })
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    command_header! {
+        pub struct Sample {
+            pub topic: String = "topic",
+            pub queue_id: i32 = "queueId",
+            pub offset: Option<i64> = "offset",
+            pub flag: Option<bool> = "flag",
+        }
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> ExtFields {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_required_and_optional_fields() {
+        let h = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "3"), ("x", "y")]))
+            .unwrap();
+        assert_eq!(h.topic, "T");
+        assert_eq!(h.queue_id, 3);
+        assert_eq!(h.offset, None);
+        assert_eq!(h.flag, None);
+    }
+
+    #[test]
+    fn empty_numbers_are_absent_and_bad_numbers_are_named() {
+        let h = Sample::read_fields(&fields(&[("topic", ""), ("queueId", "1"), ("offset", "")]))
+            .unwrap();
+        assert_eq!(h.topic, "");
+        assert_eq!(h.offset, None);
+        let err = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "")])).unwrap_err();
+        assert_eq!(err, ProtocolError::MissingField("queueId"));
+        let err = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "x1")])).unwrap_err();
+        assert!(matches!(err, ProtocolError::BadField { field: "queueId", .. }));
+        assert!(err.to_string().contains("queueId"));
+    }
+
+    #[test]
+    fn booleans_follow_java() {
+        for (raw, want) in [("true", true), ("TRUE", true), ("false", false), ("yes", false)] {
+            let h = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "0"), ("flag", raw)]))
+                .unwrap();
+            assert_eq!(h.flag, Some(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn writes_present_fields_only() {
+        let h = Sample {
+            topic: "T".into(),
+            queue_id: 2,
+            offset: Some(-5),
+            flag: None,
+        };
+        let mut f = ExtFields::new();
+        h.write_fields(&mut f);
+        assert_eq!(f, fields(&[("topic", "T"), ("queueId", "2"), ("offset", "-5")]));
+        assert_eq!(Sample::read_fields(&f).unwrap(), h);
+    }
+}

@@ -1,0 +1,1 @@
+//! Message records (the stored = pull format), properties, batches, ids, hashes.
