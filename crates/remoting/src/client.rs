@@ -107,14 +107,19 @@ impl RemotingClient {
     ) -> Result<RemotingCommand, RemotingError> {
         let started = Instant::now();
         let conn = self.connection(addr).await?;
+        let timed_out = || RemotingError::Timeout {
+            addr: addr.to_string(),
+            millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
-            return Err(RemotingError::Timeout {
-                addr: addr.to_string(),
-                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            });
+            return Err(timed_out());
         }
-        conn.invoke(request, left).await
+        // Report the caller's timeout, not what was left of it.
+        conn.invoke(request, left).await.map_err(|e| match e {
+            RemotingError::Timeout { .. } => timed_out(),
+            other => other,
+        })
     }
 
     /// Sends a oneway request to `addr`.

@@ -62,8 +62,8 @@ pub(crate) fn start(
 }
 
 /// Why a connection stopped reading.
-enum Closed {
-    PeerClosed,
+enum CloseReason {
+    ByPeer,
     Local,
     Idle(Duration),
     Truncated(usize),
@@ -71,17 +71,17 @@ enum Closed {
     Io(std::io::Error),
 }
 
-impl fmt::Display for Closed {
+impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Closed::PeerClosed => write!(f, "closed by the peer"),
-            Closed::Local => write!(f, "closed locally"),
-            Closed::Idle(d) => write!(f, "no traffic for {} ms", d.as_millis()),
-            Closed::Truncated(n) => {
+            CloseReason::ByPeer => write!(f, "closed by the peer"),
+            CloseReason::Local => write!(f, "closed locally"),
+            CloseReason::Idle(d) => write!(f, "no traffic for {} ms", d.as_millis()),
+            CloseReason::Truncated(n) => {
                 write!(f, "peer closed in the middle of a frame ({n} bytes unread)")
             }
-            Closed::BadFrame(e) => write!(f, "bad frame: {e}"),
-            Closed::Io(e) => write!(f, "read failed: {e}"),
+            CloseReason::BadFrame(e) => write!(f, "bad frame: {e}"),
+            CloseReason::Io(e) => write!(f, "read failed: {e}"),
         }
     }
 }
@@ -95,11 +95,11 @@ async fn read_task(
     let why = read_loop(&ep, rd, &conn).await;
     let (id, peer) = (conn.id(), conn.peer_addr());
     match &why {
-        Closed::BadFrame(_) | Closed::Truncated(_) => {
+        CloseReason::BadFrame(_) | CloseReason::Truncated(_) => {
             warn!(conn = id, %peer, "closing connection: {why}");
         }
-        Closed::Idle(_) => info!(conn = id, %peer, "closing idle connection: {why}"),
-        Closed::PeerClosed | Closed::Local | Closed::Io(_) => {
+        CloseReason::Idle(_) => info!(conn = id, %peer, "closing idle connection: {why}"),
+        CloseReason::ByPeer | CloseReason::Local | CloseReason::Io(_) => {
             debug!(conn = id, %peer, "connection closed: {why}");
         }
     }
@@ -108,29 +108,29 @@ async fn read_task(
     drop(permit);
 }
 
-async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection) -> Closed {
+async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection) -> CloseReason {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         if let Err(e) = split_frames(ep, conn, &mut buf, &in_flight) {
-            return Closed::BadFrame(e);
+            return CloseReason::BadFrame(e);
         }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
         let idle_at = conn.last_activity() + ep.idle_timeout;
         tokio::select! {
-            _ = conn.closed_token().cancelled() => return Closed::Local,
+            _ = conn.closed_token().cancelled() => return CloseReason::Local,
             read = rd.read_buf(&mut buf) => match read {
-                Ok(0) if buf.is_empty() => return Closed::PeerClosed,
-                Ok(0) => return Closed::Truncated(buf.len()),
+                Ok(0) if buf.is_empty() => return CloseReason::ByPeer,
+                Ok(0) => return CloseReason::Truncated(buf.len()),
                 Ok(_) => conn.touch(),
-                Err(e) => return Closed::Io(e),
+                Err(e) => return CloseReason::Io(e),
             },
             _ = tokio::time::sleep_until(idle_at) => {
                 // The writer may have moved bytes meanwhile.
                 if conn.last_activity() + ep.idle_timeout <= tokio::time::Instant::now() {
-                    return Closed::Idle(ep.idle_timeout);
+                    return CloseReason::Idle(ep.idle_timeout);
                 }
             }
         }

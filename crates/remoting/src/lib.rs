@@ -59,3 +59,32 @@ pub fn not_supported(request: &RemotingCommand) -> RemotingCommand {
     )
     .answering(request)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::SerializeType;
+
+    #[test]
+    fn not_supported_answers_the_request() {
+        let mut req = RemotingCommand::request_code(777);
+        req.opaque = 42;
+        req.serialize_type = SerializeType::RocketMq;
+        let resp = not_supported(&req);
+        assert_eq!(resp.code, ResponseCode::REQUEST_CODE_NOT_SUPPORTED.code());
+        assert_eq!(
+            resp.remark.as_deref(),
+            Some(" request type 777 not supported")
+        );
+        assert_eq!(resp.opaque, 42);
+        assert_eq!(resp.serialize_type, SerializeType::RocketMq);
+        assert!(resp.is_response());
+    }
+
+    #[test]
+    fn opaques_are_distinct() {
+        let a = next_opaque();
+        let b = next_opaque();
+        assert_ne!(a, b);
+    }
+}

@@ -118,3 +118,57 @@ async fn write_two(wr: &mut OwnedWriteHalf, mut a: &[u8], mut b: &[u8]) -> io::R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use protocol::frame::decode;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::sync::CancellationToken;
+
+    #[tokio::test]
+    async fn queued_frames_of_mixed_sizes_arrive_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let out = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut inbound, _) = listener.accept().await.unwrap();
+        let (peer, local) = (out.peer_addr().unwrap(), out.local_addr().unwrap());
+        let (_rd, wr) = out.into_split();
+        let (tx, rx) = mpsc::channel(64);
+        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new());
+
+        // Queued before the writer starts, so they go out as batches.
+        let sizes = [10usize, LARGE_BODY + 1, 0, 300 * 1024, 5, 7];
+        for (i, size) in sizes.iter().enumerate() {
+            let mut cmd = RemotingCommand::request_code(i as i32)
+                .with_body(Bytes::from(vec![i as u8; *size]));
+            cmd.opaque = i as i32;
+            tx.send(cmd).await.unwrap();
+        }
+        drop(tx);
+        let writer = tokio::spawn(run(wr, rx, conn.clone()));
+
+        let mut received = Vec::new();
+        let mut expected = 0;
+        while expected < sizes.len() {
+            let mut chunk = [0u8; 8192];
+            let n = inbound.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream ended early");
+            received.extend_from_slice(&chunk[..n]);
+            while let Some((cmd, used)) = decode(&received, usize::MAX).unwrap() {
+                assert_eq!(cmd.opaque, expected as i32);
+                assert_eq!(cmd.body.len(), sizes[expected]);
+                assert!(cmd.body.iter().all(|b| *b == expected as u8));
+                received.drain(..used);
+                expected += 1;
+            }
+        }
+        // The writer's queue still has a sender (inside `conn`): closing
+        // the connection is what ends it.
+        conn.close();
+        writer.await.unwrap();
+    }
+}
