@@ -56,6 +56,14 @@ struct ClientInner {
     pool: Mutex<HashMap<String, Arc<OnceCell<Connection>>>>,
 }
 
+impl Drop for ClientInner {
+    /// The last clone of a client going away closes its connections (without
+    /// waiting, unlike [`RemotingClient::shutdown`]).
+    fn drop(&mut self) {
+        self.ep.shutdown.cancel();
+    }
+}
+
 /// Answers every server-initiated request REQUEST_CODE_NOT_SUPPORTED.
 struct NotSupported;
 

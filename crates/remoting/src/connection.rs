@@ -120,6 +120,12 @@ impl Connection {
         self.inner.closed.is_cancelled()
     }
 
+    /// Completes when the connection closes (for work parked on behalf of
+    /// the peer, such as a long-polling pull, to give up early).
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await;
+    }
+
     /// How many requests sent on this connection still wait for a response.
     pub fn pending_requests(&self) -> usize {
         self.inner.pending.lock().waiting.len()

@@ -62,7 +62,12 @@ async fn closed_connection_fails_pending_invokes() {
     wait_until(|| processor.requests.load(Ordering::SeqCst) == 5).await;
     assert_eq!(conn.pending_requests(), 5);
     // The server drops the connection under the waiting requests.
-    processor.last_conn.lock().unwrap().clone().unwrap().close();
+    let server_conn = processor.last_conn.lock().unwrap().clone().unwrap();
+    server_conn.close();
+    tokio::time::timeout(WAIT, server_conn.closed())
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, conn.closed()).await.unwrap();
     for w in waiting {
         let err = tokio::time::timeout(WAIT, w)
             .await

@@ -233,3 +233,18 @@ async fn connect_errors_name_the_address() {
     let err = client.connection(&addr).await.unwrap_err();
     assert!(matches!(err, RemotingError::Shutdown), "{err}");
 }
+
+#[tokio::test]
+async fn dropping_the_last_client_clone_closes_its_connections() {
+    let (server, processor) = server().await;
+    let addr = server.local_addr().to_string();
+    let client = RemotingClient::new(ClientConfig::default(), None);
+    let conn = client.connection(&addr).await.unwrap();
+    let other = client.clone();
+    drop(client);
+    assert!(!conn.is_closed(), "a clone still holds the pool");
+    drop(other);
+    tokio::time::timeout(WAIT, conn.closed()).await.unwrap();
+    wait_until(|| processor.closed.lock().unwrap().len() == 1).await;
+    server.shutdown().await;
+}
