@@ -28,7 +28,7 @@ pub struct ClientConfig {
     /// The largest frame accepted from a server.
     pub max_frame: usize,
     /// A connection with no traffic in either direction for this long is
-    /// closed (and reopened on the next request).
+    /// closed (and reopened on the next request); zero: never.
     pub idle_timeout: Duration,
 }
 

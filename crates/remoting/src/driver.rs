@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
@@ -118,7 +119,7 @@ async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection)
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
-        let idle_at = conn.last_activity() + ep.idle_timeout;
+        let idle_at = idle_deadline(conn, ep.idle_timeout);
         tokio::select! {
             _ = conn.closed_token().cancelled() => return CloseReason::Local,
             read = rd.read_buf(&mut buf) => match read {
@@ -127,13 +128,29 @@ async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection)
                 Ok(_) => conn.touch(),
                 Err(e) => return CloseReason::Io(e),
             },
-            _ = tokio::time::sleep_until(idle_at) => {
+            _ = sleep_until(idle_at) => {
                 // The writer may have moved bytes meanwhile.
-                if conn.last_activity() + ep.idle_timeout <= tokio::time::Instant::now() {
+                if idle_deadline(conn, ep.idle_timeout).is_some_and(|at| at <= Instant::now()) {
                     return CloseReason::Idle(ep.idle_timeout);
                 }
             }
         }
+    }
+}
+
+/// When the connection counts as idle; None when that never happens (a
+/// zero timeout disables the check, a huge one overflows the clock).
+fn idle_deadline(conn: &Connection, idle_timeout: Duration) -> Option<Instant> {
+    if idle_timeout.is_zero() {
+        return None;
+    }
+    conn.last_activity().checked_add(idle_timeout)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

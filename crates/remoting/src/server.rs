@@ -24,7 +24,8 @@ pub struct ServerConfig {
     pub max_frame: usize,
     /// Connections open at the same time; more are accepted and closed at once.
     pub max_connections: usize,
-    /// A connection with no traffic in either direction for this long is closed.
+    /// A connection with no traffic in either direction for this long is closed
+    /// (zero: never).
     pub idle_timeout: Duration,
 }
 

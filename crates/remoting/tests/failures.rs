@@ -235,7 +235,7 @@ async fn small_max_frame_is_enforced() {
 #[tokio::test]
 async fn idle_connections_are_closed() {
     let config = ServerConfig {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(500),
         ..ServerConfig::default()
     };
     let (server, processor) = server_with(config).await;
@@ -258,4 +258,22 @@ async fn idle_connections_are_closed() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(processor.closed.lock().unwrap().len(), 1);
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn zero_or_huge_idle_timeout_never_closes() {
+    for idle_timeout in [Duration::ZERO, Duration::MAX] {
+        let config = ServerConfig {
+            idle_timeout,
+            ..ServerConfig::default()
+        };
+        let (server, _processor) = server_with(config).await;
+        let mut raw = TcpStream::connect(server.local_addr()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut req = request(ECHO);
+        req.opaque = 8;
+        write_cmd(&mut raw, &req).await;
+        assert_eq!(read_cmd(&mut raw).await.opaque, 8);
+        server.shutdown().await;
+    }
 }
