@@ -48,6 +48,26 @@ pub struct NewRecord<'a> {
     pub properties: &'a [u8],
 }
 
+impl NewRecord<'_> {
+    /// TOTALSIZE of the record [`encode_record`] would write (lets the store
+    /// check that a record fits in the current file before encoding).
+    pub fn encoded_len(&self) -> usize {
+        let v6 = |a: SocketAddr| normalize_addr(a).is_ipv6();
+        let topic_len_width = if self.topic.len() > MAX_V1_TOPIC_LEN {
+            2
+        } else {
+            1
+        };
+        FIXED_OVERHEAD_V4 - 16
+            + host_len(v6(self.born_host))
+            + host_len(v6(self.store_host))
+            + (topic_len_width - 1)
+            + self.body.len()
+            + self.topic.len()
+            + self.properties.len()
+    }
+}
+
 /// Where the store-assigned fields of an encoded record are, relative to
 /// the record's first byte, and how long the record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,13 +188,7 @@ fn write_record(
         MagicVersion::V1
     };
     let born_len = host_len(born_host.is_ipv6());
-    let total_size = FIXED_OVERHEAD_V4 - 16
-        + born_len
-        + host_len(store_host.is_ipv6())
-        + (version.topic_len_width() - 1)
-        + msg.body.len()
-        + msg.topic.len()
-        + msg.properties.len();
+    let total_size = msg.encoded_len();
     out.reserve(total_size);
     out.put_i32(total_size as i32);
     out.put_u32(version.magic());

@@ -84,8 +84,10 @@ fn golden_bytes_ipv4_v1() {
 #[test]
 fn fixed_overhead_is_91() {
     let mut out = BytesMut::new();
-    let layout = encode_record(&sample("T", b"", b""), &mut out).unwrap();
+    let msg = sample("T", b"", b"");
+    let layout = encode_record(&msg, &mut out).unwrap();
     assert_eq!(layout.total_size, FIXED_OVERHEAD_V4 + 1);
+    assert_eq!(msg.encoded_len(), layout.total_size);
     assert_eq!(out.len(), 92);
 }
 
@@ -138,8 +140,10 @@ fn crc_mismatch_detected() {
 fn long_topic_uses_v2_and_limits_are_named() {
     let topic = format!("%RETRY%{}", "g".repeat(150));
     let mut out = BytesMut::new();
-    let layout = encode_record(&sample(&topic, b"x", b""), &mut out).unwrap();
+    let msg = sample(&topic, b"x", b"");
+    let layout = encode_record(&msg, &mut out).unwrap();
     assert_eq!(layout.total_size, FIXED_OVERHEAD_V4 + 1 + 1 + topic.len());
+    assert_eq!(msg.encoded_len(), layout.total_size);
     let v = view(&out);
     assert_eq!(v.version(), MagicVersion::V2);
     assert_eq!(v.topic(), topic);
@@ -177,6 +181,7 @@ fn ipv6_hosts_set_bits_and_mapped_hosts_stay_v4() {
     msg.sysflag = sysflag::message::STOREHOST_V6 | sysflag::message::COMPRESSED;
     let mut out = BytesMut::new();
     let layout = encode_record(&msg, &mut out).unwrap();
+    assert_eq!(msg.encoded_len(), layout.total_size);
     assert_eq!(layout.store_timestamp_pos, 68);
     assert_eq!(layout.total_size, 92 + 1 + 12);
     let v = view(&out);
