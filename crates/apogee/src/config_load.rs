@@ -28,11 +28,17 @@ where
         let entries = if is_toml {
             let parsed: toml::Table = toml::from_str(&text)
                 .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            if let Some(key) = parsed.keys().find(|k| !table.contains_key(*k)) {
+                bail!("unknown config key `{key}` in {}", path.display());
+            }
             parsed.into_iter().collect()
         } else {
-            typed_properties(&table, parse_properties(&text).with_context(|| {
-                format!("{} is not a valid properties file", path.display())
-            })?)?
+            typed_properties(
+                &table,
+                parse_properties(&text).with_context(|| {
+                    format!("{} is not a valid properties file", path.display())
+                })?,
+            )?
         };
         table.extend(entries);
     }
@@ -93,8 +99,8 @@ pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Types each property by the default of the field it sets. Keys without a
-/// default (optional fields) stay strings; the struct rejects unknown keys.
+/// Types each property by the default of the field it sets; a key that no
+/// field has is an error naming it.
 fn typed_properties(
     schema: &toml::Table,
     props: BTreeMap<String, String>,
@@ -116,7 +122,9 @@ fn typed_properties(
                     "false" => toml::Value::Boolean(false),
                     _ => bail!("config key `{key}`: `{raw}` is not true or false"),
                 },
-                _ => toml::Value::String(raw),
+                Some(toml::Value::String(_)) => toml::Value::String(raw),
+                Some(_) => bail!("config key `{key}` cannot be set from a properties file"),
+                None => bail!("unknown config key `{key}`"),
             };
             Ok((key, value))
         })
@@ -135,7 +143,7 @@ mod tests {
         broker_name: String,
         auto_create: bool,
         ratio: f64,
-        ip: Option<String>,
+        ip: String,
     }
 
     impl Default for Sample {
@@ -145,7 +153,7 @@ mod tests {
                 broker_name: "b".into(),
                 auto_create: true,
                 ratio: 0.5,
-                ip: None,
+                ip: String::new(),
             }
         }
     }
@@ -172,7 +180,7 @@ mod tests {
                 broker_name: "123".into(),
                 auto_create: false,
                 ratio: 0.25,
-                ip: Some("10.0.0.1".into()),
+                ip: "10.0.0.1".into(),
             }
         );
     }
