@@ -319,6 +319,37 @@ pub fn to_sorted_json<T: Serialize>(value: &T) -> Result<String, ProtocolError> 
     Ok(to_value(value)?.to_string())
 }
 
+/// [`to_sorted_json`] as bytes: the usual way a body goes on the wire.
+///
+/// # Errors
+/// As [`to_sorted_json`].
+pub fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ProtocolError> {
+    to_sorted_json(value).map(String::into_bytes)
+}
+
+/// Parses a body that must be a JSON object and converts it with serde.
+///
+/// # Errors
+/// [`ProtocolError::BadBody`] naming `what` when the bytes do not parse, are
+/// not an object, or do not convert.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ProtocolError> {
+    let value = parse_object_value(bytes, what)?;
+    from_value(value, what)
+}
+
+/// Parses a body that must be a JSON object, leaving it as a [`Value`].
+///
+/// # Errors
+/// [`ProtocolError::BadBody`] when the bytes do not parse or are not an object.
+pub fn parse_object_value(bytes: &[u8], what: &str) -> Result<Value, ProtocolError> {
+    let value = parse(bytes)?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(ProtocolError::BadBody(format!("{what} must be a JSON object")))
+    }
+}
+
 fn to_value<T: Serialize>(value: &T) -> Result<Value, ProtocolError> {
     serde_json::to_value(value).map_err(|e| ProtocolError::BadBody(e.to_string()))
 }
@@ -434,6 +465,22 @@ pub fn mq_map_from_value<T: DeserializeOwned>(
         out.insert(mq, from_value(value, what)?);
     }
     Ok(out)
+}
+
+/// Parses a bean that holds one fastjson-only map under `field` (keyed by
+/// [`MessageQueue`]): the rest converts with serde into `T` (whose map field
+/// is `#[serde(skip)]`), the map is returned beside it.
+///
+/// # Errors
+/// [`ProtocolError::BadBody`] naming `what` when anything is malformed.
+pub fn parse_with_mq_map<T: DeserializeOwned, V: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    field: &str,
+) -> Result<(T, BTreeMap<MessageQueue, V>), ProtocolError> {
+    let mut value = parse_object_value(bytes, what)?;
+    let map = mq_map_from_value(take(&mut value, field), &format!("{what}.{field}"))?;
+    Ok((from_value(value, what)?, map))
 }
 
 /// Reads a map whose keys are numbers (written unquoted by fastjson, quoted

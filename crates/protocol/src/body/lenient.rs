@@ -102,6 +102,16 @@ impl<T: Lenient> Lenient for Option<T> {
     }
 }
 
+impl<T: Lenient> Lenient for Vec<T> {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) => items.into_iter().map(T::from_json).collect(),
+            other => Err(format!("expected an array, found {other}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +135,93 @@ mod tests {
         assert!(!bool::from_json(json!("no")).unwrap());
         assert_eq!(Option::<i64>::from_json(json!(null)).unwrap(), None);
         assert_eq!(Option::<i64>::from_json(json!("7")).unwrap(), Some(7));
+        assert_eq!(Vec::<i32>::from_json(json!([1, "2"])).unwrap(), [1, 2]);
+        assert!(Vec::<i32>::from_json(json!(null)).unwrap().is_empty());
+        assert!(Vec::<i32>::from_json(json!({})).is_err());
     }
 }
+
+/// Declares an enum written by its Java name. Reading also accepts the
+/// ordinal (fastjson does) and keeps an unknown name in `Other`, so a newer
+/// client's value never fails a whole heartbeat.
+macro_rules! name_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A name this version does not know, kept as sent.
+            Other(String),
+        }
+
+        impl $name {
+            /// The Java name.
+            pub fn name(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(s) => s,
+                }
+            }
+
+            /// The variant for a Java name (`Other` when unknown).
+            pub fn from_name(name: &str) -> Self {
+                match name {
+                    $($text => $name::$variant,)*
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+
+            /// The variant for a Java ordinal.
+            pub fn from_ordinal(ordinal: u64) -> Option<Self> {
+                [$($name::$variant,)*].into_iter().nth(usize::try_from(ordinal).ok()?)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                match serde_json::Value::deserialize(d)? {
+                    serde_json::Value::String(s) => Ok($name::from_name(&s)),
+                    serde_json::Value::Number(n) => n
+                        .as_u64()
+                        .and_then($name::from_ordinal)
+                        .ok_or_else(|| D::Error::custom(format!(
+                            "{} has no ordinal {n}", stringify!($name)))),
+                    other => Err(D::Error::custom(format!(
+                        "expected a {} name, found {other}", stringify!($name)))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use name_enum;
+
+/// Gives a serde body type `to_json_bytes` / `from_json_bytes`.
+macro_rules! json_body {
+    ($($t:ty => $what:literal),*) => {$(
+        impl $t {
+            /// Compact JSON, keys sorted, as Java writes it.
+            ///
+            /// # Errors
+            /// `ProtocolError::BadBody` only if serialization fails.
+            pub fn to_json_bytes(&self) -> Result<Vec<u8>, $crate::error::ProtocolError> {
+                $crate::body::fastjson::to_bytes(self)
+            }
+
+            /// Parses fastjson or standard JSON.
+            ///
+            /// # Errors
+            /// `ProtocolError::BadBody` naming the problem.
+            pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, $crate::error::ProtocolError> {
+                $crate::body::fastjson::parse_object(bytes, $what)
+            }
+        }
+    )*};
+}
+pub(crate) use json_body;
