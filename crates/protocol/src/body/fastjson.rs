@@ -439,6 +439,21 @@ pub fn from_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Pr
     serde_json::from_value(value).map_err(|e| ProtocolError::BadBody(format!("{what}: {e}")))
 }
 
+/// A map value; like fastjson, a number sent as a string is accepted where
+/// a number is expected.
+fn map_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ProtocolError> {
+    match value {
+        Value::String(s) => match serde_json::from_value(Value::String(s.clone())) {
+            Ok(v) => Ok(v),
+            Err(first) => match parse(s.trim().as_bytes()) {
+                Ok(n @ Value::Number(_)) => from_value(n, what),
+                _ => Err(ProtocolError::BadBody(format!("{what}: {first}"))),
+            },
+        },
+        other => from_value(other, what),
+    }
+}
+
 fn entries(value: Option<Value>, what: &str) -> Result<Map<String, Value>, ProtocolError> {
     match value {
         None => Ok(Map::new()),
@@ -462,7 +477,7 @@ pub fn mq_map_from_value<T: DeserializeOwned>(
     for (key, value) in entries(value, what)? {
         let mq = MessageQueue::from_json_bytes(key.as_bytes())
             .map_err(|e| ProtocolError::BadBody(format!("{what}: bad queue key {key:?}: {e}")))?;
-        out.insert(mq, from_value(value, what)?);
+        out.insert(mq, map_value(value, what)?);
     }
     Ok(out)
 }
@@ -499,7 +514,7 @@ pub fn int_map_from_value<K: FromStr + Ord, T: DeserializeOwned>(
             .trim()
             .parse()
             .map_err(|_| ProtocolError::BadBody(format!("{what}: key {key:?} is not a number")))?;
-        out.insert(k, from_value(value, what)?);
+        out.insert(k, map_value(value, what)?);
     }
     Ok(out)
 }
