@@ -14,7 +14,11 @@ pub struct CheckClientRequestBody {
     #[serde(default, deserialize_with = "lenient::de")]
     pub group: String,
     /// 5.x clients add their namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::de")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::de"
+    )]
     pub namespace: Option<String>,
     #[serde(rename = "subscriptionData", default)]
     pub subscription_data: Option<SubscriptionData>,
@@ -41,8 +45,14 @@ mod tests {
             }),
         };
         let json = r#"{"clientId":"c@1","group":"G","subscriptionData":{"classFilterMode":false,"codeSet":[],"expressionType":"SQL92","subString":"a > 1","subVersion":5,"tagsSet":[],"topic":"T"}}"#;
-        assert_eq!(String::from_utf8(body.to_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(CheckClientRequestBody::from_json_bytes(json.as_bytes()).unwrap(), body);
+        assert_eq!(
+            String::from_utf8(body.to_json_bytes().unwrap()).unwrap(),
+            json
+        );
+        assert_eq!(
+            CheckClientRequestBody::from_json_bytes(json.as_bytes()).unwrap(),
+            body
+        );
         let lenient = CheckClientRequestBody::from_json_bytes(
             br#"{"clientId":1,"group":"G","namespace":"ns","subscriptionData":null}"#,
         )

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::heartbeat::{nullable_list, ConsumeFromWhere, ConsumeType, MessageModel, SubscriptionData};
+use crate::body::heartbeat::{
+    nullable_list, ConsumeFromWhere, ConsumeType, MessageModel, SubscriptionData,
+};
 use crate::body::lenient::{self, json_body};
 use crate::body::{fastjson, MessageQueue};
 use crate::error::ProtocolError;
@@ -116,8 +118,14 @@ mod tests {
         };
         let json = r#"{"consumerIdList":["10.0.0.9@12345","10.0.0.8@999"]}"#;
         assert_eq!(text(list.to_json_bytes()), json);
-        assert_eq!(ConsumerList::from_json_bytes(json.as_bytes()).unwrap(), list);
-        assert!(ConsumerList::from_json_bytes(b"{}").unwrap().consumer_id_list.is_empty());
+        assert_eq!(
+            ConsumerList::from_json_bytes(json.as_bytes()).unwrap(),
+            list
+        );
+        assert!(ConsumerList::from_json_bytes(b"{}")
+            .unwrap()
+            .consumer_id_list
+            .is_empty());
     }
 
     #[test]
@@ -141,7 +149,10 @@ mod tests {
         );
         let json = r#"{"connectionSet":[{"clientAddr":"10.0.0.9:50000","clientId":"10.0.0.9@1","language":"JAVA","version":479}],"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","subscriptionTable":{"T":{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":0,"tagsSet":[],"topic":"T"}}}"#;
         assert_eq!(text(conn.to_json_bytes()), json);
-        assert_eq!(ConsumerConnection::from_json_bytes(json.as_bytes()).unwrap(), conn);
+        assert_eq!(
+            ConsumerConnection::from_json_bytes(json.as_bytes()).unwrap(),
+            conn
+        );
         let loose = ConsumerConnection::from_json_bytes(
             br#"{"connectionSet":[{"clientId":"c","version":"479","language":"GO"}]}"#,
         )
@@ -154,19 +165,36 @@ mod tests {
         let mut stats = ConsumeStats::default();
         stats.offset_table.insert(
             MessageQueue::new("T", "b1", 1),
-            OffsetWrapper { broker_offset: 5, consumer_offset: 5, last_timestamp: 0, pull_offset: 5 },
+            OffsetWrapper {
+                broker_offset: 5,
+                consumer_offset: 5,
+                last_timestamp: 0,
+                pull_offset: 5,
+            },
         );
         stats.offset_table.insert(
             MessageQueue::new("T", "b1", 0),
-            OffsetWrapper { broker_offset: 100, consumer_offset: 90, last_timestamp: 7, pull_offset: 95 },
+            OffsetWrapper {
+                broker_offset: 100,
+                consumer_offset: 90,
+                last_timestamp: 7,
+                pull_offset: 95,
+            },
         );
         let json = r#"{"consumeTps":0.0,"offsetTable":{{"brokerName":"b1","queueId":0,"topic":"T"}:{"brokerOffset":100,"consumerOffset":90,"lastTimestamp":7,"pullOffset":95},{"brokerName":"b1","queueId":1,"topic":"T"}:{"brokerOffset":5,"consumerOffset":5,"lastTimestamp":0,"pullOffset":5}}}"#;
         assert_eq!(text(stats.to_json_bytes()), json);
-        assert_eq!(ConsumeStats::from_json_bytes(json.as_bytes()).unwrap(), stats);
+        assert_eq!(
+            ConsumeStats::from_json_bytes(json.as_bytes()).unwrap(),
+            stats
+        );
         // Java's HashMap order, keys in Java's field order, tps as a string.
         let java = br#"{"offsetTable":{{"topic":"T","brokerName":"b1","queueId":1}:{"brokerOffset":5,"consumerOffset":5,"lastTimestamp":0,"pullOffset":5},{"brokerName":"b1","queueId":0,"topic":"T"}:{"brokerOffset":100,"consumerOffset":90,"lastTimestamp":7,"pullOffset":95}},"consumeTps":"0"}"#;
         assert_eq!(ConsumeStats::from_json_bytes(java).unwrap(), stats);
-        let err = ConsumeStats::from_json_bytes(br#"{"offsetTable":{{"queueId":"x"}:{}}}"#).unwrap_err();
-        assert!(err.to_string().contains("ConsumeStats.offsetTable"), "{err}");
+        let err =
+            ConsumeStats::from_json_bytes(br#"{"offsetTable":{{"queueId":"x"}:{}}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("ConsumeStats.offsetTable"),
+            "{err}"
+        );
     }
 }

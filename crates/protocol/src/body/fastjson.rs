@@ -136,7 +136,11 @@ impl Reader<'_> {
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
                 self.number()?;
-                Ok(self.text.get(start..self.pos).unwrap_or_default().to_owned())
+                Ok(self
+                    .text
+                    .get(start..self.pos)
+                    .unwrap_or_default()
+                    .to_owned())
             }
             Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b'$' => {
                 let start = self.pos;
@@ -144,7 +148,11 @@ impl Reader<'_> {
                 {
                     self.pos += 1;
                 }
-                Ok(self.text.get(start..self.pos).unwrap_or_default().to_owned())
+                Ok(self
+                    .text
+                    .get(start..self.pos)
+                    .unwrap_or_default()
+                    .to_owned())
             }
             Some(_) => Err(bad(self.pos, "expected an object key")),
             None => Err(bad(self.pos, "unexpected end of input in an object")),
@@ -280,8 +288,7 @@ impl Reader<'_> {
     /// Combines a surrogate pair; a lone surrogate (Java strings may hold
     /// one) becomes U+FFFD rather than an error.
     fn unicode(&mut self, unit: u32, at: usize) -> Result<char, ProtocolError> {
-        if (0xD800..0xDC00).contains(&unit)
-            && self.text.get(self.pos..self.pos + 2) == Some("\\u")
+        if (0xD800..0xDC00).contains(&unit) && self.text.get(self.pos..self.pos + 2) == Some("\\u")
         {
             let save = self.pos;
             self.pos += 2;
@@ -346,7 +353,9 @@ pub fn parse_object_value(bytes: &[u8], what: &str) -> Result<Value, ProtocolErr
     if value.is_object() {
         Ok(value)
     } else {
-        Err(ProtocolError::BadBody(format!("{what} must be a JSON object")))
+        Err(ProtocolError::BadBody(format!(
+            "{what} must be a JSON object"
+        )))
     }
 }
 
@@ -364,9 +373,12 @@ pub fn object_with_raw<T: Serialize>(
     raw: &[(&str, String)],
 ) -> Result<String, ProtocolError> {
     let Value::Object(map) = to_value(base)? else {
-        return Err(ProtocolError::BadBody("a body must be a JSON object".into()));
+        return Err(ProtocolError::BadBody(
+            "a body must be a JSON object".into(),
+        ));
     };
-    let mut entries: Vec<(String, String)> = map.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    let mut entries: Vec<(String, String)> =
+        map.into_iter().map(|(k, v)| (k, v.to_string())).collect();
     entries.extend(raw.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::from("{");
@@ -406,7 +418,9 @@ pub fn mq_map_json<T: Serialize>(map: &BTreeMap<MessageQueue, T>) -> Result<Stri
 ///
 /// # Errors
 /// [`ProtocolError::BadBody`] if a value does not serialize.
-pub fn int_map_json<K: Display, T: Serialize>(map: &BTreeMap<K, T>) -> Result<String, ProtocolError> {
+pub fn int_map_json<K: Display, T: Serialize>(
+    map: &BTreeMap<K, T>,
+) -> Result<String, ProtocolError> {
     let mut out = String::from("{");
     for (i, (key, value)) in map.iter().enumerate() {
         if i > 0 {
@@ -458,7 +472,9 @@ fn entries(value: Option<Value>, what: &str) -> Result<Map<String, Value>, Proto
     match value {
         None => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map),
-        Some(_) => Err(ProtocolError::BadBody(format!("{what} must be a JSON object"))),
+        Some(_) => Err(ProtocolError::BadBody(format!(
+            "{what} must be a JSON object"
+        ))),
     }
 }
 
@@ -527,7 +543,10 @@ mod tests {
     #[test]
     fn reads_standard_json() {
         let v = parse(br#" {"a":[1,-2,3.5,true,false,null],"b":{"c":"d\"\u00e9\n"}} "#).unwrap();
-        assert_eq!(v, json!({"a":[1,-2,3.5,true,false,null],"b":{"c":"d\"é\n"}}));
+        assert_eq!(
+            v,
+            json!({"a":[1,-2,3.5,true,false,null],"b":{"c":"d\"é\n"}})
+        );
     }
 
     #[test]
@@ -538,7 +557,8 @@ mod tests {
 
     #[test]
     fn reads_object_keys_as_compact_sorted_text() {
-        let v = parse(br#"{"offsetTable":{{"topic":"T", "queueId":0,"brokerName":"b"}:11}}"#).unwrap();
+        let v =
+            parse(br#"{"offsetTable":{{"topic":"T", "queueId":0,"brokerName":"b"}:11}}"#).unwrap();
         let table = v["offsetTable"].as_object().unwrap();
         let (key, value) = table.iter().next().unwrap();
         assert_eq!(key, r#"{"brokerName":"b","queueId":0,"topic":"T"}"#);
@@ -553,7 +573,8 @@ mod tests {
 
     #[test]
     fn big_numbers_and_surrogates() {
-        let v = parse(br#"[18446744073709551615,-9223372036854775808,1e400,"\ud83d\ude00","\ud800x"]"#);
+        let v =
+            parse(br#"[18446744073709551615,-9223372036854775808,1e400,"\ud83d\ude00","\ud800x"]"#);
         let err = v.unwrap_err().to_string();
         assert!(err.contains("byte 43"), "{err}");
         let v = parse(br#"[18446744073709551615,-9223372036854775808,"\ud83d\ude00","\ud800x"]"#)
@@ -604,8 +625,11 @@ mod tests {
             mq_map_json(&map).unwrap(),
             r#"{{"brokerName":"b1","queueId":0,"topic":"T"}:11,{"brokerName":"b1","queueId":1,"topic":"T"}:0}"#
         );
-        let back: BTreeMap<MessageQueue, i64> =
-            mq_map_from_value(Some(parse(mq_map_json(&map).unwrap().as_bytes()).unwrap()), "t").unwrap();
+        let back: BTreeMap<MessageQueue, i64> = mq_map_from_value(
+            Some(parse(mq_map_json(&map).unwrap().as_bytes()).unwrap()),
+            "t",
+        )
+        .unwrap();
         assert_eq!(back, map);
         let ints: BTreeMap<i32, i64> = [(1, 12), (0, 3)].into_iter().collect();
         assert_eq!(int_map_json(&ints).unwrap(), "{0:3,1:12}");
@@ -626,7 +650,9 @@ mod tests {
         assert!(err.to_string().contains("offsetTable"));
         assert!(mq_map_from_value::<i64>(Some(v), "offsetTable").is_err());
         assert!(mq_map_from_value::<i64>(Some(json!([])), "offsetTable").is_err());
-        assert!(mq_map_from_value::<i64>(None, "offsetTable").unwrap().is_empty());
+        assert!(mq_map_from_value::<i64>(None, "offsetTable")
+            .unwrap()
+            .is_empty());
     }
 
     proptest::proptest! {

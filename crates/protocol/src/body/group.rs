@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::body::lenient::{self, json_body};
 use crate::body::fastjson;
+use crate::body::lenient::{self, json_body};
 use crate::error::ProtocolError;
 
 /// A 5.x simplified subscription kept in a group's config.
@@ -54,7 +54,10 @@ pub struct SubscriptionGroupConfig {
     pub group_retry_policy: Option<Value>,
     #[serde(rename = "groupSysFlag", deserialize_with = "lenient::de")]
     pub group_sys_flag: i32,
-    #[serde(rename = "notifyConsumerIdsChangedEnable", deserialize_with = "lenient::de")]
+    #[serde(
+        rename = "notifyConsumerIdsChangedEnable",
+        deserialize_with = "lenient::de"
+    )]
     pub notify_consumer_ids_changed_enable: bool,
     #[serde(rename = "retryMaxTimes", deserialize_with = "lenient::de")]
     pub retry_max_times: i32,
@@ -66,7 +69,10 @@ pub struct SubscriptionGroupConfig {
         deserialize_with = "opt_list"
     )]
     pub subscription_data_set: Option<Vec<SimpleSubscriptionData>>,
-    #[serde(rename = "whichBrokerWhenConsumeSlowly", deserialize_with = "lenient::de")]
+    #[serde(
+        rename = "whichBrokerWhenConsumeSlowly",
+        deserialize_with = "lenient::de"
+    )]
     pub which_broker_when_consume_slowly: i64,
 }
 
@@ -126,7 +132,11 @@ impl SubscriptionGroupConfig {
 pub struct SubscriptionGroupWrapper {
     /// The DataVersion object `{"counter":…,"stateVersion":…,"timestamp":…}`,
     /// kept as JSON here (its type belongs to the topic-config bodies).
-    #[serde(rename = "dataVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data_version: Option<Value>,
     #[serde(rename = "subscriptionGroupTable", default)]
     pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
@@ -143,7 +153,11 @@ json_body!(
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConsumerOffsetSerializeWrapper {
     /// 5.x adds a DataVersion (kept as JSON).
-    #[serde(rename = "dataVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data_version: Option<Value>,
     #[serde(skip)]
     pub offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
@@ -178,11 +192,16 @@ impl ConsumerOffsetSerializeWrapper {
         let table = match fastjson::take(&mut value, "offsetTable") {
             None => serde_json::Map::new(),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(ProtocolError::BadBody(format!("{what}.offsetTable must be an object"))),
+            Some(_) => {
+                return Err(ProtocolError::BadBody(format!(
+                    "{what}.offsetTable must be an object"
+                )))
+            }
         };
         let mut out: Self = fastjson::from_value(value, what)?;
         for (key, queues) in table {
-            let queues = fastjson::int_map_from_value(Some(queues), &format!("{what}.offsetTable[{key}]"))?;
+            let queues =
+                fastjson::int_map_from_value(Some(queues), &format!("{what}.offsetTable[{key}]"))?;
             out.offset_table.insert(key, queues);
         }
         Ok(out)
@@ -193,7 +212,11 @@ impl ConsumerOffsetSerializeWrapper {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DelayOffsetSerializeWrapper {
     /// 5.x adds a DataVersion (kept as JSON).
-    #[serde(rename = "dataVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data_version: Option<Value>,
     #[serde(skip)]
     pub offset_table: BTreeMap<i32, i64>,
@@ -235,7 +258,10 @@ mod tests {
 
     #[test]
     fn subscription_group_defaults_golden() {
-        assert_eq!(text(SubscriptionGroupConfig::new("G1").to_json_bytes()), DEFAULT_G1);
+        assert_eq!(
+            text(SubscriptionGroupConfig::new("G1").to_json_bytes()),
+            DEFAULT_G1
+        );
         assert_eq!(
             SubscriptionGroupConfig::from_json_bytes(DEFAULT_G1.as_bytes()).unwrap(),
             SubscriptionGroupConfig::new("G1")
@@ -259,7 +285,10 @@ mod tests {
             br#"{"groupName":"G","subscriptionDataSet":[{"topic":"T","expressionType":"TAG","expression":"*","version":1}],"attributes":{"a":1}}"#,
         )
         .unwrap();
-        assert_eq!(with_subs.subscription_data_set.as_ref().unwrap()[0].topic, "T");
+        assert_eq!(
+            with_subs.subscription_data_set.as_ref().unwrap()[0].topic,
+            "T"
+        );
         assert_eq!(with_subs.attributes["a"], "1");
         assert!(SubscriptionGroupConfig::from_json_bytes(br#"{"retryMaxTimes":"x"}"#).is_err());
     }
@@ -276,7 +305,10 @@ mod tests {
             r#"{{"dataVersion":{{"counter":2,"timestamp":5}},"subscriptionGroupTable":{{"G1":{DEFAULT_G1}}}}}"#
         );
         assert_eq!(text(w.to_json_bytes()), json);
-        assert_eq!(SubscriptionGroupWrapper::from_json_bytes(json.as_bytes()).unwrap(), w);
+        assert_eq!(
+            SubscriptionGroupWrapper::from_json_bytes(json.as_bytes()).unwrap(),
+            w
+        );
     }
 
     #[test]
@@ -284,14 +316,23 @@ mod tests {
         let mut w = ConsumerOffsetSerializeWrapper::default();
         w.offset_table
             .insert("T@G".into(), [(0, 250), (1, 7)].into_iter().collect());
-        w.offset_table.insert("%RETRY%G@G".into(), [(0, 0)].into_iter().collect());
+        w.offset_table
+            .insert("%RETRY%G@G".into(), [(0, 0)].into_iter().collect());
         let json = r#"{"offsetTable":{"%RETRY%G@G":{0:0},"T@G":{0:250,1:7}}}"#;
         assert_eq!(text(w.to_json_bytes()), json);
-        assert_eq!(ConsumerOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(), w);
-        let quoted = br#"{"offsetTable":{"T@G":{"1":"7","0":250},"%RETRY%G@G":{"0":0}},"dataVersion":null}"#;
-        assert_eq!(ConsumerOffsetSerializeWrapper::from_json_bytes(quoted).unwrap(), w);
-        let err = ConsumerOffsetSerializeWrapper::from_json_bytes(br#"{"offsetTable":{"T@G":{a:1}}}"#)
-            .unwrap_err();
+        assert_eq!(
+            ConsumerOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(),
+            w
+        );
+        let quoted =
+            br#"{"offsetTable":{"T@G":{"1":"7","0":250},"%RETRY%G@G":{"0":0}},"dataVersion":null}"#;
+        assert_eq!(
+            ConsumerOffsetSerializeWrapper::from_json_bytes(quoted).unwrap(),
+            w
+        );
+        let err =
+            ConsumerOffsetSerializeWrapper::from_json_bytes(br#"{"offsetTable":{"T@G":{a:1}}}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("T@G"), "{err}");
     }
 
@@ -302,11 +343,19 @@ mod tests {
         w.offset_table.insert(18, 0);
         let json = r#"{"offsetTable":{1:12,18:0}}"#;
         assert_eq!(text(w.to_json_bytes()), json);
-        assert_eq!(DelayOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(), w);
+        assert_eq!(
+            DelayOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(),
+            w
+        );
         w.data_version = Some(serde_json::json!({"counter":1}));
         let json = r#"{"dataVersion":{"counter":1},"offsetTable":{1:12,18:0}}"#;
         assert_eq!(text(w.to_json_bytes()), json);
-        assert_eq!(DelayOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(), w);
-        assert!(DelayOffsetSerializeWrapper::from_json_bytes(br#"{"offsetTable":{1:"x"}}"#).is_err());
+        assert_eq!(
+            DelayOffsetSerializeWrapper::from_json_bytes(json.as_bytes()).unwrap(),
+            w
+        );
+        assert!(
+            DelayOffsetSerializeWrapper::from_json_bytes(br#"{"offsetTable":{1:"x"}}"#).is_err()
+        );
     }
 }

@@ -3,16 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::lenient::{self, name_enum};
 use crate::body::fastjson;
+use crate::body::lenient::{self, name_enum};
 use crate::error::ProtocolError;
 
 name_enum! {
-    /// How a consumer gets messages.
+    /// How a consumer gets messages (default: the push consumer's).
+    #[derive(Default)]
     pub enum ConsumeType {
         /// Pull consumers.
         Actively = "CONSUME_ACTIVELY",
         /// Push consumers.
+        #[default]
         Passively = "CONSUME_PASSIVELY",
         /// 5.x pop consumers.
         Pop = "CONSUME_POP",
@@ -21,15 +23,19 @@ name_enum! {
 
 name_enum! {
     /// Whether a group shares queues (clustering) or each member reads all.
+    #[derive(Default)]
     pub enum MessageModel {
         Broadcasting = "BROADCASTING",
+        #[default]
         Clustering = "CLUSTERING",
     }
 }
 
 name_enum! {
     /// Where a group with no stored offset starts.
+    #[derive(Default)]
     pub enum ConsumeFromWhere {
+        #[default]
         LastOffset = "CONSUME_FROM_LAST_OFFSET",
         /// Deprecated in Java, still accepted.
         LastOffsetAndFromMinWhenBootFirst = "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
@@ -39,24 +45,6 @@ name_enum! {
         MaxOffset = "CONSUME_FROM_MAX_OFFSET",
         FirstOffset = "CONSUME_FROM_FIRST_OFFSET",
         Timestamp = "CONSUME_FROM_TIMESTAMP",
-    }
-}
-
-// Defaults are the Java push consumer's, used only when a client leaves a
-// field out (Java never does).
-impl Default for ConsumeType {
-    fn default() -> Self {
-        ConsumeType::Passively
-    }
-}
-impl Default for MessageModel {
-    fn default() -> Self {
-        MessageModel::Clustering
-    }
-}
-impl Default for ConsumeFromWhere {
-    fn default() -> Self {
-        ConsumeFromWhere::LastOffset
     }
 }
 
@@ -76,7 +64,11 @@ pub struct SubscriptionData {
     #[serde(rename = "codeSet", default, deserialize_with = "lenient::de")]
     pub code_set: Vec<i32>,
     /// `TAG` or `SQL92`; empty means `TAG`.
-    #[serde(rename = "expressionType", default = "tag", deserialize_with = "lenient::de")]
+    #[serde(
+        rename = "expressionType",
+        default = "tag",
+        deserialize_with = "lenient::de"
+    )]
     pub expression_type: String,
     /// The expression: `*`, `a || b`, or SQL92 text.
     #[serde(rename = "subString", default, deserialize_with = "lenient::de")]
@@ -115,7 +107,11 @@ pub struct ConsumerData {
     pub group_name: String,
     #[serde(rename = "messageModel", default)]
     pub message_model: MessageModel,
-    #[serde(rename = "subscriptionDataSet", default, deserialize_with = "nullable_list")]
+    #[serde(
+        rename = "subscriptionDataSet",
+        default,
+        deserialize_with = "nullable_list"
+    )]
     pub subscription_data_set: Vec<SubscriptionData>,
     #[serde(rename = "unitMode", default, deserialize_with = "lenient::de")]
     pub unit_mode: bool,
@@ -134,12 +130,24 @@ pub struct HeartbeatData {
     /// `ip@pid` (or `ip@instanceName`), the client's identity.
     #[serde(rename = "clientID", default, deserialize_with = "lenient::de")]
     pub client_id: String,
-    #[serde(rename = "consumerDataSet", default, deserialize_with = "nullable_list")]
+    #[serde(
+        rename = "consumerDataSet",
+        default,
+        deserialize_with = "nullable_list"
+    )]
     pub consumer_data_set: Vec<ConsumerData>,
     /// 5.x heartbeat-V2 fingerprint; 4.x clients leave it out (0).
-    #[serde(rename = "heartbeatFingerprint", default, deserialize_with = "lenient::de")]
+    #[serde(
+        rename = "heartbeatFingerprint",
+        default,
+        deserialize_with = "lenient::de"
+    )]
     pub heartbeat_fingerprint: i32,
-    #[serde(rename = "producerDataSet", default, deserialize_with = "nullable_list")]
+    #[serde(
+        rename = "producerDataSet",
+        default,
+        deserialize_with = "nullable_list"
+    )]
     pub producer_data_set: Vec<ProducerData>,
     /// 5.x: true when the subscriptions are left out because unchanged.
     #[serde(rename = "withoutSub", default, deserialize_with = "lenient::de")]
@@ -217,8 +225,12 @@ mod tests {
             }],
             heartbeat_fingerprint: 0,
             producer_data_set: vec![
-                ProducerData { group_name: "PG1".into() },
-                ProducerData { group_name: "CLIENT_INNER_PRODUCER".into() },
+                ProducerData {
+                    group_name: "PG1".into(),
+                },
+                ProducerData {
+                    group_name: "CLIENT_INNER_PRODUCER".into(),
+                },
             ],
             without_sub: false,
         }
@@ -226,8 +238,14 @@ mod tests {
 
     #[test]
     fn golden_java_heartbeat() {
-        assert_eq!(String::from_utf8(sample().to_json_bytes().unwrap()).unwrap(), JAVA);
-        assert_eq!(HeartbeatData::from_json_bytes(JAVA.as_bytes()).unwrap(), sample());
+        assert_eq!(
+            String::from_utf8(sample().to_json_bytes().unwrap()).unwrap(),
+            JAVA
+        );
+        assert_eq!(
+            HeartbeatData::from_json_bytes(JAVA.as_bytes()).unwrap(),
+            sample()
+        );
     }
 
     #[test]
@@ -264,12 +282,18 @@ mod tests {
         let err = HeartbeatData::from_json_bytes(br#"{"consumerDataSet":[{"messageModel":9}]}"#)
             .unwrap_err();
         assert!(err.to_string().contains("MessageModel"), "{err}");
-        assert!(HeartbeatData::from_json_bytes(br#"{"consumerDataSet":[{"messageModel":true}]}"#).is_err());
+        assert!(
+            HeartbeatData::from_json_bytes(br#"{"consumerDataSet":[{"messageModel":true}]}"#)
+                .is_err()
+        );
     }
 
     #[test]
     fn enum_names_and_ordinals() {
-        assert_eq!(ConsumeFromWhere::from_ordinal(4), Some(ConsumeFromWhere::FirstOffset));
+        assert_eq!(
+            ConsumeFromWhere::from_ordinal(4),
+            Some(ConsumeFromWhere::FirstOffset)
+        );
         assert_eq!(ConsumeFromWhere::Timestamp.name(), "CONSUME_FROM_TIMESTAMP");
         assert_eq!(ConsumeType::from_name("CONSUME_POP"), ConsumeType::Pop);
         assert_eq!(ConsumeType::Other("X".into()).name(), "X");

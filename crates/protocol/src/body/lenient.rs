@@ -42,7 +42,11 @@ impl Lenient for i64 {
             Value::Null => Ok(0),
             Value::Number(n) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| format!("expected a 64-bit integer, found {n}")),
             Value::String(s) if s.trim().is_empty() => Ok(0),
             Value::String(s) => s
@@ -67,7 +71,9 @@ impl Lenient for f64 {
     fn from_json(value: Value) -> Result<Self, String> {
         match &value {
             Value::Null => Ok(0.0),
-            Value::Number(n) => n.as_f64().ok_or_else(|| format!("expected a number, found {n}")),
+            Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| format!("expected a number, found {n}")),
             Value::String(s) if s.trim().is_empty() => Ok(0.0),
             Value::String(s) => s
                 .trim()
@@ -109,35 +115,6 @@ impl<T: Lenient> Lenient for Vec<T> {
             Value::Array(items) => items.into_iter().map(T::from_json).collect(),
             other => Err(format!("expected an array, found {other}")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn converts_like_fastjson() {
-        assert_eq!(String::from_json(json!(12)).unwrap(), "12");
-        assert_eq!(String::from_json(json!(true)).unwrap(), "true");
-        assert!(String::from_json(json!([1])).is_err());
-        assert_eq!(i64::from_json(json!("  42 ")).unwrap(), 42);
-        assert_eq!(i64::from_json(json!("")).unwrap(), 0);
-        assert_eq!(i64::from_json(json!(3.0)).unwrap(), 3);
-        assert!(i64::from_json(json!(3.5)).is_err());
-        assert!(i64::from_json(json!("x")).unwrap_err().contains("\"x\""));
-        assert!(i32::from_json(json!(4_000_000_000_i64)).is_err());
-        assert_eq!(i32::from_json(json!("-1")).unwrap(), -1);
-        assert_eq!(f64::from_json(json!("1.5")).unwrap(), 1.5);
-        assert!(bool::from_json(json!("TRUE")).unwrap());
-        assert!(bool::from_json(json!(1)).unwrap());
-        assert!(!bool::from_json(json!("no")).unwrap());
-        assert_eq!(Option::<i64>::from_json(json!(null)).unwrap(), None);
-        assert_eq!(Option::<i64>::from_json(json!("7")).unwrap(), Some(7));
-        assert_eq!(Vec::<i32>::from_json(json!([1, "2"])).unwrap(), [1, 2]);
-        assert!(Vec::<i32>::from_json(json!(null)).unwrap().is_empty());
-        assert!(Vec::<i32>::from_json(json!({})).is_err());
     }
 }
 
@@ -225,3 +202,32 @@ macro_rules! json_body {
     )*};
 }
 pub(crate) use json_body;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn converts_like_fastjson() {
+        assert_eq!(String::from_json(json!(12)).unwrap(), "12");
+        assert_eq!(String::from_json(json!(true)).unwrap(), "true");
+        assert!(String::from_json(json!([1])).is_err());
+        assert_eq!(i64::from_json(json!("  42 ")).unwrap(), 42);
+        assert_eq!(i64::from_json(json!("")).unwrap(), 0);
+        assert_eq!(i64::from_json(json!(3.0)).unwrap(), 3);
+        assert!(i64::from_json(json!(3.5)).is_err());
+        assert!(i64::from_json(json!("x")).unwrap_err().contains("\"x\""));
+        assert!(i32::from_json(json!(4_000_000_000_i64)).is_err());
+        assert_eq!(i32::from_json(json!("-1")).unwrap(), -1);
+        assert_eq!(f64::from_json(json!("1.5")).unwrap(), 1.5);
+        assert!(bool::from_json(json!("TRUE")).unwrap());
+        assert!(bool::from_json(json!(1)).unwrap());
+        assert!(!bool::from_json(json!("no")).unwrap());
+        assert_eq!(Option::<i64>::from_json(json!(null)).unwrap(), None);
+        assert_eq!(Option::<i64>::from_json(json!("7")).unwrap(), Some(7));
+        assert_eq!(Vec::<i32>::from_json(json!([1, "2"])).unwrap(), [1, 2]);
+        assert!(Vec::<i32>::from_json(json!(null)).unwrap().is_empty());
+        assert!(Vec::<i32>::from_json(json!({})).is_err());
+    }
+}

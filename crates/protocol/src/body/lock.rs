@@ -31,7 +31,6 @@ pub struct LockBatchResponseBody {
     pub lock_ok_mq_set: Vec<MessageQueue>,
 }
 
-
 json_body!(LockBatchRequestBody => "LockBatchRequestBody", LockBatchResponseBody => "LockBatchResponseBody");
 
 #[cfg(test)]
@@ -47,8 +46,14 @@ mod tests {
             only_this_broker: false,
         };
         let json = r#"{"clientId":"10.0.0.9@1","consumerGroup":"G1","mqSet":[{"brokerName":"broker-a","queueId":0,"topic":"T1"}],"onlyThisBroker":false}"#;
-        assert_eq!(String::from_utf8(body.to_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(LockBatchRequestBody::from_json_bytes(json.as_bytes()).unwrap(), body);
+        assert_eq!(
+            String::from_utf8(body.to_json_bytes().unwrap()).unwrap(),
+            json
+        );
+        assert_eq!(
+            LockBatchRequestBody::from_json_bytes(json.as_bytes()).unwrap(),
+            body
+        );
     }
 
     #[test]
@@ -63,8 +68,14 @@ mod tests {
             lock_ok_mq_set: vec![MessageQueue::new("T", "b", 1)],
         };
         let json = r#"{"lockOKMQSet":[{"brokerName":"b","queueId":1,"topic":"T"}]}"#;
-        assert_eq!(String::from_utf8(resp.to_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(LockBatchResponseBody::from_json_bytes(json.as_bytes()).unwrap(), resp);
+        assert_eq!(
+            String::from_utf8(resp.to_json_bytes().unwrap()).unwrap(),
+            json
+        );
+        assert_eq!(
+            LockBatchResponseBody::from_json_bytes(json.as_bytes()).unwrap(),
+            resp
+        );
         assert!(LockBatchResponseBody::from_json_bytes(br#"{"lockOKMQSet":{}}"#).is_err());
     }
 }

@@ -91,15 +91,22 @@ mod tests {
     #[test]
     fn golden_json() {
         let mq = MessageQueue::new("T\"1", "broker-a", 3);
-        assert_eq!(mq.to_json(), r#"{"brokerName":"broker-a","queueId":3,"topic":"T\"1"}"#);
+        assert_eq!(
+            mq.to_json(),
+            r#"{"brokerName":"broker-a","queueId":3,"topic":"T\"1"}"#
+        );
         assert_eq!(fastjson::to_sorted_json(&mq).unwrap(), mq.to_json());
-        assert_eq!(MessageQueue::from_json_bytes(&mq.to_json_bytes()).unwrap(), mq);
+        assert_eq!(
+            MessageQueue::from_json_bytes(&mq.to_json_bytes()).unwrap(),
+            mq
+        );
     }
 
     #[test]
     fn parses_lenient_forms() {
-        let mq = MessageQueue::from_json_bytes(br#"{"topic":"T","queueId":"2","brokerName":"b","x":1}"#)
-            .unwrap();
+        let mq =
+            MessageQueue::from_json_bytes(br#"{"topic":"T","queueId":"2","brokerName":"b","x":1}"#)
+                .unwrap();
         assert_eq!(mq, MessageQueue::new("T", "b", 2));
         let quoted = br#""{\"brokerName\":\"b\",\"queueId\":2,\"topic\":\"T\"}""#;
         assert_eq!(MessageQueue::from_json_bytes(quoted).unwrap(), mq);
@@ -109,14 +116,20 @@ mod tests {
 
     #[test]
     fn orders_by_topic_then_broker_then_queue() {
-        let mut v = vec![
+        let mut v = [
             MessageQueue::new("B", "a", 0),
             MessageQueue::new("A", "b", 0),
             MessageQueue::new("A", "a", 10),
             MessageQueue::new("A", "a", 2),
         ];
         v.sort();
-        let keys: Vec<_> = v.iter().map(|m| (m.topic.as_str(), m.broker_name.as_str(), m.queue_id)).collect();
-        assert_eq!(keys, [("A", "a", 2), ("A", "a", 10), ("A", "b", 0), ("B", "a", 0)]);
+        let keys: Vec<_> = v
+            .iter()
+            .map(|m| (m.topic.as_str(), m.broker_name.as_str(), m.queue_id))
+            .collect();
+        assert_eq!(
+            keys,
+            [("A", "a", 2), ("A", "a", 10), ("A", "b", 0), ("B", "a", 0)]
+        );
     }
 }

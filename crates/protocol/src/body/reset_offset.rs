@@ -33,7 +33,11 @@ pub struct MessageQueueForC {
 /// `{"offsetTable":[{"brokerName":…,"offset":123,"queueId":0,"topic":…},…]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ResetOffsetBodyForC {
-    #[serde(rename = "offsetTable", default, deserialize_with = "crate::body::heartbeat::nullable_list")]
+    #[serde(
+        rename = "offsetTable",
+        default,
+        deserialize_with = "crate::body::heartbeat::nullable_list"
+    )]
     pub offset_table: Vec<MessageQueueForC>,
 }
 
@@ -99,7 +103,12 @@ impl From<&ResetOffsetBodyForC> for ResetOffsetBody {
             offset_table: body
                 .offset_table
                 .iter()
-                .map(|e| (MessageQueue::new(e.topic.clone(), e.broker_name.clone(), e.queue_id), e.offset))
+                .map(|e| {
+                    (
+                        MessageQueue::new(e.topic.clone(), e.broker_name.clone(), e.queue_id),
+                        e.offset,
+                    )
+                })
                 .collect(),
         }
     }
@@ -119,18 +128,33 @@ mod tests {
     #[test]
     fn golden_map_form() {
         let json = r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:123,{"brokerName":"b","queueId":1,"topic":"T"}:0}}"#;
-        assert_eq!(String::from_utf8(sample().to_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(ResetOffsetBody::from_json_bytes(json.as_bytes()).unwrap(), sample());
+        assert_eq!(
+            String::from_utf8(sample().to_json_bytes().unwrap()).unwrap(),
+            json
+        );
+        assert_eq!(
+            ResetOffsetBody::from_json_bytes(json.as_bytes()).unwrap(),
+            sample()
+        );
         let loose = br#"{"offsetTable":{{"queueId":1,"topic":"T","brokerName":"b"}:"0", {"brokerName":"b","queueId":"0","topic":"T"} : 123},"x":1}"#;
         assert_eq!(ResetOffsetBody::from_json_bytes(loose).unwrap(), sample());
-        assert!(ResetOffsetBody::from_json_bytes(b"{}").unwrap().offset_table.is_empty());
+        assert!(ResetOffsetBody::from_json_bytes(b"{}")
+            .unwrap()
+            .offset_table
+            .is_empty());
     }
 
     #[test]
     fn golden_c_form() {
         let json = r#"{"offsetTable":[{"brokerName":"b","offset":123,"queueId":0,"topic":"T"},{"brokerName":"b","offset":0,"queueId":1,"topic":"T"}]}"#;
-        assert_eq!(String::from_utf8(sample().to_c_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(ResetOffsetBody::from_json_bytes(json.as_bytes()).unwrap(), sample());
+        assert_eq!(
+            String::from_utf8(sample().to_c_json_bytes().unwrap()).unwrap(),
+            json
+        );
+        assert_eq!(
+            ResetOffsetBody::from_json_bytes(json.as_bytes()).unwrap(),
+            sample()
+        );
         assert!(ResetOffsetBody::from_json_bytes(br#"{"offsetTable":[1]}"#).is_err());
         assert!(ResetOffsetBody::from_json_bytes(br#"{"offsetTable":7}"#).is_err());
     }

@@ -11,7 +11,11 @@ use crate::error::ProtocolError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TopicOffset {
     /// Store time (ms) of the newest message, 0 if the queue is empty.
-    #[serde(rename = "lastUpdateTimestamp", default, deserialize_with = "lenient::de")]
+    #[serde(
+        rename = "lastUpdateTimestamp",
+        default,
+        deserialize_with = "lenient::de"
+    )]
     pub last_update_timestamp: i64,
     #[serde(rename = "maxOffset", default, deserialize_with = "lenient::de")]
     pub max_offset: i64,
@@ -59,11 +63,18 @@ mod tests {
         let mut t = TopicStatsTable::default();
         t.offset_table.insert(
             MessageQueue::new("T", "b", 0),
-            TopicOffset { last_update_timestamp: 1_700_000_000_000, max_offset: 10, min_offset: 2 },
+            TopicOffset {
+                last_update_timestamp: 1_700_000_000_000,
+                max_offset: 10,
+                min_offset: 2,
+            },
         );
         let json = r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"lastUpdateTimestamp":1700000000000,"maxOffset":10,"minOffset":2}},"topicPutTps":0.0}"#;
         assert_eq!(String::from_utf8(t.to_json_bytes().unwrap()).unwrap(), json);
-        assert_eq!(TopicStatsTable::from_json_bytes(json.as_bytes()).unwrap(), t);
+        assert_eq!(
+            TopicStatsTable::from_json_bytes(json.as_bytes()).unwrap(),
+            t
+        );
         // A 4.x broker has no topicPutTps; offsets may arrive as strings.
         let old = br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"lastUpdateTimestamp":"1700000000000","maxOffset":10,"minOffset":"2"}}}"#;
         assert_eq!(TopicStatsTable::from_json_bytes(old).unwrap(), t);
