@@ -358,4 +358,19 @@ mod tests {
             DelayOffsetSerializeWrapper::from_json_bytes(br#"{"offsetTable":{1:"x"}}"#).is_err()
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn offset_tables_round_trip(
+            table in proptest::collection::btree_map(
+                "[A-Za-z0-9%@_\\-\"]{0,12}",
+                proptest::collection::btree_map(proptest::prelude::any::<i32>(), proptest::prelude::any::<i64>(), 0..4),
+                0..5,
+            )
+        ) {
+            let w = ConsumerOffsetSerializeWrapper { data_version: None, offset_table: table };
+            let back = ConsumerOffsetSerializeWrapper::from_json_bytes(&w.to_json_bytes().unwrap()).unwrap();
+            proptest::prop_assert_eq!(back, w);
+        }
+    }
 }
