@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn java_keys_parse() {
         let json = r#"{"storePathRootDir":"/tmp/x","mappedFileSizeCommitLog":65536,
-            "flushDiskType":"SYNC_FLUSH","deleteWhen":"04;05","checkCRCOnRecover":false}"#;
+            "maxMessageSize":60000,"flushDiskType":"SYNC_FLUSH","deleteWhen":"04;05","checkCRCOnRecover":false}"#;
         let cfg: StoreConfig = serde_json::from_str(json).unwrap();
         assert_eq!(cfg.flush_disk_type, FlushDiskType::SyncFlush);
         assert_eq!(cfg.mapped_file_size_commit_log, 65536);
