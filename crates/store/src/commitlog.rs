@@ -132,6 +132,11 @@ impl CommitLog {
                 bytes.len()
             )));
         }
+        if !view.text_is_intact() {
+            return Err(StoreError::BadRecord(
+                "empty topic or NUL in topic/properties".into(),
+            ));
+        }
         if !view.body_crc_ok() {
             return Err(StoreError::BadRecord(
                 "BODYCRC does not match the body".into(),
@@ -168,10 +173,7 @@ impl CommitLog {
             } else {
                 0
             };
-            file.write_unpublished(pos, rec.bytes)?;
-            file.write_unpublished(pos + POS_QUEUE_OFFSET as u64, &queue_offset.to_be_bytes())?;
-            file.write_unpublished(pos + POS_PHYS_OFFSET as u64, &phys.to_be_bytes())?;
-            file.write_unpublished(pos + rec.ts_pos as u64, &now.to_be_bytes())?;
+            write_record(&file, pos, rec, queue_offset, phys, now)?;
             file.publish(pos + rec.bytes.len() as u64);
             out.push(Appended {
                 phys_offset: phys,
@@ -241,6 +243,37 @@ impl CommitLog {
     }
 }
 
+/// Writes one record with its patched fields. Patches are applied to a
+/// stack copy of the header; the header goes after the rest and
+/// TOTALSIZE/MAGIC last, so a process killed mid-copy leaves bytes recovery
+/// rejects (zero size or magic, wrong PHYSICALOFFSET, zeros in the text)
+/// rather than a plausible wrong record.
+fn write_record(
+    file: &MappedFile,
+    pos: u64,
+    rec: &Checked<'_>,
+    qo: u64,
+    phys: u64,
+    ts: i64,
+) -> Result<()> {
+    let head_len = rec.ts_pos + 8;
+    let mut head = [0u8; 96];
+    let head = head
+        .get_mut(..head_len)
+        .ok_or(StoreError::BadRecord("header too long".into()))?;
+    head.copy_from_slice(
+        rec.bytes
+            .get(..head_len)
+            .ok_or(StoreError::BadRecord("short".into()))?,
+    );
+    head[POS_QUEUE_OFFSET..POS_QUEUE_OFFSET + 8].copy_from_slice(&qo.to_be_bytes());
+    head[POS_PHYS_OFFSET..POS_PHYS_OFFSET + 8].copy_from_slice(&phys.to_be_bytes());
+    head[rec.ts_pos..rec.ts_pos + 8].copy_from_slice(&ts.to_be_bytes());
+    file.write_unpublished(pos + head_len as u64, &rec.bytes[head_len..])?;
+    file.write_unpublished(pos + 8, &head[8..])?;
+    file.write_unpublished(pos, &head[..8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,10 +291,7 @@ mod tests {
             assert_eq!(end, a[0].phys_offset + rec.len() as u64);
             phys.push(a[0].phys_offset);
         }
-        assert!(
-            phys.iter().any(|p| *p == 4096),
-            "rolled to a new segment: {phys:?}"
-        );
+        assert!(phys.contains(&4096), "rolled to a new segment: {phys:?}");
         for (i, p) in phys.iter().enumerate() {
             let view_qo = log
                 .with_record(*p, |v| (v.queue_offset, v.phys_offset))

@@ -148,7 +148,17 @@ impl ConsumeQueue {
     pub fn put(&self, queue_offset: u64, entry: CqEntry) -> Result<bool> {
         let max = self.max_offset();
         if queue_offset < max {
-            return Ok(false);
+            let same = match self.get(queue_offset) {
+                Some(e) => e == entry,
+                None => true,
+            };
+            if same || queue_offset < self.min_offset() {
+                return Ok(false);
+            }
+            // A stale or half-written entry (crash): rewrite from here.
+            tracing::warn!(topic = %self.topic, queue_id = self.queue_id, queue_offset,
+                "consume queue entry disagrees with the commit log; rewriting");
+            self.files.truncate(queue_offset * CQ_UNIT)?;
         }
         let file_size = self.files.file_size();
         let start_if_empty = queue_offset * CQ_UNIT / file_size * file_size;
@@ -168,7 +178,11 @@ impl ConsumeQueue {
             let next = (file.start() + file.wrote()) / CQ_UNIT;
             let e = if next == queue_offset { entry } else { blank };
             let pos = file.wrote();
-            file.write_unpublished(pos, &e.encode())?;
+            let bytes = e.encode();
+            // SIZE last: an entry cut short by a kill reads as size 0, invalid.
+            file.write_unpublished(pos + 12, &bytes[12..])?;
+            file.write_unpublished(pos, &bytes[..8])?;
+            file.write_unpublished(pos + 8, &bytes[8..12])?;
             file.publish(pos + CQ_UNIT);
             if next >= queue_offset {
                 return Ok(true);

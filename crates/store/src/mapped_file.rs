@@ -71,6 +71,11 @@ impl MappedFile {
         let fresh = meta.len() == 0;
         if fresh {
             file.set_len(size).map_err(|e| StoreError::io(&path, e))?;
+        } else if meta.len() < size {
+            // A crash between creating and sizing the file: the missing
+            // part reads as zeros, which recovery treats as the end.
+            tracing::warn!(path = %path.display(), len = meta.len(), "short segment extended");
+            file.set_len(size).map_err(|e| StoreError::io(&path, e))?;
         } else if meta.len() != size {
             return Err(StoreError::BadRecord(format!(
                 "segment {} has {} bytes, configured size is {size}",

@@ -188,11 +188,18 @@ impl<'a> RecordView<'a> {
     /// A property value; last occurrence wins, empty values count as absent.
     pub fn property(&self, name: &str) -> Option<&'a str> {
         self.properties
-            .split('\u{2}')
+            .rsplit('\u{2}')
             .filter_map(|pair| pair.split_once('\u{1}'))
-            .filter(|(k, v)| *k == name && !v.is_empty())
-            .last()
+            .find(|(k, v)| *k == name && !v.is_empty())
             .map(|(_, v)| v)
+    }
+
+    /// A torn write leaves zeros where the tail of the record should be;
+    /// the body is covered by its CRC, topic and properties are text that
+    /// never contains NUL. Puts are held to the same rule so that recovery
+    /// never rejects a record that was accepted.
+    pub fn text_is_intact(&self) -> bool {
+        !self.topic.is_empty() && !self.topic.contains('\0') && !self.properties.contains('\0')
     }
 
     /// Half (PREPARED) and ROLLBACK records are neither queued nor indexed.

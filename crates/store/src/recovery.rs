@@ -73,7 +73,11 @@ fn find_end(log: &CommitLog, from: u64, check_crc: bool) -> u64 {
                 let ok = file
                     .slice_raw(pos, size)
                     .is_some_and(|b| match RecordView::parse(b) {
-                        Ok(v) => v.phys_offset == at as i64 && (!check_crc || v.body_crc_ok()),
+                        Ok(v) => {
+                            v.phys_offset == at as i64
+                                && v.text_is_intact()
+                                && (!check_crc || v.body_crc_ok())
+                        }
                         Err(_) => false,
                     });
                 if !ok {
