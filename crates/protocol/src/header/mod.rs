@@ -1,1 +1,13 @@
 //! Typed request and response headers, one module per request family.
+
+// Broker <-> client families.
+pub mod admin;
+pub mod consumer;
+pub mod offset;
+pub mod pull;
+pub mod query;
+pub mod send;
+pub mod transaction;
+
+#[cfg(test)]
+mod test_util;
