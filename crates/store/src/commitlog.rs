@@ -12,8 +12,7 @@ use parking_lot::Mutex;
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{now_ms, MappedFile, MappedFileQueue};
 use crate::record::{
-    blank_marker, store_timestamp_pos, Head, RecordView, END_MARKER_LEN, POS_PHYS_OFFSET,
-    POS_QUEUE_OFFSET,
+    blank_marker, Head, RecordView, END_MARKER_LEN, POS_PHYS_OFFSET, POS_QUEUE_OFFSET,
 };
 
 /// Where one appended record landed.
@@ -147,7 +146,7 @@ impl CommitLog {
             topic: view.topic,
             queue_id: view.queue_id,
             queued: view.is_dispatchable(),
-            ts_pos: store_timestamp_pos(view.sysflag),
+            ts_pos: view.store_timestamp_pos,
         })
     }
 

@@ -1,33 +1,16 @@
-//! Just enough of the commit-log record layout (remoting-protocol §7.1) for
-//! the store: locate the fields the store patches at append time, and read
-//! the header fields and properties that dispatch and recovery need, all
-//! without allocating.
+//! The store's view of commit-log records (remoting-protocol §7.1): a thin
+//! adapter over `protocol::message::record`, which owns the codec. The store
+//! adds what recovery needs (a cheap head peek, torn-text detection) and
+//! keeps the fields it reads often as plain values.
 
-/// Magic of a v1 record (1-byte topic length).
-pub const MAGIC_V1: u32 = 0xDAA3_20A7;
-/// Magic of a v2 record (2-byte topic length).
-pub const MAGIC_V2: u32 = 0xDAA3_20AB;
-/// Magic of the end-of-file blank marker.
-pub const MAGIC_BLANK: u32 = 0xCBD4_3194;
-/// Bytes reserved for the blank marker at the end of every segment.
-pub const END_MARKER_LEN: usize = 8;
+use protocol::message::record::{decode_record, DecodedRecord};
+use protocol::message::sysflag::message as sysflag;
 
-/// Offset of QUEUEOFFSET.
-pub const POS_QUEUE_OFFSET: usize = 20;
-/// Offset of PHYSICALOFFSET.
-pub const POS_PHYS_OFFSET: usize = 28;
-/// Offset of SYSFLAG.
-pub const POS_SYSFLAG: usize = 36;
-const POS_BORN_HOST: usize = 48;
-
-const SYSFLAG_BORN_V6: i32 = 0x10;
-const SYSFLAG_STORE_V6: i32 = 0x20;
-const SYSFLAG_TX_MASK: i32 = 0xC;
-const SYSFLAG_TX_PREPARED: i32 = 0x4;
-const SYSFLAG_TX_ROLLBACK: i32 = 0xC;
-
-/// Smallest possible record (IPv4 hosts, empty body/topic/properties).
-pub const MIN_RECORD_LEN: usize = 91;
+pub use protocol::message::hash::{index_key_hash, tag_hash};
+pub use protocol::message::record::{
+    BLANK_LEN as END_MARKER_LEN, BLANK_MAGIC as MAGIC_BLANK, MAGIC_V1, MAGIC_V2, MIN_RECORD_LEN,
+    PHYSICAL_OFFSET_POS as POS_PHYS_OFFSET, QUEUE_OFFSET_POS as POS_QUEUE_OFFSET,
+};
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4)?.try_into().ok().map(u32::from_be_bytes)
@@ -35,20 +18,6 @@ fn be_u32(b: &[u8], at: usize) -> Option<u32> {
 
 fn be_i32(b: &[u8], at: usize) -> Option<i32> {
     b.get(at..at + 4)?.try_into().ok().map(i32::from_be_bytes)
-}
-
-fn be_i64(b: &[u8], at: usize) -> Option<i64> {
-    b.get(at..at + 8)?.try_into().ok().map(i64::from_be_bytes)
-}
-
-/// Offset of STORETIMESTAMP, which moves with an IPv6 born host.
-pub fn store_timestamp_pos(sysflag: i32) -> usize {
-    POS_BORN_HOST
-        + if sysflag & SYSFLAG_BORN_V6 != 0 {
-            20
-        } else {
-            8
-        }
 }
 
 /// What the first eight bytes at a position say.
@@ -91,83 +60,35 @@ pub struct RecordView<'a> {
     pub sysflag: i32,
     /// STORETIMESTAMP (ms).
     pub store_timestamp: i64,
-    /// BODYCRC as stored.
-    pub body_crc: u32,
-    body: (usize, usize),
+    /// Position of STORETIMESTAMP (moves with an IPv6 born host).
+    pub store_timestamp_pos: usize,
     /// TOPIC.
     pub topic: &'a str,
-    properties: &'a str,
+    inner: protocol::message::record::RecordView<'a>,
 }
 
 impl<'a> RecordView<'a> {
-    /// Parses the record at the start of `buf`; `buf` may be longer.
+    /// Parses the message record at the start of `buf`; `buf` may be longer.
     ///
     /// # Errors
-    /// A description of the first field that does not fit or is invalid.
+    /// A description of what is wrong (an end-of-file marker is an error
+    /// here too: callers peek with [`peek_head`] first).
     pub fn parse(buf: &'a [u8]) -> Result<Self, String> {
-        let size = match peek_head(buf) {
-            Head::Record(size) => size,
-            Head::Blank => return Err("end-of-file marker, not a record".into()),
-            Head::Invalid => return Err("bad total size or magic".into()),
-        };
-        let bytes = buf.get(..size).ok_or("record longer than the buffer")?;
-        let magic = be_u32(bytes, 4).ok_or("short")?;
-        let sysflag = be_i32(bytes, POS_SYSFLAG).ok_or("short")?;
-        let ts_pos = store_timestamp_pos(sysflag);
-        let store_host_len = if sysflag & SYSFLAG_STORE_V6 != 0 {
-            20
-        } else {
-            8
-        };
-        let body_len_pos = ts_pos + 8 + store_host_len + 4 + 8;
-        let body_len = be_i32(bytes, body_len_pos).ok_or("record truncated before BODY")?;
-        let body_len = usize::try_from(body_len).map_err(|_| "negative body length")?;
-        let body_start = body_len_pos + 4;
-        let topic_len_pos = body_start
-            .checked_add(body_len)
-            .ok_or("body length overflow")?;
-        let (topic_len, topic_start) = if magic == MAGIC_V2 {
-            let b = bytes
-                .get(topic_len_pos..topic_len_pos + 2)
-                .ok_or("truncated topic length")?;
-            (
-                usize::from(u16::from_be_bytes([b[0], b[1]])),
-                topic_len_pos + 2,
-            )
-        } else {
-            let b = *bytes.get(topic_len_pos).ok_or("truncated topic length")?;
-            (usize::from(b), topic_len_pos + 1)
-        };
-        let topic = bytes
-            .get(topic_start..topic_start + topic_len)
-            .ok_or("truncated topic")?;
-        let topic = std::str::from_utf8(topic).map_err(|_| "topic is not UTF-8")?;
-        let props_len_pos = topic_start + topic_len;
-        let b = bytes
-            .get(props_len_pos..props_len_pos + 2)
-            .ok_or("truncated properties length")?;
-        let props_len = usize::from(u16::from_be_bytes([b[0], b[1]]) & 0x7FFF);
-        let props_start = props_len_pos + 2;
-        if props_start + props_len != size {
-            return Err(format!(
-                "field lengths add up to {} but TOTALSIZE is {size}",
-                props_start + props_len
-            ));
+        match decode_record(buf) {
+            Ok((DecodedRecord::Message(v), _)) => Ok(Self {
+                bytes: v.as_bytes(),
+                queue_id: v.queue_id(),
+                queue_offset: v.queue_offset(),
+                phys_offset: v.physical_offset(),
+                sysflag: v.sysflag(),
+                store_timestamp: v.store_timestamp(),
+                store_timestamp_pos: v.store_timestamp_pos(),
+                topic: v.topic(),
+                inner: v,
+            }),
+            Ok((DecodedRecord::Blank { .. }, _)) => Err("end-of-file marker, not a record".into()),
+            Err(e) => Err(e.to_string()),
         }
-        let properties = std::str::from_utf8(&bytes[props_start..size])
-            .map_err(|_| "properties are not UTF-8")?;
-        Ok(Self {
-            bytes,
-            queue_id: be_i32(bytes, 12).ok_or("short")?,
-            queue_offset: be_i64(bytes, POS_QUEUE_OFFSET).ok_or("short")?,
-            phys_offset: be_i64(bytes, POS_PHYS_OFFSET).ok_or("short")?,
-            sysflag,
-            store_timestamp: be_i64(bytes, ts_pos).ok_or("short")?,
-            body_crc: be_u32(bytes, 8).ok_or("short")?,
-            body: (body_start, body_len),
-            topic,
-            properties,
-        })
     }
 
     /// Total record size.
@@ -177,21 +98,17 @@ impl<'a> RecordView<'a> {
 
     /// The body as stored.
     pub fn body(&self) -> &'a [u8] {
-        &self.bytes[self.body.0..self.body.0 + self.body.1]
+        self.inner.body()
     }
 
     /// True when BODYCRC matches the body (CRC32 & 0x7FFFFFFF).
     pub fn body_crc_ok(&self) -> bool {
-        crc32fast::hash(self.body()) & 0x7FFF_FFFF == self.body_crc
+        self.inner.verify_crc().is_ok()
     }
 
-    /// A property value; last occurrence wins, empty values count as absent.
+    /// A property value (Java decoding rules: last occurrence wins).
     pub fn property(&self, name: &str) -> Option<&'a str> {
-        self.properties
-            .rsplit('\u{2}')
-            .filter_map(|pair| pair.split_once('\u{1}'))
-            .find(|(k, v)| *k == name && !v.is_empty())
-            .map(|(_, v)| v)
+        self.inner.property(name)
     }
 
     /// A torn write leaves zeros where the tail of the record should be;
@@ -199,20 +116,20 @@ impl<'a> RecordView<'a> {
     /// never contains NUL. Puts are held to the same rule so that recovery
     /// never rejects a record that was accepted.
     pub fn text_is_intact(&self) -> bool {
-        !self.topic.is_empty() && !self.topic.contains('\0') && !self.properties.contains('\0')
+        !self.topic.is_empty()
+            && !self.topic.contains('\0')
+            && !self.inner.properties_str().contains('\0')
     }
 
     /// Half (PREPARED) and ROLLBACK records are neither queued nor indexed.
     pub fn is_dispatchable(&self) -> bool {
-        !matches!(
-            self.sysflag & SYSFLAG_TX_MASK,
-            SYSFLAG_TX_PREPARED | SYSFLAG_TX_ROLLBACK
-        )
+        let tx = self.sysflag & sysflag::TRANSACTION_MASK;
+        tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE
     }
 
     /// ROLLBACK records are not indexed.
     pub fn is_rollback(&self) -> bool {
-        self.sysflag & SYSFLAG_TX_MASK == SYSFLAG_TX_ROLLBACK
+        self.sysflag & sysflag::TRANSACTION_MASK == sysflag::TRANSACTION_ROLLBACK_TYPE
     }
 }
 
@@ -222,26 +139,6 @@ pub fn blank_marker(remaining: u32) -> [u8; END_MARKER_LEN] {
     b[..4].copy_from_slice(&remaining.to_be_bytes());
     b[4..].copy_from_slice(&MAGIC_BLANK.to_be_bytes());
     b
-}
-
-/// Java `String.hashCode()` of `parts` concatenated.
-fn java_hash(parts: &[&str]) -> i32 {
-    parts.iter().fold(0i32, |h, part| {
-        part.encode_utf16()
-            .fold(h, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
-    })
-}
-
-/// Consume-queue tag code: `hashCode(TAGS)` sign-extended; 0 without tags.
-pub fn tag_hash(tags: &str) -> i64 {
-    i64::from(java_hash(&[tags]))
-}
-
-/// Index key hash of `topic#key`: `|hashCode|`, 0 for `i32::MIN`.
-pub fn index_key_hash(topic: &str, key: &str) -> u32 {
-    java_hash(&[topic, "#", key])
-        .checked_abs()
-        .map_or(0, i32::unsigned_abs)
 }
 
 /// Builds a record for tests and benches: IPv4 hosts, v1 magic, placeholders

@@ -308,3 +308,39 @@ async fn disk_full_refuses_puts_but_serves_reads() {
         assert!(store.runtime_info().disk_full == store.is_disk_full());
     }
 }
+
+#[tokio::test]
+async fn records_from_the_protocol_encoder_are_stored_and_patched() {
+    use protocol::message::{encode_record, NewRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(small_config(dir.path())).unwrap();
+    let msg = NewRecord {
+        topic: "Enc",
+        queue_id: 2,
+        flag: 0,
+        sysflag: 0,
+        born_timestamp: 1_700_000_000_000,
+        born_host: "[::1]:5000".parse().unwrap(),
+        store_host: "10.0.0.1:10911".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body: b"hello",
+        properties: b"TAGS\x01TagA\x02KEYS\x01k1 k2\x02",
+    };
+    let mut buf = bytes::BytesMut::new();
+    encode_record(&msg, &mut buf).unwrap();
+    store.put(&buf, true).await.unwrap();
+    let r = store.put(&buf, true).await.unwrap();
+    settle(&store).await;
+    let got = store.get_messages("Enc", 2, 0, 10, 1 << 20, |h| h == tag_hash("TagA"));
+    assert_eq!(got.messages.len(), 2);
+    let v = RecordView::parse(&got.messages[1]).unwrap();
+    assert_eq!(v.queue_offset, 1);
+    assert_eq!(v.phys_offset as u64, r.phys_offset);
+    assert_eq!(v.store_timestamp, r.store_timestamp);
+    assert_eq!(
+        v.store_timestamp_pos, 68,
+        "IPv6 born host moves STORETIMESTAMP"
+    );
+    assert_eq!(store.query_by_key("Enc", "k2", 10, 0, i64::MAX).len(), 2);
+}
