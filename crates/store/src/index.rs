@@ -366,3 +366,64 @@ impl IndexService {
         self.files.read().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn time_range_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = IndexService::load(dir.path(), 16, 64).unwrap();
+        idx.put_record("T", Some("U1"), Some("a b"), 100, 10_000)
+            .unwrap();
+        idx.put_record("T", None, Some("a"), 200, 20_000).unwrap();
+        idx.put_record("T", None, Some("a"), 200, 20_000).unwrap(); // re-dispatch: skipped
+        assert_eq!(idx.query("T", "a", 10, 0, i64::MAX), vec![200, 100]);
+        assert_eq!(idx.query("T", "a", 1, 0, i64::MAX), vec![200]);
+        assert_eq!(idx.query("T", "a", 10, 0, 15_000), vec![100]);
+        assert_eq!(idx.query("T", "a", 10, 15_000, i64::MAX), vec![200]);
+        assert_eq!(idx.query("T", "U1", 10, 0, i64::MAX), vec![100]);
+        assert!(idx.query("X", "a", 10, 0, i64::MAX).is_empty());
+        idx.flush().unwrap();
+        drop(idx);
+        let idx = IndexService::load(dir.path(), 16, 64).unwrap();
+        assert_eq!(idx.query("T", "a", 10, 0, i64::MAX), vec![200, 100]);
+        idx.clamp_end(150).unwrap();
+        idx.put_record("T", None, Some("a"), 150, 30_000).unwrap();
+        assert_eq!(idx.query("T", "a", 10, 0, i64::MAX), vec![150, 200, 100]);
+        assert!(
+            IndexService::load(dir.path(), 32, 64).is_err(),
+            "size mismatch is reported"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Every key query returns exactly the records carrying a key with
+        /// the same hash, newest first, across file roll-overs and with
+        /// heavy slot collisions.
+        #[test]
+        fn model_check(keys in proptest::collection::vec(proptest::collection::vec(0u8..12, 1..4), 1..120)) {
+            let dir = tempfile::tempdir().unwrap();
+            let idx = IndexService::load(dir.path(), 7, 40).unwrap();
+            let mut model: Vec<(u32, u64)> = Vec::new();
+            for (i, ks) in keys.iter().enumerate() {
+                let phys = (i as u64 + 1) * 64;
+                let joined = ks.iter().map(|k| format!("k{k}")).collect::<Vec<_>>().join(" ");
+                idx.put_record("T", None, Some(&joined), phys, 1_000 + i as i64).unwrap();
+                for k in ks {
+                    model.push((index_key_hash("T", &format!("k{k}")), phys));
+                }
+            }
+            prop_assert!(idx.file_count() >= 1);
+            for k in 0u8..12 {
+                let key = format!("k{k}");
+                let h = index_key_hash("T", &key);
+                let want: Vec<u64> = model.iter().rev().filter(|(mh, _)| *mh == h).map(|(_, p)| *p).collect();
+                prop_assert_eq!(idx.query("T", &key, 10_000, 0, i64::MAX), want);
+            }
+        }
+    }
+}
