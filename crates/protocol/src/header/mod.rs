@@ -1,1 +1,3 @@
 //! Typed request and response headers, one module per request family.
+
+pub mod namesrv;
