@@ -1,1 +1,51 @@
-fn main() {}
+//! The `apogee` binary: one executable for every role (NameServer now;
+//! broker, standalone, admin and bench as they land).
+
+#![forbid(unsafe_code)]
+
+mod config_load;
+mod logging;
+mod namesrv_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Apogee: a RocketMQ-compatible message queue.
+#[derive(Parser)]
+#[command(name = "apogee", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a NameServer (default port 9876).
+    Namesrv(namesrv_cmd::NamesrvArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("apogee: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Namesrv(args) => namesrv_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apogee: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -41,7 +41,7 @@ impl KvConfigStore {
         let path = path.into();
         let table = match std::fs::read(&path) {
             Ok(bytes) => {
-                let file: KvFile = protocol::body::lenient::from_json(&bytes, "kvConfig.json")
+                let file: KvFile = protocol::body::fastjson::parse_object(&bytes, "kvConfig.json")
                     .map_err(|e| NamesrvError::Config(format!("{}: {e}", path.display())))?;
                 file.config_table
             }

@@ -43,4 +43,26 @@ pub enum ProtocolError {
     /// A stored or sent message record is malformed.
     #[error("malformed message: {0}")]
     BadMessage(String),
+    /// A message record, batch item or id ended before the field named.
+    #[error("truncated {what}: field `{field}` needs {need} bytes, {have} available")]
+    Truncated {
+        what: &'static str,
+        field: &'static str,
+        need: usize,
+        have: usize,
+    },
+    /// The record's magic code is neither v1, v2 nor the end-of-file blank
+    /// (zeroed, never-written space decodes as this).
+    #[error("bad message magic code {0:#010x}")]
+    BadMagic(u32),
+    /// The stored body CRC does not match the body bytes.
+    #[error("body CRC mismatch: stored {stored}, computed {computed}")]
+    BodyCrcMismatch { stored: u32, computed: u32 },
+    /// A field is longer than the wire format allows.
+    #[error("{field} is {len} bytes, the limit is {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
 }

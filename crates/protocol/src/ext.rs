@@ -196,8 +196,8 @@ mod tests {
 
     #[test]
     fn reads_required_and_optional_fields() {
-        let h = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "3"), ("x", "y")]))
-            .unwrap();
+        let h =
+            Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "3"), ("x", "y")])).unwrap();
         assert_eq!(h.topic, "T");
         assert_eq!(h.queue_id, 3);
         assert_eq!(h.offset, None);
@@ -213,15 +213,27 @@ mod tests {
         let err = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "")])).unwrap_err();
         assert_eq!(err, ProtocolError::MissingField("queueId"));
         let err = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "x1")])).unwrap_err();
-        assert!(matches!(err, ProtocolError::BadField { field: "queueId", .. }));
+        assert!(matches!(
+            err,
+            ProtocolError::BadField {
+                field: "queueId",
+                ..
+            }
+        ));
         assert!(err.to_string().contains("queueId"));
     }
 
     #[test]
     fn booleans_follow_java() {
-        for (raw, want) in [("true", true), ("TRUE", true), ("false", false), ("yes", false)] {
-            let h = Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "0"), ("flag", raw)]))
-                .unwrap();
+        for (raw, want) in [
+            ("true", true),
+            ("TRUE", true),
+            ("false", false),
+            ("yes", false),
+        ] {
+            let h =
+                Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "0"), ("flag", raw)]))
+                    .unwrap();
             assert_eq!(h.flag, Some(want), "{raw}");
         }
     }
@@ -236,7 +248,10 @@ mod tests {
         };
         let mut f = ExtFields::new();
         h.write_fields(&mut f);
-        assert_eq!(f, fields(&[("topic", "T"), ("queueId", "2"), ("offset", "-5")]));
+        assert_eq!(
+            f,
+            fields(&[("topic", "T"), ("queueId", "2"), ("offset", "-5")])
+        );
         assert_eq!(Sample::read_fields(&f).unwrap(), h);
     }
 }

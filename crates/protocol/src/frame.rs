@@ -28,7 +28,10 @@ pub fn frame_len(buf: &[u8], max_frame: usize) -> Result<Option<usize>, Protocol
     }
     let len = len as usize;
     if len > max_frame {
-        return Err(ProtocolError::FrameTooLarge { len, max: max_frame });
+        return Err(ProtocolError::FrameTooLarge {
+            len,
+            max: max_frame,
+        });
     }
     Ok(Some(len + 4))
 }
@@ -141,7 +144,10 @@ mod tests {
         let mut buf = BytesMut::new();
         encode(&cmd, &mut buf);
         for cut in 0..buf.len() {
-            assert!(decode(&buf[..cut], DEFAULT_MAX_FRAME).unwrap().is_none(), "cut {cut}");
+            assert!(
+                decode(&buf[..cut], DEFAULT_MAX_FRAME).unwrap().is_none(),
+                "cut {cut}"
+            );
         }
     }
 
@@ -163,6 +169,9 @@ mod tests {
         ));
         // Unknown serialize type.
         let frame = Bytes::from_static(&[0, 0, 0, 6, 7, 0, 0, 2, b'{', b'}']);
-        assert_eq!(decode_frame(frame), Err(ProtocolError::UnknownSerializeType(7)));
+        assert_eq!(
+            decode_frame(frame),
+            Err(ProtocolError::UnknownSerializeType(7))
+        );
     }
 }

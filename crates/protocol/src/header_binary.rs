@@ -76,7 +76,9 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         }
     }
     if !r.buf.is_empty() {
-        return Err(ProtocolError::BadBinaryHeader("trailing bytes after extFields"));
+        return Err(ProtocolError::BadBinaryHeader(
+            "trailing bytes after extFields",
+        ));
     }
     Ok(RemotingCommand {
         code,
@@ -168,7 +170,9 @@ mod tests {
         for cut in 0..buf.len() {
             assert!(decode(&buf[..cut]).is_err(), "cut at {cut}");
         }
-        let neg: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        let neg: &[u8] = &[
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+        ];
         assert!(decode(neg).is_err());
     }
 }

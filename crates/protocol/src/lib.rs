@@ -7,14 +7,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod codes;
 pub mod command;
 pub mod error;
-pub mod body;
 pub mod ext;
 pub mod frame;
-pub mod header_binary;
 pub mod header;
+pub mod header_binary;
 pub mod header_json;
 pub mod message;
 

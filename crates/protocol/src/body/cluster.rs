@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::{from_json, to_json};
+use super::fastjson::parse_object as from_json;
 use super::route::BrokerData;
+use super::topic::to_json;
 use crate::error::ProtocolError;
 
 /// Every broker name with its addresses, and every cluster with its broker

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::{from_json, to_json};
+use super::fastjson::parse_object as from_json;
+use super::topic::to_json;
 use crate::error::ProtocolError;
 
 /// `{"table":{"k":"v"}}`.

@@ -1,144 +1,233 @@
-//! Reading fastjson's non-standard JSON and writing compact JSON.
-//!
-//! fastjson writes `Map<Long, _>` / `Map<Integer, _>` with bare integer keys
-//! (`{0:"10.0.0.1:10911"}`), which no standard parser accepts. Old Java
-//! NameServers send routes that way and Java brokers register bodies whose
-//! static-topic maps (`currIdMap`) look like it. A small pre-pass quotes such
-//! keys so serde_json can take over.
+//! Lenient field conversions for bodies, matching what fastjson accepts when
+//! it reads: numbers where strings are expected and vice versa, `null` for
+//! any field, and booleans written as strings or 0/1. Use as
+//! `#[serde(default, deserialize_with = "lenient::de")]`.
 
-use std::borrow::Cow;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::error::ProtocolError;
-
-/// Quotes every bare integer used as an object key. Strings are left alone
-/// (a `{1:` inside a string value is not a key). Returns the input unchanged
-/// (borrowed) when there is nothing to quote.
-pub fn quote_integer_keys(json: &str) -> Cow<'_, str> {
-    let bytes = json.as_bytes();
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    // The open containers, to know whether a `,` separates keys or items.
-    let mut stack: Vec<u8> = Vec::new();
-    let mut expect_key = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i = skip_string(bytes, i);
-                expect_key = false;
-                continue;
-            }
-            b'{' => {
-                stack.push(b'{');
-                expect_key = true;
-            }
-            b'[' => {
-                stack.push(b'[');
-                expect_key = false;
-            }
-            b'}' | b']' => {
-                stack.pop();
-                expect_key = false;
-            }
-            b',' => expect_key = stack.last() == Some(&b'{'),
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            b'-' | b'0'..=b'9' if expect_key => {
-                let digits = bytes[i + 1..].iter().take_while(|c| c.is_ascii_digit());
-                let end = i + 1 + digits.count();
-                let o = out.get_or_insert_with(|| String::with_capacity(json.len() + 16));
-                // Both ends sit on ASCII bytes, so the slices are char boundaries.
-                o.push_str(&json[copied..i]);
-                o.push('"');
-                o.push_str(&json[i..end]);
-                o.push('"');
-                copied = end;
-                i = end;
-                expect_key = false;
-                continue;
-            }
-            _ => expect_key = false,
-        }
-        i += 1;
-    }
-    match out {
-        None => Cow::Borrowed(json),
-        Some(mut o) => {
-            o.push_str(&json[copied..]);
-            Cow::Owned(o)
-        }
-    }
+/// A field type that converts leniently from any JSON value.
+pub trait Lenient: Sized {
+    /// Converts `value`; `Err` says what was expected.
+    ///
+    /// # Errors
+    /// A short description of the expected type.
+    fn from_json(value: Value) -> Result<Self, String>;
 }
 
-/// The index just past the string that opens at `start` (a `"`).
-fn skip_string(bytes: &[u8], start: usize) -> usize {
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// Parses a JSON body leniently (bare integer keys accepted).
+/// The `deserialize_with` function for any [`Lenient`] field.
 ///
 /// # Errors
-/// [`ProtocolError::BadBody`] naming `what` when the body is not UTF-8 or
-/// does not match the expected shape.
-pub fn from_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProtocolError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ProtocolError::BadBody(format!("{what}: not UTF-8: {e}")))?;
-    let text = quote_integer_keys(text);
-    serde_json::from_str(&text).map_err(|e| ProtocolError::BadBody(format!("{what}: {e}")))
+/// Deserializer errors naming the expected type.
+pub fn de<'de, D: Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::Error> {
+    T::from_json(Value::deserialize(d)?).map_err(D::Error::custom)
 }
 
-/// Compact JSON. Field order is the struct's declaration order, which our
-/// bodies keep alphabetical to match fastjson byte for byte.
-pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Our bodies are plain structs with string or integer map keys, for which
-    // serde_json cannot fail; an empty body is never reached in practice.
-    serde_json::to_vec(value).unwrap_or_default()
+impl Lenient for String {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Null => Ok(String::new()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            other => Err(format!("expected a string, found {other}")),
+        }
+    }
 }
+
+impl Lenient for i64 {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match &value {
+            Value::Null => Ok(0),
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
+                })
+                .ok_or_else(|| format!("expected a 64-bit integer, found {n}")),
+            Value::String(s) if s.trim().is_empty() => Ok(0),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a 64-bit integer, found {s:?}")),
+            other => Err(format!("expected a 64-bit integer, found {other}")),
+        }
+    }
+}
+
+impl Lenient for i32 {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let text = value.to_string();
+        i64::from_json(value).and_then(|n| {
+            i32::try_from(n).map_err(|_| format!("expected a 32-bit integer, found {text}"))
+        })
+    }
+}
+
+impl Lenient for f64 {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match &value {
+            Value::Null => Ok(0.0),
+            Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| format!("expected a number, found {n}")),
+            Value::String(s) if s.trim().is_empty() => Ok(0.0),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a number, found {s:?}")),
+            other => Err(format!("expected a number, found {other}")),
+        }
+    }
+}
+
+impl Lenient for bool {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match &value {
+            Value::Null => Ok(false),
+            Value::Bool(b) => Ok(*b),
+            Value::Number(n) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
+            Value::String(s) => {
+                let s = s.trim();
+                Ok(s.eq_ignore_ascii_case("true") || s == "1")
+            }
+            other => Err(format!("expected a boolean, found {other}")),
+        }
+    }
+}
+
+impl<T: Lenient> Lenient for Option<T> {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_json(other).map(Some),
+        }
+    }
+}
+
+impl<T: Lenient> Lenient for Vec<T> {
+    fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) => items.into_iter().map(T::from_json).collect(),
+            other => Err(format!("expected an array, found {other}")),
+        }
+    }
+}
+
+/// Declares an enum written by its Java name. Reading also accepts the
+/// ordinal (fastjson does) and keeps an unknown name in `Other`, so a newer
+/// client's value never fails a whole heartbeat.
+macro_rules! name_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A name this version does not know, kept as sent.
+            Other(String),
+        }
+
+        impl $name {
+            /// The Java name.
+            pub fn name(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(s) => s,
+                }
+            }
+
+            /// The variant for a Java name (`Other` when unknown).
+            pub fn from_name(name: &str) -> Self {
+                match name {
+                    $($text => $name::$variant,)*
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+
+            /// The variant for a Java ordinal.
+            pub fn from_ordinal(ordinal: u64) -> Option<Self> {
+                [$($name::$variant,)*].into_iter().nth(usize::try_from(ordinal).ok()?)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                match serde_json::Value::deserialize(d)? {
+                    serde_json::Value::String(s) => Ok($name::from_name(&s)),
+                    serde_json::Value::Number(n) => n
+                        .as_u64()
+                        .and_then($name::from_ordinal)
+                        .ok_or_else(|| D::Error::custom(format!(
+                            "{} has no ordinal {n}", stringify!($name)))),
+                    other => Err(D::Error::custom(format!(
+                        "expected a {} name, found {other}", stringify!($name)))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use name_enum;
+
+/// Gives a serde body type `to_json_bytes` / `from_json_bytes`.
+macro_rules! json_body {
+    ($($t:ty => $what:literal),*) => {$(
+        impl $t {
+            /// Compact JSON, keys sorted, as Java writes it.
+            ///
+            /// # Errors
+            /// `ProtocolError::BadBody` only if serialization fails.
+            pub fn to_json_bytes(&self) -> Result<Vec<u8>, $crate::error::ProtocolError> {
+                $crate::body::fastjson::to_bytes(self)
+            }
+
+            /// Parses fastjson or standard JSON.
+            ///
+            /// # Errors
+            /// `ProtocolError::BadBody` naming the problem.
+            pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, $crate::error::ProtocolError> {
+                $crate::body::fastjson::parse_object(bytes, $what)
+            }
+        }
+    )*};
+}
+pub(crate) use json_body;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn quotes_bare_integer_keys_only() {
-        let raw = r#"{"brokerAddrs":{0:"a:1",1:"b:2",-1:"c"},"x":[{5:"y"}],"s":"{7:\"q\"}"}"#;
-        assert_eq!(
-            quote_integer_keys(raw),
-            r#"{"brokerAddrs":{"0":"a:1","1":"b:2","-1":"c"},"x":[{"5":"y"}],"s":"{7:\"q\"}"}"#
-        );
-    }
-
-    #[test]
-    fn leaves_standard_json_borrowed() {
-        let raw = r#"{"a":[1,2,{"b":3}],"c":"d\\"}"#;
-        assert!(matches!(quote_integer_keys(raw), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn handles_whitespace_and_values_that_are_numbers() {
-        let raw = "{ 0 : 12 , 3:[4, 5], \"k\": -6}";
-        assert_eq!(
-            quote_integer_keys(raw),
-            "{ \"0\" : 12 , \"3\":[4, 5], \"k\": -6}"
-        );
-    }
-
-    #[test]
-    fn bad_bodies_are_named() {
-        let err = from_json::<std::collections::BTreeMap<String, i32>>(b"{\"a\":", "KVTable")
-            .unwrap_err();
-        assert!(err.to_string().contains("KVTable"), "{err}");
-        let err = from_json::<std::collections::BTreeMap<String, i32>>(&[0xff], "X").unwrap_err();
-        assert!(err.to_string().contains("UTF-8"), "{err}");
+    fn converts_like_fastjson() {
+        assert_eq!(String::from_json(json!(12)).unwrap(), "12");
+        assert_eq!(String::from_json(json!(true)).unwrap(), "true");
+        assert!(String::from_json(json!([1])).is_err());
+        assert_eq!(i64::from_json(json!("  42 ")).unwrap(), 42);
+        assert_eq!(i64::from_json(json!("")).unwrap(), 0);
+        assert_eq!(i64::from_json(json!(3.0)).unwrap(), 3);
+        assert!(i64::from_json(json!(3.5)).is_err());
+        assert!(i64::from_json(json!("x")).unwrap_err().contains("\"x\""));
+        assert!(i32::from_json(json!(4_000_000_000_i64)).is_err());
+        assert_eq!(i32::from_json(json!("-1")).unwrap(), -1);
+        assert_eq!(f64::from_json(json!("1.5")).unwrap(), 1.5);
+        assert!(bool::from_json(json!("TRUE")).unwrap());
+        assert!(bool::from_json(json!(1)).unwrap());
+        assert!(!bool::from_json(json!("no")).unwrap());
+        assert_eq!(Option::<i64>::from_json(json!(null)).unwrap(), None);
+        assert_eq!(Option::<i64>::from_json(json!("7")).unwrap(), Some(7));
+        assert_eq!(Vec::<i32>::from_json(json!([1, "2"])).unwrap(), [1, 2]);
+        assert!(Vec::<i32>::from_json(json!(null)).unwrap().is_empty());
+        assert!(Vec::<i32>::from_json(json!({})).is_err());
     }
 }

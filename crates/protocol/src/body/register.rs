@@ -10,7 +10,8 @@ use flate2::Compression;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::lenient::{from_json, to_json};
+use super::fastjson::{self, parse_object as from_json};
+use super::topic::to_json;
 use super::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use crate::error::ProtocolError;
 
@@ -112,8 +113,9 @@ impl RegisterBrokerBody {
             wrapper.topic_config_table.insert(tc.topic_name.clone(), tc);
         }
         // Java logs and carries on with an empty list when this does not parse.
-        let filter_server_list =
-            from_json(cur.part("filterServerList")?, "filterServerList").unwrap_or_default();
+        let filter_server_list = fastjson::parse(cur.part("filterServerList")?)
+            .and_then(|v| fastjson::from_value(v, "filterServerList"))
+            .unwrap_or_default();
         if version >= VERSION_5_0_0 && !cur.is_empty() {
             let mut infos = BTreeMap::new();
             for _ in 0..cur.count("topic queue mapping count")? {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::lenient::{from_json, to_json};
+use super::fastjson::parse_object as from_json;
+use super::topic::to_json;
 use crate::error::ProtocolError;
 
 /// The broker id of a master.

@@ -7,8 +7,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::lenient::{from_json, to_json};
+use super::fastjson::parse_object as from_json;
 use crate::error::ProtocolError;
+
+/// Compact JSON of one of our body types. Their fields are declared in
+/// alphabetical order, which is fastjson's order, so output is
+/// byte-comparable with Java's.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our bodies are plain structs with string or integer map keys, for which
+    // serde_json cannot fail; the empty fallback is never reached.
+    serde_json::to_vec(value).unwrap_or_default()
+}
 
 /// Permission bit: the topic inherits from a template (TBW102).
 pub const PERM_INHERIT: i32 = 0x1;

@@ -1,3 +1,16 @@
 //! Typed request and response headers, one module per request family.
 
+// Broker <-> client families.
+pub mod admin;
+pub mod consumer;
+pub mod offset;
+pub mod pull;
+pub mod query;
+pub mod send;
+pub mod transaction;
+
+// NameServer requests.
 pub mod namesrv;
+
+#[cfg(test)]
+mod test_util;

@@ -1,0 +1,212 @@
+//! Loading configuration files: Java `.conf`/`.properties` files (the keys of
+//! `broker.conf` and `namesrv.conf`, as they are) and TOML, plus `APOGEE_*`
+//! environment overrides. Java properties carry no types, so each value is
+//! typed by the field it sets, as shown by the struct's defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Reads `path` (TOML when it ends in `.toml`, Java properties otherwise)
+/// over the defaults of `T`, then applies `APOGEE_<PREFIX>_<KEY>` variables.
+///
+/// # Errors
+/// The file cannot be read, a line does not parse, a key is unknown (named
+/// in the message), or a value does not fit its field.
+pub fn load<T>(path: Option<&Path>, env_prefix: &str) -> Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let mut table = defaults_table::<T>()?;
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let is_toml = path.extension().is_some_and(|e| e == "toml");
+        let entries = if is_toml {
+            let parsed: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            if let Some(key) = parsed.keys().find(|k| !table.contains_key(*k)) {
+                bail!("unknown config key `{key}` in {}", path.display());
+            }
+            parsed.into_iter().collect()
+        } else {
+            typed_properties(
+                &table,
+                parse_properties(&text).with_context(|| {
+                    format!("{} is not a valid properties file", path.display())
+                })?,
+            )?
+        };
+        table.extend(entries);
+    }
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&format!("APOGEE_{env_prefix}_"))
+                .map(|rest| (env_key(rest, &table), v))
+        })
+        .collect();
+    table.extend(typed_properties(&table, env)?);
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e| anyhow!("bad configuration: {e}"))
+}
+
+/// The defaults of `T` as a TOML table: the schema that types properties.
+fn defaults_table<T: Serialize + Default>() -> Result<toml::Table> {
+    match toml::Value::try_from(T::default()).context("cannot serialize defaults")? {
+        toml::Value::Table(t) => Ok(t),
+        _ => bail!("configuration defaults are not a table"),
+    }
+}
+
+/// Maps an environment suffix such as `LISTEN_PORT` to the camelCase key it
+/// names (`listenPort`), matching case-insensitively without underscores.
+fn env_key(suffix: &str, table: &toml::Table) -> String {
+    let flat: String = suffix.chars().filter(|c| *c != '_').collect();
+    table
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(&flat))
+        .cloned()
+        .unwrap_or(flat)
+}
+
+/// Parses Java properties text: `key=value` or `key:value` lines, `#` and
+/// `!` comments, blank lines. (Continuation lines are not used by RocketMQ's
+/// shipped configs and are rejected.)
+pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        if line.ends_with('\\') {
+            bail!("line {}: continuation lines are not supported", n + 1);
+        }
+        let split = line
+            .find(['=', ':'])
+            .ok_or_else(|| anyhow!("line {}: expected key=value, got `{line}`", n + 1))?;
+        let key = line[..split].trim();
+        let value = line[split + 1..].trim();
+        if key.is_empty() {
+            bail!("line {}: empty key", n + 1);
+        }
+        out.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(out)
+}
+
+/// Types each property by the default of the field it sets; a key that no
+/// field has is an error naming it.
+fn typed_properties(
+    schema: &toml::Table,
+    props: BTreeMap<String, String>,
+) -> Result<Vec<(String, toml::Value)>> {
+    props
+        .into_iter()
+        .map(|(key, raw)| {
+            let value = match schema.get(&key) {
+                Some(toml::Value::Integer(_)) => raw
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| anyhow!("config key `{key}`: `{raw}` is not an integer"))?,
+                Some(toml::Value::Float(_)) => raw
+                    .parse::<f64>()
+                    .map(toml::Value::Float)
+                    .map_err(|_| anyhow!("config key `{key}`: `{raw}` is not a number"))?,
+                Some(toml::Value::Boolean(_)) => match raw.to_ascii_lowercase().as_str() {
+                    "true" => toml::Value::Boolean(true),
+                    "false" => toml::Value::Boolean(false),
+                    _ => bail!("config key `{key}`: `{raw}` is not true or false"),
+                },
+                Some(toml::Value::String(_)) => toml::Value::String(raw),
+                Some(_) => bail!("config key `{key}` cannot be set from a properties file"),
+                None => bail!("unknown config key `{key}`"),
+            };
+            Ok((key, value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+    struct Sample {
+        listen_port: u16,
+        broker_name: String,
+        auto_create: bool,
+        ratio: f64,
+        ip: String,
+    }
+
+    impl Default for Sample {
+        fn default() -> Self {
+            Sample {
+                listen_port: 9876,
+                broker_name: "b".into(),
+                auto_create: true,
+                ratio: 0.5,
+                ip: String::new(),
+            }
+        }
+    }
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("apogee-cfg-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn java_properties_are_typed_by_defaults() {
+        let p = write(
+            "a.conf",
+            "# comment\nlistenPort = 10911\nbrokerName=123\nautoCreate=FALSE\nratio:0.25\nip=10.0.0.1\n",
+        );
+        let s: Sample = load(Some(&p), "TEST1").unwrap();
+        assert_eq!(
+            s,
+            Sample {
+                listen_port: 10911,
+                broker_name: "123".into(),
+                auto_create: false,
+                ratio: 0.25,
+                ip: "10.0.0.1".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let p = write("b.conf", "listenPrt=1\n");
+        let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
+        assert!(err.contains("listenPrt"), "{err}");
+        let p = write("c.conf", "listenPort=abc\n");
+        let err = load::<Sample>(Some(&p), "TEST3").unwrap_err().to_string();
+        assert!(err.contains("listenPort"), "{err}");
+    }
+
+    #[test]
+    fn toml_files_work() {
+        let p = write("d.toml", "listenPort = 1\nbrokerName = \"x\"\n");
+        let s: Sample = load(Some(&p), "TEST4").unwrap();
+        assert_eq!(s.listen_port, 1);
+        assert_eq!(s.broker_name, "x");
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        std::env::set_var("APOGEE_TEST5_LISTEN_PORT", "77");
+        let s: Sample = load(None, "TEST5").unwrap();
+        assert_eq!(s.listen_port, 77);
+    }
+}

@@ -1,0 +1,38 @@
+//! `apogee namesrv`: a NameServer process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use namesrv::{NameServer, NamesrvConfig};
+
+use crate::{config_load, logging};
+
+/// Options of `apogee namesrv`.
+#[derive(clap::Args)]
+pub struct NamesrvArgs {
+    /// Address to listen on; overrides `listenPort` of the config
+    /// (default 0.0.0.0:9876).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Config file: Java `namesrv.conf` keys (`listenPort=9876`), or TOML
+    /// when the name ends in `.toml`. `APOGEE_NAMESRV_<KEY>` variables override.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs a NameServer until Ctrl-C or SIGTERM.
+pub async fn run(args: NamesrvArgs) -> Result<()> {
+    let config: NamesrvConfig = config_load::load(args.config.as_deref(), "NAMESRV")?;
+    let addr = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.listen_port)));
+    let server = NameServer::start(config, addr)
+        .await
+        .with_context(|| format!("cannot start the NameServer on {addr}"))?;
+    tracing::info!("NameServer listening on {}", server.local_addr());
+    logging::shutdown_signal().await;
+    tracing::info!("NameServer shutting down");
+    server.shutdown().await;
+    Ok(())
+}

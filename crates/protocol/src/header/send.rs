@@ -1,0 +1,412 @@
+//! SEND_MESSAGE headers (remoting-protocol §4.1). Code 10 (and the reply
+//! code 324) carry long field names, codes 310, 320 and 325 the one-letter
+//! V2 names; [`SendMessageRequestHeader`] is the one form handlers see.
+
+use crate::codes::RequestCode;
+use crate::command::{ExtFields, RemotingCommand};
+use crate::error::ProtocolError;
+use crate::ext::CommandHeader;
+
+crate::command_header! {
+    /// SEND_MESSAGE request with V1 (long) names; also the canonical form.
+    pub struct SendMessageRequestHeader {
+        pub producer_group: String = "producerGroup",
+        pub topic: String = "topic",
+        /// Auto-create template topic, normally `TBW102`.
+        pub default_topic: String = "defaultTopic",
+        pub default_topic_queue_nums: i32 = "defaultTopicQueueNums",
+        /// Target queue; negative lets the broker pick one.
+        pub queue_id: i32 = "queueId",
+        pub sys_flag: i32 = "sysFlag",
+        pub born_timestamp: i64 = "bornTimestamp",
+        pub flag: i32 = "flag",
+        /// Encoded message properties (§7.3).
+        pub properties: Option<String> = "properties",
+        pub reconsume_times: Option<i32> = "reconsumeTimes",
+        pub unit_mode: Option<bool> = "unitMode",
+        pub max_reconsume_times: Option<i32> = "maxReconsumeTimes",
+        /// True when the body is a batch (§7.4), whatever the code.
+        pub batch: Option<bool> = "batch",
+        pub broker_name: Option<String> = "bname",
+    }
+}
+
+crate::command_header! {
+    /// SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request: the same fields under
+    /// one-letter names.
+    pub struct SendMessageRequestHeaderV2 {
+        pub a: String = "a",
+        pub b: String = "b",
+        pub c: String = "c",
+        pub d: i32 = "d",
+        pub e: i32 = "e",
+        pub f: i32 = "f",
+        pub g: i64 = "g",
+        pub h: i32 = "h",
+        pub i: Option<String> = "i",
+        pub j: Option<i32> = "j",
+        pub k: Option<bool> = "k",
+        pub l: Option<i32> = "l",
+        pub m: Option<bool> = "m",
+        pub n: Option<String> = "n",
+    }
+}
+
+impl From<SendMessageRequestHeaderV2> for SendMessageRequestHeader {
+    fn from(v2: SendMessageRequestHeaderV2) -> Self {
+        SendMessageRequestHeader {
+            producer_group: v2.a,
+            topic: v2.b,
+            default_topic: v2.c,
+            default_topic_queue_nums: v2.d,
+            queue_id: v2.e,
+            sys_flag: v2.f,
+            born_timestamp: v2.g,
+            flag: v2.h,
+            properties: v2.i,
+            reconsume_times: v2.j,
+            unit_mode: v2.k,
+            max_reconsume_times: v2.l,
+            batch: v2.m,
+            broker_name: v2.n,
+        }
+    }
+}
+
+impl From<SendMessageRequestHeader> for SendMessageRequestHeaderV2 {
+    fn from(h: SendMessageRequestHeader) -> Self {
+        SendMessageRequestHeaderV2 {
+            a: h.producer_group,
+            b: h.topic,
+            c: h.default_topic,
+            d: h.default_topic_queue_nums,
+            e: h.queue_id,
+            f: h.sys_flag,
+            g: h.born_timestamp,
+            h: h.flag,
+            i: h.properties,
+            j: h.reconsume_times,
+            k: h.unit_mode,
+            l: h.max_reconsume_times,
+            m: h.batch,
+            n: h.broker_name,
+        }
+    }
+}
+
+impl SendMessageRequestHeader {
+    /// Reads the long-name form (code 10, 324).
+    ///
+    /// # Errors
+    /// As [`CommandHeader::read_fields`], naming the long field.
+    pub fn from_v1(fields: &ExtFields) -> Result<Self, ProtocolError> {
+        Self::read_fields(fields)
+    }
+
+    /// Reads the one-letter form (codes 310, 320, 325).
+    ///
+    /// # Errors
+    /// As [`CommandHeader::read_fields`], naming the letter.
+    pub fn from_v2(fields: &ExtFields) -> Result<Self, ProtocolError> {
+        SendMessageRequestHeaderV2::read_fields(fields).map(Self::from)
+    }
+
+    /// Reads the form that `code` uses: V2 for SEND_MESSAGE_V2,
+    /// SEND_BATCH_MESSAGE and SEND_REPLY_MESSAGE_V2, V1 otherwise.
+    ///
+    /// # Errors
+    /// As [`SendMessageRequestHeader::from_v1`] / [`SendMessageRequestHeader::from_v2`].
+    pub fn read_for_code(code: RequestCode, fields: &ExtFields) -> Result<Self, ProtocolError> {
+        match code {
+            RequestCode::SEND_MESSAGE_V2
+            | RequestCode::SEND_BATCH_MESSAGE
+            | RequestCode::SEND_REPLY_MESSAGE_V2 => Self::from_v2(fields),
+            _ => Self::from_v1(fields),
+        }
+    }
+
+    /// Reads the header of a send request by its code.
+    ///
+    /// # Errors
+    /// As [`SendMessageRequestHeader::read_for_code`].
+    pub fn from_command(cmd: &RemotingCommand) -> Result<Self, ProtocolError> {
+        Self::read_for_code(cmd.request_code_enum(), &cmd.ext_fields)
+    }
+
+    /// Writes the one-letter form, as Java and C++ clients send it.
+    pub fn write_v2(&self, fields: &mut ExtFields) {
+        SendMessageRequestHeaderV2::from(self.clone()).write_fields(fields);
+    }
+
+    /// Whether the body is a batch (§7.4).
+    pub fn is_batch(&self) -> bool {
+        self.batch.unwrap_or(false)
+    }
+}
+
+crate::command_header! {
+    /// SEND_MESSAGE response header, plus the two extFields the broker adds.
+    pub struct SendMessageResponseHeader {
+        /// Offset message id; for a batch, one per message, comma-separated.
+        pub msg_id: String = "msgId",
+        pub queue_id: i32 = "queueId",
+        /// Consume-queue offset (of the first message of a batch).
+        pub queue_offset: i64 = "queueOffset",
+        /// The message's UNIQ_KEY.
+        pub transaction_id: Option<String> = "transactionId",
+        /// 5.x inner-batch topics only.
+        pub batch_uniq_id: Option<String> = "batchUniqId",
+        /// 5.x timer messages only.
+        pub recall_handle: Option<String> = "recallHandle",
+        /// The broker's region, `DefaultRegion` by default.
+        pub msg_region: Option<String> = "MSG_REGION",
+        pub trace_on: Option<bool> = "TRACE_ON",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> ExtFields {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn sample() -> SendMessageRequestHeader {
+        SendMessageRequestHeader {
+            producer_group: "PG".into(),
+            topic: "T".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 1,
+            sys_flag: 0,
+            born_timestamp: 1_700_000_000_000,
+            flag: 0,
+            properties: Some("UNIQ_KEY\u{1}ABC\u{2}".into()),
+            reconsume_times: Some(0),
+            unit_mode: Some(false),
+            max_reconsume_times: None,
+            batch: Some(false),
+            broker_name: None,
+        }
+    }
+
+    #[test]
+    fn golden_v1_and_v2() {
+        let mut v1 = ExtFields::new();
+        sample().write_fields(&mut v1);
+        assert_eq!(
+            v1,
+            fields(&[
+                ("producerGroup", "PG"),
+                ("topic", "T"),
+                ("defaultTopic", "TBW102"),
+                ("defaultTopicQueueNums", "4"),
+                ("queueId", "1"),
+                ("sysFlag", "0"),
+                ("bornTimestamp", "1700000000000"),
+                ("flag", "0"),
+                ("properties", "UNIQ_KEY\u{1}ABC\u{2}"),
+                ("reconsumeTimes", "0"),
+                ("unitMode", "false"),
+                ("batch", "false"),
+            ])
+        );
+        let mut v2 = ExtFields::new();
+        sample().write_v2(&mut v2);
+        assert_eq!(
+            v2,
+            fields(&[
+                ("a", "PG"),
+                ("b", "T"),
+                ("c", "TBW102"),
+                ("d", "4"),
+                ("e", "1"),
+                ("f", "0"),
+                ("g", "1700000000000"),
+                ("h", "0"),
+                ("i", "UNIQ_KEY\u{1}ABC\u{2}"),
+                ("j", "0"),
+                ("k", "false"),
+                ("m", "false"),
+            ])
+        );
+    }
+
+    #[test]
+    fn picks_the_form_by_code() {
+        let mut v2 = ExtFields::new();
+        sample().write_v2(&mut v2);
+        for code in [
+            RequestCode::SEND_MESSAGE_V2,
+            RequestCode::SEND_BATCH_MESSAGE,
+            RequestCode::SEND_REPLY_MESSAGE_V2,
+        ] {
+            assert_eq!(
+                SendMessageRequestHeader::read_for_code(code, &v2).unwrap(),
+                sample()
+            );
+        }
+        assert_eq!(
+            SendMessageRequestHeader::read_for_code(RequestCode::SEND_MESSAGE, &v2).unwrap_err(),
+            ProtocolError::MissingField("producerGroup")
+        );
+        let mut cmd = RemotingCommand::request(RequestCode::SEND_MESSAGE);
+        sample().write_fields(&mut cmd.ext_fields);
+        assert_eq!(
+            SendMessageRequestHeader::from_command(&cmd).unwrap(),
+            sample()
+        );
+    }
+
+    #[test]
+    fn reads_client_quirks() {
+        // C++: batch as 310 with m=true, empty strings for unset numbers,
+        // extra keys (OnsChannel, ACL); Go V1 sends bname.
+        let h = SendMessageRequestHeader::from_v2(&fields(&[
+            ("a", "PG"),
+            ("b", "T"),
+            ("c", "TBW102"),
+            ("d", "4"),
+            ("e", "-1"),
+            ("f", "0"),
+            ("g", "5"),
+            ("h", "0"),
+            ("j", ""),
+            ("l", ""),
+            ("m", "true"),
+            ("OnsChannel", "ALIYUN"),
+            ("AccessKey", "ak"),
+        ]))
+        .unwrap();
+        assert!(h.is_batch());
+        assert_eq!(
+            (h.queue_id, h.reconsume_times, h.max_reconsume_times),
+            (-1, None, None)
+        );
+        let go = SendMessageRequestHeader::from_v1(&fields(&[
+            ("producerGroup", "PG"),
+            ("topic", "T"),
+            ("defaultTopic", "TBW102"),
+            ("defaultTopicQueueNums", "4"),
+            ("queueId", "2"),
+            ("sysFlag", "4"),
+            ("bornTimestamp", "9"),
+            ("flag", "0"),
+            ("bname", "broker-a"),
+            ("unitMode", "False"),
+        ]))
+        .unwrap();
+        assert_eq!(go.broker_name.as_deref(), Some("broker-a"));
+        assert_eq!(go.unit_mode, Some(false));
+        assert!(!go.is_batch());
+        let err = SendMessageRequestHeader::from_v2(&fields(&[("a", "PG")])).unwrap_err();
+        assert_eq!(err, ProtocolError::MissingField("b"));
+        let mut bad = ExtFields::new();
+        sample().write_v2(&mut bad);
+        bad.insert("g".into(), "soon".into());
+        assert!(matches!(
+            SendMessageRequestHeader::from_v2(&bad),
+            Err(ProtocolError::BadField { field: "g", .. })
+        ));
+    }
+
+    #[test]
+    fn response_header_golden_and_read() {
+        let h = SendMessageResponseHeader {
+            msg_id: "0A00000100002A9F0000000000000000".into(),
+            queue_id: 1,
+            queue_offset: 7,
+            transaction_id: Some("ABC".into()),
+            msg_region: Some("DefaultRegion".into()),
+            trace_on: Some(true),
+            ..Default::default()
+        };
+        let mut f = ExtFields::new();
+        h.write_fields(&mut f);
+        assert_eq!(
+            f,
+            fields(&[
+                ("msgId", "0A00000100002A9F0000000000000000"),
+                ("queueId", "1"),
+                ("queueOffset", "7"),
+                ("transactionId", "ABC"),
+                ("MSG_REGION", "DefaultRegion"),
+                ("TRACE_ON", "true"),
+            ])
+        );
+        assert_eq!(SendMessageResponseHeader::read_fields(&f).unwrap(), h);
+        let mut extra = f.clone();
+        extra.insert("batchUniqId".into(), "".into());
+        extra.insert("zzz".into(), "1".into());
+        assert_eq!(
+            SendMessageResponseHeader::read_fields(&extra)
+                .unwrap()
+                .batch_uniq_id
+                .as_deref(),
+            Some("")
+        );
+    }
+
+    fn any_header() -> impl Strategy<Value = SendMessageRequestHeader> {
+        (
+            (
+                "\\PC{0,12}",
+                "[A-Za-z0-9%_\\-]{1,16}",
+                "[A-Z0-9]{0,8}",
+                any::<i32>(),
+                any::<i32>(),
+                any::<i32>(),
+                any::<i64>(),
+            ),
+            (
+                any::<i32>(),
+                proptest::option::of("\\PC{0,20}"),
+                proptest::option::of(any::<i32>()),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of(any::<i32>()),
+                proptest::option::of(any::<bool>()),
+                proptest::option::of("[a-z\\-]{0,10}"),
+            ),
+        )
+            .prop_map(
+                |((pg, t, dt, dq, q, sf, born), (flag, props, rt, um, mrt, batch, bn))| {
+                    SendMessageRequestHeader {
+                        producer_group: pg,
+                        topic: t,
+                        default_topic: dt,
+                        default_topic_queue_nums: dq,
+                        queue_id: q,
+                        sys_flag: sf,
+                        born_timestamp: born,
+                        flag,
+                        properties: props,
+                        reconsume_times: rt,
+                        unit_mode: um,
+                        max_reconsume_times: mrt,
+                        batch,
+                        broker_name: bn,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn v1_and_v2_round_trip(h in any_header()) {
+            let mut v1 = ExtFields::new();
+            h.write_fields(&mut v1);
+            prop_assert_eq!(SendMessageRequestHeader::from_v1(&v1).unwrap(), h.clone());
+            let mut v2 = ExtFields::new();
+            h.write_v2(&mut v2);
+            prop_assert_eq!(v1.len(), v2.len());
+            prop_assert_eq!(SendMessageRequestHeader::from_v2(&v2).unwrap(), h.clone());
+            let back = SendMessageRequestHeaderV2::from(h.clone());
+            prop_assert_eq!(SendMessageRequestHeader::from(back), h);
+        }
+    }
+}
