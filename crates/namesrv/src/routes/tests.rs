@@ -46,6 +46,7 @@ fn reg(
         broker_addr: addr.into(),
         broker_id: id,
         ha_server_addr: format!("{addr}-ha"),
+        zone_name: None,
         timeout: None,
         enable_acting_master: Some(false),
         topics: t,
