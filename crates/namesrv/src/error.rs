@@ -48,8 +48,12 @@ pub enum NamesrvError {
         source: std::io::Error,
     },
     /// The listener could not start.
-    #[error("starting the name server on {addr}: {reason}")]
-    Start { addr: String, reason: String },
+    #[error("starting the name server on {addr}: {source}")]
+    Start {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: remoting::RemotingError,
+    },
 }
 
 impl NamesrvError {

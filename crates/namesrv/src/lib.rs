@@ -12,6 +12,7 @@ pub mod error;
 pub mod handlers;
 pub mod kv;
 pub mod routes;
+pub mod server;
 
 pub use config::NamesrvConfig;
 pub use error::NamesrvError;
@@ -20,3 +21,4 @@ pub use kv::KvConfigStore;
 pub use routes::{
     BrokerRegistration, RegisterOptions, RegisterOutcome, RemovedBroker, RouteTable, UnitTopicKind,
 };
+pub use server::NameServer;

@@ -22,6 +22,9 @@ use crate::error::NamesrvError;
 use crate::kv::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::routes::{BrokerRegistration, RegisterOptions};
 
+/// The extField in which a broker names its zone.
+const ZONE_NAME_FIELD: &str = "__ZONE_NAME";
+
 /// CRC32 of a body as Java's `UtilAll.crc32` reports it.
 pub fn body_crc32(body: &[u8]) -> i32 {
     (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
@@ -57,6 +60,10 @@ pub(super) fn register(
         broker_addr: h.broker_addr,
         broker_id: h.broker_id,
         ha_server_addr: h.ha_server_addr,
+        zone_name: req
+            .field(ZONE_NAME_FIELD)
+            .filter(|z| !z.is_empty())
+            .map(str::to_owned),
         timeout: h
             .heartbeat_timeout_millis
             .and_then(|ms| u64::try_from(ms).ok())

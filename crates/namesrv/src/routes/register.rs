@@ -18,6 +18,8 @@ pub struct BrokerRegistration {
     pub broker_addr: String,
     pub broker_id: i64,
     pub ha_server_addr: String,
+    /// The broker's zone (extField `__ZONE_NAME`), shown in routes.
+    pub zone_name: Option<String>,
     /// Expiry after the last registration; the table default when `None`.
     pub timeout: Option<Duration>,
     /// `None` for brokers older than 5.x (no acting-master support).
@@ -69,6 +71,7 @@ impl RouteTable {
             .entry(reg.broker_name.clone())
             .or_insert_with(|| BrokerData::new(&reg.cluster, &reg.broker_name));
         bd.enable_acting_master = reg.enable_acting_master.unwrap_or(false);
+        bd.zone_name.clone_from(&reg.zone_name);
         // One address has one id: a slave promoted to master re-registers
         // under id 0 and must lose its old id.
         bd.broker_addrs

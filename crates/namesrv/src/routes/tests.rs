@@ -46,6 +46,7 @@ fn reg(
         broker_addr: addr.into(),
         broker_id: id,
         ha_server_addr: format!("{addr}-ha"),
+        zone_name: None,
         timeout: None,
         enable_acting_master: Some(false),
         topics: t,
@@ -427,4 +428,23 @@ fn filter_servers_appear_in_routes() {
     );
     let member = rt.broker_member_group("c1", "broker-a");
     assert_eq!(member.broker_addrs[&0], "a0:1");
+}
+
+#[test]
+fn prime_slave_of_an_acting_master_group_registers_read_only_queues() {
+    let now = Instant::now();
+    let rt = RouteTable::new();
+    let mut slave = reg(
+        "c1",
+        "broker-a",
+        1,
+        "a1:1",
+        topics(1, &[("T", 4), ("U", 1)]),
+    );
+    slave.enable_acting_master = Some(true);
+    rt.register(slave, OPTS, now).unwrap();
+    let route = rt.route("T").unwrap();
+    assert_eq!(route.queue_datas[0].perm, 4);
+    assert!(route.broker_datas[0].enable_acting_master);
+    assert_eq!(route.broker_datas[0].master_addr(), None);
 }
