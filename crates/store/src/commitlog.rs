@@ -131,6 +131,18 @@ impl CommitLog {
                 bytes.len()
             )));
         }
+        if view.queue_id < 0 {
+            return Err(StoreError::BadRecord(format!(
+                "negative queue id {}",
+                view.queue_id
+            )));
+        }
+        if !crate::consume_queue::is_storable_topic(view.topic) {
+            return Err(StoreError::BadRecord(format!(
+                "topic {:?} cannot name a directory",
+                view.topic
+            )));
+        }
         if !view.text_is_intact() {
             return Err(StoreError::BadRecord(
                 "empty topic or NUL in topic/properties".into(),
