@@ -15,6 +15,7 @@ use crate::consume_queue::{ConsumeQueues, CqEntry};
 use crate::error::Result;
 use crate::index::IndexService;
 use crate::record::{peek_head, tag_hash, Head, RecordView};
+use crate::signal::StopSignal;
 
 /// Called after each consume-queue append: (topic, queue id, new max
 /// offset, tag hash). Must be quick; it runs on the dispatcher thread.
@@ -233,9 +234,9 @@ impl Dispatcher {
     }
 
     /// The dispatcher thread body: runs until `stop` is set.
-    pub fn run(&self, stop: &AtomicBool) {
+    pub fn run(&self, stop: &StopSignal) {
         let mut idle = 0u32;
-        while !stop.load(Ordering::Acquire) {
+        while !stop.is_stopped() {
             if let Err(e) = self.dispatch_available(true) {
                 tracing::error!(error = %e, "dispatch failed; retrying");
                 std::thread::sleep(Duration::from_millis(100));
@@ -252,10 +253,7 @@ impl Dispatcher {
             let mut woken = self.wake.lock();
             self.sleeping.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
-            if !*woken
-                && self.dispatched() >= self.log.max_offset()
-                && !stop.load(Ordering::Acquire)
-            {
+            if !*woken && self.dispatched() >= self.log.max_offset() && !stop.is_stopped() {
                 self.cond.wait_for(&mut woken, Duration::from_millis(100));
             }
             self.sleeping.store(false, Ordering::SeqCst);

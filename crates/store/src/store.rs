@@ -22,6 +22,7 @@ use crate::mapped_file::sync_dir;
 use crate::metadata::MetadataFile;
 use crate::recovery::{recover, RecoveryReport};
 use crate::retention::{CleanReport, Retention};
+use crate::signal::StopSignal;
 
 /// Result of a single put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +110,7 @@ pub struct MessageStore {
     disk_full: Arc<AtomicBool>,
     pub(crate) stats: StoreStats,
     pub(crate) total_ram: u64,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     abort_path: PathBuf,
     abnormal: bool,
@@ -223,7 +224,7 @@ impl MessageStore {
             disk_full,
             stats: StoreStats::default(),
             total_ram: total_ram(),
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(StopSignal::new()),
             threads: Mutex::new(Vec::new()),
             abort_path,
             abnormal,
@@ -334,7 +335,7 @@ impl MessageStore {
 
     /// The synchronous part of a put: checks, appends, wakes the dispatcher.
     fn append_now<T: AsRef<[u8]>>(&self, records: &[T]) -> Result<(Vec<Appended>, u64)> {
-        if self.stop.load(Ordering::Acquire) {
+        if self.stop.is_stopped() {
             return Err(StoreError::ShutDown);
         }
         if self.disk_full.load(Ordering::Acquire) {
@@ -431,7 +432,7 @@ impl MessageStore {
     /// Final flush or checkpoint failures (the abort file then stays, so
     /// the next start recovers as after a crash).
     pub fn shutdown(&self) -> Result<()> {
-        if self.stop.swap(true, Ordering::AcqRel) {
+        if self.stop.stop() {
             return Ok(());
         }
         self.dispatcher.stop();
