@@ -351,6 +351,30 @@ impl MessageStore {
         Ok((appended, end))
     }
 
+    /// Slave side of replication: appends the master's commit-log bytes at
+    /// exactly `offset` (our current end; an empty store starts there);
+    /// consume queues and index are built by the dispatcher as usual.
+    ///
+    /// # Errors
+    /// `BadRecord` when `offset` is not our end; `DiskFull`; I/O failures.
+    pub fn append_replicated(&self, offset: u64, data: &[u8]) -> Result<u64> {
+        if self.stop.is_stopped() {
+            return Err(StoreError::ShutDown);
+        }
+        if self.disk_full.load(Ordering::Acquire) {
+            return Err(StoreError::DiskFull);
+        }
+        let end = self.log.append_raw(offset, data)?;
+        self.dispatcher.wake();
+        Ok(end)
+    }
+
+    /// Master side of replication: up to `max` commit-log bytes from
+    /// `offset` (never crossing a segment end), sharing the mapping.
+    pub fn read_commitlog(&self, offset: u64, max: usize) -> Option<bytes::Bytes> {
+        self.log.read_raw(offset, max)
+    }
+
     /// Registers the long-polling hook called after each consume-queue
     /// append with (topic, queue id, new max offset, tag hash).
     pub fn set_arrival_listener(&self, listener: ArrivalListener) {
