@@ -215,7 +215,8 @@ impl CommitLog {
 
     /// Appends raw commit-log bytes that must land exactly at `offset`
     /// (replication on a slave: the master's bytes, possibly cutting records
-    /// at frame boundaries). An empty log starts at `offset`'s segment.
+    /// at frame boundaries). An empty log starts at `offset`, which must be
+    /// a segment start.
     /// Returns the new end.
     ///
     /// # Errors
@@ -229,7 +230,7 @@ impl CommitLog {
                 "replicated data at {offset} but the commit log ends at {end}"
             )));
         }
-        if self.files.is_empty() && offset % size != 0 {
+        if self.files.is_empty() && !offset.is_multiple_of(size) {
             // The master starts an empty slave at a segment start.
             return Err(StoreError::BadRecord(format!(
                 "an empty commit log must start at a segment boundary, not {offset}"
@@ -239,14 +240,10 @@ impl CommitLog {
         while !data.is_empty() {
             let file = self.files.last_or_create(at / size * size)?;
             let pos = at - file.start();
-            if file.start() + pos != at || pos < file.wrote() {
+            if pos != file.wrote() {
                 return Err(StoreError::BadRecord(format!(
                     "replicated offset {at} misaligned"
                 )));
-            }
-            if pos > file.wrote() {
-                // A fresh slave joins mid-segment: the gap stays zero.
-                file.publish(pos);
             }
             let n = data.len().min((size - pos) as usize);
             file.write_unpublished(pos, &data[..n])?;
