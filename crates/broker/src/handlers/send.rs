@@ -274,7 +274,6 @@ pub fn store_error(e: StoreError) -> BrokerError {
             "service not available now: the disk is full, sends are refused until space is freed"
                 .into(),
         ),
-        StoreError::FlushTimeout => BrokerError::FlushDiskTimeout,
         StoreError::MessageTooLarge { size, limit } => BrokerError::MessageIllegal(format!(
             "the message is {size} bytes; the limit is {limit}"
         )),
