@@ -62,6 +62,7 @@ fn describe(node: &Node) -> String {
     match node {
         Node::Literal(Literal::Str(s)) => format!("string literal '{}'", s.replace('\'', "''")),
         Node::Literal(lit) => format!("number {lit}"),
+        Node::Negated(_) => format!("number {node}"),
         Node::Property(name) => format!("property {name}"),
         Node::Negate(_) => "a negated value".to_owned(),
         Node::Cond(c) => match **c {
@@ -460,15 +461,13 @@ impl<'s> Parser<'s> {
     /// Folds the sign into numeric literals (the result is no longer a
     /// literal for the checks, as in Java); anything else negates at run time.
     fn negate(&self, inner: Parsed, start: usize) -> Result<Parsed, FilterError> {
-        let (node, depth) = match inner.node {
-            Node::Literal(Literal::Int(i)) => {
-                (Node::Literal(Literal::Int(i.wrapping_neg())), inner.depth)
-            }
-            Node::Literal(Literal::Long(l)) => {
-                (Node::Literal(Literal::Long(l.wrapping_neg())), inner.depth)
-            }
-            Node::Literal(Literal::Double(d)) => (Node::Literal(Literal::Double(-d)), inner.depth),
-            other => (Node::Negate(Box::new(other)), inner.depth + 1),
+        let folded = match &inner.node {
+            Node::Literal(lit) | Node::Negated(lit) => lit.negated(),
+            _ => None,
+        };
+        let (node, depth) = match folded {
+            Some(lit) => (Node::Negated(lit), inner.depth),
+            None => (Node::Negate(Box::new(inner.node)), inner.depth + 1),
         };
         self.finish(node, start, depth, false)
     }

@@ -170,9 +170,17 @@ const TABLE: &[(&str, Want)] = &[
     ("- -7 = 7", T),
     ("-a = -10", N), // negating a string yields NULL
     ("a = -(-10)", T),
+    ("neg = - - -7", T),
+    ("f = - - 2.5", T),
+    ("big = - -3000000000", T),
+    ("a > -2147483648", T), // 2147483648 is a Long literal; negated it stays a Long
     ("+a = 10", T),
     ("a = +10", T),
     ("a = -'x'", F), // compiles: a negation is no literal
+    ("TRUE = -1", F),
+    ("TRUE = --1", F), // two minus signs: still no literal, so no compile error
+    ("TRUE = - -1", F),
+    ("TRUE = 1", Invalid(8)),
     // The TAGS property.
     ("TAGS = 'TagA'", T),
     ("TAGS IN ('TagA', 'TagB')", T),
