@@ -78,6 +78,16 @@ impl CmpOp {
         }
     }
 
+    /// How an error message names the place after this operator.
+    pub(crate) fn context(self) -> &'static str {
+        match self {
+            CmpOp::Gt => " after '>'",
+            CmpOp::Ge => " after '>='",
+            CmpOp::Lt => " after '<'",
+            CmpOp::Le => " after '<='",
+        }
+    }
+
     pub(crate) fn symbol(self) -> &'static str {
         match self {
             CmpOp::Gt => ">",
@@ -209,11 +219,12 @@ impl fmt::Display for Node {
             // Printed so that it parses back as a negation, not as a literal.
             Node::Negated(lit) => match lit.negated() {
                 Some(written) if !written.is_negative() => write!(f, "-{written}"),
-                _ => write!(f, "(- -{lit})"),
+                _ => write!(f, "- -{lit}"),
             },
             Node::Property(name) => f.write_str(name),
-            // The space keeps two minus signs from reading as a `--` comment.
-            Node::Negate(inner) => write!(f, "(- {inner})"),
+            // Unary minus binds tightest, so it needs no parentheses; the
+            // space keeps two minus signs from reading as a `--` comment.
+            Node::Negate(inner) => write!(f, "- {inner}"),
             Node::Cond(c) => c.fmt(f),
         }
     }
@@ -230,8 +241,10 @@ fn write_joined(f: &mut fmt::Formatter<'_>, items: &[Cond], sep: &str) -> fmt::R
     f.write_str(")")
 }
 
-/// Canonical text: every compound expression in parentheses, keywords in
-/// upper case. Compiling it gives back an equal expression.
+/// Canonical text: every compound expression except NOT and unary minus in
+/// parentheses, keywords in upper case. Compiling it gives back an equal
+/// expression, and it nests no deeper than the tree (plus two levels for a
+/// doubly negated number), so it stays within the parser's nesting limit.
 impl fmt::Display for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let not = |negated: bool| if negated { "NOT " } else { "" };
@@ -240,7 +253,8 @@ impl fmt::Display for Cond {
             Cond::Const(Some(false)) => f.write_str("FALSE"),
             Cond::Const(None) => f.write_str("NULL"),
             Cond::Cast(name) => f.write_str(name),
-            Cond::Not(inner) => write!(f, "(NOT {inner})"),
+            // NOT binds tightest, so it needs no parentheses of its own.
+            Cond::Not(inner) => write!(f, "NOT {inner}"),
             Cond::And(items) => write_joined(f, items, " AND "),
             Cond::Or(items) => write_joined(f, items, " OR "),
             Cond::Equal(l, r) => write!(f, "({l} = {r})"),
