@@ -156,6 +156,8 @@ const TABLE: &[(&str, Want)] = &[
     ("f < 25e-1", F),
     ("a = 1e1", T),
     ("a = 1E+1", T),
+    ("a = 1.e1", T),
+    ("a = 10.", T),
     ("a > 0.0", Syntax(5)), // Java rejects decimals below Double.MIN_VALUE, zero included
     ("a > 1e-400", Syntax(5)),
     ("a = 1e400", Syntax(5)),
