@@ -25,6 +25,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = expr.referenced_properties();
         let canonical = expr.to_string();
         let again = filter::compile(&canonical);
-        assert_eq!(again.as_ref().ok(), Some(&expr), "canonical text {canonical:?} of {text:?}");
+        assert_eq!(
+            again.as_ref().ok(),
+            Some(&expr),
+            "canonical text {canonical:?} of {text:?}"
+        );
     }
 });
