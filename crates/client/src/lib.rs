@@ -13,6 +13,9 @@ pub mod instance;
 pub mod message;
 pub mod producer;
 
+pub use consumer::{
+    AllocateStrategy, ConsumeFrom, ConsumeResult, LitePullConsumer, MessageModel, PushConsumer,
+};
 pub use error::{ClientError, Result};
 pub use instance::{Client, ClientOptions, DEFAULT_NAMESRV};
 pub use message::{Message, MessageExt};

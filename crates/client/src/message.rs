@@ -162,10 +162,6 @@ impl Message {
         &mut self.properties
     }
 
-    pub(crate) fn set_topic(&mut self, topic: impl Into<String>) {
-        self.topic = topic.into();
-    }
-
     /// Checks the rules every broker enforces, before any network traffic.
     ///
     /// # Errors

@@ -199,7 +199,7 @@ mod tests {
         // 4 queues, 4 consumers: one each.
         let (q, c) = (queues(4), cids(4));
         for i in 0..4 {
-            assert_eq!(ids(&s.allocate(&format!("c{i}"), &q, &c)), vec![i as i32]);
+            assert_eq!(ids(&s.allocate(&format!("c{i}"), &q, &c)), vec![i]);
         }
         // 2 queues, 5 consumers: the last three idle.
         let (q, c) = (queues(2), cids(5));
