@@ -14,10 +14,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
+use protocol::body::cluster::ClusterInfo;
 use protocol::body::consumer::ConsumerList;
 use protocol::body::heartbeat::HeartbeatData;
+use protocol::body::kv::KvTable;
 use protocol::body::lock::{LockBatchRequestBody, LockBatchResponseBody};
 use protocol::body::route::{BrokerData, QueueData, TopicRouteData};
+use protocol::body::stats::{TopicOffset, TopicStatsTable};
+use protocol::body::topic::TopicList;
 use protocol::body::MessageQueue;
 use protocol::header::admin::CreateTopicRequestHeader;
 use protocol::header::consumer::{ConsumerSendMsgBackRequestHeader, UnregisterClientRequestHeader};
@@ -27,6 +31,9 @@ use protocol::header::offset::{
     UpdateConsumerOffsetRequestHeader,
 };
 use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+use protocol::header::query::{
+    QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader,
+};
 use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
 use protocol::header::transaction::{
     CheckTransactionStateRequestHeader, EndTransactionRequestHeader,
@@ -210,7 +217,97 @@ impl Fake {
                 RemotingCommand::success()
             }
             RequestCode::END_TRANSACTION => self.end_transaction(&req),
-            _ => remoting::not_supported(&req),
+            _ => self.admin(&req),
+        }
+    }
+
+    /// The admin and lookup requests the e2e suite uses.
+    fn admin(&self, req: &RemotingCommand) -> RemotingCommand {
+        let s = self.state.lock();
+        match req.request_code_enum() {
+            RequestCode::GET_BROKER_CLUSTER_INFO => {
+                let mut bd = BrokerData::new("DefaultCluster", BROKER);
+                bd.broker_addrs.insert(0, s.addr.clone());
+                let mut info = ClusterInfo::default();
+                info.broker_addr_table.insert(BROKER.into(), bd);
+                info.cluster_addr_table.insert(
+                    "DefaultCluster".into(),
+                    [BROKER.to_string()].into_iter().collect(),
+                );
+                RemotingCommand::success().with_body(info.encode())
+            }
+            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
+                let list = TopicList {
+                    broker_addr: None,
+                    topic_list: s.topics.keys().cloned().collect(),
+                };
+                RemotingCommand::success().with_body(list.encode())
+            }
+            RequestCode::DELETE_TOPIC_IN_BROKER | RequestCode::DELETE_TOPIC_IN_NAMESRV => {
+                drop(s);
+                let topic = req.field("topic").unwrap_or_default().to_string();
+                self.state.lock().topics.remove(&topic);
+                RemotingCommand::success()
+            }
+            RequestCode::GET_BROKER_RUNTIME_INFO => {
+                let mut kv = KvTable::default();
+                kv.table.insert("brokerVersionDesc".into(), "fake".into());
+                RemotingCommand::success().with_body(kv.encode())
+            }
+            RequestCode::VIEW_MESSAGE_BY_ID => {
+                let h: ViewMessageRequestHeader = req.decode_header().unwrap();
+                match s.by_phys.get(&h.offset) {
+                    Some((t, q, i)) => {
+                        RemotingCommand::success().with_body(s.queues[&(t.clone(), *q)][*i].clone())
+                    }
+                    None => RemotingCommand::error(ResponseCode::SYSTEM_ERROR, "no message"),
+                }
+            }
+            RequestCode::QUERY_MESSAGE => {
+                let h: QueryMessageRequestHeader = req.decode_header().unwrap();
+                let mut found = Vec::new();
+                for ((t, _), q) in &s.queues {
+                    if *t != h.topic {
+                        continue;
+                    }
+                    for rec in q {
+                        let v = records(rec).next().unwrap().unwrap();
+                        let hit = if h.unique_key_query == Some(true) {
+                            v.property(keys::UNIQ_KEY) == Some(h.key.as_str())
+                        } else {
+                            v.properties().keys().any(|k| k == h.key)
+                        };
+                        if hit {
+                            found.push(rec.clone());
+                        }
+                    }
+                }
+                if found.is_empty() {
+                    return RemotingCommand::error(ResponseCode::QUERY_NOT_FOUND, "none");
+                }
+                ok_header(&QueryMessageResponseHeader {
+                    index_last_update_timestamp: 0,
+                    index_last_update_phyoffset: 0,
+                })
+                .with_body(found.concat())
+            }
+            RequestCode::GET_TOPIC_STATS_INFO => {
+                let topic = req.field("topic").unwrap_or_default().to_string();
+                let mut t = TopicStatsTable::default();
+                for q in 0..s.topics.get(&topic).copied().unwrap_or(0) {
+                    let n = s.queues.get(&(topic.clone(), q)).map_or(0, Vec::len) as i64;
+                    t.offset_table.insert(
+                        MessageQueue::new(topic.clone(), BROKER, q),
+                        TopicOffset {
+                            last_update_timestamp: 0,
+                            max_offset: n,
+                            min_offset: 0,
+                        },
+                    );
+                }
+                RemotingCommand::success().with_body(t.to_json_bytes().unwrap())
+            }
+            _ => remoting::not_supported(req),
         }
     }
 
