@@ -1,11 +1,12 @@
-//! The `apogee` binary: one executable for every role (NameServer now;
-//! broker, standalone, admin and bench as they land).
+//! The `apogee` binary: one executable for every role.
 
 #![forbid(unsafe_code)]
 
+mod broker_cmd;
 mod config_load;
 mod logging;
 mod namesrv_cmd;
+mod standalone_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run a NameServer (default port 9876).
     Namesrv(namesrv_cmd::NamesrvArgs),
+    /// Run a broker (default port 10911, and 10909 for old Java clients).
+    Broker(broker_cmd::BrokerArgs),
+    /// Run a NameServer and a broker in one process (the quick start).
+    Standalone(standalone_cmd::StandaloneArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +44,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Namesrv(args) => namesrv_cmd::run(args).await,
+            Command::Broker(args) => broker_cmd::run(args).await,
+            Command::Standalone(args) => standalone_cmd::run(args).await,
         }
     });
     match result {

@@ -13,3 +13,10 @@ pub mod reset_offset;
 pub mod stats;
 
 pub use message_queue::MessageQueue;
+
+// NameServer bodies (route tables, registration, KV).
+pub mod cluster;
+pub mod kv;
+pub mod register;
+pub mod route;
+pub mod topic;

@@ -9,5 +9,8 @@ pub mod query;
 pub mod send;
 pub mod transaction;
 
+// NameServer requests.
+pub mod namesrv;
+
 #[cfg(test)]
 mod test_util;

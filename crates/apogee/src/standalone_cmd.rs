@@ -1,0 +1,73 @@
+//! `apogee standalone`: a NameServer and a broker in one process, data in
+//! one directory — the quick start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use namesrv::{NameServer, NamesrvConfig};
+
+use crate::{broker_cmd, logging};
+
+/// Options of `apogee standalone`.
+#[derive(clap::Args)]
+pub struct StandaloneArgs {
+    /// NameServer address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9876")]
+    pub namesrv_listen: SocketAddr,
+    /// Broker address (its port − 2 is served too).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10911")]
+    pub broker_listen: SocketAddr,
+    /// Data directory (store and NameServer KV config); default
+    /// `$HOME/.apogee`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Broker config file (any broker.conf key, e.g. flushDiskType=SYNC_FLUSH).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".apogee")
+}
+
+/// Runs both roles until Ctrl-C or SIGTERM.
+pub async fn run(args: StandaloneArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let data = args.data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let ns_config = NamesrvConfig {
+        kv_config_path: data.join("namesrv").join("kvConfig.json"),
+        config_store_path: data.join("namesrv").join("namesrv.properties"),
+        ..NamesrvConfig::default()
+    };
+    let namesrv = NameServer::start(ns_config, args.namesrv_listen)
+        .await
+        .with_context(|| format!("cannot start the NameServer on {}", args.namesrv_listen))?;
+    let namesrv_addr = namesrv.local_addr().to_string();
+    let mut file = broker_cmd::load(args.config.as_deref(), None, None)?;
+    file.broker.namesrv_addr = namesrv_addr.clone();
+    file.store.store_path_root_dir = data.join("store");
+    let broker = match broker_cmd::start(file, args.broker_listen).await {
+        Ok(b) => b,
+        Err(e) => {
+            namesrv.shutdown().await;
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        "standalone ready in {} ms: NameServer {namesrv_addr}, broker {} (data in {})",
+        started.elapsed().as_millis(),
+        broker.advertised_addr(),
+        data.display()
+    );
+    logging::shutdown_signal().await;
+    tracing::info!("standalone shutting down");
+    broker.shutdown().await;
+    namesrv.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Broker configuration: the Java `broker.conf` keys (camelCase, as they
+//! are), with RocketMQ's defaults unless noted. Store keys live in
+//! `store::StoreConfig`; a broker.conf file sets both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::BrokerError;
+
+/// The role of this broker in its master/slave group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum BrokerRole {
+    /// Acknowledges sends after the local write (default).
+    #[default]
+    #[serde(rename = "ASYNC_MASTER")]
+    AsyncMaster,
+    /// Acknowledges sends after a slave has them too.
+    #[serde(rename = "SYNC_MASTER")]
+    SyncMaster,
+    /// Copies a master; serves reads, refuses sends.
+    #[serde(rename = "SLAVE")]
+    Slave,
+}
+
+/// Broker settings (not the store's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerConfig {
+    pub broker_cluster_name: String,
+    pub broker_name: String,
+    /// 0 for a master, 1.. for slaves.
+    pub broker_id: i64,
+    pub broker_role: BrokerRole,
+    /// NameServer addresses, `;`-separated.
+    pub namesrv_addr: String,
+    pub listen_port: u16,
+    /// The address clients are told to dial; empty: the listen address
+    /// (or, when listening on 0.0.0.0, the first non-loopback IPv4).
+    #[serde(rename = "brokerIP1")]
+    pub broker_ip1: String,
+    /// The address slaves use for replication; empty: same as brokerIP1.
+    #[serde(rename = "brokerIP2")]
+    pub broker_ip2: String,
+    pub ha_listen_port: u16,
+    /// Permission bits of the whole broker (6 = read + write).
+    pub broker_permission: i32,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    /// Queues given to topics created automatically on the template TBW102.
+    pub default_topic_queue_nums: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub enable_property_filter: bool,
+    pub long_polling_enable: bool,
+    pub short_polling_time_mills: u64,
+    pub slave_read_enable: bool,
+    pub notify_consumer_ids_changed_enable: bool,
+    /// Seconds between registrations with every NameServer (clamped 10..60).
+    pub register_name_server_period: u64,
+    pub register_broker_timeout_mills: u64,
+    pub flush_consumer_offset_interval: u64,
+    pub channel_expired_timeout: u64,
+    pub region_id: String,
+    pub trace_on: bool,
+    /// Pull batch caps (messages and bytes) for data in memory.
+    pub max_transfer_count_on_message_in_memory: i32,
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    pub reject_transaction_message: bool,
+    pub transaction_time_out: u64,
+    pub transaction_check_max: i32,
+    pub transaction_check_interval: u64,
+    pub accept_send_to_retry_topic: bool,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            broker_id: 0,
+            broker_role: BrokerRole::AsyncMaster,
+            namesrv_addr: String::new(),
+            listen_port: 10911,
+            broker_ip1: String::new(),
+            broker_ip2: String::new(),
+            ha_listen_port: 10912,
+            broker_permission: 6,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            // Apogee's default is on (Java's is off): SQL92 subscriptions work out of the box.
+            enable_property_filter: true,
+            long_polling_enable: true,
+            short_polling_time_mills: 1000,
+            slave_read_enable: false,
+            notify_consumer_ids_changed_enable: true,
+            register_name_server_period: 30,
+            register_broker_timeout_mills: 24_000,
+            flush_consumer_offset_interval: 5_000,
+            channel_expired_timeout: 120_000,
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            max_transfer_count_on_message_in_memory: 32,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            reject_transaction_message: false,
+            transaction_time_out: 6_000,
+            transaction_check_max: 15,
+            transaction_check_interval: 30_000,
+            accept_send_to_retry_topic: true,
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Checks values that serde cannot.
+    ///
+    /// # Errors
+    /// [`BrokerError::Config`] naming the key.
+    pub fn validate(&self) -> Result<(), BrokerError> {
+        let bad = |key: &str, why: &str| Err(BrokerError::Config(format!("{key}: {why}")));
+        if self.broker_name.is_empty() {
+            return bad("brokerName", "must not be empty");
+        }
+        if self.broker_cluster_name.is_empty() {
+            return bad("brokerClusterName", "must not be empty");
+        }
+        if self.broker_id < 0 {
+            return bad("brokerId", "must be 0 (master) or positive (slave)");
+        }
+        if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0) {
+            return bad(
+                "brokerRole",
+                "SLAVE requires brokerId > 0 and a master role requires brokerId 0",
+            );
+        }
+        if !(1..=1024).contains(&self.default_topic_queue_nums) {
+            return bad("defaultTopicQueueNums", "must be between 1 and 1024");
+        }
+        if self.broker_permission & !0xF != 0 {
+            return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");
+        }
+        Ok(())
+    }
+
+    /// The NameServer addresses.
+    pub fn namesrv_list(&self) -> Vec<String> {
+        self.namesrv_addr
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Registration period, clamped to RocketMQ's 10–60 s.
+    pub fn register_period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.register_name_server_period.clamp(10, 60))
+    }
+}

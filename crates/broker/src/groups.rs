@@ -1,0 +1,117 @@
+//! Subscription groups: their configs (retry queues, max reconsume times,
+//! which broker to read from when slow), auto-created on first use when
+//! `autoCreateSubscriptionGroup` is on, persisted to
+//! `config/subscriptionGroup.json`.
+
+use std::collections::HashMap;
+
+use parking_lot::RwLock;
+use protocol::body::group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
+
+/// The group table.
+#[derive(Default)]
+pub struct GroupTable {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    groups: HashMap<String, SubscriptionGroupConfig>,
+    version: i64,
+    dirty: bool,
+}
+
+impl GroupTable {
+    /// One group's config.
+    pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
+        self.inner.read().groups.get(group).cloned()
+    }
+
+    /// The group's config, created with defaults when `auto_create` allows.
+    pub fn get_or_create(&self, group: &str, auto_create: bool) -> Option<SubscriptionGroupConfig> {
+        if let Some(g) = self.get(group) {
+            return Some(g);
+        }
+        if !auto_create {
+            return None;
+        }
+        let config = SubscriptionGroupConfig::new(group);
+        let mut inner = self.inner.write();
+        let created = inner
+            .groups
+            .entry(group.to_owned())
+            .or_insert(config)
+            .clone();
+        inner.version += 1;
+        inner.dirty = true;
+        Some(created)
+    }
+
+    /// Creates or replaces a group.
+    pub fn put(&self, config: SubscriptionGroupConfig) {
+        let mut inner = self.inner.write();
+        inner.groups.insert(config.group_name.clone(), config);
+        inner.version += 1;
+        inner.dirty = true;
+    }
+
+    /// Deletes a group; whether it existed.
+    pub fn remove(&self, group: &str) -> bool {
+        let mut inner = self.inner.write();
+        let existed = inner.groups.remove(group).is_some();
+        if existed {
+            inner.version += 1;
+            inner.dirty = true;
+        }
+        existed
+    }
+
+    /// Every group name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.read().groups.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The whole table as GET_ALL_SUBSCRIPTIONGROUP_CONFIG sends it.
+    pub fn wrapper(&self) -> SubscriptionGroupWrapper {
+        let inner = self.inner.read();
+        SubscriptionGroupWrapper {
+            subscription_group_table: inner
+                .groups
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            data_version: Some(serde_json::json!({
+                "counter": inner.version,
+                "timestamp": crate::state::now_ms(),
+            })),
+            ..SubscriptionGroupWrapper::default()
+        }
+    }
+
+    /// The persisted form, or `None` when unchanged (unless `force`).
+    pub fn snapshot_json(&self, force: bool) -> Option<Vec<u8>> {
+        {
+            let mut inner = self.inner.write();
+            if !inner.dirty && !force {
+                return None;
+            }
+            inner.dirty = false;
+        }
+        self.wrapper().to_json_bytes().ok()
+    }
+
+    /// Loads the persisted form.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub fn load_json(&self, text: &[u8]) -> Result<(), String> {
+        let wrapper = SubscriptionGroupWrapper::from_json_bytes(text)
+            .map_err(|e| e.to_string())?;
+        let mut inner = self.inner.write();
+        inner.groups = wrapper.subscription_group_table.into_iter().collect();
+        inner.dirty = false;
+        Ok(())
+    }
+}

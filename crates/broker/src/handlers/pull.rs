@@ -1,0 +1,252 @@
+//! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361): validation, the offset
+//! rules of remoting-protocol §4.2, commit offsets carried in pulls, and
+//! long polling (a pull that finds nothing waits for its queue to grow).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+use protocol::message::sysflag::{perm, pull as pullflag};
+use protocol::{RemotingCommand, ResponseCode};
+use remoting::Connection;
+use store::{GetResult, GetStatus};
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::state::BrokerState;
+use crate::subscription::Filter;
+
+/// The longest a pull is held, whatever the client asks.
+const MAX_HOLD: Duration = Duration::from_secs(30);
+
+/// Handles one pull.
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    _conn: &Connection,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let h: PullMessageRequestHeader = req.decode_header()?;
+    let filter = check(state, &h)?;
+    if h.sys_flag & pullflag::COMMIT_OFFSET != 0 && !state.is_slave() && h.commit_offset >= 0 {
+        state
+            .offsets
+            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+    }
+    if let Some(reset) = state
+        .offsets
+        .take_reset(&h.consumer_group, &h.topic, h.queue_id)
+    {
+        return Ok(answer_moved(state, &h, reset));
+    }
+    let offset = u64::try_from(h.queue_offset).map_err(|_| {
+        BrokerError::InvalidParameter(format!("queueOffset {} is negative", h.queue_offset))
+    })?;
+    let max_msgs = (h.max_msg_nums.max(1) as usize)
+        .min(state.config.max_transfer_count_on_message_in_memory.max(1) as usize);
+    let max_bytes = h
+        .max_msg_bytes
+        .filter(|b| *b > 0)
+        .map_or(state.config.max_transfer_bytes_on_message_in_memory, |b| {
+            (b as usize).min(state.config.max_transfer_bytes_on_message_in_memory)
+        });
+    let read = |from: u64| {
+        state
+            .store
+            .get_messages(&h.topic, h.queue_id, from, max_msgs, max_bytes, |hash| {
+                filter.accepts_hash(hash)
+            })
+    };
+    let mut result = read(offset);
+    let suspend = h.sys_flag & pullflag::SUSPEND != 0;
+    if suspend && is_not_found(&result, offset) {
+        result = hold(state, &h, offset, &read).await;
+    }
+    state.offsets.record_pull(
+        &h.consumer_group,
+        &h.topic,
+        h.queue_id,
+        result.next_begin_offset as i64,
+    );
+    Ok(respond(state, &h, offset, result))
+}
+
+/// Validates group, topic, queue and subscription; returns the filter.
+fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filter> {
+    if state.config.broker_permission & perm::READ == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the broker[{}] pulling message is forbidden",
+            state.config.broker_name
+        )));
+    }
+    let group = state
+        .groups
+        .get_or_create(&h.consumer_group, state.config.auto_create_subscription_group)
+        .ok_or_else(|| BrokerError::GroupNotExist(h.consumer_group.clone()))?;
+    if !group.consume_enable {
+        return Err(BrokerError::NoPermission(format!(
+            "subscription group [{}] has no permission to consume",
+            h.consumer_group
+        )));
+    }
+    let topic = state
+        .topics
+        .get(&h.topic)
+        .ok_or_else(|| BrokerError::TopicNotExist(h.topic.clone()))?;
+    if topic.perm & perm::READ == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the topic[{}] pulling message is forbidden",
+            h.topic
+        )));
+    }
+    if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
+        return Err(BrokerError::InvalidParameter(format!(
+            "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
+            h.queue_id, h.topic, topic.read_queue_nums, h.consumer_group
+        )));
+    }
+    let sql = h
+        .expression_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("SQL92"));
+    if sql && !state.config.enable_property_filter {
+        return Err(BrokerError::System(
+            "The broker does not support consumer to filter message by SQL92".into(),
+        ));
+    }
+    if h.sys_flag & pullflag::SUBSCRIPTION != 0 {
+        return Ok(Filter::tags(h.subscription.as_deref().unwrap_or("*")));
+    }
+    let sub = state
+        .clients
+        .subscription(&h.consumer_group, &h.topic)
+        .ok_or_else(|| BrokerError::SubscriptionNotExist(h.consumer_group.clone(), h.topic.clone()))?;
+    if sub.sub_version < h.sub_version {
+        return Err(BrokerError::SubscriptionNotLatest(h.consumer_group.clone()));
+    }
+    Ok(Filter::tags(&sub.sub_string))
+}
+
+fn is_not_found(result: &GetResult, offset: u64) -> bool {
+    match result.status {
+        GetStatus::OffsetFoundNull | GetStatus::OffsetOverflowOne => true,
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => offset == 0,
+        _ => false,
+    }
+}
+
+/// Waits for the queue to grow (or the hold time to pass) and reads again.
+/// Entries that arrive but do not pass the filter move the start on and
+/// keep the pull waiting, so a selective subscriber is not woken for nothing.
+async fn hold(
+    state: &Arc<BrokerState>,
+    h: &PullMessageRequestHeader,
+    offset: u64,
+    read: &impl Fn(u64) -> GetResult,
+) -> GetResult {
+    let hold_for = if state.config.long_polling_enable {
+        Duration::from_millis(h.suspend_timeout_millis.max(0) as u64).min(MAX_HOLD)
+    } else {
+        Duration::from_millis(state.config.short_polling_time_mills)
+    };
+    let deadline = tokio::time::Instant::now() + hold_for;
+    let waiter = state.waiters.waiter(&h.topic, h.queue_id);
+    let mut from = offset;
+    let mut last;
+    loop {
+        let notified = waiter.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // Re-read after arming the waiter: a message that arrived in between
+        // is seen now rather than missed.
+        let again = read(from);
+        match again.status {
+            GetStatus::Found => return again,
+            GetStatus::NoMatchedMessage => {
+                from = again.next_begin_offset;
+                last = again;
+            }
+            _ if is_not_found(&again, from) => last = again,
+            _ => return again,
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                let end = read(from);
+                return if end.status == GetStatus::Found { end } else { last };
+            }
+        }
+    }
+}
+
+fn answer_moved(state: &BrokerState, h: &PullMessageRequestHeader, next: i64) -> RemotingCommand {
+    let header = PullMessageResponseHeader {
+        suggest_which_broker_id: 0,
+        next_begin_offset: next,
+        min_offset: state.store.min_offset(&h.topic, h.queue_id) as i64,
+        max_offset: state.store.max_offset(&h.topic, h.queue_id) as i64,
+        ..PullMessageResponseHeader::default()
+    };
+    RemotingCommand::error(ResponseCode::PULL_OFFSET_MOVED, "OFFSET_RESET").with_header(&header)
+}
+
+/// Maps the store's answer to a response (remoting-protocol §4.2 table).
+fn respond(
+    state: &BrokerState,
+    h: &PullMessageRequestHeader,
+    offset: u64,
+    r: GetResult,
+) -> RemotingCommand {
+    let (code, next, remark) = match r.status {
+        GetStatus::Found => (ResponseCode::SUCCESS, r.next_begin_offset, "FOUND"),
+        GetStatus::NoMatchedMessage => (
+            ResponseCode::PULL_RETRY_IMMEDIATELY,
+            r.next_begin_offset,
+            "NO_MATCHED_MESSAGE",
+        ),
+        GetStatus::MessageWasRemoving => (
+            ResponseCode::PULL_RETRY_IMMEDIATELY,
+            r.next_begin_offset,
+            "MESSAGE_WAS_REMOVING",
+        ),
+        GetStatus::OffsetFoundNull => (ResponseCode::PULL_NOT_FOUND, offset, "OFFSET_FOUND_NULL"),
+        GetStatus::OffsetOverflowOne => {
+            (ResponseCode::PULL_NOT_FOUND, offset, "OFFSET_OVERFLOW_ONE")
+        }
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue if offset == 0 => {
+            (ResponseCode::PULL_NOT_FOUND, 0, "NO_MESSAGE_IN_QUEUE")
+        }
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
+            (ResponseCode::PULL_OFFSET_MOVED, 0, "NO_MESSAGE_IN_QUEUE")
+        }
+        GetStatus::OffsetTooSmall => (ResponseCode::PULL_OFFSET_MOVED, r.min_offset, "OFFSET_TOO_SMALL"),
+        GetStatus::OffsetOverflowBadly => (
+            ResponseCode::PULL_OFFSET_MOVED,
+            r.max_offset,
+            "OFFSET_OVERFLOW_BADLY",
+        ),
+    };
+    let suggest = if r.suggest_pull_from_slave && state.config.slave_read_enable {
+        state
+            .groups
+            .get(&h.consumer_group)
+            .map_or(1, |g| g.which_broker_when_consume_slowly)
+    } else {
+        0
+    };
+    let header = PullMessageResponseHeader {
+        suggest_which_broker_id: suggest,
+        next_begin_offset: next as i64,
+        min_offset: r.min_offset as i64,
+        max_offset: r.max_offset as i64,
+        ..PullMessageResponseHeader::default()
+    };
+    let mut cmd = RemotingCommand::response(code, Some(remark.to_owned())).with_header(&header);
+    if code == ResponseCode::SUCCESS {
+        let mut body = BytesMut::with_capacity(r.total_bytes);
+        for m in &r.messages {
+            body.extend_from_slice(m);
+        }
+        cmd.body = body.freeze();
+    }
+    cmd
+}

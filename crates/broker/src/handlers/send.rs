@@ -1,0 +1,287 @@
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320): a
+//! batch is decided by the header's batch flag, not by the code.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::message::msgid::encode_offset_msg_id;
+use protocol::message::record_encode::{encode_record, NewRecord};
+use protocol::message::sysflag::{message as msgflag, perm};
+use protocol::message::{batch, keys, topics, Properties};
+use protocol::{RemotingCommand, ResponseCode};
+use remoting::Connection;
+use store::StoreError;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::state::BrokerState;
+use crate::topics::topic_config;
+
+/// Handles one send request (single or batch).
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    conn: &Connection,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let header = SendMessageRequestHeader::from_command(req)?;
+    let queue_id = check_and_pick_queue(state, &header)?;
+    let born_host = conn.peer_addr();
+    let header_props = Properties::decode(header.properties.as_deref().unwrap_or(""));
+    let wait = header_props
+        .get(keys::WAIT)
+        .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+    let multi_tags = state
+        .topics
+        .get(&header.topic)
+        .is_some_and(|t| t.topic_filter_type == protocol::body::topic::TopicFilterType::MULTI_TAG);
+    let sysflag = if multi_tags {
+        header.sys_flag | msgflag::MULTI_TAGS
+    } else {
+        header.sys_flag
+    };
+    let make = |body: &[u8], props: &[u8], flag: i32, buf: &mut BytesMut| {
+        encode_record(
+            &NewRecord {
+                topic: &header.topic,
+                queue_id,
+                flag,
+                sysflag,
+                born_timestamp: header.born_timestamp,
+                born_host,
+                store_host: state.store_host,
+                reconsume_times: header.reconsume_times.unwrap_or(0),
+                prepared_transaction_offset: 0,
+                body,
+                properties: props,
+            },
+            buf,
+        )
+        .map_err(|e| BrokerError::MessageIllegal(e.to_string()))
+    };
+
+    if header.is_batch() {
+        return send_batch(state, req, &header, queue_id, wait, make).await;
+    }
+    check_body_size(state, req.body.len())?;
+    // Add a UNIQ_KEY when the client sent none (only then re-encode).
+    let mut props_text = header.properties.clone().unwrap_or_default();
+    let uniq = match header_props.uniq_key() {
+        Some(u) => u.to_owned(),
+        None => {
+            let u = state.next_uniq_id();
+            let mut p = header_props.clone();
+            p.insert(keys::UNIQ_KEY, &u);
+            props_text = p.encode();
+            u
+        }
+    };
+    let mut buf = BytesMut::with_capacity(req.body.len() + props_text.len() + 256);
+    make(&req.body, props_text.as_bytes(), header.flag, &mut buf)?;
+    let put = state.store.put(&buf, wait).await.map_err(store_error)?;
+    let response = SendMessageResponseHeader {
+        msg_id: encode_offset_msg_id(state.store_host, put.phys_offset as i64),
+        queue_id,
+        queue_offset: put.queue_offset as i64,
+        transaction_id: Some(uniq),
+        msg_region: Some(state.config.region_id.clone()),
+        trace_on: Some(state.config.trace_on),
+        ..SendMessageResponseHeader::default()
+    };
+    Ok(sent(put.flush_timed_out).with_header(&response))
+}
+
+async fn send_batch(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+    header: &SendMessageRequestHeader,
+    queue_id: i32,
+    wait: bool,
+    make: impl Fn(&[u8], &[u8], i32, &mut BytesMut) -> BrokerResult<protocol::message::RecordLayout>,
+) -> BrokerResult<RemotingCommand> {
+    if topics::is_retry_topic(&header.topic) {
+        return Err(BrokerError::MessageIllegal(
+            "batch messages cannot be sent to a retry topic".into(),
+        ));
+    }
+    let items = batch::decode_batch(&req.body)
+        .map_err(|e| BrokerError::MessageIllegal(format!("malformed batch body: {e}")))?;
+    let mut buf = BytesMut::with_capacity(req.body.len() + items.len() * 160);
+    let mut bounds = Vec::with_capacity(items.len());
+    for item in &items {
+        check_body_size(state, item.body.len())?;
+        let start = buf.len();
+        let props = std::str::from_utf8(item.properties)
+            .map_err(|_| BrokerError::MessageIllegal("batch item properties are not UTF-8".into()))?;
+        if protocol::message::find_property(props, keys::UNIQ_KEY).is_some() {
+            make(item.body, item.properties, item.flag, &mut buf)?;
+        } else {
+            let mut p = Properties::decode(props);
+            p.insert(keys::UNIQ_KEY, &state.next_uniq_id());
+            make(item.body, p.encode().as_bytes(), item.flag, &mut buf)?;
+        }
+        bounds.push(start..buf.len());
+    }
+    let records: Vec<&[u8]> = bounds.iter().map(|r| &buf[r.clone()]).collect();
+    let put = state
+        .store
+        .put_batch(&records, wait)
+        .await
+        .map_err(store_error)?;
+    let first = put
+        .records
+        .first()
+        .ok_or_else(|| BrokerError::System("empty batch result".into()))?;
+    let ids: Vec<String> = put
+        .records
+        .iter()
+        .map(|a| encode_offset_msg_id(state.store_host, a.phys_offset as i64))
+        .collect();
+    let response = SendMessageResponseHeader {
+        msg_id: ids.join(","),
+        queue_id,
+        queue_offset: first.queue_offset as i64,
+        msg_region: Some(state.config.region_id.clone()),
+        trace_on: Some(state.config.trace_on),
+        ..SendMessageResponseHeader::default()
+    };
+    Ok(sent(put.flush_timed_out).with_header(&response))
+}
+
+/// SUCCESS, or FLUSH_DISK_TIMEOUT (which clients still treat as sent).
+fn sent(flush_timed_out: bool) -> RemotingCommand {
+    if flush_timed_out {
+        RemotingCommand::error(
+            ResponseCode::FLUSH_DISK_TIMEOUT,
+            "the message is stored but the disk flush did not finish in time",
+        )
+    } else {
+        RemotingCommand::success()
+    }
+}
+
+fn check_body_size(state: &BrokerState, len: usize) -> BrokerResult<()> {
+    let max = state.store.config().max_message_size as usize;
+    if len > max {
+        return Err(BrokerError::MessageIllegal(format!(
+            "the message body size {len} exceeds the maximum {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates the target, auto-creates the topic when allowed, checks
+/// permissions, and returns the queue to write (a random writable one when
+/// the client left it to the broker).
+fn check_and_pick_queue(state: &BrokerState, header: &SendMessageRequestHeader) -> BrokerResult<i32> {
+    if state.is_slave() {
+        return Err(BrokerError::ServiceNotAvailable(format!(
+            "the broker[{}] is a slave and does not accept sends",
+            state.config.broker_name
+        )));
+    }
+    if state.config.broker_permission & perm::WRITE == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the broker[{}] sending message is forbidden",
+            state.config.broker_name
+        )));
+    }
+    validate_topic(&header.topic)?;
+    if topics::is_send_forbidden_topic(&header.topic) {
+        return Err(BrokerError::NoPermission(format!(
+            "sending message to topic[{}] is forbidden",
+            header.topic
+        )));
+    }
+    let config = match state.topics.get(&header.topic) {
+        Some(c) => c,
+        None => create_topic_for_send(state, header)?,
+    };
+    if config.perm & perm::WRITE == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the topic[{}] sending message is forbidden",
+            header.topic
+        )));
+    }
+    let queues = config.write_queue_nums.max(config.read_queue_nums);
+    if header.queue_id >= queues {
+        return Err(BrokerError::InvalidParameter(format!(
+            "request queueId[{}] is illegal, topic[{}] has {} queues (writeQueueNums {}, readQueueNums {})",
+            header.queue_id, header.topic, queues, config.write_queue_nums, config.read_queue_nums
+        )));
+    }
+    if header.queue_id >= 0 {
+        return Ok(header.queue_id);
+    }
+    let writable = config.write_queue_nums.max(1);
+    Ok((state.next_random() % writable as u64) as i32)
+}
+
+fn create_topic_for_send(
+    state: &BrokerState,
+    header: &SendMessageRequestHeader,
+) -> BrokerResult<protocol::body::topic::TopicConfig> {
+    if let Some(group) = header.topic.strip_prefix(topics::RETRY_GROUP_TOPIC_PREFIX) {
+        let queues = state
+            .groups
+            .get_or_create(group, state.config.auto_create_subscription_group)
+            .map_or(1, |g| g.retry_queue_nums.max(1));
+        let config = topic_config(&header.topic, queues, queues, perm::READ_WRITE);
+        return Ok(state.topics.ensure(&config.topic_name, queues, perm::READ_WRITE));
+    }
+    if state.config.auto_create_topic_enable {
+        if let Some(c) = state.topics.create_on_send(
+            &header.topic,
+            &header.default_topic,
+            header.default_topic_queue_nums,
+            0,
+        ) {
+            tracing::info!(topic = %header.topic, queues = c.write_queue_nums, "topic created on send");
+            return Ok(c);
+        }
+    }
+    Err(BrokerError::TopicNotExist(header.topic.clone()))
+}
+
+/// Topic names: `^[%|a-zA-Z0-9_-]+$`, at most 127 bytes (255 for retry and
+/// dead-letter topics).
+pub fn validate_topic(topic: &str) -> BrokerResult<()> {
+    if topic.is_empty() {
+        return Err(BrokerError::InvalidParameter("the topic name is empty".into()));
+    }
+    let max = if topics::is_retry_topic(topic) || topics::is_dlq_topic(topic) {
+        topics::MAX_SYS_TOPIC_LEN
+    } else {
+        topics::MAX_TOPIC_LEN
+    };
+    if topic.len() > max {
+        return Err(BrokerError::InvalidParameter(format!(
+            "the topic name is {} bytes long; the limit is {max}",
+            topic.len()
+        )));
+    }
+    if !topics::is_valid_topic_chars(topic) {
+        return Err(BrokerError::InvalidParameter(format!(
+            "the topic[{topic}] contains characters outside [%|a-zA-Z0-9_-]"
+        )));
+    }
+    Ok(())
+}
+
+/// Maps a store failure on the send path to the broker error clients expect.
+pub fn store_error(e: StoreError) -> BrokerError {
+    match e {
+        StoreError::DiskFull => BrokerError::ServiceNotAvailable(
+            "service not available now: the disk is full, sends are refused until space is freed"
+                .into(),
+        ),
+        StoreError::FlushTimeout => BrokerError::FlushDiskTimeout,
+        StoreError::MessageTooLarge { size, limit } => BrokerError::MessageIllegal(format!(
+            "the message is {size} bytes; the limit is {limit}"
+        )),
+        StoreError::BadRecord(r) => BrokerError::MessageIllegal(r),
+        StoreError::ShutDown => {
+            BrokerError::ServiceNotAvailable("the broker is shutting down".into())
+        }
+        other => BrokerError::Store(other.to_string()),
+    }
+}

@@ -1,0 +1,303 @@
+//! Starting and stopping a broker: open the store, load metadata, bind the
+//! ports, start the background services, and undo it all in order.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use remoting::{ClientConfig, RemotingClient, Server, ServerConfig};
+use store::{MessageStore, StoreConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clients::Clients;
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
+use crate::groups::GroupTable;
+use crate::handlers::clients::expire_clients;
+use crate::long_poll::PullWaiters;
+use crate::offsets::OffsetTable;
+use crate::processor::BrokerProcessor;
+use crate::state::{now_ms, BrokerState};
+use crate::topics::TopicTable;
+
+const TOPICS_FILE: &str = "topics.json";
+const OFFSETS_FILE: &str = "consumerOffset.json";
+const GROUPS_FILE: &str = "subscriptionGroup.json";
+
+/// A running broker.
+pub struct Broker {
+    state: Arc<BrokerState>,
+    servers: Vec<Server>,
+    cancel: CancellationToken,
+}
+
+impl Broker {
+    /// Opens the store under `store_config`, binds `listen` (and, when its
+    /// port is 2 or more and free, the VIP port `listen − 2` that Java
+    /// clients up to 4.5 use), registers with the NameServers and starts
+    /// the background services.
+    ///
+    /// # Errors
+    /// Bad configuration, a store that cannot be opened or recovered, or a
+    /// port that cannot be bound.
+    pub async fn start(
+        config: BrokerConfig,
+        store_config: StoreConfig,
+        listen: SocketAddr,
+    ) -> Result<Broker, BrokerError> {
+        config.validate()?;
+        let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
+            .await
+            .map_err(|e| BrokerError::System(format!("store open task failed: {e}")))?
+            .map_err(|e| BrokerError::Store(e.to_string()))?;
+        let store = Arc::new(store);
+        let topics = TopicTable::new(&config);
+        let groups = GroupTable::default();
+        let offsets = OffsetTable::default();
+        load_metadata(&store, &topics, &groups, &offsets)?;
+
+        let waiters = Arc::new(PullWaiters::default());
+        let wake = waiters.clone();
+        store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _max, _tag| {
+            wake.wake(topic, queue_id)
+        }));
+
+        // Bind first: the advertised address needs the real port.
+        let placeholder = Arc::new(LateProcessor::default());
+        let main = Server::bind(listen, ServerConfig::default(), placeholder.clone())
+            .await
+            .map_err(|e| BrokerError::System(format!("cannot listen on {listen}: {e}")))?;
+        let local = main.local_addr();
+        let advertised = advertised_addr(&config, local);
+        let store_host: SocketAddr = advertised
+            .parse()
+            .map_err(|_| BrokerError::Config(format!("brokerIP1: `{advertised}` is not ip:port")))?;
+        let ha_ip = if config.broker_ip2.is_empty() {
+            store_host.ip().to_string()
+        } else {
+            config.broker_ip2.clone()
+        };
+        let state = Arc::new(BrokerState {
+            ha_addr: format!("{ha_ip}:{}", config.ha_listen_port),
+            config,
+            store,
+            topics,
+            groups,
+            offsets,
+            clients: Clients::default(),
+            waiters,
+            client: RemotingClient::new(ClientConfig::default(), None),
+            advertised_addr: advertised,
+            store_host,
+            master: Mutex::new(Default::default()),
+            start_ms: now_ms(),
+            tasks: TaskTracker::new(),
+            uniq: Mutex::new(protocol::message::UniqIdGenerator::new(
+                store_host.ip(),
+                std::process::id(),
+                now_ms() as i32,
+            )),
+            random: std::sync::atomic::AtomicU64::new(now_ms() as u64),
+        });
+        let processor = Arc::new(BrokerProcessor {
+            state: state.clone(),
+        });
+        placeholder.set(processor.clone());
+        let mut servers = vec![main];
+        if local.port() > 2 && listen.port() != 0 {
+            let vip = SocketAddr::new(local.ip(), local.port() - 2);
+            match Server::bind(vip, ServerConfig::default(), processor.clone()).await {
+                Ok(s) => servers.push(s),
+                Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
+            }
+        }
+        let cancel = CancellationToken::new();
+        spawn_services(&state, &cancel);
+        tracing::info!(
+            broker = %state.config.broker_name,
+            listen = %local,
+            advertised = %state.advertised_addr,
+            "broker started"
+        );
+        Ok(Broker {
+            state,
+            servers,
+            cancel,
+        })
+    }
+
+    /// The main listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.servers
+            .first()
+            .map(Server::local_addr)
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+    }
+
+    /// The address clients are told to dial.
+    pub fn advertised_addr(&self) -> &str {
+        &self.state.advertised_addr
+    }
+
+    /// The shared state (tests and the admin paths use it).
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Unregisters, stops the services and servers, persists metadata and
+    /// closes the store cleanly.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.state.waiters.wake_all();
+        for server in self.servers {
+            server.shutdown().await;
+        }
+        self.state.tasks.close();
+        self.state.tasks.wait().await;
+        persist(&self.state, true);
+        self.state.client.shutdown().await;
+        let store = self.state.store.clone();
+        let closed = tokio::task::spawn_blocking(move || store.shutdown()).await;
+        match closed {
+            Ok(Ok(())) => tracing::info!("broker stopped"),
+            Ok(Err(e)) => tracing::error!("store shutdown failed: {e}"),
+            Err(e) => tracing::error!("store shutdown task failed: {e}"),
+        }
+    }
+}
+
+/// The processor the first server starts with, forwarding to the real one
+/// once the state exists (the state needs the bound port first).
+#[derive(Default)]
+struct LateProcessor {
+    inner: std::sync::OnceLock<Arc<BrokerProcessor>>,
+}
+
+impl LateProcessor {
+    fn set(&self, p: Arc<BrokerProcessor>) {
+        let _ = self.inner.set(p);
+    }
+}
+
+impl remoting::Processor for LateProcessor {
+    fn process(
+        &self,
+        conn: remoting::Connection,
+        request: protocol::RemotingCommand,
+    ) -> remoting::BoxFuture<Option<protocol::RemotingCommand>> {
+        match self.inner.get() {
+            Some(p) => p.process(conn, request),
+            None => Box::pin(async move {
+                Some(protocol::RemotingCommand::error(
+                    protocol::ResponseCode::SYSTEM_BUSY,
+                    "[OVERLOAD] the broker is still starting",
+                ))
+            }),
+        }
+    }
+
+    fn on_connection_closed(&self, conn: &remoting::Connection) {
+        if let Some(p) = self.inner.get() {
+            p.on_connection_closed(conn);
+        }
+    }
+}
+
+/// brokerIP1 when set; else the listen address; else (listening on every
+/// interface) the first non-loopback IPv4 address, or loopback.
+fn advertised_addr(config: &BrokerConfig, local: SocketAddr) -> String {
+    if !config.broker_ip1.is_empty() {
+        return format!("{}:{}", config.broker_ip1, local.port());
+    }
+    if !local.ip().is_unspecified() {
+        return local.to_string();
+    }
+    let ip = primary_ipv4().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    format!("{ip}:{}", local.port())
+}
+
+/// The address the OS would use for outside traffic (no packet is sent:
+/// connecting a UDP socket only picks a route).
+fn primary_ipv4() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+fn load_metadata(
+    store: &MessageStore,
+    topics: &TopicTable,
+    groups: &GroupTable,
+    offsets: &OffsetTable,
+) -> Result<(), BrokerError> {
+    let load = |name: &str| {
+        store
+            .metadata_file(name)
+            .load()
+            .map_err(|e| BrokerError::Store(e.to_string()))
+    };
+    if let Some(text) = load(TOPICS_FILE)? {
+        topics
+            .load_json(&text)
+            .map_err(|e| BrokerError::Store(format!("{TOPICS_FILE}: {e}")))?;
+    }
+    if let Some(text) = load(GROUPS_FILE)? {
+        groups
+            .load_json(text.as_bytes())
+            .map_err(|e| BrokerError::Store(format!("{GROUPS_FILE}: {e}")))?;
+    }
+    if let Some(text) = load(OFFSETS_FILE)? {
+        offsets
+            .load_json(text.as_bytes())
+            .map_err(|e| BrokerError::Store(format!("{OFFSETS_FILE}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Writes whatever changed (or everything, with `force`).
+fn persist(state: &BrokerState, force: bool) {
+    let save = |name: &str, bytes: Vec<u8>| {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = state.store.metadata_file(name).save(&text) {
+            tracing::error!("cannot save {name}: {e}");
+        }
+    };
+    if let Some(b) = state.offsets.snapshot_json(force) {
+        save(OFFSETS_FILE, b);
+    }
+    if let Some(b) = state.groups.snapshot_json(force) {
+        save(GROUPS_FILE, b);
+    }
+    if force || state.topics.take_dirty() {
+        save(TOPICS_FILE, state.topics.to_json().into_bytes());
+    }
+}
+
+fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
+    let tasks = &state.tasks;
+    tasks.spawn(crate::register::run(state.clone(), cancel.clone()));
+    let (s, c) = (state.clone(), cancel.clone());
+    tasks.spawn(async move {
+        let period = Duration::from_millis(s.config.flush_consumer_offset_interval.max(100));
+        loop {
+            tokio::select! {
+                _ = c.cancelled() => break,
+                _ = tokio::time::sleep(period) => {}
+            }
+            let s2 = s.clone();
+            let _ = tokio::task::spawn_blocking(move || persist(&s2, false)).await;
+        }
+    });
+    let (s, c) = (state.clone(), cancel.clone());
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = c.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(10)) => expire_clients(&s),
+            }
+        }
+    });
+}

@@ -1,0 +1,67 @@
+//! Request dispatch: one exhaustive match from request code to handler.
+//! Handlers take the shared state and a request and return a response or a
+//! [`BrokerError`], which becomes a code and remark here, in one place.
+
+use std::sync::Arc;
+
+use protocol::{RemotingCommand, RequestCode};
+use remoting::{BoxFuture, Connection, Processor};
+
+use crate::error::BrokerResult;
+use crate::handlers::{clients, offsets, pull, query, send};
+use crate::state::BrokerState;
+
+/// The broker's remoting processor (both listening ports share it).
+pub struct BrokerProcessor {
+    pub state: Arc<BrokerState>,
+}
+
+impl Processor for BrokerProcessor {
+    fn process(&self, conn: Connection, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let code = request.request_code_enum();
+            let result = dispatch(&state, &conn, code, &request).await;
+            Some(match result {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::debug!(code = code.code(), error = %e, "request failed");
+                    e.to_response()
+                }
+            })
+        })
+    }
+
+    fn on_connection_closed(&self, conn: &Connection) {
+        clients::connection_closed(&self.state, conn);
+    }
+}
+
+async fn dispatch(
+    state: &Arc<BrokerState>,
+    conn: &Connection,
+    code: RequestCode,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    use RequestCode as C;
+    match code {
+        C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => {
+            send::handle(state, conn, req).await
+        }
+        C::PULL_MESSAGE | C::LITE_PULL_MESSAGE => pull::handle(state, conn, req).await,
+        C::QUERY_CONSUMER_OFFSET => offsets::query_consumer_offset(state, req),
+        C::UPDATE_CONSUMER_OFFSET => offsets::update_consumer_offset(state, req),
+        C::GET_MAX_OFFSET => offsets::get_max_offset(state, req),
+        C::GET_MIN_OFFSET => offsets::get_min_offset(state, req),
+        C::GET_EARLIEST_MSG_STORETIME => offsets::get_earliest_msg_store_time(state, req),
+        C::SEARCH_OFFSET_BY_TIMESTAMP => offsets::search_offset_by_timestamp(state, req),
+        C::HEART_BEAT => clients::heartbeat(state, conn, req),
+        C::UNREGISTER_CLIENT => clients::unregister_client(state, req),
+        C::GET_CONSUMER_LIST_BY_GROUP => clients::get_consumer_list_by_group(state, req),
+        C::CHECK_CLIENT_CONFIG => clients::check_client_config(state, req),
+        C::GET_CONSUMER_CONNECTION_LIST => clients::get_consumer_connection_list(state, req),
+        C::QUERY_MESSAGE => query::query_message(state, req),
+        C::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req),
+        _ => Ok(remoting::not_supported(req)),
+    }
+}

@@ -1,0 +1,122 @@
+//! Registration with every NameServer: at start, every
+//! `registerNameServerPeriod` seconds, and soon after the topic table
+//! changes; unregistration at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::body::register::RegisterBrokerBody;
+use protocol::header::namesrv::{
+    RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
+};
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
+use tokio_util::sync::CancellationToken;
+
+use crate::state::BrokerState;
+
+/// What the NameServers told us (a slave learns its master's addresses).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegisterOutcome {
+    pub master_addr: Option<String>,
+    pub ha_server_addr: Option<String>,
+}
+
+/// Registers with every NameServer once, in parallel; returns the first
+/// answer that named a master (slaves need it) and logs failures.
+pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
+    let namesrvs = state.config.namesrv_list();
+    let wrapper = state.topics.wrapper();
+    let body = RegisterBrokerBody {
+        topic_config_serialize_wrapper: wrapper,
+        filter_server_list: Vec::new(),
+    };
+    let body = bytes::Bytes::from(body.encode());
+    let header = RegisterBrokerRequestHeader {
+        broker_name: state.config.broker_name.clone(),
+        broker_addr: state.advertised_addr.clone(),
+        cluster_name: state.config.broker_cluster_name.clone(),
+        ha_server_addr: state.ha_addr.clone(),
+        broker_id: state.config.broker_id,
+        heartbeat_timeout_millis: None,
+        enable_acting_master: Some(false),
+        compressed: Some(false),
+        body_crc32: Some(protocol::message::body_crc(&body) as i32),
+    };
+    let timeout = Duration::from_millis(state.config.register_broker_timeout_mills);
+    let mut calls = tokio::task::JoinSet::new();
+    for addr in namesrvs {
+        let request = RemotingCommand::request_with_header(RequestCode::REGISTER_BROKER, &header)
+            .with_body(body.clone());
+        let client = state.client.clone();
+        calls.spawn(async move {
+            let result = client.invoke(&addr, request, timeout).await;
+            (addr, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = calls.join_next().await {
+        if let Ok(r) = joined {
+            results.push(r);
+        }
+    }
+    let mut outcome = RegisterOutcome::default();
+    for (addr, result) in results {
+        match result {
+            Ok(resp) if resp.code == ResponseCode::SUCCESS.code() => {
+                if let Ok(h) = resp.decode_header::<RegisterBrokerResponseHeader>() {
+                    if outcome.master_addr.is_none() {
+                        outcome.master_addr = h.master_addr.filter(|s| !s.is_empty());
+                        outcome.ha_server_addr = h.ha_server_addr.filter(|s| !s.is_empty());
+                    }
+                }
+                tracing::debug!(namesrv = %addr, "registered");
+            }
+            Ok(resp) => tracing::warn!(
+                namesrv = %addr,
+                code = resp.code,
+                remark = resp.remark.as_deref().unwrap_or(""),
+                "registration refused"
+            ),
+            Err(e) => tracing::warn!(namesrv = %addr, error = %e, "registration failed"),
+        }
+    }
+    outcome
+}
+
+/// The registration loop: registers now, then periodically and after topic
+/// changes, until cancelled; then unregisters.
+pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
+    let period = state.config.register_period();
+    loop {
+        let outcome = register_all(&state).await;
+        state.set_master(outcome);
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(period) => {}
+            _ = state.topics.changed() => {
+                // Let a burst of topic creations settle into one registration.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    unregister_all(&state).await;
+}
+
+async fn unregister_all(state: &Arc<BrokerState>) {
+    let header = UnregisterBrokerRequestHeader {
+        broker_name: state.config.broker_name.clone(),
+        broker_addr: state.advertised_addr.clone(),
+        cluster_name: state.config.broker_cluster_name.clone(),
+        broker_id: state.config.broker_id,
+    };
+    for addr in state.config.namesrv_list() {
+        let request = RemotingCommand::request_with_header(RequestCode::UNREGISTER_BROKER, &header);
+        if let Err(e) = state
+            .client
+            .invoke(&addr, request, Duration::from_secs(3))
+            .await
+        {
+            tracing::warn!(namesrv = %addr, error = %e, "unregistration failed");
+        }
+    }
+}

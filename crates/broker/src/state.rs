@@ -1,0 +1,87 @@
+//! The broker's shared state: configuration, the store, and the managers
+//! each handler reads and updates. Each manager guards itself with a short
+//! lock; none is held across `.await`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use protocol::message::UniqIdGenerator;
+use tokio_util::task::TaskTracker;
+use remoting::RemotingClient;
+use store::MessageStore;
+
+use crate::clients::Clients;
+use crate::config::{BrokerConfig, BrokerRole};
+use crate::groups::GroupTable;
+use crate::long_poll::PullWaiters;
+use crate::offsets::OffsetTable;
+use crate::register::RegisterOutcome;
+use crate::topics::TopicTable;
+
+/// Everything handlers share.
+pub struct BrokerState {
+    pub config: BrokerConfig,
+    pub store: Arc<MessageStore>,
+    pub topics: TopicTable,
+    pub groups: GroupTable,
+    pub offsets: OffsetTable,
+    pub clients: Clients,
+    pub waiters: Arc<PullWaiters>,
+    /// Client for NameServers and, on slaves, the master.
+    pub client: RemotingClient,
+    /// `ip:port` clients dial (brokerIP1 or the listen address).
+    pub advertised_addr: String,
+    /// The store host written into every record (the advertised address).
+    pub store_host: SocketAddr,
+    /// `ip:port` of the HA service.
+    pub ha_addr: String,
+    /// What the NameServers said about our master (slaves).
+    pub master: Mutex<RegisterOutcome>,
+    /// When the broker started (ms since the epoch).
+    pub start_ms: i64,
+    /// Every task the broker spawns (awaited at shutdown).
+    pub tasks: TaskTracker,
+    /// UNIQ_KEYs for messages that arrive without one.
+    pub uniq: Mutex<UniqIdGenerator>,
+    /// State of a cheap pseudo-random sequence (random queue choice).
+    pub random: AtomicU64,
+}
+
+impl BrokerState {
+    /// Whether this broker refuses sends (a slave).
+    pub fn is_slave(&self) -> bool {
+        self.config.broker_role == BrokerRole::Slave
+    }
+
+    /// A fresh UNIQ_KEY.
+    pub fn next_uniq_id(&self) -> String {
+        self.uniq.lock().next(now_ms())
+    }
+
+    /// A pseudo-random number (splitmix64 over a counter).
+    pub fn next_random(&self) -> u64 {
+        let mut z = self
+            .random
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Records the master address learned from registration.
+    pub fn set_master(&self, outcome: RegisterOutcome) {
+        *self.master.lock() = outcome;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

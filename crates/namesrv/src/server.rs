@@ -1,0 +1,154 @@
+//! The running NameServer: the remoting server with our processor, and the
+//! task that drops silent brokers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::{RemotingCommand, RequestCode};
+use remoting::{BoxFuture, Connection, Processor, Server, ServerConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::NamesrvConfig;
+use crate::error::NamesrvError;
+use crate::handlers::NamesrvState;
+
+/// A started NameServer. Call [`NameServer::shutdown`] to stop it.
+pub struct NameServer {
+    server: Server,
+    state: Arc<NamesrvState>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl NameServer {
+    /// Validates `config`, loads the KV config, listens on `addr` (use
+    /// `127.0.0.1:0` in tests) and starts the expiry scan.
+    ///
+    /// # Errors
+    /// [`NamesrvError::Config`] for a bad config, [`NamesrvError::Io`] when the
+    /// KV file cannot be read, [`NamesrvError::Start`] when `addr` cannot be
+    /// listened on.
+    pub async fn start(
+        config: NamesrvConfig,
+        addr: SocketAddr,
+    ) -> Result<NameServer, NamesrvError> {
+        let server_config = ServerConfig {
+            idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
+            ..ServerConfig::default()
+        };
+        let state = NamesrvState::new(config)?;
+        let processor = Arc::new(NamesrvProcessor {
+            state: state.clone(),
+        });
+        let server = Server::bind(addr, server_config, processor)
+            .await
+            .map_err(|source| NamesrvError::Start { addr, source })?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        tracker.spawn(scan_silent_brokers(state.clone(), cancel.clone()));
+        tracker.close();
+        tracing::info!(addr = %server.local_addr(), "name server started");
+        Ok(NameServer {
+            server,
+            state,
+            cancel,
+            tracker,
+        })
+    }
+
+    /// The address actually listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The route table, KV store and live config (for `standalone` and tests).
+    pub fn state(&self) -> &Arc<NamesrvState> {
+        &self.state
+    }
+
+    /// Stops the expiry scan, closes every connection and waits for every task.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tracker.wait().await;
+        self.server.shutdown().await;
+        tracing::info!("name server stopped");
+    }
+}
+
+/// Every `scanNotActiveBrokerInterval`, drops brokers silent for longer than
+/// their timeout. The interval is re-read each round, so
+/// UPDATE_NAMESRV_CONFIG applies at once.
+async fn scan_silent_brokers(state: Arc<NamesrvState>, cancel: CancellationToken) {
+    loop {
+        let interval = state.config.read().scan_not_active_broker_interval;
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        for gone in state.routes.remove_expired(Instant::now()) {
+            tracing::warn!(cluster = %gone.cluster, broker = %gone.broker_name, addr = %gone.broker_addr,
+                "broker expired: no registration or heartbeat within its timeout");
+        }
+    }
+}
+
+impl NamesrvState {
+    /// Answers one request; codes the NameServer does not serve get
+    /// REQUEST_CODE_NOT_SUPPORTED.
+    pub fn handle(&self, conn_id: u64, request: &RemotingCommand) -> RemotingCommand {
+        self.dispatch(conn_id, request)
+            .unwrap_or_else(|| remoting::not_supported(request))
+    }
+}
+
+struct NamesrvProcessor {
+    state: Arc<NamesrvState>,
+}
+
+/// Requests that write files (KV config, config store): run off the async
+/// workers so an fsync does not stall other connections.
+fn writes_files(code: RequestCode) -> bool {
+    matches!(
+        code,
+        RequestCode::PUT_KV_CONFIG
+            | RequestCode::DELETE_KV_CONFIG
+            | RequestCode::UPDATE_NAMESRV_CONFIG
+    )
+}
+
+impl Processor for NamesrvProcessor {
+    fn process(
+        &self,
+        conn: Connection,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>> {
+        let span = tracing::debug_span!("request", code = request.code, opaque = request.opaque, peer = %conn.peer_addr());
+        let conn_id = conn.id();
+        if writes_files(request.request_code_enum()) {
+            let state = self.state.clone();
+            return Box::pin(async move {
+                let answer = tokio::task::spawn_blocking(move || {
+                    span.in_scope(|| state.handle(conn_id, &request))
+                });
+                match answer.await {
+                    Ok(response) => Some(response),
+                    Err(e) => {
+                        tracing::error!(error = %e, "request task failed");
+                        None
+                    }
+                }
+            });
+        }
+        let response = span.in_scope(|| self.state.handle(conn_id, &request));
+        Box::pin(async move { Some(response) })
+    }
+
+    fn on_connection_closed(&self, conn: &Connection) {
+        for gone in self.state.routes.connection_closed(conn.id()) {
+            tracing::info!(cluster = %gone.cluster, broker = %gone.broker_name, addr = %gone.broker_addr,
+                "broker removed: its connection closed");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The connecting side: a pool of connections keyed by address, opened on
+//! demand and reopened when the pooled one has closed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use protocol::frame::DEFAULT_MAX_FRAME;
+use protocol::RemotingCommand;
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::connection::Connection;
+use crate::driver::{self, Endpoint};
+use crate::error::RemotingError;
+use crate::{not_supported, BoxFuture, Processor};
+
+/// Settings of a [`RemotingClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// How long opening a TCP connection may take.
+    pub connect_timeout: Duration,
+    /// The largest frame accepted from a server.
+    pub max_frame: usize,
+    /// A connection with no traffic in either direction for this long is
+    /// closed (and reopened on the next request); zero: never.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(3),
+            max_frame: DEFAULT_MAX_FRAME,
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A pool of connections keyed by "host:port". Clones share the pool.
+#[derive(Clone)]
+pub struct RemotingClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    ep: Arc<Endpoint>,
+    connect_timeout: Duration,
+    /// One cell per address: concurrent callers wait for the same connect
+    /// instead of racing to open several connections.
+    pool: Mutex<HashMap<String, Arc<OnceCell<Connection>>>>,
+}
+
+impl Drop for ClientInner {
+    /// The last clone of a client going away closes its connections (without
+    /// waiting, unlike [`RemotingClient::shutdown`]).
+    fn drop(&mut self) {
+        self.ep.shutdown.cancel();
+    }
+}
+
+/// Answers every server-initiated request REQUEST_CODE_NOT_SUPPORTED.
+struct NotSupported;
+
+impl Processor for NotSupported {
+    fn process(
+        &self,
+        _conn: Connection,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>> {
+        Box::pin(async move { Some(not_supported(&request)) })
+    }
+}
+
+/// Attempts to get an open connection before giving up (a fresh connection
+/// can close at once, e.g. when the server is at its connection limit).
+const CONNECT_ATTEMPTS: usize = 2;
+
+impl RemotingClient {
+    /// `processor` handles requests the server sends on our connections
+    /// (None: answer REQUEST_CODE_NOT_SUPPORTED).
+    pub fn new(config: ClientConfig, processor: Option<Arc<dyn Processor>>) -> RemotingClient {
+        let processor = processor.unwrap_or_else(|| Arc::new(NotSupported));
+        RemotingClient {
+            inner: Arc::new(ClientInner {
+                ep: Arc::new(Endpoint {
+                    processor,
+                    max_frame: config.max_frame,
+                    idle_timeout: config.idle_timeout,
+                    shutdown: CancellationToken::new(),
+                    tracker: TaskTracker::new(),
+                }),
+                connect_timeout: config.connect_timeout,
+                pool: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Sends a request to `addr` and waits for the response. `timeout`
+    /// covers connecting too.
+    ///
+    /// # Errors
+    /// As [`RemotingClient::connection`] and [`Connection::invoke`];
+    /// [`RemotingError::Timeout`] if connecting used up the whole timeout.
+    pub async fn invoke(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let started = Instant::now();
+        let conn = self.connection(addr).await?;
+        let timed_out = || RemotingError::Timeout {
+            addr: addr.to_string(),
+            millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        // Report the caller's timeout, not what was left of it.
+        conn.invoke(request, left).await.map_err(|e| match e {
+            RemotingError::Timeout { .. } => timed_out(),
+            other => other,
+        })
+    }
+
+    /// Sends a oneway request to `addr`.
+    ///
+    /// # Errors
+    /// As [`RemotingClient::connection`] and [`Connection::invoke_oneway`].
+    pub async fn invoke_oneway(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+    ) -> Result<(), RemotingError> {
+        self.connection(addr).await?.invoke_oneway(request).await
+    }
+
+    /// The pooled connection to `addr`, connecting if there is none or the
+    /// pooled one has closed.
+    ///
+    /// # Errors
+    /// [`RemotingError::Connect`], [`RemotingError::ConnectTimeout`],
+    /// [`RemotingError::ConnectionClosed`] if even a fresh connection closed
+    /// at once, [`RemotingError::Shutdown`] after [`RemotingClient::shutdown`].
+    pub async fn connection(&self, addr: &str) -> Result<Connection, RemotingError> {
+        for _ in 0..CONNECT_ATTEMPTS {
+            if self.inner.ep.shutdown.is_cancelled() {
+                return Err(RemotingError::Shutdown);
+            }
+            let cell = Arc::clone(self.inner.pool.lock().entry(addr.to_string()).or_default());
+            let conn = cell.get_or_try_init(|| self.connect(addr)).await?;
+            if !conn.is_closed() {
+                return Ok(conn.clone());
+            }
+            // Forget the closed connection, unless another caller already
+            // replaced it.
+            let mut pool = self.inner.pool.lock();
+            if pool.get(addr).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                pool.remove(addr);
+            }
+        }
+        Err(RemotingError::ConnectionClosed {
+            addr: addr.to_string(),
+        })
+    }
+
+    /// Closes the pooled connection to `addr`, if any (the next request
+    /// opens a new one).
+    pub fn close(&self, addr: &str) {
+        let cell = self.inner.pool.lock().remove(addr);
+        if let Some(conn) = cell.as_ref().and_then(|c| c.get()) {
+            conn.close();
+        }
+    }
+
+    /// Closes every connection and waits for their tasks. The client opens
+    /// no connections afterwards.
+    pub async fn shutdown(&self) {
+        self.inner.ep.shutdown.cancel();
+        self.inner.pool.lock().clear();
+        self.inner.ep.tracker.close();
+        self.inner.ep.tracker.wait().await;
+    }
+
+    async fn connect(&self, addr: &str) -> Result<Connection, RemotingError> {
+        let timeout = self.inner.connect_timeout;
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => {
+                return Err(RemotingError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(RemotingError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                })
+            }
+        };
+        let conn = driver::start(&self.inner.ep, stream, None).map_err(|source| {
+            RemotingError::Connect {
+                addr: addr.to_string(),
+                source,
+            }
+        })?;
+        debug!(conn = conn.id(), %addr, local = %conn.local_addr(), "connected");
+        Ok(conn)
+    }
+}

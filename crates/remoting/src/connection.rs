@@ -1,0 +1,276 @@
+//! A cheap handle to one live connection, and the table of requests on it
+//! that still wait for their responses.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE};
+use protocol::RemotingCommand;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::RemotingError;
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(0);
+
+/// The next request id of this process. One counter for every connection
+/// (as Java does); it wraps to negative numbers, which the protocol allows.
+pub fn next_opaque() -> i32 {
+    NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A cheap, cloneable handle to one live connection (either side). Clones
+/// share the connection; closing one closes it for all.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    outbound: mpsc::Sender<RemotingCommand>,
+    pending: Mutex<Pending>,
+    closed: CancellationToken,
+    activity: Activity,
+}
+
+/// Requests sent on this connection that wait for a response. Dropping a
+/// sender wakes its invoker with "connection closed".
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<i32, oneshot::Sender<RemotingCommand>>,
+    /// Set once, when the connection closes; later requests are refused
+    /// instead of waiting for a response that can never come.
+    closed: bool,
+}
+
+/// When the connection last moved bytes in either direction, as
+/// milliseconds since it opened (an atomic, so reader and writer can both
+/// touch it without a lock).
+struct Activity {
+    origin: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        local: SocketAddr,
+        outbound: mpsc::Sender<RemotingCommand>,
+        closed: CancellationToken,
+    ) -> Self {
+        Connection {
+            inner: Arc::new(Inner {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                local,
+                outbound,
+                pending: Mutex::new(Pending::default()),
+                closed,
+                activity: Activity::new(),
+            }),
+        }
+    }
+
+    /// A number unique to this connection within the process.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The remote end's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    /// Our end's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// Whether the connection has closed (or is closing). A closed
+    /// connection never reopens.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Completes when the connection closes (for work parked on behalf of
+    /// the peer, such as a long-polling pull, to give up early).
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await;
+    }
+
+    /// How many requests sent on this connection still wait for a response.
+    pub fn pending_requests(&self) -> usize {
+        self.inner.pending.lock().waiting.len()
+    }
+
+    /// Sends a request on this connection and waits for its response. The
+    /// transport assigns the opaque and clears the oneway flag.
+    ///
+    /// # Errors
+    /// [`RemotingError::ConnectionClosed`] if the connection is closed or
+    /// closes before the response arrives; [`RemotingError::Timeout`] if no
+    /// response arrives within `timeout` (the request is then forgotten, and a
+    /// late response is ignored).
+    pub async fn invoke(
+        &self,
+        mut request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
+        request.opaque = next_opaque();
+        let waiting = self.register(request.opaque)?;
+        // Removes the table entry however this future ends: answered, timed
+        // out, or dropped by the caller.
+        let _forget = Forget {
+            conn: self,
+            opaque: request.opaque,
+        };
+        let exchange = async {
+            self.send(request).await?;
+            waiting.await.map_err(|_| self.closed_error())
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(RemotingError::Timeout {
+                addr: self.inner.peer.to_string(),
+                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// Sends a request with the oneway flag and does not wait for anything
+    /// but room in the connection's send queue.
+    ///
+    /// # Errors
+    /// [`RemotingError::ConnectionClosed`] if the connection is closed.
+    pub async fn invoke_oneway(&self, mut request: RemotingCommand) -> Result<(), RemotingError> {
+        request.flag = (request.flag & !FLAG_RESPONSE) | FLAG_ONEWAY;
+        request.opaque = next_opaque();
+        self.send(request).await
+    }
+
+    /// Closes the connection: both directions stop, waiting requests fail
+    /// with [`RemotingError::ConnectionClosed`].
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+    }
+
+    /// Queues one frame for the writer task.
+    pub(crate) async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.inner
+            .outbound
+            .send(cmd)
+            .await
+            .map_err(|_| self.closed_error())
+    }
+
+    /// Queues one frame if there is room right now (for the reader task,
+    /// which must not wait on its own writer).
+    pub(crate) fn try_send(&self, cmd: RemotingCommand) -> bool {
+        !self.is_closed() && self.inner.outbound.try_send(cmd).is_ok()
+    }
+
+    /// Hands a response to the request waiting for it. Returns false if no
+    /// request waits for that opaque (it timed out, or the peer is confused).
+    pub(crate) fn complete(&self, response: RemotingCommand) -> bool {
+        let waiter = self.inner.pending.lock().waiting.remove(&response.opaque);
+        match waiter {
+            Some(tx) => tx.send(response).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Marks the connection closed and fails every waiting request.
+    pub(crate) fn shut(&self) {
+        self.inner.closed.cancel();
+        let waiting = {
+            let mut pending = self.inner.pending.lock();
+            pending.closed = true;
+            std::mem::take(&mut pending.waiting)
+        };
+        // Dropping the senders (outside the lock) wakes the invokers.
+        drop(waiting);
+    }
+
+    pub(crate) fn closed_token(&self) -> &CancellationToken {
+        &self.inner.closed
+    }
+
+    pub(crate) fn touch(&self) {
+        self.inner.activity.touch();
+    }
+
+    pub(crate) fn last_activity(&self) -> Instant {
+        self.inner.activity.last()
+    }
+
+    fn register(&self, opaque: i32) -> Result<oneshot::Receiver<RemotingCommand>, RemotingError> {
+        let (tx, rx) = oneshot::channel();
+        let mut pending = self.inner.pending.lock();
+        if pending.closed || self.is_closed() {
+            return Err(self.closed_error());
+        }
+        pending.waiting.insert(opaque, tx);
+        Ok(rx)
+    }
+
+    fn closed_error(&self) -> RemotingError {
+        RemotingError::ConnectionClosed {
+            addr: self.inner.peer.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.inner.id)
+            .field("peer", &self.inner.peer)
+            .field("local", &self.inner.local)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Removes a request's entry from the pending table when dropped.
+struct Forget<'a> {
+    conn: &'a Connection,
+    opaque: i32,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.conn.inner.pending.lock().waiting.remove(&self.opaque);
+    }
+}

@@ -1,0 +1,255 @@
+//! Runs one connection: the reader task splits frames, hands responses to
+//! their waiting requests and starts a task per incoming request; the
+//! writer task (see `writer`) sends.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::command::FLAG_RESPONSE;
+use protocol::frame::{decode_frame, frame_len};
+use protocol::{ProtocolError, RemotingCommand, ResponseCode};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::connection::Connection;
+use crate::{writer, Processor};
+
+/// Commands waiting for the writer; senders wait when it is full.
+const OUTBOUND_QUEUE: usize = 4096;
+/// Requests of one connection processed at the same time; beyond this the
+/// connection is answered SYSTEM_BUSY (as Java's full thread pools do).
+/// Large because parked long-polling pulls count too.
+const MAX_IN_FLIGHT: usize = 65_536;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the connections of one server (or one client) share.
+pub(crate) struct Endpoint {
+    pub processor: Arc<dyn Processor>,
+    pub max_frame: usize,
+    pub idle_timeout: Duration,
+    /// Cancelled at shutdown: closes every connection and abandons the
+    /// requests still being processed.
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+/// Starts the reader and writer tasks of a freshly opened connection.
+/// `permit` (the server's connection slot) is released when it closes.
+pub(crate) fn start(
+    ep: &Arc<Endpoint>,
+    stream: TcpStream,
+    permit: Option<OwnedSemaphorePermit>,
+) -> std::io::Result<Connection> {
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    // Small request/response frames must not wait for Nagle.
+    stream.set_nodelay(true)?;
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let conn = Connection::new(peer, local, tx, ep.shutdown.child_token());
+    ep.tracker.spawn(writer::run(wr, rx, conn.clone()));
+    ep.tracker
+        .spawn(read_task(Arc::clone(ep), rd, conn.clone(), permit));
+    Ok(conn)
+}
+
+/// Why a connection stopped reading.
+enum CloseReason {
+    ByPeer,
+    Local,
+    Idle(Duration),
+    Truncated(usize),
+    BadFrame(ProtocolError),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::ByPeer => write!(f, "closed by the peer"),
+            CloseReason::Local => write!(f, "closed locally"),
+            CloseReason::Idle(d) => write!(f, "no traffic for {} ms", d.as_millis()),
+            CloseReason::Truncated(n) => {
+                write!(f, "peer closed in the middle of a frame ({n} bytes unread)")
+            }
+            CloseReason::BadFrame(e) => write!(f, "bad frame: {e}"),
+            CloseReason::Io(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+async fn read_task(
+    ep: Arc<Endpoint>,
+    rd: OwnedReadHalf,
+    conn: Connection,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let why = read_loop(&ep, rd, &conn).await;
+    let (id, peer) = (conn.id(), conn.peer_addr());
+    match &why {
+        CloseReason::BadFrame(_) | CloseReason::Truncated(_) => {
+            warn!(conn = id, %peer, "closing connection: {why}");
+        }
+        CloseReason::Idle(_) => info!(conn = id, %peer, "closing idle connection: {why}"),
+        CloseReason::ByPeer | CloseReason::Local | CloseReason::Io(_) => {
+            debug!(conn = id, %peer, "connection closed: {why}");
+        }
+    }
+    conn.shut();
+    ep.processor.on_connection_closed(&conn);
+    drop(permit);
+}
+
+async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection) -> CloseReason {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    loop {
+        if let Err(e) = split_frames(ep, conn, &mut buf, &in_flight) {
+            return CloseReason::BadFrame(e);
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let idle_at = idle_deadline(conn, ep.idle_timeout);
+        tokio::select! {
+            _ = conn.closed_token().cancelled() => return CloseReason::Local,
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) if buf.is_empty() => return CloseReason::ByPeer,
+                Ok(0) => return CloseReason::Truncated(buf.len()),
+                Ok(_) => conn.touch(),
+                Err(e) => return CloseReason::Io(e),
+            },
+            _ = sleep_until(idle_at) => {
+                // The writer may have moved bytes meanwhile.
+                if idle_deadline(conn, ep.idle_timeout).is_some_and(|at| at <= Instant::now()) {
+                    return CloseReason::Idle(ep.idle_timeout);
+                }
+            }
+        }
+    }
+}
+
+/// When the connection counts as idle; None when that never happens (a
+/// zero timeout disables the check, a huge one overflows the clock).
+fn idle_deadline(conn: &Connection, idle_timeout: Duration) -> Option<Instant> {
+    if idle_timeout.is_zero() {
+        return None;
+    }
+    conn.last_activity().checked_add(idle_timeout)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Takes every complete frame off the front of `buf` and dispatches it.
+fn split_frames(
+    ep: &Arc<Endpoint>,
+    conn: &Connection,
+    buf: &mut BytesMut,
+    in_flight: &Arc<Semaphore>,
+) -> Result<(), ProtocolError> {
+    while let Some(len) = frame_len(buf, ep.max_frame)? {
+        if buf.len() < len {
+            // Make room for the rest of this frame in one allocation.
+            buf.reserve(len - buf.len());
+            return Ok(());
+        }
+        let cmd = decode_frame(buf.split_to(len).freeze())?;
+        dispatch(ep, conn, cmd, in_flight);
+    }
+    Ok(())
+}
+
+fn dispatch(
+    ep: &Arc<Endpoint>,
+    conn: &Connection,
+    cmd: RemotingCommand,
+    in_flight: &Arc<Semaphore>,
+) {
+    if cmd.is_response() {
+        let opaque = cmd.opaque;
+        if !conn.complete(cmd) {
+            debug!(conn = conn.id(), peer = %conn.peer_addr(), opaque, "response to no waiting request (timed out?)");
+        }
+        return;
+    }
+    let span = tracing::debug_span!(
+        "request",
+        conn = conn.id(),
+        peer = %conn.peer_addr(),
+        code = cmd.code,
+        opaque = cmd.opaque
+    );
+    let Ok(permit) = Arc::clone(in_flight).try_acquire_owned() else {
+        span.in_scope(|| reject_busy(conn, &cmd));
+        return;
+    };
+    let task = serve(Arc::clone(ep), conn.clone(), cmd, permit).instrument(span);
+    ep.tracker.spawn(task);
+}
+
+/// Processes one request in its own task and queues the answer.
+async fn serve(
+    ep: Arc<Endpoint>,
+    conn: Connection,
+    request: RemotingCommand,
+    _permit: OwnedSemaphorePermit,
+) {
+    debug!("request received");
+    let (opaque, serialize_type, oneway) =
+        (request.opaque, request.serialize_type, request.is_oneway());
+    let processing = ep.processor.process(conn.clone(), request);
+    let answer = tokio::select! {
+        biased;
+        _ = ep.shutdown.cancelled() => {
+            debug!("request abandoned: shutting down");
+            return;
+        }
+        answer = processing => answer,
+    };
+    let Some(mut response) = answer else {
+        debug!("processor sent no response");
+        return;
+    };
+    if oneway {
+        debug!("answer to a oneway request dropped");
+        return;
+    }
+    // The same rule as RemotingCommand::answering (the request itself was
+    // moved into the processor).
+    response.opaque = opaque;
+    response.serialize_type = serialize_type;
+    response.flag |= FLAG_RESPONSE;
+    debug!(response_code = response.code, "responding");
+    if conn.send(response).await.is_err() {
+        debug!("connection closed before the response could be sent");
+    }
+}
+
+fn reject_busy(conn: &Connection, request: &RemotingCommand) {
+    warn!("too many requests in flight on this connection; answering SYSTEM_BUSY");
+    if request.is_oneway() {
+        return;
+    }
+    let busy = RemotingCommand::error(
+        ResponseCode::SYSTEM_BUSY,
+        format!("[OVERLOAD] more than {MAX_IN_FLIGHT} requests in flight on this connection"),
+    )
+    .answering(request);
+    if !conn.try_send(busy) {
+        debug!("send queue full; SYSTEM_BUSY answer dropped");
+    }
+}

@@ -1,0 +1,174 @@
+//! The writer task of a connection: owns the socket's write half, takes
+//! commands from the connection's queue and writes every command that is
+//! ready in one go.
+
+use std::io::{self, IoSlice};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::frame::{encode, encode_head};
+use protocol::RemotingCommand;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::connection::Connection;
+
+/// Bodies larger than this are written from their own buffer instead of
+/// being copied into the batch (the broker ships mapped commitlog slices).
+pub(crate) const LARGE_BODY: usize = 64 * 1024;
+/// A batch stops collecting commands once it holds this many bytes.
+const MAX_BATCH: usize = 1024 * 1024;
+/// After a close, frames already queued get this long to leave.
+const CLOSE_FLUSH: Duration = Duration::from_millis(200);
+
+/// Runs until the connection closes or a write fails; either way the
+/// connection is closed when this returns.
+pub(crate) async fn run(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+    conn: Connection,
+) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let closed = conn.closed_token().clone();
+    let result = tokio::select! {
+        _ = closed.cancelled() => Ok(()),
+        r = write_loop(&mut wr, &mut rx, &mut buf, &conn) => r,
+    };
+    match result {
+        // Best effort: a command queued just before close() (say a notice
+        // the broker sends before dropping a client) still goes out. Only
+        // when no write was cut off halfway (the batch buffer is emptied
+        // after every completed write), or the peer would see a torn frame.
+        Ok(()) if buf.is_empty() => {
+            let _ =
+                tokio::time::timeout(CLOSE_FLUSH, drain_ready(&mut wr, &mut rx, &mut buf)).await;
+        }
+        Ok(()) => {}
+        Err(e) => debug!(conn = conn.id(), peer = %conn.peer_addr(), "write failed: {e}"),
+    }
+    conn.close();
+}
+
+async fn write_loop(
+    wr: &mut OwnedWriteHalf,
+    rx: &mut mpsc::Receiver<RemotingCommand>,
+    buf: &mut BytesMut,
+    conn: &Connection,
+) -> io::Result<()> {
+    while let Some(first) = rx.recv().await {
+        push(wr, buf, &first).await?;
+        drain_ready(wr, rx, buf).await?;
+        conn.touch();
+    }
+    Ok(())
+}
+
+/// Adds every command already queued to the batch, then writes the batch.
+async fn drain_ready(
+    wr: &mut OwnedWriteHalf,
+    rx: &mut mpsc::Receiver<RemotingCommand>,
+    buf: &mut BytesMut,
+) -> io::Result<()> {
+    loop {
+        while buf.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => push(wr, buf, &cmd).await?,
+                Err(_) => break,
+            }
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        wr.write_all(buf).await?;
+        buf.clear();
+    }
+}
+
+/// Appends one command to the batch; a large body is written together with
+/// the batch (head included) straight from its own buffer.
+async fn push(
+    wr: &mut OwnedWriteHalf,
+    buf: &mut BytesMut,
+    cmd: &RemotingCommand,
+) -> io::Result<()> {
+    if cmd.body.len() <= LARGE_BODY {
+        encode(cmd, buf);
+        return Ok(());
+    }
+    encode_head(cmd, buf);
+    write_two(wr, buf, &cmd.body).await?;
+    buf.clear();
+    Ok(())
+}
+
+/// Writes `a` then `b` with vectored writes, without joining them.
+async fn write_two(wr: &mut OwnedWriteHalf, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let n = wr
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        b = &b[n - from_a..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use protocol::frame::decode;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::sync::CancellationToken;
+
+    #[tokio::test]
+    async fn queued_frames_of_mixed_sizes_arrive_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let out = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut inbound, _) = listener.accept().await.unwrap();
+        let (peer, local) = (out.peer_addr().unwrap(), out.local_addr().unwrap());
+        let (_rd, wr) = out.into_split();
+        let (tx, rx) = mpsc::channel(64);
+        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new());
+
+        // Queued before the writer starts, so they go out as batches.
+        let sizes = [10usize, LARGE_BODY + 1, 0, 300 * 1024, 5, 7];
+        for (i, size) in sizes.iter().enumerate() {
+            let mut cmd = RemotingCommand::request_code(i as i32)
+                .with_body(Bytes::from(vec![i as u8; *size]));
+            cmd.opaque = i as i32;
+            tx.send(cmd).await.unwrap();
+        }
+        drop(tx);
+        let writer = tokio::spawn(run(wr, rx, conn.clone()));
+
+        let mut received = Vec::new();
+        let mut expected = 0;
+        while expected < sizes.len() {
+            let mut chunk = [0u8; 8192];
+            let n = inbound.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream ended early");
+            received.extend_from_slice(&chunk[..n]);
+            while let Some((cmd, used)) = decode(&received, usize::MAX).unwrap() {
+                assert_eq!(cmd.opaque, expected as i32);
+                assert_eq!(cmd.body.len(), sizes[expected]);
+                assert!(cmd.body.iter().all(|b| *b == expected as u8));
+                received.drain(..used);
+                expected += 1;
+            }
+        }
+        // The writer's queue still has a sender (inside `conn`): closing
+        // the connection is what ends it.
+        conn.close();
+        writer.await.unwrap();
+    }
+}

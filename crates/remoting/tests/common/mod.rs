@@ -1,0 +1,186 @@
+//! Shared pieces of the remoting integration tests: a scripted processor,
+//! raw-socket frame helpers and log capture.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::frame::{decode_frame, encode};
+use protocol::RemotingCommand;
+use remoting::{not_supported, BoxFuture, Connection, Processor, Server, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// Echoes the body and extFields back with SUCCESS.
+pub const ECHO: i32 = 9001;
+/// Sleeps `ms` milliseconds (extField), then echoes.
+pub const SLEEP: i32 = 9002;
+/// Closes the connection it arrived on and answers nothing.
+pub const CLOSE: i32 = 9003;
+/// Answers nothing.
+pub const SILENT: i32 = 9004;
+/// Signals `started` and never finishes.
+pub const HANG: i32 = 9005;
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A processor whose behaviour is chosen by the request code; it records
+/// what it saw.
+#[derive(Default)]
+pub struct Scripted {
+    pub requests: AtomicUsize,
+    pub connections: Mutex<HashSet<u64>>,
+    pub last_conn: Mutex<Option<Connection>>,
+    pub closed: Mutex<Vec<u64>>,
+    pub started: Notify,
+}
+
+impl Processor for Scripted {
+    fn process(
+        &self,
+        conn: Connection,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.connections.lock().unwrap().insert(conn.id());
+        *self.last_conn.lock().unwrap() = Some(conn.clone());
+        match request.code {
+            ECHO => Box::pin(async move { Some(echo(&request)) }),
+            SLEEP => {
+                let ms: u64 = request.field("ms").unwrap_or("0").parse().unwrap();
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Some(echo(&request))
+                })
+            }
+            CLOSE => {
+                conn.close();
+                Box::pin(async { None })
+            }
+            SILENT => Box::pin(async { None }),
+            HANG => {
+                self.started.notify_one();
+                Box::pin(std::future::pending())
+            }
+            _ => Box::pin(async move { Some(not_supported(&request)) }),
+        }
+    }
+
+    fn on_connection_closed(&self, conn: &Connection) {
+        self.closed.lock().unwrap().push(conn.id());
+    }
+}
+
+pub fn echo(request: &RemotingCommand) -> RemotingCommand {
+    let mut resp = RemotingCommand::success().with_body(request.body.clone());
+    resp.ext_fields = request.ext_fields.clone();
+    resp
+}
+
+pub fn request(code: i32) -> RemotingCommand {
+    RemotingCommand::request_code(code)
+}
+
+pub async fn server_with(config: ServerConfig) -> (Server, Arc<Scripted>) {
+    let processor = Arc::new(Scripted::default());
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(addr, config, processor.clone()).await.unwrap();
+    (server, processor)
+}
+
+pub async fn server() -> (Server, Arc<Scripted>) {
+    server_with(ServerConfig::default()).await
+}
+
+/// Writes one command as a frame on a raw socket.
+pub async fn write_cmd(stream: &mut TcpStream, cmd: &RemotingCommand) {
+    let mut buf = BytesMut::new();
+    encode(cmd, &mut buf);
+    stream.write_all(&buf).await.unwrap();
+}
+
+/// Reads one whole frame from a raw socket; returns the raw bytes.
+pub async fn read_frame_bytes(stream: &mut TcpStream) -> Bytes {
+    let mut len = [0u8; 4];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut len))
+        .await
+        .unwrap()
+        .unwrap();
+    let n = u32::from_be_bytes(len) as usize;
+    let mut frame = vec![0u8; 4 + n];
+    frame[..4].copy_from_slice(&len);
+    tokio::time::timeout(WAIT, stream.read_exact(&mut frame[4..]))
+        .await
+        .unwrap()
+        .unwrap();
+    Bytes::from(frame)
+}
+
+pub async fn read_cmd(stream: &mut TcpStream) -> RemotingCommand {
+    decode_frame(read_frame_bytes(stream).await).unwrap()
+}
+
+/// Waits until the peer closes the socket (EOF or reset), ignoring data.
+pub async fn expect_closed(stream: &mut TcpStream) {
+    let mut sink = [0u8; 1024];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server did not close the connection");
+}
+
+/// Log lines written while the returned guard lives (current thread only:
+/// use a current-thread runtime so the server's tasks log here too).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Polls `cond` until it holds (fails the test after [`WAIT`]).
+pub async fn wait_until(cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached in time"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -1,0 +1,246 @@
+//! The dispatcher ("reput"): tails the commit log and, for each record,
+//! appends its consume-queue entry, indexes its keys and tells the
+//! long-polling listener. It is the only writer of consume queues and
+//! index, and recovery re-runs it over the commit log.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::commitlog::CommitLog;
+use crate::consume_queue::{ConsumeQueues, CqEntry};
+use crate::error::Result;
+use crate::index::IndexService;
+use crate::record::{peek_head, tag_hash, Head, RecordView};
+
+/// Called after each consume-queue append: (topic, queue id, new max
+/// offset, tag hash). Must be quick; it runs on the dispatcher thread.
+pub type ArrivalListener = Arc<dyn Fn(&str, i32, u64, i64) + Send + Sync>;
+
+/// Topic whose consume-queue tag field holds the delivery time.
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// Parses `messageDelayLevel` ("1s 5s 1m 2h 1d") into milliseconds.
+pub fn parse_delay_levels(spec: &str) -> Vec<i64> {
+    spec.split_whitespace()
+        .filter_map(|t| {
+            let (num, unit) = t.split_at(t.len().saturating_sub(1));
+            let n: i64 = num.parse().ok()?;
+            let ms = match unit {
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return None,
+            };
+            Some(n * ms)
+        })
+        .collect()
+}
+
+/// The dispatcher and its progress.
+pub struct Dispatcher {
+    log: Arc<CommitLog>,
+    cqs: Arc<ConsumeQueues>,
+    index: Option<Arc<IndexService>>,
+    delay_levels: Vec<i64>,
+    listener: RwLock<Option<ArrivalListener>>,
+    dispatched: AtomicU64,
+    last_ts: AtomicI64,
+    progress: watch::Sender<u64>,
+    wake: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Dispatcher {
+    /// A dispatcher starting at commit-log offset `from`.
+    pub fn new(
+        log: Arc<CommitLog>,
+        cqs: Arc<ConsumeQueues>,
+        index: Option<Arc<IndexService>>,
+        delay_levels: Vec<i64>,
+        from: u64,
+    ) -> Self {
+        Self {
+            log,
+            cqs,
+            index,
+            delay_levels,
+            listener: RwLock::new(None),
+            dispatched: AtomicU64::new(from),
+            last_ts: AtomicI64::new(0),
+            progress: watch::channel(from).0,
+            wake: Mutex::new(false),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Installs the arrival listener (replacing any previous one).
+    pub fn set_listener(&self, listener: Option<ArrivalListener>) {
+        *self.listener.write() = listener;
+    }
+
+    /// Commit-log offset up to which records are dispatched.
+    pub fn dispatched(&self) -> u64 {
+        self.dispatched.load(Ordering::Acquire)
+    }
+
+    /// Store time of the last dispatched record.
+    pub fn last_timestamp(&self) -> i64 {
+        self.last_ts.load(Ordering::Acquire)
+    }
+
+    /// Moves the start (recovery).
+    pub fn reset(&self, from: u64) {
+        self.dispatched.store(from, Ordering::Release);
+        self.progress.send_replace(from);
+    }
+
+    /// A receiver of dispatch progress.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.progress.subscribe()
+    }
+
+    /// Wakes the dispatcher thread (after an append).
+    pub fn wake(&self) {
+        *self.wake.lock() = true;
+        self.cond.notify_one();
+    }
+
+    fn tag_code(&self, view: &RecordView<'_>) -> i64 {
+        if view.topic == SCHEDULE_TOPIC {
+            let level = view
+                .property("DELAY")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(1);
+            let idx = level.clamp(1, self.delay_levels.len().max(1)) - 1;
+            return view.store_timestamp + self.delay_levels.get(idx).copied().unwrap_or(1000);
+        }
+        view.property("TAGS").map_or(0, tag_hash)
+    }
+
+    fn dispatch_one(&self, view: &RecordView<'_>, phys: u64, notify: bool) -> Result<()> {
+        if view.is_dispatchable() {
+            let tag = self.tag_code(view);
+            let cq = self.cqs.get_or_create(view.topic, view.queue_id)?;
+            let entry = CqEntry {
+                phys_offset: phys as i64,
+                size: view.size() as i32,
+                tag_hash: tag,
+            };
+            let queue_offset = u64::try_from(view.queue_offset).unwrap_or(0);
+            if cq.put(queue_offset, entry)? && notify {
+                if let Some(l) = self.listener.read().as_ref() {
+                    l(view.topic, view.queue_id, queue_offset + 1, tag);
+                }
+            }
+        }
+        if let Some(index) = &self.index {
+            if !view.is_rollback() {
+                index.put_record(
+                    view.topic,
+                    view.property("UNIQ_KEY"),
+                    view.property("KEYS"),
+                    phys,
+                    view.store_timestamp,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Dispatches everything published up to the commit-log end.
+    ///
+    /// # Errors
+    /// I/O failures writing queues or index (progress stops before the
+    /// failing record and is retried on the next call).
+    pub fn dispatch_available(&self, notify: bool) -> Result<()> {
+        let mut from = self.dispatched();
+        let end = self.log.max_offset();
+        let result = self.dispatch_range(&mut from, end, notify);
+        self.dispatched.store(from, Ordering::Release);
+        self.progress.send_if_modified(|v| {
+            let changed = *v != from;
+            *v = from;
+            changed
+        });
+        result
+    }
+
+    fn dispatch_range(&self, from: &mut u64, end: u64, notify: bool) -> Result<()> {
+        if *from < self.log.min_offset() {
+            *from = self.log.min_offset();
+        }
+        while *from < end {
+            let Some(file) = self.log.files().find(*from) else {
+                break;
+            };
+            let pos = *from - file.start();
+            let head = file.slice(pos, 8).map_or(Head::Invalid, peek_head);
+            match head {
+                Head::Blank => *from = file.end(),
+                Head::Record(size) => {
+                    let parsed = file.slice(pos, size).map(RecordView::parse);
+                    match parsed {
+                        Some(Ok(view)) => {
+                            self.dispatch_one(&view, *from, notify)?;
+                            self.last_ts.store(view.store_timestamp, Ordering::Release);
+                            *from += size as u64;
+                        }
+                        Some(Err(e)) => {
+                            tracing::error!(offset = *from, error = %e, "undecodable record; skipping segment");
+                            *from = file.end();
+                        }
+                        None => break,
+                    }
+                }
+                Head::Invalid if file.is_full() => {
+                    tracing::error!(offset = *from, "invalid record header; skipping segment");
+                    *from = file.end();
+                }
+                Head::Invalid => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The dispatcher thread body: runs until `stop` is set.
+    pub fn run(&self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Acquire) {
+            if let Err(e) = self.dispatch_available(true) {
+                tracing::error!(error = %e, "dispatch failed; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let mut woken = self.wake.lock();
+            if !*woken && self.dispatched() >= self.log.max_offset() {
+                self.cond.wait_for(&mut woken, Duration::from_millis(50));
+            }
+            *woken = false;
+        }
+        if let Err(e) = self.dispatch_available(true) {
+            tracing::error!(error = %e, "final dispatch failed");
+        }
+    }
+
+    /// Wakes a thread blocked in `run` so it can observe `stop`.
+    pub fn stop(&self) {
+        self.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_levels_parse() {
+        let v = parse_delay_levels("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h");
+        assert_eq!(v.len(), 18);
+        assert_eq!(v[0], 1000);
+        assert_eq!(v[4], 60_000);
+        assert_eq!(v[17], 7_200_000);
+    }
+}

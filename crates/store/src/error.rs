@@ -1,0 +1,69 @@
+//! The store's error type; the broker maps each variant to a response code.
+
+use std::path::PathBuf;
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// File system failure on a named path.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another process holds the store lock.
+    #[error("store directory {0} is locked by another process")]
+    Locked(PathBuf),
+    /// Disk usage passed `diskSpaceWarningLevelRatio`; puts refused, reads continue.
+    #[error("disk full: usage above diskSpaceWarningLevelRatio")]
+    DiskFull,
+    /// Sync flush did not reach the record within `syncFlushTimeout`
+    /// (the record is stored; broker answers FLUSH_DISK_TIMEOUT).
+    #[error("flush disk timeout")]
+    FlushTimeout,
+    /// The record is larger than `maxMessageSize` or a segment.
+    #[error("message too large: {size} bytes (limit {limit})")]
+    MessageTooLarge {
+        /// Record size.
+        size: usize,
+        /// Limit that was exceeded.
+        limit: usize,
+    },
+    /// A record handed to `put` (or read from disk) is malformed.
+    #[error("bad record: {0}")]
+    BadRecord(String),
+    /// A configuration value is invalid.
+    #[error("bad store config: {key}: {reason}")]
+    Config {
+        /// The Java-style key.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A metadata file could not be parsed (neither it nor its `.bak`).
+    #[error("corrupt metadata file {path}: {reason}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The store is shutting down or was shut down.
+    #[error("store is shut down")]
+    ShutDown,
+}
+
+impl StoreError {
+    /// Wraps an `io::Error` with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,189 @@
+//! Commit-log flushing. Async mode flushes on an interval when enough pages
+//! are dirty (and thoroughly every so often); sync mode is a group commit:
+//! appenders wake the flusher and wait on a watch of the flushed offset, and
+//! one fsync covers everyone who was waiting.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::watch;
+
+use crate::checkpoint::{Checkpoint, CheckpointData};
+use crate::commitlog::CommitLog;
+use crate::config::{FlushDiskType, StoreConfig};
+use crate::consume_queue::ConsumeQueues;
+use crate::dispatch::Dispatcher;
+use crate::error::Result;
+use crate::index::IndexService;
+
+const PAGE: u64 = 4096;
+
+/// The commit-log flusher.
+pub struct Flusher {
+    log: Arc<CommitLog>,
+    mode: FlushDiskType,
+    interval: Duration,
+    least_bytes: u64,
+    thorough: Duration,
+    flushed: watch::Sender<u64>,
+    flushed_ts: AtomicI64,
+    wake: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Flusher {
+    /// A flusher for `log` configured from `cfg`.
+    pub fn new(log: Arc<CommitLog>, cfg: &StoreConfig) -> Self {
+        let start = log.files().flushed_offset().max(log.max_offset());
+        Self {
+            log,
+            mode: cfg.flush_disk_type,
+            interval: Duration::from_millis(cfg.flush_interval_commit_log),
+            least_bytes: cfg.flush_commit_log_least_pages * PAGE,
+            thorough: Duration::from_millis(cfg.flush_commit_log_thorough_interval),
+            flushed: watch::channel(start).0,
+            flushed_ts: AtomicI64::new(0),
+            wake: Mutex::new(false),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Commit-log offset known durable.
+    pub fn flushed(&self) -> u64 {
+        *self.flushed.borrow()
+    }
+
+    /// Store time of the newest record known durable.
+    pub fn flushed_timestamp(&self) -> i64 {
+        self.flushed_ts.load(Ordering::Acquire)
+    }
+
+    /// Asks the flusher to run now (sync mode).
+    pub fn request(&self) {
+        *self.wake.lock() = true;
+        self.cond.notify_one();
+    }
+
+    /// Waits until everything below `end` is durable, up to `timeout`.
+    /// Returns false on timeout.
+    pub async fn wait_flushed(&self, end: u64, timeout: Duration) -> bool {
+        let mut rx = self.flushed.subscribe();
+        self.request();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|f| *f >= end)).await;
+        matches!(waited, Ok(Ok(_)))
+    }
+
+    /// Flushes everything published now.
+    ///
+    /// # Errors
+    /// msync failure.
+    pub fn flush_now(&self) -> Result<u64> {
+        let ts = self.log.last_store_timestamp();
+        let off = self.log.files().flush()?;
+        self.flushed_ts.store(ts, Ordering::Release);
+        self.flushed.send_if_modified(|v| {
+            let grew = off > *v;
+            if grew {
+                *v = off;
+            }
+            grew
+        });
+        Ok(off)
+    }
+
+    /// The flusher thread body: runs until `stop`, then flushes once more.
+    pub fn run(&self, stop: &AtomicBool) {
+        let mut last_thorough = Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            let wait = match self.mode {
+                FlushDiskType::SyncFlush => Duration::from_millis(10),
+                FlushDiskType::AsyncFlush => self.interval,
+            };
+            {
+                let mut woken = self.wake.lock();
+                if !*woken {
+                    self.cond.wait_for(&mut woken, wait);
+                }
+                *woken = false;
+            }
+            let dirty = self.log.files().dirty_bytes();
+            let due = match self.mode {
+                FlushDiskType::SyncFlush => dirty > 0,
+                FlushDiskType::AsyncFlush => {
+                    dirty >= self.least_bytes.max(1)
+                        || (dirty > 0 && last_thorough.elapsed() >= self.thorough)
+                }
+            };
+            if due {
+                if let Err(e) = self.flush_now() {
+                    tracing::error!(error = %e, "commit-log flush failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                last_thorough = Instant::now();
+            }
+        }
+        if let Err(e) = self.flush_now() {
+            tracing::error!(error = %e, "final commit-log flush failed");
+        }
+    }
+
+    /// Wakes the thread so it can observe `stop`.
+    pub fn stop(&self) {
+        self.request();
+    }
+}
+
+/// Flushes consume queues and index, then records progress in the checkpoint.
+pub struct LogicsFlusher {
+    /// Queues to flush.
+    pub cqs: Arc<ConsumeQueues>,
+    /// Index to flush (when enabled).
+    pub index: Option<Arc<IndexService>>,
+    /// Source of dispatch progress.
+    pub dispatcher: Arc<Dispatcher>,
+    /// Source of commit-log durability.
+    pub flusher: Arc<Flusher>,
+    /// The checkpoint file.
+    pub checkpoint: Arc<Checkpoint>,
+}
+
+impl LogicsFlusher {
+    /// One round: flush queues and index, then persist the checkpoint.
+    ///
+    /// # Errors
+    /// msync or checkpoint write failures.
+    pub fn flush_once(&self) -> Result<()> {
+        let dispatched = self.dispatcher.dispatched();
+        let logics_ts = self.dispatcher.last_timestamp();
+        self.cqs.flush()?;
+        if let Some(index) = &self.index {
+            index.flush()?;
+        }
+        let physic = self.flusher.flushed();
+        self.checkpoint.store(CheckpointData {
+            physic_msg_timestamp: self.flusher.flushed_timestamp(),
+            logics_msg_timestamp: logics_ts,
+            index_msg_timestamp: logics_ts,
+            physic_offset: Some(physic),
+            logics_offset: Some(dispatched),
+        })
+    }
+
+    /// Thread body: a round every `interval` until `stop`.
+    pub fn run(&self, stop: &AtomicBool, interval: Duration) {
+        let step = Duration::from_millis(20);
+        let mut waited = Duration::ZERO;
+        while !stop.load(Ordering::Acquire) {
+            std::thread::sleep(step);
+            waited += step;
+            if waited >= interval {
+                waited = Duration::ZERO;
+                if let Err(e) = self.flush_once() {
+                    tracing::error!(error = %e, "consume-queue flush failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! The store facade: opens (locks, recovers) a store directory, runs the
+//! background threads (dispatch, flush, queue flush, retention) and offers
+//! the put API. Reads live in `read.rs`.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use crate::checkpoint::Checkpoint;
+use crate::commitlog::{Appended, CommitLog};
+use crate::config::{FlushDiskType, StoreConfig};
+use crate::consume_queue::ConsumeQueues;
+use crate::dispatch::{parse_delay_levels, ArrivalListener, Dispatcher};
+use crate::error::{Result, StoreError};
+use crate::flush::{Flusher, LogicsFlusher};
+use crate::index::IndexService;
+use crate::mapped_file::sync_dir;
+use crate::metadata::MetadataFile;
+use crate::recovery::{recover, RecoveryReport};
+use crate::retention::{CleanReport, Retention};
+
+/// Result of a single put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutResult {
+    /// Commit-log offset of the record (offset msg id = store host + this).
+    pub phys_offset: u64,
+    /// Queue offset assigned.
+    pub queue_offset: u64,
+    /// Record size.
+    pub size: u32,
+    /// Store timestamp written (ms).
+    pub store_timestamp: i64,
+    /// Sync flush did not complete within `syncFlushTimeout`: the record is
+    /// stored but maybe not durable (broker answers FLUSH_DISK_TIMEOUT).
+    pub flush_timed_out: bool,
+}
+
+/// Result of a batch put (records consecutive, queue offsets consecutive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPutResult {
+    /// Where each record landed, in order.
+    pub records: Vec<Appended>,
+    /// Sync flush timed out (see [`PutResult::flush_timed_out`]).
+    pub flush_timed_out: bool,
+}
+
+/// Counters for the runtime-info command and metrics.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Records stored.
+    pub put_records: AtomicU64,
+    /// Bytes stored.
+    pub put_bytes: AtomicU64,
+    /// Puts refused or failed.
+    pub put_failures: AtomicU64,
+    /// Sync-flush timeouts.
+    pub flush_timeouts: AtomicU64,
+    /// Messages returned by `get_messages`.
+    pub get_found: AtomicU64,
+    /// `get_messages` calls that found nothing.
+    pub get_miss: AtomicU64,
+}
+
+/// A snapshot of store state for RUNTIME_INFO-style reporting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeInfo {
+    /// Commit-log min/max offsets.
+    pub commitlog_min_offset: u64,
+    /// Commit-log end.
+    pub commitlog_max_offset: u64,
+    /// Durable commit-log end.
+    pub flushed_offset: u64,
+    /// Dispatched commit-log end.
+    pub dispatched_offset: u64,
+    /// Records stored since start.
+    pub put_records: u64,
+    /// Bytes stored since start.
+    pub put_bytes: u64,
+    /// Failed puts since start.
+    pub put_failures: u64,
+    /// Sync-flush timeouts since start.
+    pub flush_timeouts: u64,
+    /// Messages served since start.
+    pub get_found: u64,
+    /// Empty reads since start.
+    pub get_miss: u64,
+    /// Puts currently refused for lack of disk.
+    pub disk_full: bool,
+    /// Commit-log segment count.
+    pub commitlog_files: usize,
+    /// Whether the last start followed a crash.
+    pub recovered_abnormally: bool,
+}
+
+/// The message store.
+pub struct MessageStore {
+    pub(crate) cfg: StoreConfig,
+    pub(crate) log: Arc<CommitLog>,
+    pub(crate) cqs: Arc<ConsumeQueues>,
+    pub(crate) index: Option<Arc<IndexService>>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    flusher: Arc<Flusher>,
+    logics: Arc<LogicsFlusher>,
+    retention: Arc<Retention>,
+    disk_full: Arc<AtomicBool>,
+    pub(crate) stats: StoreStats,
+    pub(crate) total_ram: u64,
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    abort_path: PathBuf,
+    abnormal: bool,
+    recovery: RecoveryReport,
+    _lock: File,
+}
+
+fn total_ram() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kb| kb * 1024)
+}
+
+fn lock_root(cfg: &StoreConfig) -> Result<File> {
+    let root = &cfg.store_path_root_dir;
+    std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
+    let path = root.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    crate::mmap::lock_exclusive(&file).map_err(|_| StoreError::Locked(root.clone()))?;
+    Ok(file)
+}
+
+impl MessageStore {
+    /// Opens the store: locks the directory, loads and recovers files, and
+    /// starts the background threads.
+    ///
+    /// # Errors
+    /// Invalid config, `Locked` when another process owns the directory,
+    /// I/O failures during load or recovery.
+    pub fn open(cfg: StoreConfig) -> Result<Self> {
+        cfg.validate()?;
+        let lock = lock_root(&cfg)?;
+        let root = cfg.store_path_root_dir.clone();
+        let abort_path = root.join("abort");
+        let abnormal = abort_path.exists();
+        let log = Arc::new(CommitLog::open(
+            &cfg.commitlog_dir(),
+            cfg.mapped_file_size_commit_log,
+            cfg.max_message_size,
+        )?);
+        let cqs = Arc::new(ConsumeQueues::load(
+            &cfg.consume_queue_dir(),
+            cfg.cq_file_size(),
+        )?);
+        let index = if cfg.message_index_enable {
+            Some(Arc::new(IndexService::load(
+                &cfg.index_dir(),
+                cfg.max_hash_slot_num,
+                cfg.max_index_num,
+            )?))
+        } else {
+            None
+        };
+        let checkpoint = Arc::new(Checkpoint::open(&root.join("checkpoint"))?);
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&log),
+            Arc::clone(&cqs),
+            index.clone(),
+            parse_delay_levels(&cfg.message_delay_level),
+            0,
+        ));
+        let cp = checkpoint.get();
+        let recovery = recover(
+            &log,
+            &cqs,
+            index.as_ref(),
+            &dispatcher,
+            &cp,
+            abnormal,
+            cfg.check_crc_on_recover,
+        )?;
+        File::create(&abort_path).map_err(|e| StoreError::io(&abort_path, e))?;
+        sync_dir(&root)?;
+        let flusher = Arc::new(Flusher::new(Arc::clone(&log), &cfg));
+        let logics = Arc::new(LogicsFlusher {
+            cqs: Arc::clone(&cqs),
+            index: index.clone(),
+            dispatcher: Arc::clone(&dispatcher),
+            flusher: Arc::clone(&flusher),
+            checkpoint,
+        });
+        let disk_full = Arc::new(AtomicBool::new(false));
+        let retention = Arc::new(Retention {
+            cfg: cfg.clone(),
+            log: Arc::clone(&log),
+            cqs: Arc::clone(&cqs),
+            index: index.clone(),
+            dispatcher: Arc::clone(&dispatcher),
+            disk_full: Arc::clone(&disk_full),
+        });
+        let store = Self {
+            cfg,
+            log,
+            cqs,
+            index,
+            dispatcher,
+            flusher,
+            logics,
+            retention,
+            disk_full,
+            stats: StoreStats::default(),
+            total_ram: total_ram(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Mutex::new(Vec::new()),
+            abort_path,
+            abnormal,
+            recovery,
+            _lock: lock,
+        };
+        store.start_threads()?;
+        Ok(store)
+    }
+
+    fn start_threads(&self) -> Result<()> {
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(f)
+                .map_err(|e| StoreError::io(&self.cfg.store_path_root_dir, e))
+        };
+        let mut threads = self.threads.lock();
+        let (d, stop) = (Arc::clone(&self.dispatcher), Arc::clone(&self.stop));
+        threads.push(spawn("store-dispatch", Box::new(move || d.run(&stop)))?);
+        let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
+        threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
+        let (l, stop) = (Arc::clone(&self.logics), Arc::clone(&self.stop));
+        let every = std::time::Duration::from_millis(self.cfg.flush_interval_consume_queue);
+        threads.push(spawn(
+            "store-cq-flush",
+            Box::new(move || l.run(&stop, every)),
+        )?);
+        let (r, stop) = (Arc::clone(&self.retention), Arc::clone(&self.stop));
+        threads.push(spawn("store-retention", Box::new(move || r.run(&stop)))?);
+        Ok(())
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// Whether this start recovered from a crash (abort file was present).
+    pub fn recovered_abnormally(&self) -> bool {
+        self.abnormal
+    }
+
+    /// What recovery found at open.
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.recovery
+    }
+
+    /// Appends one encoded record (remoting-protocol §7.1, QUEUEOFFSET,
+    /// PHYSICALOFFSET and STORETIMESTAMP are filled here). With SYNC_FLUSH
+    /// and `wait`, returns once the record is durable or the timeout passed.
+    ///
+    /// # Errors
+    /// `DiskFull`, `ShutDown`, `MessageTooLarge`, `BadRecord` (nothing was
+    /// stored); `Io` when a segment could not be created.
+    pub async fn put(&self, record: &[u8], wait: bool) -> Result<PutResult> {
+        let batch = self.put_batch(&[record], wait).await?;
+        let a = batch
+            .records
+            .first()
+            .ok_or(StoreError::BadRecord("empty put".into()))?;
+        Ok(PutResult {
+            phys_offset: a.phys_offset,
+            queue_offset: a.queue_offset,
+            size: a.size,
+            store_timestamp: a.store_timestamp,
+            flush_timed_out: batch.flush_timed_out,
+        })
+    }
+
+    /// Appends several records under one lock, with consecutive queue
+    /// offsets per queue; one flush wait covers them all.
+    ///
+    /// # Errors
+    /// As [`MessageStore::put`]; a bad record rejects the whole batch.
+    pub async fn put_batch<T: AsRef<[u8]>>(
+        &self,
+        records: &[T],
+        wait: bool,
+    ) -> Result<BatchPutResult> {
+        let (records, end) = match self.append_now(records) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.put_failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let mut flush_timed_out = false;
+        if self.cfg.flush_disk_type == FlushDiskType::SyncFlush {
+            if wait {
+                let ok = self
+                    .flusher
+                    .wait_flushed(end, self.cfg.sync_flush_timeout())
+                    .await;
+                if !ok {
+                    self.stats.flush_timeouts.fetch_add(1, Ordering::Relaxed);
+                    flush_timed_out = true;
+                }
+            } else {
+                self.flusher.request();
+            }
+        }
+        Ok(BatchPutResult {
+            records,
+            flush_timed_out,
+        })
+    }
+
+    /// The synchronous part of a put: checks, appends, wakes the dispatcher.
+    fn append_now<T: AsRef<[u8]>>(&self, records: &[T]) -> Result<(Vec<Appended>, u64)> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(StoreError::ShutDown);
+        }
+        if self.disk_full.load(Ordering::Acquire) {
+            return Err(StoreError::DiskFull);
+        }
+        let (appended, end) = self.log.append(records)?;
+        self.dispatcher.wake();
+        let bytes: u64 = appended.iter().map(|a| u64::from(a.size)).sum();
+        self.stats
+            .put_records
+            .fetch_add(appended.len() as u64, Ordering::Relaxed);
+        self.stats.put_bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok((appended, end))
+    }
+
+    /// Registers the long-polling hook called after each consume-queue
+    /// append with (topic, queue id, new max offset, tag hash).
+    pub fn set_arrival_listener(&self, listener: ArrivalListener) {
+        self.dispatcher.set_listener(Some(listener));
+    }
+
+    /// Commit-log offset up to which consume queues are built.
+    pub fn dispatched_offset(&self) -> u64 {
+        self.dispatcher.dispatched()
+    }
+
+    /// Waits until consume queues cover the commit log up to `offset` (e.g.
+    /// a put's `phys_offset + size`), at most `timeout`. Returns false on timeout.
+    pub async fn wait_dispatched(&self, offset: u64, timeout: std::time::Duration) -> bool {
+        let mut rx = self.dispatcher.subscribe();
+        self.dispatcher.wake();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|d| *d >= offset)).await;
+        matches!(waited, Ok(Ok(_)))
+    }
+
+    /// Commit-log offset known durable.
+    pub fn flushed_offset(&self) -> u64 {
+        self.flusher.flushed()
+    }
+
+    /// Puts are refused for lack of disk space.
+    pub fn is_disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Acquire)
+    }
+
+    /// Runs one retention round now; `force_expired` ignores `deleteWhen`
+    /// (TRIGGER_DELETE_FILES).
+    ///
+    /// # Errors
+    /// Unlink failures.
+    pub fn clean_expired_files(&self, force_expired: bool) -> Result<CleanReport> {
+        self.retention.run_once(force_expired)
+    }
+
+    /// Deletes a topic's consume queues and forgets its offsets (its
+    /// commit-log records expire normally).
+    ///
+    /// # Errors
+    /// Unlink failures.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        self.log.remove_topic(topic);
+        self.cqs.remove_topic(topic)
+    }
+
+    /// A metadata file under `config/` (topics.json, consumerOffset.json…).
+    pub fn metadata_file(&self, name: &str) -> MetadataFile {
+        MetadataFile::new(&self.cfg.config_dir(), name)
+    }
+
+    /// Counters and positions.
+    pub fn runtime_info(&self) -> RuntimeInfo {
+        let s = &self.stats;
+        RuntimeInfo {
+            commitlog_min_offset: self.log.min_offset(),
+            commitlog_max_offset: self.log.max_offset(),
+            flushed_offset: self.flusher.flushed(),
+            dispatched_offset: self.dispatcher.dispatched(),
+            put_records: s.put_records.load(Ordering::Relaxed),
+            put_bytes: s.put_bytes.load(Ordering::Relaxed),
+            put_failures: s.put_failures.load(Ordering::Relaxed),
+            flush_timeouts: s.flush_timeouts.load(Ordering::Relaxed),
+            get_found: s.get_found.load(Ordering::Relaxed),
+            get_miss: s.get_miss.load(Ordering::Relaxed),
+            disk_full: self.is_disk_full(),
+            commitlog_files: self.log.files().len(),
+            recovered_abnormally: self.abnormal,
+        }
+    }
+
+    /// Stops the threads, flushes everything, writes the checkpoint and
+    /// removes the abort file. Idempotent; also run on drop.
+    ///
+    /// # Errors
+    /// Final flush or checkpoint failures (the abort file then stays, so
+    /// the next start recovers as after a crash).
+    pub fn shutdown(&self) -> Result<()> {
+        if self.stop.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.dispatcher.stop();
+        self.flusher.stop();
+        for t in self.threads.lock().drain(..) {
+            if t.join().is_err() {
+                tracing::error!("store thread panicked");
+            }
+        }
+        self.flusher.flush_now()?;
+        self.dispatcher.dispatch_available(false)?;
+        self.logics.flush_once()?;
+        std::fs::remove_file(&self.abort_path).map_err(|e| StoreError::io(&self.abort_path, e))?;
+        sync_dir(&self.cfg.store_path_root_dir)
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "store shutdown failed");
+        }
+    }
+}
