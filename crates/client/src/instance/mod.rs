@@ -130,13 +130,19 @@ static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 impl Client {
     /// Starts a client instance with its background route refresh and
-    /// heartbeat tasks.
+    /// heartbeat tasks. Must be called inside a Tokio runtime.
     ///
     /// # Errors
-    /// [`ClientError::NoNameServer`] if `options.namesrv` is empty.
+    /// [`ClientError::NoNameServer`] if `options.namesrv` is empty;
+    /// [`ClientError::IllegalState`] outside a Tokio runtime.
     pub fn start(options: ClientOptions) -> Result<Client> {
         if options.namesrv.is_empty() {
             return Err(ClientError::NoNameServer);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ClientError::IllegalState(
+                "a client must be started inside a Tokio runtime".into(),
+            ));
         }
         let client_ip = options
             .client_ip
@@ -174,7 +180,8 @@ impl Client {
         Ok(client)
     }
 
-    /// A client for one NameServer list (`;`-separated) with default options.
+    /// A client for one NameServer list (`;`-separated) with default
+    /// options. Must be called inside a Tokio runtime.
     ///
     /// # Errors
     /// As [`Client::start`].
@@ -647,4 +654,40 @@ fn local_ip(namesrv: &str) -> IpAddr {
         Ok(sock.local_addr()?.ip())
     };
     probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_start_outside_a_runtime_or_without_namesrv() {
+        assert!(matches!(
+            Client::connect(""),
+            Err(ClientError::NoNameServer)
+        ));
+        assert!(matches!(
+            Client::connect("127.0.0.1:9876"),
+            Err(ClientError::IllegalState(_))
+        ));
+    }
+
+    #[test]
+    fn namesrv_lists_split_on_semicolons() {
+        let mut o = ClientOptions::default();
+        o.add_namesrv(" a:1; b:2 ;;");
+        assert_eq!(o.namesrv, vec!["a:1", "b:2"]);
+    }
+
+    #[tokio::test]
+    async fn client_ids_differ_per_instance() {
+        let a = Client::connect("127.0.0.1:9").unwrap();
+        let b = Client::connect("127.0.0.1:9").unwrap();
+        assert_ne!(a.client_id(), b.client_id());
+        assert!(a.client_id().starts_with("127.0.0.1@"));
+        assert!(a.heartbeat_data().is_none(), "nothing registered yet");
+        a.shutdown().await;
+        b.shutdown().await;
+        assert!(a.is_shutdown());
+    }
 }
