@@ -412,3 +412,22 @@ async fn transactions_commit_rollback_and_check_back() {
     producer.shutdown().await;
     fake.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn sql_subscriptions_are_checked_at_build() {
+    let fake = common::start().await;
+    create_topic(&fake.addr, "T6", 1).await;
+    let build = |sql: &'static str| {
+        PushConsumer::builder()
+            .namesrv(&fake.addr)
+            .group("CG6")
+            .subscribe_sql("T6", sql)
+            .listener(|_m| async { ConsumeResult::Success })
+            .build()
+    };
+    let err = build("a > bad").await.err().expect("rejected");
+    assert_eq!(err.response_code(), Some(23), "{err}");
+    let ok = build("a > 1").await.unwrap();
+    ok.shutdown().await;
+    fake.server.shutdown().await;
+}

@@ -336,6 +336,14 @@ impl LitePullConsumer {
     }
 }
 
+impl Drop for LitePullConsumer {
+    /// Dropping without [`LitePullConsumer::shutdown`] still stops the
+    /// background pulls.
+    fn drop(&mut self) {
+        self.shared.token.cancel();
+    }
+}
+
 impl LiteShared {
     fn spawn_background(self: &Arc<Self>) {
         if !self.subs.is_empty() {

@@ -217,6 +217,14 @@ impl Fake {
                 RemotingCommand::success()
             }
             RequestCode::END_TRANSACTION => self.end_transaction(&req),
+            RequestCode::CHECK_CLIENT_CONFIG => {
+                let body = String::from_utf8_lossy(&req.body).to_string();
+                if body.contains("SQL92") && !body.contains("bad") {
+                    RemotingCommand::success()
+                } else {
+                    RemotingCommand::error(ResponseCode::SUBSCRIPTION_PARSE_FAILED, "cannot parse")
+                }
+            }
             _ => self.admin(&req),
         }
     }

@@ -13,9 +13,11 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use protocol::body::check_client::CheckClientRequestBody;
 use protocol::body::heartbeat::{ConsumeType, ConsumerData, SubscriptionData};
 use protocol::body::MessageQueue;
 use protocol::message::topics;
+use protocol::{RemotingCommand, RequestCode};
 use remoting::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -341,9 +343,47 @@ async fn start(
             debug!(topic = %sub.topic, error = %e, "no route yet");
         }
     }
+    if let Err(e) = check_sql_subscriptions(&shared).await {
+        client.unregister_consumer(&shared.options.group).await;
+        return Err(e);
+    }
     client.send_heartbeat_to_all().await;
     shared.spawn_background();
     Ok(PushConsumer { shared })
+}
+
+/// Asks the brokers of every SQL92-subscribed topic whether they can
+/// evaluate the expression (CHECK_CLIENT_CONFIG), so a broker without
+/// property filtering or a bad expression fails `build` instead of every pull.
+async fn check_sql_subscriptions(shared: &Shared) -> Result<()> {
+    let sql = shared
+        .subs
+        .iter()
+        .filter(|s| s.expression_type == super::subscription::EXPRESSION_TYPE_SQL92);
+    for sub in sql {
+        let route = shared.client.route(&sub.topic).await?;
+        let body = CheckClientRequestBody {
+            client_id: shared.client.client_id().to_string(),
+            group: shared.group().to_string(),
+            namespace: None,
+            subscription_data: Some(sub.clone()),
+        };
+        let body = bytes::Bytes::from(body.to_json_bytes()?);
+        for addr in route
+            .data
+            .broker_datas
+            .iter()
+            .filter_map(|b| b.master_addr())
+        {
+            let req =
+                RemotingCommand::request(RequestCode::CHECK_CLIENT_CONFIG).with_body(body.clone());
+            shared
+                .client
+                .invoke_ok(addr, req, Duration::from_secs(3))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 fn offset_file(options: &PushOptions, client_id: &str) -> PathBuf {
@@ -552,5 +592,13 @@ impl PushConsumer {
         if s.owns_client {
             s.client.shutdown().await;
         }
+    }
+}
+
+impl Drop for PushConsumer {
+    /// Dropping without [`PushConsumer::shutdown`] still stops the
+    /// background pulls (offsets since the last persist are not stored).
+    fn drop(&mut self) {
+        self.shared.token.cancel();
     }
 }
