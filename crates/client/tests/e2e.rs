@@ -184,6 +184,7 @@ async fn e2e_retry_after_failure() {
     );
     let got = seen.lock().clone();
     assert_eq!(got[1].reconsume_times, 1);
+    assert!(got[1].is_retry(), "redelivered through the retry topic");
     assert_eq!(got[1].topic, topic);
     assert_eq!(got[0].msg_id, got[1].msg_id);
     consumer.shutdown().await;

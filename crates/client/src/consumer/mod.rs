@@ -21,9 +21,11 @@ pub use pull::{PullResult, PullStatus};
 pub use push::{PushConsumer, PushConsumerBuilder};
 pub use subscription::Expression;
 
+use protocol::message::{keys, topics};
+
 use crate::error::Result;
 use crate::instance::Client;
-use crate::message::MessageExt;
+use crate::message::{Message, MessageExt};
 
 /// How the members of a consumer group share messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,11 +84,32 @@ pub enum ConsumeResult {
 
 /// Sends a message that failed consumption back to its broker
 /// (CONSUMER_SEND_MSG_BACK): `delay_level` 0 lets the broker pick the
-/// next retry delay, a negative one sends it straight to the DLQ.
+/// next retry delay, a negative one sends it straight to the DLQ. If the
+/// broker refuses, the message is re-sent to the group's retry topic as a
+/// new message carrying the retry properties, as Java clients do.
 ///
 /// # Errors
-/// Transport errors and error codes.
+/// The CONSUMER_SEND_MSG_BACK error when the re-send fails too.
 pub(crate) async fn send_back(
+    client: &Client,
+    group: &str,
+    msg: &MessageExt,
+    delay_level: i32,
+    max_reconsume_times: i32,
+) -> Result<()> {
+    let Err(e) = send_back_to_broker(client, group, msg, delay_level, max_reconsume_times).await
+    else {
+        return Ok(());
+    };
+    tracing::debug!(msg_id = %msg.msg_id, error = %e, "send back refused; re-sending to the retry topic");
+    let retry = retry_message(group, msg, delay_level, max_reconsume_times);
+    match crate::producer::send_direct(client, retry).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(e),
+    }
+}
+
+async fn send_back_to_broker(
     client: &Client,
     group: &str,
     msg: &MessageExt,
@@ -111,6 +134,35 @@ pub(crate) async fn send_back(
     Ok(())
 }
 
+/// The message a consumer sends to `%RETRY%{group}` itself (remoting-protocol
+/// §9.6 step 4): same body, flag and properties, plus RETRY_TOPIC,
+/// RECONSUME_TIME, MAX_RECONSUME_TIMES, ORIGIN_MESSAGE_ID and DELAY
+/// (3 + reconsume times). A negative `delay_level` asks for the DLQ by
+/// marking the message as out of retries.
+pub(crate) fn retry_message(group: &str, msg: &MessageExt, delay_level: i32, max: i32) -> Message {
+    let mut m = Message::new(topics::retry_topic(group), msg.body.clone()).with_flag(msg.flag);
+    for (k, v) in msg.properties.iter() {
+        if k != keys::MIN_OFFSET && k != keys::MAX_OFFSET {
+            m = m.with_property(k, v);
+        }
+    }
+    if msg.property(keys::RETRY_TOPIC).is_none() {
+        m = m.with_property(keys::RETRY_TOPIC, msg.topic.clone());
+    }
+    if msg.property(keys::ORIGIN_MESSAGE_ID).is_none() {
+        m = m.with_property(keys::ORIGIN_MESSAGE_ID, msg.msg_id.clone());
+    }
+    let times = if delay_level < 0 {
+        max.max(msg.reconsume_times + 1)
+    } else {
+        msg.reconsume_times + 1
+    };
+    let level = u8::try_from((3 + msg.reconsume_times).clamp(1, 18)).unwrap_or(18);
+    m.with_property(keys::RECONSUME_TIME, times.to_string())
+        .with_property(keys::MAX_RECONSUME_TIMES, max.to_string())
+        .with_delay_level(level)
+}
+
 /// Sleeps `d` unless `token` is cancelled first; returns true if cancelled.
 pub(crate) async fn sleep_or_cancel(
     token: &tokio_util::sync::CancellationToken,
@@ -119,5 +171,61 @@ pub(crate) async fn sleep_or_cancel(
     tokio::select! {
         _ = token.cancelled() => true,
         _ = tokio::time::sleep(d) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::message::Properties;
+
+    fn failed(reconsume_times: i32) -> MessageExt {
+        let mut properties = Properties::new();
+        properties.insert(keys::UNIQ_KEY, "ID1");
+        properties.insert(keys::TAGS, "A");
+        properties.insert(keys::MIN_OFFSET, "0");
+        MessageExt {
+            topic: "T".into(),
+            body: bytes::Bytes::from_static(b"x"),
+            flag: 3,
+            properties,
+            broker_name: "b".into(),
+            queue_id: 0,
+            queue_offset: 7,
+            commit_log_offset: 100,
+            sys_flag: 0,
+            born_timestamp: 0,
+            born_host: "127.0.0.1:1".parse().unwrap(),
+            store_timestamp: 0,
+            store_host: "127.0.0.1:2".parse().unwrap(),
+            reconsume_times,
+            prepared_transaction_offset: 0,
+            msg_id: "ID1".into(),
+            offset_msg_id: String::new(),
+            store_size: 0,
+        }
+    }
+
+    #[test]
+    fn retry_message_carries_the_retry_properties() {
+        let m = retry_message("G", &failed(2), 0, 16);
+        assert_eq!(m.topic(), "%RETRY%G");
+        assert_eq!(m.flag(), 3);
+        assert_eq!(m.property(keys::RETRY_TOPIC), Some("T"));
+        assert_eq!(m.property(keys::RECONSUME_TIME), Some("3"));
+        assert_eq!(m.property(keys::MAX_RECONSUME_TIMES), Some("16"));
+        assert_eq!(m.property(keys::ORIGIN_MESSAGE_ID), Some("ID1"));
+        assert_eq!(m.delay_level(), Some(5));
+        assert_eq!(m.uniq_key(), Some("ID1"));
+        assert_eq!(m.tags(), Some("A"));
+        assert_eq!(m.property(keys::MIN_OFFSET), None);
+        // To the DLQ: out of retries.
+        let d = retry_message("G", &failed(2), -1, 16);
+        assert_eq!(d.property(keys::RECONSUME_TIME), Some("16"));
+        // Delay levels stop at the last one.
+        assert_eq!(
+            retry_message("G", &failed(40), 0, 50).delay_level(),
+            Some(18)
+        );
     }
 }

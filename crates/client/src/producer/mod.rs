@@ -125,6 +125,39 @@ pub(crate) struct ProducerInner {
     closed: AtomicBool,
 }
 
+/// Sends `msg` once to one queue of its topic on behalf of the client
+/// itself (group `CLIENT_INNER_PRODUCER`), e.g. a consumer re-sending a
+/// failed message to its retry topic.
+///
+/// # Errors
+/// Routing, transport and broker errors.
+pub(crate) async fn send_direct(client: &Client, msg: Message) -> Result<SendResult> {
+    let p = Prepared::single(msg, COMPRESS_OVER, || client.next_uniq_id())?;
+    let route = client.publish_route(&p.topic, 1).await?;
+    let n = route.write_queues.len();
+    let idx =
+        usize::try_from(protocol::message::java_string_hash(&p.msg_id).unsigned_abs()).unwrap_or(0);
+    let mq = route
+        .write_queues
+        .get(idx % n.max(1))
+        .cloned()
+        .ok_or_else(|| ClientError::NoRoute {
+            topic: p.topic.clone(),
+            reason: "no writable queue".into(),
+        })?;
+    let addr = client.master_addr(&mq.broker_name, &p.topic).await?;
+    let req = p.request(
+        protocol::message::topics::CLIENT_INNER_PRODUCER_GROUP,
+        &mq,
+        1,
+    );
+    let resp = client
+        .remoting()
+        .invoke(&addr, req, client.options().request_timeout)
+        .await?;
+    p.result(&addr, &mq, &resp)
+}
+
 /// A producer. Cheap to clone; clones share one producer.
 #[derive(Clone)]
 pub struct Producer {

@@ -140,7 +140,11 @@ async fn consume(
                 );
                 Vec::new()
             }
-            ConsumeResult::Retry => send_back_all(&shared, &msgs).await,
+            ConsumeResult::Retry => {
+                let failed = send_back_all(&shared, &msgs).await;
+                shared.watch_retry_topic();
+                failed
+            }
         };
         done.extend(
             msgs.iter()

@@ -496,6 +496,16 @@ impl Shared {
         }
     }
 
+    /// After sending messages back: if no queue of the group's retry topic
+    /// is assigned yet (the topic may have just been created), rebalance
+    /// now rather than at the next period.
+    pub(crate) fn watch_retry_topic(&self) {
+        let retry = topics::retry_topic(self.group());
+        if !self.queues.lock().keys().any(|q| q.topic == retry) {
+            self.rebalance_now.notify_one();
+        }
+    }
+
     /// Stops pulling `mq` and forgets it.
     pub(crate) fn drop_queue(&self, mq: &MessageQueue) -> bool {
         match self.queues.lock().remove(mq) {
