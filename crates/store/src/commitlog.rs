@@ -131,6 +131,18 @@ impl CommitLog {
                 bytes.len()
             )));
         }
+        if view.queue_id < 0 {
+            return Err(StoreError::BadRecord(format!(
+                "negative queue id {}",
+                view.queue_id
+            )));
+        }
+        if !crate::consume_queue::is_storable_topic(view.topic) {
+            return Err(StoreError::BadRecord(format!(
+                "topic {:?} cannot name a directory",
+                view.topic
+            )));
+        }
         if !view.text_is_intact() {
             return Err(StoreError::BadRecord(
                 "empty topic or NUL in topic/properties".into(),
@@ -199,6 +211,60 @@ impl CommitLog {
         file.publish(file.size());
         let next = self.files.last_or_create(0)?;
         Ok((Arc::clone(&next), next.wrote()))
+    }
+
+    /// Appends raw commit-log bytes that must land exactly at `offset`
+    /// (replication on a slave: the master's bytes, possibly cutting records
+    /// at frame boundaries). An empty log starts at `offset`, which must be
+    /// a segment start.
+    /// Returns the new end.
+    ///
+    /// # Errors
+    /// `BadRecord` when `offset` is not the current end; I/O failures.
+    pub fn append_raw(&self, offset: u64, mut data: &[u8]) -> Result<u64> {
+        let _state = self.put.lock();
+        let end = self.max_offset();
+        let size = self.files.file_size();
+        if !self.files.is_empty() && offset != end {
+            return Err(StoreError::BadRecord(format!(
+                "replicated data at {offset} but the commit log ends at {end}"
+            )));
+        }
+        if self.files.is_empty() && !offset.is_multiple_of(size) {
+            // The master starts an empty slave at a segment start.
+            return Err(StoreError::BadRecord(format!(
+                "an empty commit log must start at a segment boundary, not {offset}"
+            )));
+        }
+        let mut at = offset;
+        while !data.is_empty() {
+            let file = self.files.last_or_create(at / size * size)?;
+            let pos = at - file.start();
+            if pos != file.wrote() {
+                return Err(StoreError::BadRecord(format!(
+                    "replicated offset {at} misaligned"
+                )));
+            }
+            let n = data.len().min((size - pos) as usize);
+            file.write_unpublished(pos, &data[..n])?;
+            file.publish(pos + n as u64);
+            data = &data[n..];
+            at += n as u64;
+        }
+        Ok(self.max_offset())
+    }
+
+    /// Up to `max` published bytes from `offset`, within one segment (the
+    /// master side of replication).
+    pub fn read_raw(&self, offset: u64, max: usize) -> Option<Bytes> {
+        let file = self.files.find(offset)?;
+        let pos = offset - file.start();
+        let avail = file.wrote().checked_sub(pos)?;
+        let n = usize::try_from(avail).unwrap_or(usize::MAX).min(max);
+        if n == 0 {
+            return None;
+        }
+        file.bytes(pos, n)
     }
 
     /// The record at `phys` as a `Bytes` sharing the mapping.

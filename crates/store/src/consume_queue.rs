@@ -18,6 +18,12 @@ pub const CQ_UNIT: u64 = 20;
 /// Size field of a filler entry (gaps before the first real entry).
 pub const BLANK_SIZE: i32 = i32::MAX;
 
+/// Whether `topic` can safely name a consume-queue directory (the broker
+/// enforces the stricter RocketMQ character set; this guards the file system).
+pub fn is_storable_topic(topic: &str) -> bool {
+    !topic.is_empty() && topic != "." && topic != ".." && !topic.contains(['/', '\\', '\0'])
+}
+
 /// One consume-queue entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CqEntry {
@@ -111,6 +117,13 @@ impl ConsumeQueue {
         self.min_offset
             .load(Ordering::Acquire)
             .min(self.max_offset())
+    }
+
+    /// First queue offset of the segment after the one holding `offset`
+    /// (where a reader skips to when `offset` has no entry).
+    pub fn roll_next_file(&self, offset: u64) -> u64 {
+        let per_file = self.files.file_size() / CQ_UNIT;
+        (offset / per_file + 1) * per_file
     }
 
     /// Reads entry `offset`, if written.
@@ -339,6 +352,11 @@ impl ConsumeQueues {
         let queues = map.entry(topic.to_owned()).or_default();
         if let Some(q) = queues.get(&queue_id) {
             return Ok(Arc::clone(q));
+        }
+        if !is_storable_topic(topic) || queue_id < 0 {
+            return Err(StoreError::BadRecord(format!(
+                "no consume queue for {topic:?}/{queue_id}"
+            )));
         }
         let dir = self.root.join(topic).join(queue_id.to_string());
         let q = Arc::new(ConsumeQueue::open(&dir, topic, queue_id, self.file_size)?);

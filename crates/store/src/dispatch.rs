@@ -15,6 +15,7 @@ use crate::consume_queue::{ConsumeQueues, CqEntry};
 use crate::error::Result;
 use crate::index::IndexService;
 use crate::record::{peek_head, tag_hash, Head, RecordView};
+use crate::signal::StopSignal;
 
 /// Called after each consume-queue append: (topic, queue id, new max
 /// offset, tag hash). Must be quick; it runs on the dispatcher thread.
@@ -53,7 +54,13 @@ pub struct Dispatcher {
     progress: watch::Sender<u64>,
     wake: Mutex<bool>,
     cond: Condvar,
+    /// Set while the thread is in a long (condvar) sleep: only then do
+    /// appenders pay for a wake-up; while busy it polls every millisecond.
+    sleeping: AtomicBool,
 }
+
+/// Idle polls (1 ms apart) before the dispatcher sleeps until woken.
+const IDLE_POLLS: u32 = 20;
 
 impl Dispatcher {
     /// A dispatcher starting at commit-log offset `from`.
@@ -75,6 +82,7 @@ impl Dispatcher {
             progress: watch::channel(from).0,
             wake: Mutex::new(false),
             cond: Condvar::new(),
+            sleeping: AtomicBool::new(false),
         }
     }
 
@@ -106,6 +114,16 @@ impl Dispatcher {
 
     /// Wakes the dispatcher thread (after an append).
     pub fn wake(&self) {
+        // Pairs with the fence in `run`: either the thread sees the new
+        // commit-log end, or we see it sleeping and wake it.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) {
+            *self.wake.lock() = true;
+            self.cond.notify_one();
+        }
+    }
+
+    fn force_wake(&self) {
         *self.wake.lock() = true;
         self.cond.notify_one();
     }
@@ -186,7 +204,15 @@ impl Dispatcher {
                     let parsed = file.slice(pos, size).map(RecordView::parse);
                     match parsed {
                         Some(Ok(view)) => {
-                            self.dispatch_one(&view, *from, notify)?;
+                            match self.dispatch_one(&view, *from, notify) {
+                                Ok(()) => {}
+                                // Never stall the whole store on one record
+                                // that cannot be queued; I/O errors retry.
+                                Err(crate::error::StoreError::BadRecord(e)) => {
+                                    tracing::error!(offset = *from, error = %e, "record not dispatchable");
+                                }
+                                Err(e) => return Err(e),
+                            }
                             self.last_ts.store(view.store_timestamp, Ordering::Release);
                             *from += size as u64;
                         }
@@ -208,17 +234,31 @@ impl Dispatcher {
     }
 
     /// The dispatcher thread body: runs until `stop` is set.
-    pub fn run(&self, stop: &AtomicBool) {
-        while !stop.load(Ordering::Acquire) {
+    pub fn run(&self, stop: &StopSignal) {
+        let mut idle = 0u32;
+        while !stop.is_stopped() {
             if let Err(e) = self.dispatch_available(true) {
                 tracing::error!(error = %e, "dispatch failed; retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let mut woken = self.wake.lock();
-            if !*woken && self.dispatched() >= self.log.max_offset() {
-                self.cond.wait_for(&mut woken, Duration::from_millis(50));
+            if self.dispatched() < self.log.max_offset() {
+                idle = 0;
+                continue;
             }
+            idle += 1;
+            if idle < IDLE_POLLS {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let mut woken = self.wake.lock();
+            self.sleeping.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !*woken && self.dispatched() >= self.log.max_offset() && !stop.is_stopped() {
+                self.cond.wait_for(&mut woken, Duration::from_millis(100));
+            }
+            self.sleeping.store(false, Ordering::SeqCst);
             *woken = false;
+            idle = 0;
         }
         if let Err(e) = self.dispatch_available(true) {
             tracing::error!(error = %e, "final dispatch failed");
@@ -227,7 +267,7 @@ impl Dispatcher {
 
     /// Wakes a thread blocked in `run` so it can observe `stop`.
     pub fn stop(&self) {
-        self.wake();
+        self.force_wake();
     }
 }
 

@@ -19,10 +19,6 @@ pub enum StoreError {
     /// Disk usage passed `diskSpaceWarningLevelRatio`; puts refused, reads continue.
     #[error("disk full: usage above diskSpaceWarningLevelRatio")]
     DiskFull,
-    /// Sync flush did not reach the record within `syncFlushTimeout`
-    /// (the record is stored; broker answers FLUSH_DISK_TIMEOUT).
-    #[error("flush disk timeout")]
-    FlushTimeout,
     /// The record is larger than `maxMessageSize` or a segment.
     #[error("message too large: {size} bytes (limit {limit})")]
     MessageTooLarge {

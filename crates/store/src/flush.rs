@@ -3,7 +3,7 @@
 //! appenders wake the flusher and wait on a watch of the flushed offset, and
 //! one fsync covers everyone who was waiting.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use crate::consume_queue::ConsumeQueues;
 use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::index::IndexService;
+use crate::signal::StopSignal;
 
 const PAGE: u64 = 4096;
 
@@ -94,9 +95,9 @@ impl Flusher {
     }
 
     /// The flusher thread body: runs until `stop`, then flushes once more.
-    pub fn run(&self, stop: &AtomicBool) {
+    pub fn run(&self, stop: &StopSignal) {
         let mut last_thorough = Instant::now();
-        while !stop.load(Ordering::Acquire) {
+        while !stop.is_stopped() {
             let wait = match self.mode {
                 FlushDiskType::SyncFlush => Duration::from_millis(10),
                 FlushDiskType::AsyncFlush => self.interval,
@@ -172,17 +173,10 @@ impl LogicsFlusher {
     }
 
     /// Thread body: a round every `interval` until `stop`.
-    pub fn run(&self, stop: &AtomicBool, interval: Duration) {
-        let step = Duration::from_millis(20);
-        let mut waited = Duration::ZERO;
-        while !stop.load(Ordering::Acquire) {
-            std::thread::sleep(step);
-            waited += step;
-            if waited >= interval {
-                waited = Duration::ZERO;
-                if let Err(e) = self.flush_once() {
-                    tracing::error!(error = %e, "consume-queue flush failed");
-                }
+    pub fn run(&self, stop: &StopSignal, interval: Duration) {
+        while !stop.sleep(interval) {
+            if let Err(e) = self.flush_once() {
+                tracing::error!(error = %e, "consume-queue flush failed");
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod read;
 pub mod record;
 pub mod recovery;
 pub mod retention;
+pub mod signal;
 pub mod store;
 
 pub use commitlog::Appended;

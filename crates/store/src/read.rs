@@ -176,7 +176,7 @@ impl MessageStore {
         }
         if scanned == 0 && r.messages.is_empty() {
             r.status = GetStatus::OffsetFoundNull;
-            r.next_begin_offset = offset;
+            r.next_begin_offset = cq.roll_next_file(offset).min(r.max_offset);
             return;
         }
         r.status = if r.messages.is_empty() {

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::index::IndexService;
 use crate::mapped_file::now_ms;
 use crate::mmap::{disk_used_ratio, local_time};
+use crate::signal::StopSignal;
 
 /// The retention worker.
 pub struct Retention {
@@ -100,19 +101,15 @@ impl Retention {
     }
 
     /// Thread body: a round every `cleanResourceInterval` until `stop`.
-    pub fn run(&self, stop: &AtomicBool) {
+    pub fn run(&self, stop: &StopSignal) {
         let interval = Duration::from_millis(self.cfg.clean_resource_interval.max(100));
-        let step = Duration::from_millis(50);
-        let mut waited = interval;
-        while !stop.load(Ordering::Acquire) {
-            if waited >= interval {
-                waited = Duration::ZERO;
-                if let Err(e) = self.run_once(false) {
-                    tracing::error!(error = %e, "retention round failed");
-                }
+        loop {
+            if let Err(e) = self.run_once(false) {
+                tracing::error!(error = %e, "retention round failed");
             }
-            std::thread::sleep(step);
-            waited += step;
+            if stop.sleep(interval) {
+                return;
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::mapped_file::sync_dir;
 use crate::metadata::MetadataFile;
 use crate::recovery::{recover, RecoveryReport};
 use crate::retention::{CleanReport, Retention};
+use crate::signal::StopSignal;
 
 /// Result of a single put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +110,7 @@ pub struct MessageStore {
     disk_full: Arc<AtomicBool>,
     pub(crate) stats: StoreStats,
     pub(crate) total_ram: u64,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     abort_path: PathBuf,
     abnormal: bool,
@@ -223,7 +224,7 @@ impl MessageStore {
             disk_full,
             stats: StoreStats::default(),
             total_ram: total_ram(),
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(StopSignal::new()),
             threads: Mutex::new(Vec::new()),
             abort_path,
             abnormal,
@@ -334,7 +335,7 @@ impl MessageStore {
 
     /// The synchronous part of a put: checks, appends, wakes the dispatcher.
     fn append_now<T: AsRef<[u8]>>(&self, records: &[T]) -> Result<(Vec<Appended>, u64)> {
-        if self.stop.load(Ordering::Acquire) {
+        if self.stop.is_stopped() {
             return Err(StoreError::ShutDown);
         }
         if self.disk_full.load(Ordering::Acquire) {
@@ -348,6 +349,30 @@ impl MessageStore {
             .fetch_add(appended.len() as u64, Ordering::Relaxed);
         self.stats.put_bytes.fetch_add(bytes, Ordering::Relaxed);
         Ok((appended, end))
+    }
+
+    /// Slave side of replication: appends the master's commit-log bytes at
+    /// exactly `offset` (our current end; an empty store starts there);
+    /// consume queues and index are built by the dispatcher as usual.
+    ///
+    /// # Errors
+    /// `BadRecord` when `offset` is not our end; `DiskFull`; I/O failures.
+    pub fn append_replicated(&self, offset: u64, data: &[u8]) -> Result<u64> {
+        if self.stop.is_stopped() {
+            return Err(StoreError::ShutDown);
+        }
+        if self.disk_full.load(Ordering::Acquire) {
+            return Err(StoreError::DiskFull);
+        }
+        let end = self.log.append_raw(offset, data)?;
+        self.dispatcher.wake();
+        Ok(end)
+    }
+
+    /// Master side of replication: up to `max` commit-log bytes from
+    /// `offset` (never crossing a segment end), sharing the mapping.
+    pub fn read_commitlog(&self, offset: u64, max: usize) -> Option<bytes::Bytes> {
+        self.log.read_raw(offset, max)
     }
 
     /// Registers the long-polling hook called after each consume-queue
@@ -431,7 +456,7 @@ impl MessageStore {
     /// Final flush or checkpoint failures (the abort file then stays, so
     /// the next start recovers as after a crash).
     pub fn shutdown(&self) -> Result<()> {
-        if self.stop.swap(true, Ordering::AcqRel) {
+        if self.stop.stop() {
             return Ok(());
         }
         self.dispatcher.stop();

@@ -344,3 +344,36 @@ async fn records_from_the_protocol_encoder_are_stored_and_patched() {
     );
     assert_eq!(store.query_by_key("Enc", "k2", 10, 0, i64::MAX).len(), 2);
 }
+
+#[tokio::test]
+async fn replication_bytes_rebuild_queues_on_a_slave() {
+    let master_dir = tempfile::tempdir().unwrap();
+    let slave_dir = tempfile::tempdir().unwrap();
+    let master = MessageStore::open(small_config(master_dir.path())).unwrap();
+    for i in 0..400 {
+        master
+            .put(&rec("H", (i % 2) as i32, i, "x"), false)
+            .await
+            .unwrap();
+    }
+    let slave = MessageStore::open(small_config(slave_dir.path())).unwrap();
+    // Ship in odd-sized frames that cut records and cross segments.
+    let mut at = 0u64;
+    while at < master.commitlog_max_offset() {
+        let chunk = master.read_commitlog(at, 7_777).unwrap();
+        at = slave.append_replicated(at, &chunk).unwrap();
+    }
+    assert!(
+        slave.append_replicated(5, b"x").is_err(),
+        "offset must be our end"
+    );
+    settle(&slave).await;
+    assert_eq!(slave.commitlog_max_offset(), master.commitlog_max_offset());
+    for q in 0..2 {
+        assert_eq!(slave.max_offset("H", q), 200);
+        assert_eq!(
+            slave.message_at("H", q, 199),
+            master.message_at("H", q, 199)
+        );
+    }
+}
