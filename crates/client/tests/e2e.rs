@@ -69,6 +69,19 @@ async fn create_topic(ns: &str, topic: &str, queues: i32) {
     admin.shutdown().await;
 }
 
+/// Waits until the NameServer routes `topic` (auto-created topics appear
+/// once the broker re-registers).
+async fn wait_route(ns: &str, topic: &str) {
+    let admin = Admin::connect(ns).unwrap();
+    for _ in 0..200 {
+        if admin.topic_route(topic).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    admin.shutdown().await;
+}
+
 async fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     for _ in 0..secs * 10 {
         if cond() {
@@ -222,6 +235,7 @@ async fn e2e_batch_compression_and_lite_pull() {
         .build()
         .await
         .unwrap();
+    wait_route(&ns, &topic).await;
     let queues = lite.fetch_queues(&topic).await.unwrap();
     lite.assign(queues.clone()).await.unwrap();
     let mut got = Vec::new();
@@ -371,6 +385,7 @@ async fn e2e_admin_calls() {
         .send(Message::new(&topic, "findme").with_keys(["admin-key"]))
         .await
         .unwrap();
+    wait_route(&ns, &topic).await;
     let mut listed = false;
     for _ in 0..50 {
         listed = admin.topic_list().await.unwrap().contains(&topic);
@@ -412,4 +427,62 @@ async fn e2e_admin_calls() {
     admin.delete_topic(None, &topic).await.unwrap();
     producer.shutdown().await;
     admin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_sql92_filter() {
+    if std::env::var("APOGEE_E2E_NAMESRV").as_deref() == Ok("fake") {
+        eprintln!("skipping e2e_sql92_filter: the fake does not evaluate SQL92");
+        return;
+    }
+    let Some(ns) = namesrv("e2e_sql92_filter").await else {
+        return;
+    };
+    let topic = unique("E2eSql");
+    create_topic(&ns, &topic, 2).await;
+    let producer = Producer::builder()
+        .namesrv(&ns)
+        .group(unique("PG"))
+        .build()
+        .await
+        .unwrap();
+    for a in 1..=10 {
+        producer
+            .send(
+                Message::new(&topic, format!("a={a}"))
+                    .with_property("a", a.to_string())
+                    .with_tags("T"),
+            )
+            .await
+            .unwrap();
+    }
+    let seen: Seen = Arc::default();
+    let s = Arc::clone(&seen);
+    let consumer = PushConsumer::builder()
+        .namesrv(&ns)
+        .group(unique("CG"))
+        .subscribe_sql(&topic, "a > 5 AND TAGS = 'T'")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .listener(move |msgs| {
+            s.lock().extend(msgs);
+            async { ConsumeResult::Success }
+        })
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        wait_for(60, || seen.lock().len() >= 5).await,
+        "got {}",
+        seen.lock().len()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut got: Vec<i32> = seen
+        .lock()
+        .iter()
+        .map(|m| m.property("a").unwrap().parse().unwrap())
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, vec![6, 7, 8, 9, 10]);
+    consumer.shutdown().await;
+    producer.shutdown().await;
 }

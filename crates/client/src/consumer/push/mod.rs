@@ -361,7 +361,10 @@ async fn check_sql_subscriptions(shared: &Shared) -> Result<()> {
         .iter()
         .filter(|s| s.expression_type == super::subscription::EXPRESSION_TYPE_SQL92);
     for sub in sql {
-        let route = shared.client.route(&sub.topic).await?;
+        // Without a route there is no broker to ask yet (as in Java).
+        let Ok(route) = shared.client.route(&sub.topic).await else {
+            continue;
+        };
         let body = CheckClientRequestBody {
             client_id: shared.client.client_id().to_string(),
             group: shared.group().to_string(),
