@@ -86,6 +86,22 @@ async fn send_then_push_consume_with_tag_filter_and_offsets() {
         4 + 1,
         "four queues plus the retry queue"
     );
+    // What mqadmin consumerStatus shows, relayed by the broker.
+    let info = fake.fake.running_info("CG1", "CG1").await;
+    assert_eq!(info.code, 0);
+    let text = String::from_utf8(info.body.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            r#""mqTable":{{"brokerName":"fake-broker","queueId":0,"topic":"%RETRY%CG1"}:{"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""PROP_CONSUME_TYPE":"CONSUME_PASSIVELY""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""subString":"A""#), "{text}");
+    assert_eq!(fake.fake.running_info("CG1", "nope").await.code, 1);
     consumer.shutdown().await;
     // Shutdown persisted the offsets: every queue was read to its end.
     for q in 0..4 {

@@ -65,6 +65,14 @@ impl ProcessQueue {
         self.dropped.load(Ordering::Acquire)
     }
 
+    /// (in flight, oldest in flight, newest in flight) for running info.
+    pub(crate) fn snapshot(&self) -> (usize, i64, i64) {
+        let s = self.state.lock();
+        let min = s.in_flight.first().copied().unwrap_or(0);
+        let max = s.in_flight.last().copied().unwrap_or(0);
+        (s.in_flight.len(), min, max)
+    }
+
     /// How many messages are in flight.
     pub(crate) fn len(&self) -> usize {
         self.state.lock().in_flight.len()

@@ -86,6 +86,11 @@ pub(crate) trait ConsumerHook: Send + Sync + 'static {
     fn on_ids_changed(&self);
     /// An admin reset the group's offsets of `topic`.
     fn reset_offsets(&self, topic: &str, table: BTreeMap<protocol::body::MessageQueue, i64>);
+    /// The GET_CONSUMER_RUNNING_INFO body (ConsumerRunningInfo JSON), if
+    /// this kind of consumer reports one.
+    fn running_info(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// What the instance needs from a transactional producer.

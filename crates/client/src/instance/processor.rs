@@ -4,11 +4,13 @@
 use std::sync::Weak;
 
 use protocol::body::reset_offset::ResetOffsetBody;
-use protocol::header::consumer::NotifyConsumerIdsChangedRequestHeader;
+use protocol::header::consumer::{
+    GetConsumerRunningInfoRequestHeader, NotifyConsumerIdsChangedRequestHeader,
+};
 use protocol::header::offset::ResetOffsetRequestHeader;
 use protocol::header::transaction::CheckTransactionStateRequestHeader;
 use protocol::message::keys;
-use protocol::{RemotingCommand, RequestCode};
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor};
 use tracing::{debug, warn};
 
@@ -49,6 +51,7 @@ impl Processor for ClientProcessor {
                     reset_offset(&client, &request);
                     None
                 }
+                RequestCode::GET_CONSUMER_RUNNING_INFO => Some(running_info(&client, &request)),
                 _ => Some(remoting::not_supported(&request)),
             }
         })
@@ -114,5 +117,20 @@ fn reset_offset(client: &Client, request: &RemotingCommand) {
     };
     if let Some(hook) = client.consumer_hook(&header.group) {
         hook.reset_offsets(&header.topic, body.offset_table);
+    }
+}
+
+fn running_info(client: &Client, request: &RemotingCommand) -> RemotingCommand {
+    let header = match request.decode_header::<GetConsumerRunningInfoRequestHeader>() {
+        Ok(h) => h,
+        Err(e) => return RemotingCommand::error(ResponseCode::SYSTEM_ERROR, e.to_string()),
+    };
+    let group = &header.consumer_group;
+    match client.consumer_hook(group).and_then(|h| h.running_info()) {
+        Some(body) => RemotingCommand::success().with_body(body),
+        None => RemotingCommand::error(
+            ResponseCode::SYSTEM_ERROR,
+            format!("The Consumer Group <{group}> not exist in this consumer"),
+        ),
     }
 }

@@ -629,6 +629,25 @@ impl Fake {
         conn.invoke_oneway(req).await.unwrap();
     }
 
+    /// Asks a member of `group` for its running info (as the broker relays
+    /// GET_CONSUMER_RUNNING_INFO), naming `ask_group` in the header.
+    pub async fn running_info(&self, group: &str, ask_group: &str) -> RemotingCommand {
+        let (conn, client_id) = {
+            let s = self.state.lock();
+            let (id, cid) = s.groups[group]
+                .iter()
+                .next()
+                .map(|(i, c)| (*i, c.clone()))
+                .unwrap();
+            (s.conns[&id].clone(), cid)
+        };
+        let mut req = RemotingCommand::request(RequestCode::GET_CONSUMER_RUNNING_INFO);
+        req.ext_fields
+            .insert("consumerGroup".into(), ask_group.into());
+        req.ext_fields.insert("clientId".into(), client_id);
+        conn.invoke(req, Duration::from_secs(3)).await.unwrap()
+    }
+
     pub fn queue_len(&self, topic: &str, queue: i32) -> usize {
         self.state
             .lock()

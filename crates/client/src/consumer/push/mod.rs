@@ -4,6 +4,7 @@
 mod concurrent;
 mod orderly;
 mod rebalance;
+mod running_info;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -334,6 +335,7 @@ async fn start(
         suggestions: BrokerSuggestions::default(),
         locks: Mutex::new(HashMap::new()),
         closed: AtomicBool::new(false),
+        started_ms: super::subscription::now_ms(),
         options,
     });
     let hook: Arc<dyn ConsumerHook> = Arc::new(Hook(Arc::downgrade(&shared)));
@@ -426,6 +428,7 @@ pub(crate) struct Shared {
     /// Orderly: when each queue was last locked on its broker.
     pub(crate) locks: Mutex<HashMap<MessageQueue, Instant>>,
     closed: AtomicBool,
+    started_ms: i64,
 }
 
 impl Shared {
@@ -554,6 +557,17 @@ impl ConsumerHook for Hook {
         let me = Arc::clone(&s);
         s.tracker
             .spawn(async move { me.apply_reset(&topic, table).await });
+    }
+
+    fn running_info(&self) -> Option<Vec<u8>> {
+        let s = self.0.upgrade()?;
+        match s.running_info_json(s.started_ms) {
+            Ok(body) => Some(body),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode running info");
+                None
+            }
+        }
     }
 }
 
