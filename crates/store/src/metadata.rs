@@ -38,12 +38,14 @@ impl MetadataFile {
     /// exists.
     ///
     /// # Errors
-    /// [`StoreError::Metadata`] when the files exist but none is valid JSON.
+    /// [`StoreError::Metadata`] when the files exist but none is valid JSON
+    /// (in fastjson's dialect, which allows unquoted integer keys).
     pub fn load(&self) -> Result<Option<String>> {
         let mut reasons = Vec::new();
         for path in [self.path.clone(), self.sibling(".bak")] {
             match std::fs::read_to_string(&path) {
-                Ok(text) => match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+                // fastjson's dialect: Java writes integer map keys unquoted.
+                Ok(text) => match protocol::body::fastjson::parse(text.as_bytes()) {
                     Ok(_) => return Ok(Some(text)),
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "unparsable metadata file");
@@ -114,5 +116,14 @@ mod tests {
         std::fs::write(m.path().with_file_name("topics.json.bak"), "y").unwrap();
         assert!(m.load().unwrap_err().to_string().contains("topics.json"));
         assert!(!m.path().with_file_name("topics.json.tmp").exists());
+    }
+
+    #[test]
+    fn java_style_integer_keys_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetadataFile::new(dir.path(), "consumerOffset.json");
+        let text = r#"{"offsetTable":{"T@G":{0:250,1:248}}}"#;
+        m.save(text).unwrap();
+        assert_eq!(m.load().unwrap().as_deref(), Some(text));
     }
 }
