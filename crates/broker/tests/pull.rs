@@ -1,0 +1,181 @@
+//! Pulls over real TCP: found, not found, offset moved, long polling woken
+//! by a send (answered with the request's own opaque on a raw socket), long
+//! polling timing out, and commit offsets carried in pulls.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::*;
+use protocol::header::offset::{OffsetResponseHeader, QueryConsumerOffsetRequestHeader};
+use protocol::header::pull::PullMessageResponseHeader;
+use protocol::message::sysflag::pull as pullflag;
+use protocol::{frame, RemotingCommand, RequestCode, ResponseCode};
+use testkit::TestCluster;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn next_begin(r: &RemotingCommand) -> i64 {
+    r.decode_header::<PullMessageResponseHeader>()
+        .unwrap()
+        .next_begin_offset
+}
+
+async fn seeded(topic: &str, n: usize) -> TestCluster {
+    let c = TestCluster::start().await;
+    for i in 0..n {
+        send_ok(&c, send_v1(topic, 0, format!("m{i}").as_bytes(), "")).await;
+    }
+    wait_queue(&c, topic, 0, n as i64).await;
+    c
+}
+
+#[tokio::test]
+async fn pull_found_not_found_and_moved() {
+    let c = seeded("T_PULL", 3).await;
+    let r = c.call(pull_cmd(&pull_req("T_PULL", 0, 1, 0))).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"m1".to_vec(), b"m2".to_vec()]);
+    assert_eq!(next_begin(&r), 3);
+    let h: PullMessageResponseHeader = r.decode_header().unwrap();
+    assert_eq!((h.min_offset, h.max_offset), (0, 3));
+
+    // At the end of the queue: nothing yet, keep the offset.
+    let r = c.call(pull_cmd(&pull_req("T_PULL", 0, 3, 0))).await;
+    assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code(), "{:?}", r.remark);
+    assert_eq!(next_begin(&r), 3);
+    assert!(r.body.is_empty());
+
+    // Far past the end: moved back to the max offset.
+    let r = c.call(pull_cmd(&pull_req("T_PULL", 0, 100, 0))).await;
+    assert_eq!(r.code, ResponseCode::PULL_OFFSET_MOVED.code(), "{:?}", r.remark);
+    assert_eq!(next_begin(&r), 3);
+
+    // maxMsgNums caps the batch.
+    let mut h = pull_req("T_PULL", 0, 0, 0);
+    h.max_msg_nums = 1;
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(bodies(&r.body), vec![b"m0".to_vec()]);
+    assert_eq!(next_begin(&r), 1);
+    c.shutdown().await;
+}
+
+async fn read_frame(sock: &mut TcpStream, buf: &mut BytesMut) -> RemotingCommand {
+    loop {
+        if let Some((cmd, used)) = frame::decode(buf, frame::DEFAULT_MAX_FRAME).unwrap() {
+            let _ = buf.split_to(used);
+            return cmd;
+        }
+        let n = sock.read_buf(buf).await.unwrap();
+        assert!(n > 0, "the broker closed the connection");
+    }
+}
+
+#[tokio::test]
+async fn parked_pull_is_woken_by_a_send_with_its_own_opaque() {
+    let c = seeded("T_LONGPOLL", 1).await;
+    let mut sock = TcpStream::connect(c.broker_addr()).await.unwrap();
+    let mut h = pull_req("T_LONGPOLL", 0, 1, pullflag::SUSPEND);
+    h.suspend_timeout_millis = 20_000;
+    let mut pull = pull_cmd(&h);
+    pull.opaque = 777_001;
+    let mut out = BytesMut::new();
+    frame::encode(&pull, &mut out);
+    sock.write_all(&out).await.unwrap();
+
+    // Parked: no answer while the queue is empty.
+    let mut buf = BytesMut::new();
+    let early = tokio::time::timeout(Duration::from_millis(300), sock.read_buf(&mut buf)).await;
+    assert!(early.is_err(), "the pull was answered before any message arrived");
+
+    send_ok(&c, send_v1("T_LONGPOLL", 0, b"wake", "")).await;
+    // Well inside the 20 s hold: only a wake-up answers this soon.
+    let r = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut sock, &mut buf))
+        .await
+        .expect("the parked pull was not woken by the send");
+    assert!(r.is_response());
+    assert_eq!(r.opaque, 777_001, "answered with the request's opaque");
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"wake".to_vec()]);
+    assert_eq!(next_begin(&r), 2);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn parked_pull_times_out_as_not_found() {
+    let c = seeded("T_LP_TIMEOUT", 1).await;
+    let mut h = pull_req("T_LP_TIMEOUT", 0, 1, pullflag::SUSPEND);
+    h.suspend_timeout_millis = 300;
+    let started = tokio::time::Instant::now();
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code(), "{:?}", r.remark);
+    assert_eq!(next_begin(&r), 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "the pull was held for its suspend time"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn commit_offset_carried_in_a_pull_is_stored() {
+    let c = seeded("T_PULL_COMMIT", 3).await;
+    let mut h = pull_req("T_PULL_COMMIT", 0, 2, pullflag::COMMIT_OFFSET);
+    h.commit_offset = 2;
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let q = c
+        .call(RemotingCommand::request_with_header(
+            RequestCode::QUERY_CONSUMER_OFFSET,
+            &QueryConsumerOffsetRequestHeader {
+                consumer_group: GROUP.into(),
+                topic: "T_PULL_COMMIT".into(),
+                queue_id: 0,
+                set_zero_if_not_found: None,
+            },
+        ))
+        .await;
+    assert_eq!(q.code, 0, "{:?}", q.remark);
+    assert_eq!(q.decode_header::<OffsetResponseHeader>().unwrap().offset, 2);
+
+    // Without the flag, the commitOffset field is ignored.
+    let mut h = pull_req("T_PULL_COMMIT", 0, 0, 0);
+    h.commit_offset = 1;
+    c.call(pull_cmd(&h)).await;
+    let q = c
+        .call(RemotingCommand::request_with_header(
+            RequestCode::QUERY_CONSUMER_OFFSET,
+            &QueryConsumerOffsetRequestHeader {
+                consumer_group: GROUP.into(),
+                topic: "T_PULL_COMMIT".into(),
+                queue_id: 0,
+                set_zero_if_not_found: None,
+            },
+        ))
+        .await;
+    assert_eq!(q.decode_header::<OffsetResponseHeader>().unwrap().offset, 2);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn pull_with_registered_subscription_filters_by_tag() {
+    let c = TestCluster::start().await;
+    send_ok(&c, send_v1("T_PULL_SUB", 0, b"a", &props("A", ""))).await;
+    send_ok(&c, send_v1("T_PULL_SUB", 0, b"b", &props("B", ""))).await;
+    wait_queue(&c, "T_PULL_SUB", 0, 2).await;
+    // No SUBSCRIPTION flag and no heartbeat: the group's subscription is unknown.
+    let mut h = pull_req("T_PULL_SUB", 0, 0, 0);
+    h.sys_flag = 0;
+    let r = c.call(pull_cmd(&h)).await;
+    assert_error(&r, ResponseCode::SUBSCRIPTION_NOT_EXIST, "T_PULL_SUB");
+    // An explicit tag subscription filters on the broker.
+    let mut h = pull_req("T_PULL_SUB", 0, 0, 0);
+    h.subscription = Some("B".into());
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"b".to_vec()]);
+    c.shutdown().await;
+}
