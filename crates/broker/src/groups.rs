@@ -86,7 +86,6 @@ impl GroupTable {
                 "counter": inner.version,
                 "timestamp": crate::state::now_ms(),
             })),
-            ..SubscriptionGroupWrapper::default()
         }
     }
 

@@ -176,7 +176,7 @@ impl TopicTable {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            data_version: inner.version.clone(),
+            data_version: inner.version,
             ..TopicConfigSerializeWrapper::default()
         }
     }
@@ -188,7 +188,7 @@ impl TopicTable {
 
     /// The current data version.
     pub fn data_version(&self) -> DataVersion {
-        self.inner.read().version.clone()
+        self.inner.read().version
     }
 
     /// Loads `topics.json` content over the system topics.

@@ -116,7 +116,7 @@ async fn send_batch(
             make(item.body, item.properties, item.flag, &mut buf)?;
         } else {
             let mut p = Properties::decode(props);
-            p.insert(keys::UNIQ_KEY, &state.next_uniq_id());
+            p.insert(keys::UNIQ_KEY, state.next_uniq_id());
             make(item.body, p.encode().as_bytes(), item.flag, &mut buf)?;
         }
         bounds.push(start..buf.len());
