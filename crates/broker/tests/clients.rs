@@ -27,7 +27,9 @@ fn consumer_list() -> RemotingCommand {
 async fn member_ids(c: &TestCluster) -> Vec<String> {
     let r = c.call(consumer_list()).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
-    ConsumerList::from_json_bytes(&r.body).unwrap().consumer_id_list
+    ConsumerList::from_json_bytes(&r.body)
+        .unwrap()
+        .consumer_id_list
 }
 
 #[tokio::test]
@@ -55,7 +57,10 @@ async fn heartbeats_join_the_group_and_members_are_notified() {
     // A repeated heartbeat is not a membership change.
     heartbeat(&c, &second, "10.0.0.2@2", "T_CLIENTS").await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(first_rx.try_recv().is_err(), "no notification for a known member");
+    assert!(
+        first_rx.try_recv().is_err(),
+        "no notification for a known member"
+    );
 
     // The heartbeat registered the subscription and the retry topic.
     let r = c
@@ -112,6 +117,11 @@ async fn malformed_heartbeat_is_refused() {
     let r = c
         .call(RemotingCommand::request(RequestCode::HEART_BEAT).with_body(&b"{not json"[..]))
         .await;
-    assert_eq!(r.code, ResponseCode::INVALID_PARAMETER.code(), "{:?}", r.remark);
+    assert_eq!(
+        r.code,
+        ResponseCode::INVALID_PARAMETER.code(),
+        "{:?}",
+        r.remark
+    );
     c.shutdown().await;
 }

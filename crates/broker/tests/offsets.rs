@@ -53,7 +53,12 @@ async fn consumer_offsets_update_and_query() {
 
     // Never committed: QUERY_NOT_FOUND when the caller does not want zero…
     let r = c.call(query("T_OFF", 0, Some(false))).await;
-    assert_eq!(r.code, ResponseCode::QUERY_NOT_FOUND.code(), "{:?}", r.remark);
+    assert_eq!(
+        r.code,
+        ResponseCode::QUERY_NOT_FOUND.code(),
+        "{:?}",
+        r.remark
+    );
     // …and 0 for a queue that still holds its first message otherwise.
     assert_eq!(offset_of(&c.call(query("T_OFF", 0, None)).await), 0);
 
@@ -80,7 +85,10 @@ async fn consumer_offsets_update_and_query() {
             commit_offset: 0,
         },
     );
-    c.client.invoke_oneway(&c.broker_addr(), oneway).await.unwrap();
+    c.client
+        .invoke_oneway(&c.broker_addr(), oneway)
+        .await
+        .unwrap();
     let mut seen = -1;
     for _ in 0..100 {
         seen = offset_of(&c.call(query("T_OFF", 0, Some(false))).await);
@@ -124,18 +132,41 @@ async fn max_min_earliest_and_search_by_time() {
     };
     let r = c.call(earliest(0)).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
-    let first = r.decode_header::<TimestampResponseHeader>().unwrap().timestamp;
+    let first = r
+        .decode_header::<TimestampResponseHeader>()
+        .unwrap()
+        .timestamp;
     let now = testkit_now();
-    assert!(first > now - 60_000 && first <= now, "store time {first} vs now {now}");
+    assert!(
+        first > now - 60_000 && first <= now,
+        "store time {first} vs now {now}"
+    );
     let r = c.call(earliest(3)).await;
-    assert_eq!(r.decode_header::<TimestampResponseHeader>().unwrap().timestamp, -1);
+    assert_eq!(
+        r.decode_header::<TimestampResponseHeader>()
+            .unwrap()
+            .timestamp,
+        -1
+    );
 
     assert_eq!(offset_of(&c.call(search("T_TIME", 0, None)).await), 0);
     assert_eq!(offset_of(&c.call(search("T_TIME", first, None)).await), 0);
-    assert_eq!(offset_of(&c.call(search("T_TIME", first + 1, Some("LOWER"))).await), 1);
-    assert_eq!(offset_of(&c.call(search("T_TIME", first + 1, Some("UPPER"))).await), 0);
-    assert_eq!(offset_of(&c.call(search("T_TIME", i64::MAX / 2, None)).await), 2);
-    assert_eq!(offset_of(&c.call(search("T_TIME", i64::MAX / 2, Some("upper"))).await), 1);
+    assert_eq!(
+        offset_of(&c.call(search("T_TIME", first + 1, Some("LOWER"))).await),
+        1
+    );
+    assert_eq!(
+        offset_of(&c.call(search("T_TIME", first + 1, Some("UPPER"))).await),
+        0
+    );
+    assert_eq!(
+        offset_of(&c.call(search("T_TIME", i64::MAX / 2, None)).await),
+        2
+    );
+    assert_eq!(
+        offset_of(&c.call(search("T_TIME", i64::MAX / 2, Some("upper"))).await),
+        1
+    );
     let r = c.call(search("T_TIME", 0, Some("MIDDLE"))).await;
     assert_error(&r, ResponseCode::INVALID_PARAMETER, "boundaryType");
     c.shutdown().await;

@@ -45,13 +45,23 @@ async fn pull_found_not_found_and_moved() {
 
     // At the end of the queue: nothing yet, keep the offset.
     let r = c.call(pull_cmd(&pull_req("T_PULL", 0, 3, 0))).await;
-    assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code(), "{:?}", r.remark);
+    assert_eq!(
+        r.code,
+        ResponseCode::PULL_NOT_FOUND.code(),
+        "{:?}",
+        r.remark
+    );
     assert_eq!(next_begin(&r), 3);
     assert!(r.body.is_empty());
 
     // Far past the end: moved back to the max offset.
     let r = c.call(pull_cmd(&pull_req("T_PULL", 0, 100, 0))).await;
-    assert_eq!(r.code, ResponseCode::PULL_OFFSET_MOVED.code(), "{:?}", r.remark);
+    assert_eq!(
+        r.code,
+        ResponseCode::PULL_OFFSET_MOVED.code(),
+        "{:?}",
+        r.remark
+    );
     assert_eq!(next_begin(&r), 3);
 
     // maxMsgNums caps the batch.
@@ -89,7 +99,10 @@ async fn parked_pull_is_woken_by_a_send_with_its_own_opaque() {
     // Parked: no answer while the queue is empty.
     let mut buf = BytesMut::new();
     let early = tokio::time::timeout(Duration::from_millis(300), sock.read_buf(&mut buf)).await;
-    assert!(early.is_err(), "the pull was answered before any message arrived");
+    assert!(
+        early.is_err(),
+        "the pull was answered before any message arrived"
+    );
 
     send_ok(&c, send_v1("T_LONGPOLL", 0, b"wake", "")).await;
     // Well inside the 20 s hold: only a wake-up answers this soon.
@@ -111,7 +124,12 @@ async fn parked_pull_times_out_as_not_found() {
     h.suspend_timeout_millis = 300;
     let started = tokio::time::Instant::now();
     let r = c.call(pull_cmd(&h)).await;
-    assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code(), "{:?}", r.remark);
+    assert_eq!(
+        r.code,
+        ResponseCode::PULL_NOT_FOUND.code(),
+        "{:?}",
+        r.remark
+    );
     assert_eq!(next_begin(&r), 1);
     assert!(
         started.elapsed() >= Duration::from_millis(250),

@@ -35,7 +35,12 @@ async fn query_found(c: &TestCluster, key: &str, unique: bool) -> Vec<Vec<u8>> {
         if r.code == 0 {
             return bodies(&r.body);
         }
-        assert_eq!(r.code, ResponseCode::QUERY_NOT_FOUND.code(), "{:?}", r.remark);
+        assert_eq!(
+            r.code,
+            ResponseCode::QUERY_NOT_FOUND.code(),
+            "{:?}",
+            r.remark
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("key {key} never found");
@@ -44,7 +49,11 @@ async fn query_found(c: &TestCluster, key: &str, unique: bool) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn view_by_offset_id_and_query_by_keys() {
     let c = TestCluster::start().await;
-    let r = send_ok(&c, send_v1("T_QUERY", 0, b"alpha", &props("", "order-1 order-2"))).await;
+    let r = send_ok(
+        &c,
+        send_v1("T_QUERY", 0, b"alpha", &props("", "order-1 order-2")),
+    )
+    .await;
     let alpha: SendMessageResponseHeader = r.decode_header().unwrap();
     let r = send_ok(&c, send_v1("T_QUERY", 0, b"beta", &props("", "order-2"))).await;
     let beta: SendMessageResponseHeader = r.decode_header().unwrap();
@@ -69,7 +78,10 @@ async fn view_by_offset_id_and_query_by_keys() {
     assert_error(&r, ResponseCode::INVALID_PARAMETER, "negative");
 
     // QUERY_MESSAGE by business key: each key of KEYS is indexed.
-    assert_eq!(query_found(&c, "order-1", false).await, vec![b"alpha".to_vec()]);
+    assert_eq!(
+        query_found(&c, "order-1", false).await,
+        vec![b"alpha".to_vec()]
+    );
     let mut both = query_found(&c, "order-2", false).await;
     both.sort();
     assert_eq!(both, vec![b"alpha".to_vec(), b"beta".to_vec()]);

@@ -26,7 +26,10 @@ async fn send_v1_and_v2_append_in_queue_order() {
     let (addr, phys) = decode_offset_msg_id(&h.msg_id).unwrap();
     assert_eq!(addr.to_string(), c.broker_addr());
     assert_eq!(phys, 0, "the first record starts the commit log");
-    assert!(h.transaction_id.is_some_and(|u| !u.is_empty()), "a UNIQ_KEY is assigned");
+    assert!(
+        h.transaction_id.is_some_and(|u| !u.is_empty()),
+        "a UNIQ_KEY is assigned"
+    );
 
     let r = send_ok(&c, send_v2("T_SEND", 1, b"two", &props("B", ""))).await;
     let h: SendMessageResponseHeader = r.decode_header().unwrap();
@@ -37,7 +40,10 @@ async fn send_v1_and_v2_append_in_queue_order() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].0, b"one");
     assert!(got[0].1.contains("TAGS\u{1}A"), "{:?}", got[0].1);
-    assert!(got[0].1.contains("UNIQ_KEY\u{1}"), "the broker added UNIQ_KEY");
+    assert!(
+        got[0].1.contains("UNIQ_KEY\u{1}"),
+        "the broker added UNIQ_KEY"
+    );
     assert_eq!(got[1].0, b"two");
     c.shutdown().await;
 }
@@ -71,8 +77,16 @@ async fn batch_sends_store_every_item() {
         assert!(phys.windows(2).all(|w| w[0] < w[1]), "{phys:?}");
 
         wait_queue(&c, topic, 0, 3).await;
-        let got: Vec<Vec<u8>> = pull_all(&c, topic, 0).await.into_iter().map(|r| r.0).collect();
-        assert_eq!(got, vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()], "{topic}");
+        let got: Vec<Vec<u8>> = pull_all(&c, topic, 0)
+            .await
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(
+            got,
+            vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()],
+            "{topic}"
+        );
     }
     c.shutdown().await;
 }

@@ -133,7 +133,12 @@ pub async fn wait_queue(c: &TestCluster, topic: &str, queue_id: i32, n: i64) {
 }
 
 /// A pull request with an explicit subscription (sysFlag SUBSCRIPTION set).
-pub fn pull_req(topic: &str, queue_id: i32, offset: i64, sys_flag: i32) -> PullMessageRequestHeader {
+pub fn pull_req(
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    sys_flag: i32,
+) -> PullMessageRequestHeader {
     PullMessageRequestHeader {
         consumer_group: GROUP.into(),
         topic: topic.into(),
@@ -165,7 +170,9 @@ pub fn records(mut body: &[u8]) -> Vec<(Vec<u8>, String)> {
     while !body.is_empty() {
         let (rec, used) = decode_record(body).unwrap();
         match rec {
-            DecodedRecord::Message(m) => out.push((m.body().to_vec(), m.properties_str().to_owned())),
+            DecodedRecord::Message(m) => {
+                out.push((m.body().to_vec(), m.properties_str().to_owned()))
+            }
             DecodedRecord::Blank { .. } => panic!("blank record in a response body"),
         }
         body = &body[used..];
@@ -209,7 +216,11 @@ pub struct Recorder {
 }
 
 impl Processor for Recorder {
-    fn process(&self, _conn: Connection, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+    fn process(
+        &self,
+        _conn: Connection,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>> {
         let _ = self.tx.send(request);
         Box::pin(async { None })
     }
@@ -223,7 +234,10 @@ pub fn recording_client() -> (RemotingClient, mpsc::UnboundedReceiver<RemotingCo
 }
 
 /// The next pushed request with `code`, within 5 s.
-pub async fn next_push(rx: &mut mpsc::UnboundedReceiver<RemotingCommand>, code: RequestCode) -> RemotingCommand {
+pub async fn next_push(
+    rx: &mut mpsc::UnboundedReceiver<RemotingCommand>,
+    code: RequestCode,
+) -> RemotingCommand {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let got = tokio::time::timeout_at(deadline, rx.recv())
@@ -247,5 +261,8 @@ pub fn assert_error(r: &RemotingCommand, code: ResponseCode, needle: &str) {
         r.remark
     );
     let remark = r.remark.as_deref().unwrap_or("");
-    assert!(remark.contains(needle), "remark {remark:?} does not mention {needle:?}");
+    assert!(
+        remark.contains(needle),
+        "remark {remark:?} does not mention {needle:?}"
+    );
 }
