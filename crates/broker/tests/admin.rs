@@ -625,3 +625,50 @@ async fn reset_offset_moves_the_next_pull_and_tells_old_clients() {
     client.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pending_reset_is_not_overwritten_by_the_commit_in_the_next_pull() {
+    let c = TestCluster::start().await;
+    for i in 0..4 {
+        send_ok(&c, send_v1("T_RESET2", 0, format!("m{i}").as_bytes(), "")).await;
+    }
+    wait_queue(&c, "T_RESET2", 0, 4).await;
+    let commit_pull = |offset: i64, commit: i64| {
+        let mut h = pull_req(
+            "T_RESET2",
+            0,
+            offset,
+            protocol::message::sysflag::pull::COMMIT_OFFSET,
+        );
+        h.commit_offset = commit;
+        pull_cmd(&h)
+    };
+    assert_eq!(c.call(commit_pull(3, 3)).await.code, 0);
+    let r = c.call(reset_req("T_RESET2", GROUP, 0, true)).await;
+    assert_eq!(r.code, ResponseCode::CONSUMER_NOT_ONLINE.code());
+
+    // The consumer still carries its old position in the next pull.
+    let r = c.call(commit_pull(4, 3)).await;
+    assert_eq!(
+        r.code,
+        ResponseCode::PULL_OFFSET_MOVED.code(),
+        "{:?}",
+        r.remark
+    );
+    let query = req(
+        RequestCode::QUERY_CONSUMER_OFFSET,
+        &protocol::header::offset::QueryConsumerOffsetRequestHeader {
+            consumer_group: GROUP.into(),
+            topic: "T_RESET2".into(),
+            queue_id: 0,
+            set_zero_if_not_found: Some(false),
+        },
+    );
+    let r = c.call(query).await;
+    let committed = r
+        .decode_header::<protocol::header::offset::OffsetResponseHeader>()
+        .unwrap()
+        .offset;
+    assert_eq!(committed, 0, "the reset offset stays committed");
+    c.shutdown().await;
+}
