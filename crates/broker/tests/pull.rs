@@ -197,3 +197,35 @@ async fn pull_with_registered_subscription_filters_by_tag() {
     assert_eq!(bodies(&r.body), vec![b"b".to_vec()]);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn pull_uses_the_subscription_registered_by_heartbeat() {
+    let c = TestCluster::start().await;
+    send_ok(&c, send_v1("T_PULL_HB", 0, b"a", &props("A", ""))).await;
+    send_ok(&c, send_v1("T_PULL_HB", 0, b"b", &props("B", ""))).await;
+    wait_queue(&c, "T_PULL_HB", 0, 2).await;
+    let mut data = protocol::body::heartbeat::HeartbeatData::from_json_bytes(&heartbeat_body(
+        "10.0.0.5@5",
+        GROUP,
+        "T_PULL_HB",
+    ))
+    .unwrap();
+    data.consumer_data_set[0].subscription_data_set[0].sub_string = "B".into();
+    data.consumer_data_set[0].subscription_data_set[0].sub_version = 10;
+    let hb =
+        RemotingCommand::request(RequestCode::HEART_BEAT).with_body(data.to_json_bytes().unwrap());
+    assert_eq!(c.call(hb).await.code, 0);
+
+    let mut h = pull_req("T_PULL_HB", 0, 0, 0);
+    h.sys_flag = 0;
+    h.subscription = None;
+    h.sub_version = 10;
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"b".to_vec()]);
+    // A client with a newer subscription than the broker knows must heartbeat first.
+    h.sub_version = 11;
+    let r = c.call(pull_cmd(&h)).await;
+    assert_error(&r, ResponseCode::SUBSCRIPTION_NOT_LATEST, GROUP);
+    c.shutdown().await;
+}

@@ -90,3 +90,43 @@ async fn batch_sends_store_every_item() {
     }
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn requests_in_the_binary_header_form_are_answered_in_it() {
+    let c = TestCluster::start().await;
+    let mut cmd = send_v2("T_BINARY", 0, b"bin", &props("A", ""));
+    cmd.serialize_type = protocol::SerializeType::RocketMq;
+    let r = send_ok(&c, cmd).await;
+    assert_eq!(r.serialize_type, protocol::SerializeType::RocketMq);
+    let h: SendMessageResponseHeader = r.decode_header().unwrap();
+    assert_eq!((h.queue_id, h.queue_offset), (0, 0));
+    wait_queue(&c, "T_BINARY", 0, 1).await;
+    let mut pull = pull_cmd(&pull_req("T_BINARY", 0, 0, 0));
+    pull.serialize_type = protocol::SerializeType::RocketMq;
+    let r = c.call(pull).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(r.serialize_type, protocol::SerializeType::RocketMq);
+    assert_eq!(bodies(&r.body), vec![b"bin".to_vec()]);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn sends_to_a_retry_topic_create_it_from_the_group() {
+    let c = TestCluster::start().await;
+    let r = send_ok(&c, send_v1("%RETRY%G_SEND", 0, b"again", "")).await;
+    let h: SendMessageResponseHeader = r.decode_header().unwrap();
+    assert_eq!(h.queue_id, 0);
+    wait_queue(&c, "%RETRY%G_SEND", 0, 1).await;
+    // Batches may not go to retry topics.
+    let body = batch_body(&[b"a"], "");
+    let r = c
+        .call(send_batch(
+            RequestCode::SEND_BATCH_MESSAGE,
+            "%RETRY%G_SEND",
+            0,
+            body,
+        ))
+        .await;
+    assert_error(&r, protocol::ResponseCode::MESSAGE_ILLEGAL, "retry");
+    c.shutdown().await;
+}
