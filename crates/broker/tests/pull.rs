@@ -103,6 +103,9 @@ async fn parked_pull_is_woken_by_a_send_with_its_own_opaque() {
         early.is_err(),
         "the pull was answered before any message arrived"
     );
+    send_ok(&c, send_v1("T_LONGPOLL", 1, b"other queue", "")).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), sock.read_buf(&mut buf)).await;
+    assert!(early.is_err(), "answered for another queue's message");
 
     send_ok(&c, send_v1("T_LONGPOLL", 0, b"wake", "")).await;
     // Well inside the 20 s hold: only a wake-up answers this soon.
@@ -227,5 +230,33 @@ async fn pull_uses_the_subscription_registered_by_heartbeat() {
     h.sub_version = 11;
     let r = c.call(pull_cmd(&h)).await;
     assert_error(&r, ResponseCode::SUBSCRIPTION_NOT_LATEST, GROUP);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_parked_pull_ignores_messages_its_tags_do_not_match() {
+    let c = seeded("T_LP_TAGS", 1).await;
+    let mut h = pull_req("T_LP_TAGS", 0, 1, pullflag::SUSPEND);
+    h.suspend_timeout_millis = 20_000;
+    h.subscription = Some("B".into());
+    let (client, addr) = (c.client.clone(), c.broker_addr());
+    let parked = tokio::spawn(async move {
+        client
+            .invoke(&addr, pull_cmd(&h), Duration::from_secs(15))
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send_ok(&c, send_v1("T_LP_TAGS", 0, b"a", &props("A", ""))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!parked.is_finished(), "woken by a message it does not want");
+    send_ok(&c, send_v1("T_LP_TAGS", 0, b"b", &props("B", ""))).await;
+    let r = tokio::time::timeout(Duration::from_secs(10), parked)
+        .await
+        .expect("the matching message woke the pull")
+        .unwrap();
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"b".to_vec()]);
+    assert_eq!(next_begin(&r), 3);
     c.shutdown().await;
 }
