@@ -260,3 +260,27 @@ async fn a_parked_pull_ignores_messages_its_tags_do_not_match() {
     assert_eq!(next_begin(&r), 3);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_parked_pulls() {
+    let c = seeded("T_LP_SHUTDOWN", 1).await;
+    let mut h = pull_req("T_LP_SHUTDOWN", 0, 1, pullflag::SUSPEND);
+    h.suspend_timeout_millis = 25_000;
+    let (client, addr) = (c.client.clone(), c.broker_addr());
+    let parked = tokio::spawn(async move {
+        client
+            .invoke(&addr, pull_cmd(&h), Duration::from_secs(30))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!parked.is_finished());
+    tokio::time::timeout(Duration::from_secs(10), c.shutdown())
+        .await
+        .expect("shutdown finished while a pull was parked");
+    // The parked pull ends (answered or its connection closed), not hangs.
+    tokio::time::timeout(Duration::from_secs(5), parked)
+        .await
+        .expect("the parked pull ended at shutdown")
+        .unwrap()
+        .ok();
+}
