@@ -125,3 +125,31 @@ async fn malformed_heartbeat_is_refused() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn check_client_config_compiles_sql92_subscriptions() {
+    use protocol::body::check_client::CheckClientRequestBody;
+    use protocol::body::heartbeat::SubscriptionData;
+    let c = TestCluster::start().await;
+    let check = |kind: &str, expr: &str| {
+        let body = CheckClientRequestBody {
+            client_id: "10.0.0.1@1".into(),
+            group: GROUP.into(),
+            namespace: None,
+            subscription_data: Some(SubscriptionData {
+                topic: "T_SQL".into(),
+                expression_type: kind.into(),
+                sub_string: expr.into(),
+                ..SubscriptionData::default()
+            }),
+        };
+        RemotingCommand::request(RequestCode::CHECK_CLIENT_CONFIG)
+            .with_body(body.to_json_bytes().unwrap())
+    };
+    assert_eq!(c.call(check("TAG", "A || B")).await.code, 0);
+    let r = c.call(check("SQL92", "a > 5 AND b = 'x'")).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let r = c.call(check("SQL92", "a >")).await;
+    assert_error(&r, ResponseCode::SUBSCRIPTION_PARSE_FAILED, "a >");
+    c.shutdown().await;
+}

@@ -284,3 +284,18 @@ async fn shutdown_does_not_wait_for_parked_pulls() {
         .unwrap()
         .ok();
 }
+
+#[tokio::test]
+async fn lite_pull_reads_like_pull() {
+    let c = seeded("T_LITE", 2).await;
+    let h = pull_req("T_LITE", 0, 0, pullflag::LITE_PULL);
+    let r = c
+        .call(RemotingCommand::request_with_header(
+            RequestCode::LITE_PULL_MESSAGE,
+            &h,
+        ))
+        .await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"m0".to_vec(), b"m1".to_vec()]);
+    c.shutdown().await;
+}
