@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use protocol::message::UniqIdGenerator;
-use tokio_util::task::TaskTracker;
 use remoting::RemotingClient;
 use store::MessageStore;
+use tokio_util::task::TaskTracker;
 
 use crate::clients::Clients;
 use crate::config::{BrokerConfig, BrokerRole};
@@ -19,6 +19,7 @@ use crate::groups::GroupTable;
 use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
 use crate::register::RegisterOutcome;
+use crate::subscription::SqlCache;
 use crate::topics::TopicTable;
 
 /// Everything handlers share.
@@ -30,6 +31,8 @@ pub struct BrokerState {
     pub offsets: OffsetTable,
     pub clients: Clients,
     pub waiters: Arc<PullWaiters>,
+    /// Compiled SQL92 subscriptions.
+    pub sql: SqlCache,
     /// Client for NameServers and, on slaves, the master.
     pub client: RemotingClient,
     /// `ip:port` clients dial (brokerIP1 or the listen address).
