@@ -299,3 +299,24 @@ async fn lite_pull_reads_like_pull() {
     assert_eq!(bodies(&r.body), vec![b"m0".to_vec(), b"m1".to_vec()]);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn sql92_subscriptions_filter_on_properties() {
+    let c = TestCluster::start().await;
+    for (body, a) in [(&b"low"[..], "1"), (&b"high"[..], "10")] {
+        let mut p = protocol::message::Properties::new();
+        p.insert("a", a);
+        send_ok(&c, send_v1("T_SQL", 0, body, &p.encode())).await;
+    }
+    wait_queue(&c, "T_SQL", 0, 2).await;
+    let mut h = pull_req("T_SQL", 0, 0, 0);
+    h.expression_type = Some("SQL92".into());
+    h.subscription = Some("a > 5".into());
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(bodies(&r.body), vec![b"high".to_vec()]);
+    h.subscription = Some("a >".into());
+    let r = c.call(pull_cmd(&h)).await;
+    assert_error(&r, ResponseCode::SUBSCRIPTION_PARSE_FAILED, "a >");
+    c.shutdown().await;
+}
