@@ -234,27 +234,19 @@ fn load_metadata(
     groups: &GroupTable,
     offsets: &OffsetTable,
 ) -> Result<(), BrokerError> {
-    let load = |name: &str| {
+    // Each file is read through its table's own parser, so fastjson's
+    // unquoted integer keys (consumerOffset.json) load and a file the table
+    // rejects falls back to its `.bak`. Parsers change a table only on success.
+    let load = |name: &str, parse: &dyn Fn(&str) -> Result<(), String>| {
         store
             .metadata_file(name)
-            .load()
+            .load_with(parse)
+            .map(|_| ())
             .map_err(|e| BrokerError::Store(e.to_string()))
     };
-    if let Some(text) = load(TOPICS_FILE)? {
-        topics
-            .load_json(&text)
-            .map_err(|e| BrokerError::Store(format!("{TOPICS_FILE}: {e}")))?;
-    }
-    if let Some(text) = load(GROUPS_FILE)? {
-        groups
-            .load_json(text.as_bytes())
-            .map_err(|e| BrokerError::Store(format!("{GROUPS_FILE}: {e}")))?;
-    }
-    if let Some(text) = load(OFFSETS_FILE)? {
-        offsets
-            .load_json(text.as_bytes())
-            .map_err(|e| BrokerError::Store(format!("{OFFSETS_FILE}: {e}")))?;
-    }
+    load(TOPICS_FILE, &|text| topics.load_json(text))?;
+    load(GROUPS_FILE, &|text| groups.load_json(text.as_bytes()))?;
+    load(OFFSETS_FILE, &|text| offsets.load_json(text.as_bytes()))?;
     Ok(())
 }
 
