@@ -8,7 +8,7 @@ use protocol::{RemotingCommand, RequestCode};
 use remoting::{BoxFuture, Connection, Processor};
 
 use crate::error::BrokerResult;
-use crate::handlers::{clients, offsets, pull, query, send};
+use crate::handlers::{clients, lock, offsets, pull, query, retry, send, transaction};
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -62,6 +62,11 @@ async fn dispatch(
         C::GET_CONSUMER_CONNECTION_LIST => clients::get_consumer_connection_list(state, req),
         C::QUERY_MESSAGE => query::query_message(state, req),
         C::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req),
+        C::CONSUMER_SEND_MSG_BACK => retry::send_msg_back(state, req).await,
+        C::END_TRANSACTION => transaction::end_transaction(state, req).await,
+        C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
+        C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
+        C::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

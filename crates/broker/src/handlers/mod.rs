@@ -2,7 +2,10 @@
 
 
 pub mod clients;
+pub mod lock;
 pub mod offsets;
 pub mod pull;
 pub mod query;
+pub mod retry;
 pub mod send;
+pub mod transaction;
