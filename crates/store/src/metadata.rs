@@ -43,7 +43,9 @@ impl MetadataFile {
         let mut reasons = Vec::new();
         for path in [self.path.clone(), self.sibling(".bak")] {
             match std::fs::read_to_string(&path) {
-                Ok(text) => match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+                // fastjson's form (unquoted integer keys, as in
+                // consumerOffset.json and delayOffset.json) is valid too.
+                Ok(text) => match protocol::body::fastjson::parse(text.as_bytes()) {
                     Ok(_) => return Ok(Some(text)),
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "unparsable metadata file");
