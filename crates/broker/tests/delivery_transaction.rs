@@ -75,6 +75,30 @@ fn end_request(
     RemotingCommand::request_with_header(RequestCode::END_TRANSACTION, &h)
 }
 
+/// A producer connection of `group` that records the broker's requests.
+async fn register_producer(
+    c: &TestCluster,
+    group: &str,
+) -> (RemotingClient, mpsc::UnboundedReceiver<RemotingCommand>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let producer = RemotingClient::new(ClientConfig::default(), Some(Arc::new(Recorder(tx))));
+    let heartbeat = HeartbeatData {
+        client_id: format!("127.0.0.1@{group}"),
+        producer_data_set: vec![ProducerData {
+            group_name: group.into(),
+        }],
+        ..HeartbeatData::default()
+    };
+    let req = RemotingCommand::request(RequestCode::HEART_BEAT)
+        .with_body(heartbeat.to_json_bytes().unwrap());
+    let resp = producer
+        .invoke(&c.broker_addr(), req, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(resp.code, 0);
+    (producer, rx)
+}
+
 #[tokio::test]
 async fn commit_shows_and_rollback_hides() {
     let c = cluster().await;
@@ -162,22 +186,7 @@ async fn commit_shows_and_rollback_hides() {
 #[tokio::test]
 async fn unknown_outcome_is_checked_back() {
     let c = cluster().await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let producer = RemotingClient::new(ClientConfig::default(), Some(Arc::new(Recorder(tx))));
-    let heartbeat = HeartbeatData {
-        client_id: "127.0.0.1@checker".into(),
-        producer_data_set: vec![ProducerData {
-            group_name: "PGC".into(),
-        }],
-        ..HeartbeatData::default()
-    };
-    let req = RemotingCommand::request(RequestCode::HEART_BEAT)
-        .with_body(heartbeat.to_json_bytes().unwrap());
-    let resp = producer
-        .invoke(&c.broker_addr(), req, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(resp.code, 0);
+    let (producer, mut rx) = register_producer(&c, "PGC").await;
 
     let sent = send_half(&c, "TxCheck", "PGC", "ask me").await;
     // UNKNOWN is ignored; the broker asks later.
@@ -249,5 +258,40 @@ async fn checked_too_often_is_discarded() {
     assert_eq!(&moved[0].0.body[..], b"orphan");
     assert!(c.broker.state().transactions.is_resolved(0));
     assert!(common::pull(&c, "X", "TxLost", 0, 0).await.is_empty());
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let c = cluster().await;
+    let done = send_half(&c, "TxR", "PGR", "done").await;
+    assert_eq!(
+        c.call(end_request("PGR", &done, commit_or_rollback::COMMIT, false))
+            .await
+            .code,
+        0
+    );
+    let open = send_half(&c, "TxR", "PGR", "open").await;
+    let c = c.restart_broker().await;
+    let (producer, mut rx) = register_producer(&c, "PGR").await;
+    let check = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a check-back after the restart")
+        .unwrap();
+    let h: CheckTransactionStateRequestHeader = check.decode_header().unwrap();
+    assert_eq!(
+        h.tran_state_table_offset, open.queue_offset,
+        "only the open transaction is checked"
+    );
+    let answer = end_request("PGR", &open, commit_or_rollback::ROLLBACK, true);
+    let resp = producer
+        .invoke(&c.broker_addr(), answer, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(resp.code, 0);
+    let got = wait_messages(&c, "TxR", 0, 0, 2, Duration::from_millis(1500)).await;
+    let bodies: Vec<&[u8]> = got.iter().map(|(m, _)| &m.body[..]).collect();
+    assert_eq!(bodies, [&b"done"[..]]);
+    producer.shutdown().await;
     c.shutdown().await;
 }
