@@ -86,7 +86,6 @@ impl GroupTable {
                 "counter": inner.version,
                 "timestamp": crate::state::now_ms(),
             })),
-            ..SubscriptionGroupWrapper::default()
         }
     }
 
@@ -107,8 +106,7 @@ impl GroupTable {
     /// # Errors
     /// The parser's message.
     pub fn load_json(&self, text: &[u8]) -> Result<(), String> {
-        let wrapper = SubscriptionGroupWrapper::from_json_bytes(text)
-            .map_err(|e| e.to_string())?;
+        let wrapper = SubscriptionGroupWrapper::from_json_bytes(text).map_err(|e| e.to_string())?;
         let mut inner = self.inner.write();
         inner.groups = wrapper.subscription_group_table.into_iter().collect();
         inner.dirty = false;

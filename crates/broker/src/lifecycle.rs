@@ -82,9 +82,9 @@ impl Broker {
             .map_err(|e| BrokerError::System(format!("cannot listen on {listen}: {e}")))?;
         let local = main.local_addr();
         let advertised = advertised_addr(&config, local);
-        let store_host: SocketAddr = advertised
-            .parse()
-            .map_err(|_| BrokerError::Config(format!("brokerIP1: `{advertised}` is not ip:port")))?;
+        let store_host: SocketAddr = advertised.parse().map_err(|_| {
+            BrokerError::Config(format!("brokerIP1: `{advertised}` is not ip:port"))
+        })?;
         let ha_ip = if config.broker_ip2.is_empty() {
             store_host.ip().to_string()
         } else {
@@ -99,6 +99,7 @@ impl Broker {
             offsets,
             clients: Clients::default(),
             waiters,
+            sql: Default::default(),
             client: RemotingClient::new(ClientConfig::default(), None),
             advertised_addr: advertised,
             store_host,

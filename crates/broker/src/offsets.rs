@@ -44,7 +44,11 @@ impl OffsetTable {
     /// The committed offset, if the group ever committed one for the queue.
     pub fn committed(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
         let inner = self.inner.lock();
-        inner.committed.get(&key(topic, group))?.get(&queue_id).copied()
+        inner
+            .committed
+            .get(&key(topic, group))?
+            .get(&queue_id)
+            .copied()
     }
 
     /// Every committed offset of a group on a topic.
@@ -70,7 +74,11 @@ impl OffsetTable {
     /// The offset of the latest pull.
     pub fn pulled(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
         let inner = self.inner.lock();
-        inner.pulled.get(&key(topic, group))?.get(&queue_id).copied()
+        inner
+            .pulled
+            .get(&key(topic, group))?
+            .get(&queue_id)
+            .copied()
     }
 
     /// Sets committed offsets and remembers them as pending resets so the

@@ -17,7 +17,11 @@ pub struct BrokerProcessor {
 }
 
 impl Processor for BrokerProcessor {
-    fn process(&self, conn: Connection, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+    fn process(
+        &self,
+        conn: Connection,
+        request: RemotingCommand,
+    ) -> BoxFuture<Option<RemotingCommand>> {
         let state = self.state.clone();
         Box::pin(async move {
             let code = request.request_code_enum();

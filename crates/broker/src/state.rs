@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use protocol::message::UniqIdGenerator;
-use tokio_util::task::TaskTracker;
 use remoting::RemotingClient;
 use store::MessageStore;
+use tokio_util::task::TaskTracker;
 
 use crate::clients::Clients;
 use crate::config::{BrokerConfig, BrokerRole};
@@ -21,6 +21,7 @@ use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
 use crate::register::RegisterOutcome;
 use crate::schedule::ScheduleService;
+use crate::subscription::SqlCache;
 use crate::timer::TimerService;
 use crate::topics::TopicTable;
 use crate::transaction::TransactionService;
@@ -34,6 +35,8 @@ pub struct BrokerState {
     pub offsets: OffsetTable,
     pub clients: Clients,
     pub waiters: Arc<PullWaiters>,
+    /// Compiled SQL92 subscriptions.
+    pub sql: SqlCache,
     /// Client for NameServers and, on slaves, the master.
     pub client: RemotingClient,
     /// `ip:port` clients dial (brokerIP1 or the listen address).

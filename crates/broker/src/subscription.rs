@@ -2,7 +2,13 @@
 //! the consume-queue entry) and SQL92 expressions (checked on the stored
 //! message's properties).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use protocol::message::hash::java_string_hash;
+use protocol::message::record::DecodedRecord;
+use protocol::message::{decode_record, find_property};
 
 use crate::error::BrokerError;
 
@@ -13,6 +19,9 @@ pub enum Filter {
     All,
     /// `a || b`: entries whose tag hash is one of these.
     Tags(Vec<i32>),
+    /// An SQL92 expression over the message properties (checked on the
+    /// stored record, after the read).
+    Sql(Arc<filter::Expression>),
 }
 
 impl Filter {
@@ -40,9 +49,54 @@ impl Filter {
     /// Whether a consume-queue entry with this tag hash may be returned.
     pub fn accepts_hash(&self, tag_hash: i64) -> bool {
         match self {
-            Filter::All => true,
+            Filter::All | Filter::Sql(_) => true,
             Filter::Tags(codes) => codes.binary_search(&(tag_hash as i32)).is_ok(),
         }
+    }
+
+    /// Whether a stored record passes (only SQL92 looks at the record; a
+    /// record that does not decode is not delivered to an SQL subscriber).
+    pub fn accepts_record(&self, record: &[u8]) -> bool {
+        let Filter::Sql(expr) = self else {
+            return true;
+        };
+        match decode_record(record) {
+            Ok((DecodedRecord::Message(view), _)) => {
+                let props = view.properties_str();
+                expr.matches(&filter::lookup_fn(|name| find_property(props, name)))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Compiled SQL92 expressions by text, shared by every pull (compiled once
+/// per subscription, not per message or per pull).
+#[derive(Default)]
+pub struct SqlCache {
+    compiled: Mutex<HashMap<String, Arc<filter::Expression>>>,
+}
+
+/// Distinct expressions kept; past this the cache starts over (a bound
+/// against clients that send endless variations).
+const SQL_CACHE_MAX: usize = 4096;
+
+impl SqlCache {
+    /// The compiled form of `expression`.
+    ///
+    /// # Errors
+    /// [`BrokerError::SubscriptionParseFailed`] naming the position.
+    pub fn get(&self, expression: &str) -> Result<Arc<filter::Expression>, BrokerError> {
+        if let Some(e) = self.compiled.lock().get(expression) {
+            return Ok(e.clone());
+        }
+        let compiled = Arc::new(compile_sql(expression)?);
+        let mut map = self.compiled.lock();
+        if map.len() >= SQL_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(expression.to_owned(), compiled.clone());
+        Ok(compiled)
     }
 }
 
@@ -71,7 +125,10 @@ mod tests {
         assert!(f.accepts_hash(tag_hash("TagA")));
         assert!(f.accepts_hash(tag_hash("TagB")));
         assert!(!f.accepts_hash(tag_hash("TagC")));
-        assert!(!f.accepts_hash(0), "untagged messages reach only * subscribers");
+        assert!(
+            !f.accepts_hash(0),
+            "untagged messages reach only * subscribers"
+        );
         assert!(Filter::All.accepts_hash(0));
     }
 }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use parking_lot::RwLock;
 use protocol::body::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
-use protocol::message::sysflag::perm::{INHERIT as PERM_INHERIT, READ as PERM_READ, WRITE as PERM_WRITE};
+use protocol::message::sysflag::perm::{
+    INHERIT as PERM_INHERIT, READ as PERM_READ, WRITE as PERM_WRITE,
+};
 use protocol::message::topics as mk;
 
 use crate::config::BrokerConfig;
@@ -141,7 +143,11 @@ impl TopicTable {
         let mut config = topic_config(topic, queues, queues, template.perm & !PERM_INHERIT);
         config.topic_sys_flag = topic_sys_flag;
         let mut inner = self.inner.write();
-        let created = inner.topics.entry(topic.to_owned()).or_insert(config).clone();
+        let created = inner
+            .topics
+            .entry(topic.to_owned())
+            .or_insert(config)
+            .clone();
         bump(&mut inner);
         drop(inner);
         self.changed.notify_one();
@@ -155,7 +161,11 @@ impl TopicTable {
         }
         let config = topic_config(topic, queues, queues, perm);
         let mut inner = self.inner.write();
-        let created = inner.topics.entry(topic.to_owned()).or_insert(config).clone();
+        let created = inner
+            .topics
+            .entry(topic.to_owned())
+            .or_insert(config)
+            .clone();
         bump(&mut inner);
         drop(inner);
         self.changed.notify_one();
@@ -176,7 +186,7 @@ impl TopicTable {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            data_version: inner.version.clone(),
+            data_version: inner.version,
             ..TopicConfigSerializeWrapper::default()
         }
     }
@@ -188,7 +198,7 @@ impl TopicTable {
 
     /// The current data version.
     pub fn data_version(&self) -> DataVersion {
-        self.inner.read().version.clone()
+        self.inner.read().version
     }
 
     /// Loads `topics.json` content over the system topics.
@@ -196,8 +206,8 @@ impl TopicTable {
     /// # Errors
     /// The parser's message.
     pub fn load_json(&self, text: &str) -> Result<(), String> {
-        let wrapper = TopicConfigSerializeWrapper::decode(text.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let wrapper =
+            TopicConfigSerializeWrapper::decode(text.as_bytes()).map_err(|e| e.to_string())?;
         let mut inner = self.inner.write();
         for (name, config) in wrapper.topic_config_table {
             inner.topics.insert(name, config);

@@ -20,13 +20,40 @@ pub(crate) enum Literal {
     Double(f64),
 }
 
+impl Literal {
+    /// The number with its sign flipped (None for strings).
+    pub(crate) fn negated(&self) -> Option<Literal> {
+        match self {
+            Literal::Str(_) => None,
+            Literal::Int(i) => Some(Literal::Int(i.wrapping_neg())),
+            Literal::Long(l) => Some(Literal::Long(l.wrapping_neg())),
+            Literal::Double(d) => Some(Literal::Double(-d)),
+        }
+    }
+
+    fn is_negative(&self) -> bool {
+        match self {
+            Literal::Str(_) => false,
+            Literal::Int(i) => *i < 0,
+            Literal::Long(l) => *l < 0,
+            Literal::Double(d) => d.is_sign_negative(),
+        }
+    }
+}
+
 /// A value-producing expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Node {
+    /// A literal as written (never negative).
     Literal(Literal),
+    /// A numeric literal under one or more unary minus signs, folded at
+    /// compile time. Kept apart from [`Node::Literal`] because RocketMQ's
+    /// checks do not treat it as a literal: `TRUE = -1` compiles, `TRUE = 1`
+    /// does not.
+    Negated(Literal),
     Property(Box<str>),
-    /// Unary minus over something that is not a numeric literal (those are
-    /// folded at compile time); yields NULL unless the operand is a number.
+    /// Unary minus over something that is not a numeric literal; yields NULL
+    /// unless the operand evaluates to a number.
     Negate(Box<Node>),
     /// A boolean expression used as a value, e.g. the left of `(a > 1) = TRUE`.
     Cond(Box<Cond>),
@@ -48,6 +75,16 @@ impl CmpOp {
             CmpOp::Ge => ord != Ordering::Less,
             CmpOp::Lt => ord == Ordering::Less,
             CmpOp::Le => ord != Ordering::Greater,
+        }
+    }
+
+    /// How an error message names the place after this operator.
+    pub(crate) fn context(self) -> &'static str {
+        match self {
+            CmpOp::Gt => " after '>'",
+            CmpOp::Ge => " after '>='",
+            CmpOp::Lt => " after '<'",
+            CmpOp::Le => " after '<='",
         }
     }
 
@@ -143,7 +180,7 @@ impl Cond {
 impl Node {
     fn for_each_property<'a>(&'a self, f: &mut impl FnMut(&'a str)) {
         match self {
-            Node::Literal(_) => {}
+            Node::Literal(_) | Node::Negated(_) => {}
             Node::Property(name) => f(name),
             Node::Negate(inner) => inner.for_each_property(f),
             Node::Cond(c) => c.for_each_property(f),
@@ -179,9 +216,15 @@ impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Node::Literal(lit) => lit.fmt(f),
+            // Printed so that it parses back as a negation, not as a literal.
+            Node::Negated(lit) => match lit.negated() {
+                Some(written) if !written.is_negative() => write!(f, "-{written}"),
+                _ => write!(f, "- -{lit}"),
+            },
             Node::Property(name) => f.write_str(name),
-            // The space keeps two minus signs from reading as a `--` comment.
-            Node::Negate(inner) => write!(f, "(- {inner})"),
+            // Unary minus binds tightest, so it needs no parentheses; the
+            // space keeps two minus signs from reading as a `--` comment.
+            Node::Negate(inner) => write!(f, "- {inner}"),
             Node::Cond(c) => c.fmt(f),
         }
     }
@@ -198,8 +241,10 @@ fn write_joined(f: &mut fmt::Formatter<'_>, items: &[Cond], sep: &str) -> fmt::R
     f.write_str(")")
 }
 
-/// Canonical text: every compound expression in parentheses, keywords in
-/// upper case. Compiling it gives back an equal expression.
+/// Canonical text: every compound expression except NOT and unary minus in
+/// parentheses, keywords in upper case. Compiling it gives back an equal
+/// expression, and it nests no deeper than the tree (plus two levels for a
+/// doubly negated number), so it stays within the parser's nesting limit.
 impl fmt::Display for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let not = |negated: bool| if negated { "NOT " } else { "" };
@@ -208,7 +253,8 @@ impl fmt::Display for Cond {
             Cond::Const(Some(false)) => f.write_str("FALSE"),
             Cond::Const(None) => f.write_str("NULL"),
             Cond::Cast(name) => f.write_str(name),
-            Cond::Not(inner) => write!(f, "(NOT {inner})"),
+            // NOT binds tightest, so it needs no parentheses of its own.
+            Cond::Not(inner) => write!(f, "NOT {inner}"),
             Cond::And(items) => write_joined(f, items, " AND "),
             Cond::Or(items) => write_joined(f, items, " OR "),
             Cond::Equal(l, r) => write!(f, "({l} = {r})"),

@@ -254,7 +254,7 @@ impl<'a, P: PropertyLookup + ?Sized> Eval<'a, P> {
 
     pub(crate) fn value(&self, n: &'a Node) -> Outcome<Option<Scalar<'a>>> {
         Ok(match n {
-            Node::Literal(lit) => Some(Scalar::of(lit)),
+            Node::Literal(lit) | Node::Negated(lit) => Some(Scalar::of(lit)),
             Node::Property(name) => self.props.get(name).map(Scalar::Str),
             Node::Negate(inner) => match self.value(inner)? {
                 Some(Scalar::Int(i)) => Some(Scalar::Int(i.wrapping_neg())),

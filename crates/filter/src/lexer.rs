@@ -149,14 +149,11 @@ impl<'s> Lexer<'s> {
     }
 
     pub(crate) fn peek(&mut self) -> Result<&Token<'s>, FilterError> {
-        if self.peeked.is_none() {
-            let token = self.lex()?;
-            self.peeked = Some(token);
-        }
-        match &self.peeked {
-            Some(token) => Ok(token),
-            None => Err(self.syntax_error(self.pos, "internal lexer state lost")),
-        }
+        let token = match self.peeked.take() {
+            Some(token) => token,
+            None => self.lex()?,
+        };
+        Ok(self.peeked.insert(token))
     }
 
     pub(crate) fn next_token(&mut self) -> Result<Token<'s>, FilterError> {

@@ -18,11 +18,16 @@ use std::cmp::Ordering;
 use crate::ast::{CmpOp, Cond, Literal, Node, TextOp};
 use crate::error::FilterError;
 use crate::eval::{java_compare, Scalar};
-use crate::lexer::{Keyword, Lexer, Tok};
+use crate::lexer::{Keyword, Lexer, Tok, Token};
 
-/// Deepest nesting accepted (parentheses and unary operators, and the depth
-/// of the compiled tree). Deeper input is rejected instead of risking the stack.
-pub const MAX_DEPTH: u32 = 128;
+/// Deepest compiled tree accepted (an AND or OR chain counts once, however
+/// long). Deeper input is rejected instead of risking the stack.
+pub const MAX_DEPTH: u32 = 64;
+
+/// Deepest nesting of parentheses and unary operators accepted. It leaves
+/// room for the canonical text of every tree within [`MAX_DEPTH`], which
+/// nests at most two levels more than the tree is deep.
+pub const MAX_NESTING: u32 = 100;
 
 /// A parsed operand with the facts the checks need.
 #[derive(Clone)]
@@ -42,7 +47,7 @@ pub(crate) fn parse(src: &str) -> Result<Cond, FilterError> {
         lx: Lexer::new(src),
         nesting: 0,
     };
-    let top = p.or_expr("")?;
+    let top = p.expr("")?;
     let (tok, start) = p.peek()?;
     if tok != Tok::Eof && !(tok == Tok::Minus && p.lx.is_trailing_line_comment(start)) {
         return Err(p.lx.syntax_error(
@@ -62,6 +67,7 @@ fn describe(node: &Node) -> String {
     match node {
         Node::Literal(Literal::Str(s)) => format!("string literal '{}'", s.replace('\'', "''")),
         Node::Literal(lit) => format!("number {lit}"),
+        Node::Negated(_) => format!("number {node}"),
         Node::Property(name) => format!("property {name}"),
         Node::Negate(_) => "a negated value".to_owned(),
         Node::Cond(c) => match **c {
@@ -89,6 +95,26 @@ impl<'s> Parser<'s> {
         Ok((token.tok.clone(), token.start))
     }
 
+    /// "expected X, found Y". Error formatting is kept out of line so the
+    /// frames of the recursive descent stay small.
+    #[cold]
+    #[inline(never)]
+    fn expected(&self, start: usize, what: &str, found: &Tok<'_>) -> FilterError {
+        self.lx.syntax_error(
+            start,
+            format!("expected {what}, found {}", found.describe()),
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self, start: usize, what: &str, limit: u32) -> FilterError {
+        self.lx
+            .syntax_error(start, format!("{what} nest more than {limit} levels deep"))
+    }
+
+    #[cold]
+    #[inline(never)]
     fn invalid(&self, byte: usize, message: String) -> FilterError {
         FilterError::Invalid {
             position: self.lx.position(byte),
@@ -104,10 +130,7 @@ impl<'s> Parser<'s> {
         constant: bool,
     ) -> Result<Parsed, FilterError> {
         if depth > MAX_DEPTH {
-            return Err(self.lx.syntax_error(
-                start,
-                format!("expression nests more than {MAX_DEPTH} levels deep"),
-            ));
+            return Err(self.too_deep(start, "expression trees", MAX_DEPTH));
         }
         Ok(Parsed {
             node,
@@ -123,20 +146,14 @@ impl<'s> Parser<'s> {
         if want(&token.tok) {
             return Ok(());
         }
-        Err(self.lx.syntax_error(
-            token.start,
-            format!("expected {what}, found {}", token.tok.describe()),
-        ))
+        Err(self.expected(token.start, what, &token.tok))
     }
 
     fn string_literal(&mut self, what: &str) -> Result<Box<str>, FilterError> {
         let token = self.lx.next_token()?;
         match token.tok {
             Tok::Str(s) => Ok(s.into_boxed_str()),
-            other => Err(self.lx.syntax_error(
-                token.start,
-                format!("expected {what}, found {}", other.describe()),
-            )),
+            other => Err(self.expected(token.start, what, &other)),
         }
     }
 
@@ -154,6 +171,7 @@ impl<'s> Parser<'s> {
     }
 
     /// AND / OR of two operands, flattening chains of the same operator.
+    #[inline(never)]
     fn logic(&self, left: Parsed, right: Parsed, or: bool) -> Result<Parsed, FilterError> {
         let start = left.start;
         let mut items = Vec::new();
@@ -182,63 +200,77 @@ impl<'s> Parser<'s> {
         self.finish(cond_node(c), start, child_depth + 1, false)
     }
 
-    fn or_expr(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
-        let mut left = self.and_expr(ctx)?;
-        while self.peek()?.0 == Tok::Kw(Keyword::Or) {
-            self.lx.next_token()?;
-            let right = self.and_expr(" after OR")?;
-            left = self.logic(left, right, true)?;
-        }
-        Ok(left)
-    }
-
-    fn and_expr(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
-        let mut left = self.equality(ctx)?;
-        while self.peek()?.0 == Tok::Kw(Keyword::And) {
-            self.lx.next_token()?;
-            let right = self.equality(" after AND")?;
-            left = self.logic(left, right, false)?;
-        }
-        Ok(left)
-    }
-
-    fn equality(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
-        let mut left = self.comparison(ctx)?;
+    /// The OR, AND and equality levels, each left-associative, in one loop
+    /// rather than one function per level, so that a parenthesis costs only
+    /// three stack frames (this, [`Self::comparison`] and [`Self::unary`]).
+    fn expr(&mut self, ctx: &'static str) -> Result<Parsed, FilterError> {
+        let mut or_chain: Option<Parsed> = None;
+        let mut and_chain: Option<Parsed> = None;
+        let mut ctx = ctx;
         loop {
-            match self.peek()?.0 {
-                tok @ (Tok::Eq | Tok::Ne) => {
-                    self.lx.next_token()?;
-                    let negated = tok == Tok::Ne;
-                    let right =
-                        self.comparison(if negated { " after '<>'" } else { " after '='" })?;
-                    left = self.equal(left, right, negated)?;
-                }
-                Tok::Kw(Keyword::Is) => {
-                    self.lx.next_token()?;
-                    let negated = self.peek()?.0 == Tok::Kw(Keyword::Not);
-                    if negated {
+            let mut operand = self.comparison(ctx)?;
+            loop {
+                match self.peek()?.0 {
+                    tok @ (Tok::Eq | Tok::Ne) => {
                         self.lx.next_token()?;
+                        let negated = tok == Tok::Ne;
+                        let right =
+                            self.comparison(if negated { " after '<>'" } else { " after '='" })?;
+                        operand = self.equal(operand, right, negated)?;
                     }
-                    let what = if negated {
-                        "NULL after IS NOT"
-                    } else {
-                        "NULL or NOT after IS"
-                    };
-                    self.expect(|t| *t == Tok::Kw(Keyword::Null), what)?;
-                    let mut c = Cond::IsNull(left.node);
-                    if negated {
-                        c = Cond::Not(Box::new(c));
-                    }
-                    let depth = left.depth + 1 + u32::from(negated);
-                    left = self.finish(cond_node(c), left.start, depth, false)?;
+                    Tok::Kw(Keyword::Is) => operand = self.is_null(operand)?,
+                    _ => break,
                 }
-                _ => return Ok(left),
             }
+            let conjunction = match and_chain.take() {
+                Some(left) => self.logic(left, operand, false)?,
+                None => operand,
+            };
+            let next = self.peek()?.0;
+            if next == Tok::Kw(Keyword::And) {
+                self.lx.next_token()?;
+                and_chain = Some(conjunction);
+                ctx = " after AND";
+                continue;
+            }
+            let disjunction = match or_chain.take() {
+                Some(left) => self.logic(left, conjunction, true)?,
+                None => conjunction,
+            };
+            if next != Tok::Kw(Keyword::Or) {
+                return Ok(disjunction);
+            }
+            self.lx.next_token()?;
+            or_chain = Some(disjunction);
+            ctx = " after OR";
         }
+    }
+
+    /// `IS NULL` / `IS NOT NULL` after `left`.
+    #[inline(never)]
+    fn is_null(&mut self, left: Parsed) -> Result<Parsed, FilterError> {
+        self.lx.next_token()?;
+        let negated = self.peek()?.0 == Tok::Kw(Keyword::Not);
+        if negated {
+            self.lx.next_token()?;
+        }
+        let what = if negated {
+            "NULL after IS NOT"
+        } else {
+            "NULL or NOT after IS"
+        };
+        self.expect(|t| *t == Tok::Kw(Keyword::Null), what)?;
+        let mut c = Cond::IsNull(left.node);
+        if negated {
+            c = Cond::Not(Box::new(c));
+        }
+        let depth = left.depth + 1 + u32::from(negated);
+        self.finish(cond_node(c), left.start, depth, false)
     }
 
     /// `=` / `<>` with Java's operand checks: no NULL literal on either side,
     /// and no TRUE/FALSE literal on the left of a non-boolean literal.
+    #[inline(never)]
     fn equal(&self, left: Parsed, right: Parsed, negated: bool) -> Result<Parsed, FilterError> {
         for side in [&left, &right] {
             if side.constant && is_const(&side.node, None) {
@@ -270,13 +302,13 @@ impl<'s> Parser<'s> {
         self.finish(cond_node(c), left.start, depth, false)
     }
 
-    fn comparison(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
+    fn comparison(&mut self, ctx: &'static str) -> Result<Parsed, FilterError> {
         let mut left = self.unary(ctx)?;
         loop {
             let (tok, _) = self.peek()?;
             if let Some(op) = cmp_op(&tok) {
                 self.lx.next_token()?;
-                let right = self.unary(&format!(" after '{}'", op.symbol()))?;
+                let right = self.unary(op.context())?;
                 left = self.compare(op, left, right)?;
             } else if let Some(suffix) = suffix(&tok) {
                 self.lx.next_token()?;
@@ -285,12 +317,10 @@ impl<'s> Parser<'s> {
                 self.lx.next_token()?;
                 let token = self.lx.next_token()?;
                 let Some(suffix) = suffix(&token.tok) else {
-                    return Err(self.lx.syntax_error(
+                    return Err(self.expected(
                         token.start,
-                        format!(
-                            "expected BETWEEN, IN, CONTAINS, STARTSWITH or ENDSWITH after NOT, found {}",
-                            token.tok.describe()
-                        ),
+                        "BETWEEN, IN, CONTAINS, STARTSWITH or ENDSWITH after NOT",
+                        &token.tok,
                     ));
                 };
                 left = self.suffix(left, suffix, true)?;
@@ -315,6 +345,7 @@ impl<'s> Parser<'s> {
 
     /// Java's `checkLessThanOperand`: literals must be numbers, and boolean
     /// expressions cannot be ordered.
+    #[inline(never)]
     fn check_orderable(&self, p: &Parsed, op: CmpOp) -> Result<(), FilterError> {
         let numeric = matches!(
             p.node,
@@ -333,6 +364,7 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
+    #[inline(never)]
     fn compare(&self, op: CmpOp, left: Parsed, right: Parsed) -> Result<Parsed, FilterError> {
         self.check_orderable(&left, op)?;
         self.check_orderable(&right, op)?;
@@ -372,6 +404,7 @@ impl<'s> Parser<'s> {
         self.logic(first, second, negated)
     }
 
+    #[inline(never)]
     fn in_list(&mut self, left: Parsed, negated: bool) -> Result<Parsed, FilterError> {
         self.expect(|t| *t == Tok::LParen, "'(' after IN")?;
         let mut values = vec![self.string_literal("a string literal in the IN list")?];
@@ -381,13 +414,7 @@ impl<'s> Parser<'s> {
                 Tok::Comma => values.push(self.string_literal("a string literal after ','")?),
                 Tok::RParen => break,
                 other => {
-                    return Err(self.lx.syntax_error(
-                        token.start,
-                        format!(
-                            "expected ',' or ')' in the IN list, found {}",
-                            other.describe()
-                        ),
-                    ))
+                    return Err(self.expected(token.start, "',' or ')' in the IN list", &other))
                 }
             }
         }
@@ -410,6 +437,7 @@ impl<'s> Parser<'s> {
         self.finish(cond_node(c), left.start, left.depth + 1, false)
     }
 
+    #[inline(never)]
     fn text(&mut self, left: Parsed, op: TextOp, negated: bool) -> Result<Parsed, FilterError> {
         let pattern = self.string_literal(&format!("a string literal after {}", op.keyword()))?;
         let c = Cond::Text {
@@ -421,60 +449,74 @@ impl<'s> Parser<'s> {
         self.finish(cond_node(c), left.start, left.depth + 1, false)
     }
 
-    fn unary(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
+    /// Unary operators, parentheses and leaves. The nesting count is not
+    /// restored on errors: any error ends the parse.
+    fn unary(&mut self, ctx: &'static str) -> Result<Parsed, FilterError> {
         self.nesting += 1;
-        let result = self.unary_inner(ctx);
-        self.nesting -= 1;
-        result
-    }
-
-    fn unary_inner(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
-        let (tok, start) = self.peek()?;
-        if self.nesting > MAX_DEPTH {
-            return Err(self.lx.syntax_error(
-                start,
-                format!("expression nests more than {MAX_DEPTH} levels deep"),
-            ));
+        let token = self.lx.next_token()?;
+        let start = token.start;
+        if self.nesting > MAX_NESTING {
+            return Err(self.too_deep(start, "parentheses and unary operators", MAX_NESTING));
         }
-        match tok {
+        let parsed = match token.tok {
             // Java's unary plus returns its operand itself, literal-ness included.
-            Tok::Plus => {
-                self.lx.next_token()?;
-                self.unary(" after '+'")
-            }
+            Tok::Plus => self.unary(" after '+'")?,
             Tok::Minus => {
-                self.lx.next_token()?;
                 let inner = self.unary(" after '-'")?;
-                self.negate(inner, start)
+                self.negate(inner, start)?
             }
             Tok::Kw(Keyword::Not) => {
-                self.lx.next_token()?;
                 let inner = self.unary(" after NOT")?;
-                let (c, depth) = self.as_cond(inner)?;
-                self.finish(cond_node(Cond::Not(Box::new(c))), start, depth + 1, false)
+                self.not(inner, start)?
             }
-            _ => self.primary(ctx),
+            Tok::LParen => {
+                let inner = self.expr(" after '('")?;
+                self.close_paren(start)?;
+                inner
+            }
+            _ => self.leaf(token, ctx)?,
+        };
+        self.nesting -= 1;
+        Ok(parsed)
+    }
+
+    #[inline(never)]
+    fn not(&self, inner: Parsed, start: usize) -> Result<Parsed, FilterError> {
+        let (c, depth) = self.as_cond(inner)?;
+        self.finish(cond_node(Cond::Not(Box::new(c))), start, depth + 1, false)
+    }
+
+    #[inline(never)]
+    fn close_paren(&mut self, open: usize) -> Result<(), FilterError> {
+        let close = self.lx.next_token()?;
+        if close.tok == Tok::RParen {
+            return Ok(());
         }
+        let what = format!(
+            "')' to close the '(' at position {}",
+            self.lx.position(open)
+        );
+        Err(self.expected(close.start, &what, &close.tok))
     }
 
     /// Folds the sign into numeric literals (the result is no longer a
     /// literal for the checks, as in Java); anything else negates at run time.
+    #[inline(never)]
     fn negate(&self, inner: Parsed, start: usize) -> Result<Parsed, FilterError> {
-        let (node, depth) = match inner.node {
-            Node::Literal(Literal::Int(i)) => {
-                (Node::Literal(Literal::Int(i.wrapping_neg())), inner.depth)
-            }
-            Node::Literal(Literal::Long(l)) => {
-                (Node::Literal(Literal::Long(l.wrapping_neg())), inner.depth)
-            }
-            Node::Literal(Literal::Double(d)) => (Node::Literal(Literal::Double(-d)), inner.depth),
-            other => (Node::Negate(Box::new(other)), inner.depth + 1),
+        let folded = match &inner.node {
+            Node::Literal(lit) | Node::Negated(lit) => lit.negated(),
+            _ => None,
+        };
+        let (node, depth) = match folded {
+            Some(lit) => (Node::Negated(lit), inner.depth),
+            None => (Node::Negate(Box::new(inner.node)), inner.depth + 1),
         };
         self.finish(node, start, depth, false)
     }
 
-    fn primary(&mut self, ctx: &str) -> Result<Parsed, FilterError> {
-        let token = self.lx.next_token()?;
+    /// A literal or a property.
+    #[inline(never)]
+    fn leaf(&self, token: Token<'s>, ctx: &'static str) -> Result<Parsed, FilterError> {
         let start = token.start;
         let leaf = |node, constant| Parsed {
             node,
@@ -490,26 +532,9 @@ impl<'s> Parser<'s> {
             Tok::Kw(Keyword::False) => leaf(cond_node(Cond::Const(Some(false))), true),
             Tok::Kw(Keyword::Null) => leaf(cond_node(Cond::Const(None)), true),
             Tok::Ident(name) => leaf(Node::Property(name.into()), false),
-            Tok::LParen => {
-                let inner = self.or_expr(" after '('")?;
-                let close = self.lx.next_token()?;
-                if close.tok != Tok::RParen {
-                    return Err(self.lx.syntax_error(
-                        close.start,
-                        format!(
-                            "expected ')' to close the '(' at position {}, found {}",
-                            self.lx.position(start),
-                            close.tok.describe()
-                        ),
-                    ));
-                }
-                inner
-            }
             other => {
-                return Err(self.lx.syntax_error(
-                    start,
-                    format!("expected an expression{ctx}, found {}", other.describe()),
-                ))
+                let what = format!("an expression{ctx}");
+                return Err(self.expected(start, &what, &other));
             }
         })
     }

@@ -156,6 +156,8 @@ const TABLE: &[(&str, Want)] = &[
     ("f < 25e-1", F),
     ("a = 1e1", T),
     ("a = 1E+1", T),
+    ("a = 1.e1", T),
+    ("a = 10.", T),
     ("a > 0.0", Syntax(5)), // Java rejects decimals below Double.MIN_VALUE, zero included
     ("a > 1e-400", Syntax(5)),
     ("a = 1e400", Syntax(5)),
@@ -170,9 +172,17 @@ const TABLE: &[(&str, Want)] = &[
     ("- -7 = 7", T),
     ("-a = -10", N), // negating a string yields NULL
     ("a = -(-10)", T),
+    ("neg = - - -7", T),
+    ("f = - - 2.5", T),
+    ("big = - -3000000000", T),
+    ("a > -2147483648", T), // 2147483648 is a Long literal; negated it stays a Long
     ("+a = 10", T),
     ("a = +10", T),
     ("a = -'x'", F), // compiles: a negation is no literal
+    ("TRUE = -1", F),
+    ("TRUE = --1", F), // two minus signs: still no literal, so no compile error
+    ("TRUE = - -1", F),
+    ("TRUE = 1", Invalid(8)),
     // The TAGS property.
     ("TAGS = 'TagA'", T),
     ("TAGS IN ('TagA', 'TagB')", T),
@@ -365,20 +375,30 @@ fn evaluation_failures_say_why() {
 #[test]
 fn nesting_is_bounded() {
     let nested = |n: usize| format!("{}a = 1{}", "(".repeat(n), ")".repeat(n));
-    let limit = filter::MAX_DEPTH as usize;
+    let limit = filter::MAX_NESTING as usize;
+    // Each parenthesis and each unary operator is one level; the top is one more.
     assert!(compile(&nested(limit - 1)).unwrap().matches(&[("a", "1")]));
     assert!(compile(&nested(limit)).is_err());
     assert!(compile(&nested(100_000)).is_err());
     let nots = |n: usize| format!("{}TRUE", "NOT ".repeat(n));
+    let depth = filter::MAX_DEPTH as usize;
+    // NOT also deepens the tree, which allows MAX_DEPTH levels.
     assert_eq!(
-        compile(&nots(limit - 1)).unwrap().evaluate(&PROPS),
+        compile(&nots(depth - 1)).unwrap().evaluate(&PROPS),
         Tristate::False
     );
-    assert!(compile(&nots(limit)).is_err());
+    assert!(compile(&nots(depth)).is_err());
     assert!(compile(&nots(100_000)).is_err());
     let minus = |n: usize| format!("a = {}'x'", "- ".repeat(n));
-    assert!(compile(&minus(100)).is_ok());
+    // Each minus over a string is a tree level, and so is the '='.
+    assert!(compile(&minus(depth - 2)).is_ok());
+    assert!(compile(&minus(depth - 1)).is_err());
     assert!(compile(&minus(100_000)).is_err());
+    // Negating a number folds, so only nesting limits it.
+    let minus_number = |n: usize| format!("a = {}10", "- ".repeat(n));
+    assert!(compile(&minus_number(limit - 1)).is_ok());
+    assert!(compile(&minus_number(limit - 2)).unwrap().matches(PROPS)); // even count
+    assert!(compile(&minus_number(limit)).is_err());
     // Long AND/OR chains are flat, so they are not limited by depth.
     let chain = vec!["a = 10"; 10_000].join(" AND ");
     assert!(compile(&chain).unwrap().matches(PROPS));
@@ -387,9 +407,9 @@ fn nesting_is_bounded() {
     // Chains that do nest (IS NULL after IS NULL) hit the limit instead.
     let is_null = |n: usize| format!("a{}", " IS NULL".repeat(n));
     assert_eq!(
-        compile(&is_null(limit - 1)).unwrap().evaluate(&PROPS),
+        compile(&is_null(depth - 1)).unwrap().evaluate(&PROPS),
         Tristate::False
     );
-    assert!(compile(&is_null(limit)).is_err());
+    assert!(compile(&is_null(depth)).is_err());
     assert!(compile(&is_null(10_000)).is_err());
 }

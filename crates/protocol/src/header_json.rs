@@ -118,6 +118,55 @@ pub fn put_str(dst: &mut BytesMut, s: &str) {
     dst.put_u8(b'"');
 }
 
+/// One extFields value as text: strings as they are, numbers in decimal,
+/// booleans as `true`/`false`, null as absent, nested values as JSON text.
+struct Scalar(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
+                let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
+                let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Scalar(Some(v.to_string())))
+            }
+        }
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
 /// Deserializes an `extFields` object whose values may be strings, numbers,
 /// booleans or null (null and nested values are dropped: no header field is
 /// an object).
@@ -146,15 +195,9 @@ fn lenient_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::Error
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
             let mut out = ExtFields::new();
             while let Some(key) = map.next_key::<String>()? {
-                let value: serde_json::Value = map.next_value()?;
-                let text = match value {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Bool(b) => b.to_string(),
-                    serde_json::Value::Null => continue,
-                    other => other.to_string(),
-                };
-                out.insert(key, text);
+                if let Scalar(Some(text)) = map.next_value::<Scalar>()? {
+                    out.insert(key, text);
+                }
             }
             Ok(out)
         }

@@ -42,7 +42,9 @@ impl TestCluster {
     }
 
     /// Starts after `tweak` adjusts the broker and store configs.
-    pub async fn start_with(tweak: impl FnOnce(&mut BrokerConfig, &mut StoreConfig)) -> TestCluster {
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut BrokerConfig, &mut StoreConfig),
+    ) -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let ns_config = NamesrvConfig {
             kv_config_path: dir.path().join("namesrv/kvConfig.json"),

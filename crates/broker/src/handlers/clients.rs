@@ -13,8 +13,8 @@ use protocol::header::consumer::{
     GetConsumerConnectionListRequestHeader, GetConsumerListByGroupRequestHeader,
     NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
 };
-use protocol::message::topics;
 use protocol::message::sysflag::perm;
+use protocol::message::topics;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::Connection;
 
@@ -37,10 +37,10 @@ pub fn heartbeat(
         last_update: Instant::now(),
     };
     for consumer in &data.consumer_data_set {
-        let Some(group) = state
-            .groups
-            .get_or_create(&consumer.group_name, state.config.auto_create_subscription_group)
-        else {
+        let Some(group) = state.groups.get_or_create(
+            &consumer.group_name,
+            state.config.auto_create_subscription_group,
+        ) else {
             continue;
         };
         // Every clustering group gets its retry topic, as Java creates it here.
@@ -151,7 +151,7 @@ pub fn check_client_config(
             "The broker does not support consumer to filter message by SQL92".into(),
         ));
     }
-    crate::subscription::compile_sql(&sub.sub_string)?;
+    state.sql.get(&sub.sub_string)?;
     Ok(RemotingCommand::success())
 }
 

@@ -1,6 +1,5 @@
 //! Request handlers, one file per request family.
 
-
 pub mod clients;
 pub mod lock;
 pub mod offsets;

@@ -40,7 +40,10 @@ pub fn query_consumer_offset(
     req: &RemotingCommand,
 ) -> BrokerResult<RemotingCommand> {
     let h: QueryConsumerOffsetRequestHeader = req.decode_header()?;
-    if let Some(o) = state.offsets.committed(&h.consumer_group, &h.topic, h.queue_id) {
+    if let Some(o) = state
+        .offsets
+        .committed(&h.consumer_group, &h.topic, h.queue_id)
+    {
         return Ok(offset_response(o));
     }
     if h.set_zero_if_not_found != Some(false)
@@ -81,7 +84,7 @@ pub fn get_max_offset(
     let h: GetMaxOffsetRequestHeader = req.decode_header()?;
     check_queue(state, &h.topic, h.queue_id)?;
     Ok(offset_response(
-        state.store.max_offset(&h.topic, h.queue_id) as i64
+        state.store.max_offset(&h.topic, h.queue_id) as i64,
     ))
 }
 
@@ -93,7 +96,7 @@ pub fn get_min_offset(
     let h: GetMinOffsetRequestHeader = req.decode_header()?;
     check_queue(state, &h.topic, h.queue_id)?;
     Ok(offset_response(
-        state.store.min_offset(&h.topic, h.queue_id) as i64
+        state.store.min_offset(&h.topic, h.queue_id) as i64,
     ))
 }
 
@@ -104,7 +107,10 @@ pub fn get_earliest_msg_store_time(
 ) -> BrokerResult<RemotingCommand> {
     let h: GetEarliestMsgStoretimeRequestHeader = req.decode_header()?;
     check_queue(state, &h.topic, h.queue_id)?;
-    let timestamp = state.store.earliest_time(&h.topic, h.queue_id).unwrap_or(-1);
+    let timestamp = state
+        .store
+        .earliest_time(&h.topic, h.queue_id)
+        .unwrap_or(-1);
     Ok(RemotingCommand::success().with_header(&TimestampResponseHeader { timestamp }))
 }
 

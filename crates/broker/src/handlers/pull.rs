@@ -50,11 +50,12 @@ pub async fn handle(
             (b as usize).min(state.config.max_transfer_bytes_on_message_in_memory)
         });
     let read = |from: u64| {
-        state
+        let r = state
             .store
             .get_messages(&h.topic, h.queue_id, from, max_msgs, max_bytes, |hash| {
                 filter.accepts_hash(hash)
-            })
+            });
+        apply_record_filter(&filter, r)
     };
     let mut result = read(offset);
     let suspend = h.sys_flag & pullflag::SUSPEND != 0;
@@ -80,7 +81,10 @@ fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filt
     }
     let group = state
         .groups
-        .get_or_create(&h.consumer_group, state.config.auto_create_subscription_group)
+        .get_or_create(
+            &h.consumer_group,
+            state.config.auto_create_subscription_group,
+        )
         .ok_or_else(|| BrokerError::GroupNotExist(h.consumer_group.clone()))?;
     if !group.consume_enable {
         return Err(BrokerError::NoPermission(format!(
@@ -114,16 +118,56 @@ fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filt
         ));
     }
     if h.sys_flag & pullflag::SUBSCRIPTION != 0 {
-        return Ok(Filter::tags(h.subscription.as_deref().unwrap_or("*")));
+        let expr = h.subscription.as_deref().unwrap_or("*");
+        return if sql {
+            Ok(Filter::Sql(state.sql.get(expr)?))
+        } else {
+            Ok(Filter::tags(expr))
+        };
     }
     let sub = state
         .clients
         .subscription(&h.consumer_group, &h.topic)
-        .ok_or_else(|| BrokerError::SubscriptionNotExist(h.consumer_group.clone(), h.topic.clone()))?;
+        .ok_or_else(|| {
+            BrokerError::SubscriptionNotExist(h.consumer_group.clone(), h.topic.clone())
+        })?;
     if sub.sub_version < h.sub_version {
         return Err(BrokerError::SubscriptionNotLatest(h.consumer_group.clone()));
     }
+    if sub.expression_type.eq_ignore_ascii_case("SQL92") {
+        if !state.config.enable_property_filter {
+            return Err(BrokerError::System(
+                "The broker does not support consumer to filter message by SQL92".into(),
+            ));
+        }
+        return Ok(Filter::Sql(state.sql.get(&sub.sub_string)?));
+    }
     Ok(Filter::tags(&sub.sub_string))
+}
+
+/// Drops the records an SQL92 subscription does not match; when none is
+/// left the read becomes NO_MATCHED_MESSAGE (the consumer moves on).
+fn apply_record_filter(filter: &Filter, mut r: GetResult) -> GetResult {
+    if !matches!(filter, Filter::Sql(_)) || r.status != GetStatus::Found {
+        return r;
+    }
+    let mut kept = Vec::with_capacity(r.messages.len());
+    let mut offsets = Vec::with_capacity(r.messages.len());
+    let mut bytes = 0;
+    for (m, o) in r.messages.drain(..).zip(r.queue_offsets.drain(..)) {
+        if filter.accepts_record(&m) {
+            bytes += m.len();
+            kept.push(m);
+            offsets.push(o);
+        }
+    }
+    if kept.is_empty() {
+        r.status = GetStatus::NoMatchedMessage;
+    }
+    r.messages = kept;
+    r.queue_offsets = offsets;
+    r.total_bytes = bytes;
+    r
 }
 
 fn is_not_found(result: &GetResult, offset: u64) -> bool {
@@ -218,7 +262,11 @@ fn respond(
         GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
             (ResponseCode::PULL_OFFSET_MOVED, 0, "NO_MESSAGE_IN_QUEUE")
         }
-        GetStatus::OffsetTooSmall => (ResponseCode::PULL_OFFSET_MOVED, r.min_offset, "OFFSET_TOO_SMALL"),
+        GetStatus::OffsetTooSmall => (
+            ResponseCode::PULL_OFFSET_MOVED,
+            r.min_offset,
+            "OFFSET_TOO_SMALL",
+        ),
         GetStatus::OffsetOverflowBadly => (
             ResponseCode::PULL_OFFSET_MOVED,
             r.max_offset,

@@ -25,7 +25,9 @@ pub fn query_message(
 ) -> BrokerResult<RemotingCommand> {
     let h: QueryMessageRequestHeader = req.decode_header()?;
     if h.key.is_empty() {
-        return Err(BrokerError::InvalidParameter("the query key is empty".into()));
+        return Err(BrokerError::InvalidParameter(
+            "the query key is empty".into(),
+        ));
     }
     let max = if h.unique_key_query == Some(true) {
         UNIQUE_KEY_QUERY_MAX

@@ -127,13 +127,14 @@ async fn send_batch(
     for item in &items {
         check_body_size(state, item.body.len())?;
         let start = buf.len();
-        let props = std::str::from_utf8(item.properties)
-            .map_err(|_| BrokerError::MessageIllegal("batch item properties are not UTF-8".into()))?;
+        let props = std::str::from_utf8(item.properties).map_err(|_| {
+            BrokerError::MessageIllegal("batch item properties are not UTF-8".into())
+        })?;
         if protocol::message::find_property(props, keys::UNIQ_KEY).is_some() {
             make(item.body, item.properties, item.flag, &mut buf)?;
         } else {
             let mut p = Properties::decode(props);
-            p.insert(keys::UNIQ_KEY, &state.next_uniq_id());
+            p.insert(keys::UNIQ_KEY, state.next_uniq_id());
             make(item.body, p.encode().as_bytes(), item.flag, &mut buf)?;
         }
         bounds.push(start..buf.len());
@@ -189,7 +190,10 @@ fn check_body_size(state: &BrokerState, len: usize) -> BrokerResult<()> {
 /// Validates the target, auto-creates the topic when allowed, checks
 /// permissions, and returns the queue to write (a random writable one when
 /// the client left it to the broker).
-fn check_and_pick_queue(state: &BrokerState, header: &SendMessageRequestHeader) -> BrokerResult<i32> {
+fn check_and_pick_queue(
+    state: &BrokerState,
+    header: &SendMessageRequestHeader,
+) -> BrokerResult<i32> {
     if state.is_slave() {
         return Err(BrokerError::ServiceNotAvailable(format!(
             "the broker[{}] is a slave and does not accept sends",
@@ -243,7 +247,9 @@ fn create_topic_for_send(
             .get_or_create(group, state.config.auto_create_subscription_group)
             .map_or(1, |g| g.retry_queue_nums.max(1));
         let config = topic_config(&header.topic, queues, queues, perm::READ_WRITE);
-        return Ok(state.topics.ensure(&config.topic_name, queues, perm::READ_WRITE));
+        return Ok(state
+            .topics
+            .ensure(&config.topic_name, queues, perm::READ_WRITE));
     }
     if state.config.auto_create_topic_enable {
         if let Some(c) = state.topics.create_on_send(
@@ -263,7 +269,9 @@ fn create_topic_for_send(
 /// dead-letter topics).
 pub fn validate_topic(topic: &str) -> BrokerResult<()> {
     if topic.is_empty() {
-        return Err(BrokerError::InvalidParameter("the topic name is empty".into()));
+        return Err(BrokerError::InvalidParameter(
+            "the topic name is empty".into(),
+        ));
     }
     let max = if topics::is_retry_topic(topic) || topics::is_dlq_topic(topic) {
         topics::MAX_SYS_TOPIC_LEN
