@@ -51,7 +51,11 @@ async fn retries_grow_then_dead_letter() {
     let c = cluster().await;
     let sent = send(&c, "RetryT", &[("TAGS", "a"), ("KEYS", "k1")], 0, "payload").await;
     let (_, phys) = decode_offset_msg_id(&sent.msg_id).unwrap();
-    let original = common::pull(&c, "G", "RetryT", 0, 0).await;
+    let original: Vec<MessageRecord> = wait_messages(&c, "RetryT", 0, 0, 1, Duration::from_secs(2))
+        .await
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
     let uniq = original[0].properties.uniq_key().unwrap().to_owned();
 
     send_back(&c, phys, 0, 2).await;
