@@ -235,3 +235,23 @@ pub fn retryable(e: &BrokerError) -> bool {
         BrokerError::ServiceNotAvailable(_) | BrokerError::SystemBusy(_) | BrokerError::Store(_)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_and_offsets_json() {
+        let s = ScheduleService::new("1s 2m");
+        assert_eq!(s.max_level(), 2);
+        assert_eq!(ScheduleService::new("").max_level(), 18);
+        s.set_offset(2, 7);
+        s.set_offset(1, 3);
+        assert_eq!(s.offset(2), 7);
+        assert_eq!(s.offset(5), 0);
+        assert_eq!(
+            String::from_utf8(s.to_json().unwrap()).unwrap(),
+            r#"{"offsetTable":{1:3,2:7}}"#
+        );
+    }
+}

@@ -310,3 +310,66 @@ async fn deliver_one(state: &Arc<BrokerState>, phys: i64) -> Result<(), ()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::message::Properties;
+
+    fn record(props: &[(&str, &str)]) -> MessageRecord {
+        let mut properties = Properties::new();
+        for (k, v) in props {
+            properties.insert(*k, *v);
+        }
+        let host = "127.0.0.1:1".parse().unwrap();
+        MessageRecord {
+            topic: "T".into(),
+            queue_id: 0,
+            flag: 0,
+            queue_offset: 0,
+            physical_offset: 0,
+            sysflag: 0,
+            born_timestamp: 0,
+            born_host: host,
+            store_timestamp: 0,
+            store_host: host,
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+            body_crc: 0,
+            body: bytes::Bytes::new(),
+            properties,
+        }
+    }
+
+    #[test]
+    fn delivery_time_precedence_and_units() {
+        let now = 1_000_000;
+        let at = |p: &[(&str, &str)]| deliver_ms(&record(p), now).unwrap();
+        assert_eq!(at(&[]), None);
+        assert_eq!(at(&[(keys::TIMER_DELAY_SEC, "2")]), Some(now + 2000));
+        assert_eq!(at(&[(keys::TIMER_DELAY_MS, "250")]), Some(now + 250));
+        assert_eq!(
+            at(&[(keys::START_DELIVER_TIME, "1234567")]),
+            Some(1_234_567)
+        );
+        assert_eq!(
+            at(&[(keys::TIMER_DELIVER_MS, "5"), (keys::TIMER_DELAY_MS, "250")]),
+            Some(5)
+        );
+        let err = deliver_ms(&record(&[(keys::TIMER_DELAY_SEC, "x")]), now).unwrap_err();
+        assert!(err.to_string().contains("TIMER_DELAY_SEC"));
+    }
+
+    #[test]
+    fn checkpoint_is_the_lowest_waiting_offset() {
+        let mut inner = Inner {
+            scanned: 10,
+            ..Inner::default()
+        };
+        assert_eq!(inner.checkpoint(), 10);
+        inner.waiting.extend([7, 9]);
+        assert_eq!(inner.checkpoint(), 7);
+        inner.waiting.remove(&7);
+        assert_eq!(inner.checkpoint(), 9);
+    }
+}
