@@ -16,11 +16,15 @@ use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::groups::GroupTable;
 use crate::handlers::clients::expire_clients;
+use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
 use crate::processor::BrokerProcessor;
+use crate::schedule::ScheduleService;
 use crate::state::{now_ms, BrokerState};
+use crate::timer::TimerService;
 use crate::topics::TopicTable;
+use crate::transaction::TransactionService;
 
 const TOPICS_FILE: &str = "topics.json";
 const OFFSETS_FILE: &str = "consumerOffset.json";
@@ -57,6 +61,13 @@ impl Broker {
         let groups = GroupTable::default();
         let offsets = OffsetTable::default();
         load_metadata(&store, &topics, &groups, &offsets)?;
+        let schedule = ScheduleService::new(&store.config().message_delay_level);
+        schedule.load(&store)?;
+        let timer = TimerService::default();
+        timer.load(&store)?;
+        let transactions = TransactionService::default();
+        transactions.load(&offsets, &store)?;
+        let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
 
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
@@ -101,6 +112,10 @@ impl Broker {
                 now_ms() as i32,
             )),
             random: std::sync::atomic::AtomicU64::new(now_ms() as u64),
+            schedule,
+            timer,
+            transactions,
+            locks,
         });
         let processor = Arc::new(BrokerProcessor {
             state: state.clone(),
@@ -157,6 +172,7 @@ impl Broker {
         }
         self.state.tasks.close();
         self.state.tasks.wait().await;
+        persist_delivery(&self.state);
         persist(&self.state, true);
         self.state.client.shutdown().await;
         let store = self.state.store.clone();
@@ -269,8 +285,20 @@ fn persist(state: &BrokerState, force: bool) {
     }
 }
 
+/// Saves the delivery services' progress (their tasks have stopped).
+fn persist_delivery(state: &BrokerState) {
+    state.schedule.persist(&state.store);
+    state.timer.persist(&state.store);
+    state.transactions.persist(&state.offsets, &state.store);
+}
+
 fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     let tasks = &state.tasks;
+    if !state.is_slave() {
+        crate::schedule::spawn(state, cancel);
+        crate::timer::spawn(state, cancel);
+        crate::transaction::spawn(state, cancel);
+    }
     tasks.spawn(crate::register::run(state.clone(), cancel.clone()));
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move {

@@ -8,7 +8,9 @@ use protocol::{RemotingCommand, RequestCode};
 use remoting::{BoxFuture, Connection, Processor};
 
 use crate::error::BrokerResult;
-use crate::handlers::{admin, clients, offsets, pull, query, reset, send, stats};
+use crate::handlers::{
+    admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
+};
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -83,6 +85,11 @@ async fn dispatch(
         C::GET_CONSUME_STATS => stats::get_consume_stats(state, req),
         C::QUERY_TOPIC_CONSUME_BY_WHO => stats::query_topic_consume_by_who(state, req),
         C::INVOKE_BROKER_TO_RESET_OFFSET => reset::invoke_broker_to_reset_offset(state, req),
+        C::CONSUMER_SEND_MSG_BACK => retry::send_msg_back(state, req).await,
+        C::END_TRANSACTION => transaction::end_transaction(state, req).await,
+        C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
+        C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
+        C::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }
