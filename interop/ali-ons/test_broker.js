@@ -114,6 +114,11 @@ module.exports = async h => {
         await p.ready();
         return p;
       },
+      // Closes a client before the test ends (and not again afterwards).
+      async close(client) {
+        made.splice(made.indexOf(client), 1);
+        await h.withTimeout(client.close(), 5000, 'closing an ali-ons client');
+      },
       consumer(group, handler, opts = {}) {
         const c = new Consumer(clientOptions(Object.assign({
           consumerGroup: group,
@@ -226,6 +231,58 @@ module.exports = async h => {
         h.assertEq(dups, [], 'duplicates across the group');
         h.assertEq([ ...all.byBody.keys() ].sort(), range('m', 40).sort(), 'bodies across the group');
         h.assert(a.byBody.size > 0 && b.byBody.size > 0, `both consumers get some (A ${a.byBody.size}, B ${b.byBody.size})`);
+      });
+    } ],
+
+    [ 'clustering: a leaving consumer hands its queues over without redelivery', async () => {
+      const topic = uniq('HandoverTopic');
+      const group = uniq('CG');
+      await createTopic(topic);
+      await withClients(async ctx => {
+        const a = collector('consumer A');
+        const b = collector('consumer B');
+        const ca = ctx.consumer(group, a.handler, { topic });
+        const cb = ctx.consumer(group, b.handler, { topic });
+        await waitUntil(() => ownedQueues(ca, topic).length === QUEUES / 2 && ownedQueues(cb, topic).length === QUEUES / 2,
+          20000, `a 2 + 2 split (A owns ${ownedQueues(ca, topic)}, B owns ${ownedQueues(cb, topic)})`);
+        const p = await ctx.producer();
+        await sendN(p, topic, 20, 'one');
+        await waitUntil(() => a.byBody.size + b.byBody.size >= 20, 20000,
+          `20 messages in total (A got ${a.byBody.size}, B got ${b.byBody.size})`);
+        h.assert(b.byBody.size > 0, `B consumed some before leaving (${b.byBody.size})`);
+        const aBefore = new Set(a.byBody.keys());
+        // Closing commits B's offsets and unregisters it; A must take all
+        // queues over from those offsets, not from the start.
+        await ctx.close(cb);
+        await waitUntil(() => ownedQueues(ca, topic).length === QUEUES, 20000,
+          `A to own all ${QUEUES} queues (owns ${ownedQueues(ca, topic)})`);
+        await sendN(p, topic, 20, 'two');
+        await waitUntil(() => range('two', 20).every(x => a.byBody.has(x)), 20000,
+          `A to get the 20 later messages (has ${[ ...a.byBody.keys() ].filter(x => x.startsWith('two')).length})`);
+        await h.sleep(500);
+        h.assertEq(a.duplicates(), [], 'A: duplicates');
+        const redelivered = [ ...a.byBody.keys() ].filter(x => x.startsWith('one') && !aBefore.has(x));
+        h.assertEq(redelivered, [], 'messages B had consumed that A got again');
+      });
+    } ],
+
+    [ 'clustering: a restarted consumer resumes from its committed offset', async () => {
+      const topic = uniq('ResumeTopic');
+      const group = uniq('CG');
+      await createTopic(topic);
+      await withClients(async ctx => {
+        const p = await ctx.producer();
+        await sendN(p, topic, 10, 'first');
+        const first = collector('first consumer');
+        const c1 = ctx.consumer(group, first.handler, { topic });
+        await expectExactly(first, range('first', 10));
+        await ctx.close(c1);
+        await sendN(p, topic, 10, 'second');
+        // CONSUME_FROM_FIRST_OFFSET only applies without a committed offset:
+        // getting 'first-*' again would mean the offsets were lost.
+        const second = collector('restarted consumer');
+        ctx.consumer(group, second.handler, { topic });
+        await expectExactly(second, range('second', 10));
       });
     } ],
 
