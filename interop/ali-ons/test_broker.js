@@ -187,18 +187,34 @@ module.exports = async h => {
       await api.ready();
     } ],
 
-    [ 'clustering: every message consumed exactly once', async () => {
+    [ 'clustering: 250 messages consumed exactly once', async () => {
       const topic = uniq('ClusterTopic');
       await createTopic(topic);
       await withClients(async ctx => {
         const p = await ctx.producer();
-        await sendN(p, topic, 25, 'before');
+        // A backlog of 50 per queue takes more than one pull (32 a batch);
+        // the rest arrives while the consumer is long-polling.
+        await sendN(p, topic, 200, 'before');
         const col = collector('consumer');
         ctx.consumer(uniq('CG'), col.handler, { topic });
-        // Half before the consumer starts, half while it is long-polling.
-        await waitUntil(() => col.byBody.size >= 25, 20000, `the first 25 messages (got ${col.byBody.size})`);
-        await sendN(p, topic, 25, 'after');
-        await expectExactly(col, [ ...range('before', 25), ...range('after', 25) ]);
+        await waitUntil(() => col.byBody.size >= 200, 20000, `the first 200 messages (got ${col.byBody.size})`);
+        await sendN(p, topic, 50, 'after');
+        await expectExactly(col, [ ...range('before', 200), ...range('after', 50) ]);
+      });
+    } ],
+
+    [ 'a new group with the default CONSUME_FROM_LAST_OFFSET starts at 0 on a young topic', async () => {
+      // Java brokers answer QUERY_CONSUMER_OFFSET with 0 for a group new to
+      // a queue whose first message is still stored, so ali-ons' default
+      // reads the backlog instead of jumping to the max offset.
+      const topic = uniq('YoungTopic');
+      await createTopic(topic);
+      await withClients(async ctx => {
+        const p = await ctx.producer();
+        await sendN(p, topic, 10, 'y');
+        const col = collector('consumer');
+        ctx.consumer(uniq('CG'), col.handler, { topic, options: { consumeFromWhere: ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET } });
+        await expectExactly(col, range('y', 10));
       });
     } ],
 
