@@ -350,13 +350,24 @@ module.exports = async h => {
         const onlyA = collector('TagA subscriber');
         const aOrB = collector('TagA || TagB subscriber');
         const all = collector('* subscriber');
-        ctx.consumer(uniq('CGTA'), onlyA.handler, { topic, expr: 'TagA' });
+        const ca = ctx.consumer(uniq('CGTA'), onlyA.handler, { topic, expr: 'TagA' });
+        // ali-ons filters tags again on the client (but lets untagged
+        // messages through), so look at what the broker's pulls returned.
+        const pulledTags = new Set();
+        const client = ca._mqClient;
+        const pull = client.pullMessage;
+        client.pullMessage = async function(...args) {
+          const res = await pull.apply(this, args);
+          for (const m of res.msgFoundList || []) pulledTags.add(String(m.tags));
+          return res;
+        };
         ctx.consumer(uniq('CGTAB'), aOrB.handler, { topic, expr: 'TagA || TagB' });
         ctx.consumer(uniq('CGALL'), all.handler, { topic });
         await expectExactly(all, [ ...range('a', 5), ...range('b', 5), ...range('u', 5) ]);
         await expectExactly(aOrB, [ ...range('a', 5), ...range('b', 5) ]);
         await expectExactly(onlyA, range('a', 5));
         h.assertEq([ ...new Set(onlyA.msgs.map(m => m.tags)) ], [ 'TagA' ], 'tags seen by the TagA subscriber');
+        h.assertEq([ ...pulledTags ], [ 'TagA' ], 'tags the broker returned to the TagA subscriber');
       });
     } ],
 
