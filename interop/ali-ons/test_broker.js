@@ -514,11 +514,7 @@ module.exports = async h => {
     });
   } ];
 
-  if (process.env.RUN_RETRY === '1') {
-    tests.push(retryTest);
-  } else {
-    console.log('note: the CONSUMER_SEND_MSG_BACK retry test is skipped (set RUN_RETRY=1 to run it)');
-  }
+  tests.push(retryTest);
 
   tests.push([ 'ali-ons clients close cleanly', async () => {
     await api.close();
