@@ -306,6 +306,24 @@ impl CommitLog {
         self.files.set_recovered_end(end);
         self.files.truncate(end)
     }
+
+    /// Sets the end after a clean shutdown without zeroing the tail: when
+    /// the end is where the last run said it flushed to and lies in the last
+    /// segment, nothing past it was ever written, so checking the rest of a
+    /// 1 GiB segment for stray bytes (a page fault per 4 KiB) is skipped.
+    /// Returns false (and does nothing) when those conditions do not hold.
+    pub fn set_clean_end(&self, end: u64, flushed_at_shutdown: Option<u64>) -> bool {
+        let in_last = self
+            .files
+            .files()
+            .last()
+            .is_some_and(|f| end >= f.start() && end <= f.end());
+        if flushed_at_shutdown != Some(end) || !in_last {
+            return false;
+        }
+        self.files.set_recovered_end(end);
+        true
+    }
 }
 
 /// Writes one record with its patched fields. Patches are applied to a

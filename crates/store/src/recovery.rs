@@ -105,7 +105,9 @@ pub fn recover(
 ) -> Result<RecoveryReport> {
     let start = start_offset(log, cp, abnormal);
     let end = find_end(log, start, check_crc);
-    log.truncate(end)?;
+    if abnormal || !log.set_clean_end(end, cp.physic_offset) {
+        log.truncate(end)?;
+    }
     for cq in cqs.all() {
         cq.truncate_beyond(end)?;
     }
