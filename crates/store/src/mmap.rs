@@ -132,7 +132,12 @@ pub fn lock_exclusive(file: &File) -> io::Result<()> {
     }
 }
 
-/// Fraction (0.0–1.0) of the file system holding `path` that is in use.
+/// Fraction (0.0–1.0) of the file system holding `path` that is in use,
+/// as `df` and RocketMQ compute it: used / (used + available to us), where
+/// used = total - free. Blocks reserved for root count as neither, so a
+/// file system with a large reserve is not mistaken for a nearly full one
+/// (total - available over total read 89% on a disk `df` shows at 71%, and
+/// retention then force-deleted unexpired commit-log segments).
 ///
 /// # Errors
 /// The path has interior NULs or `statvfs` failed.
@@ -148,11 +153,19 @@ pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
         return Err(io::Error::last_os_error());
     }
     #[allow(clippy::unnecessary_cast)]
-    let (blocks, free) = (st.f_blocks as f64, st.f_bavail as f64);
-    if blocks <= 0.0 {
-        return Ok(0.0);
+    let (blocks, free, avail) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64);
+    Ok(used_ratio(blocks, free, avail))
+}
+
+/// `df`'s usage from block counts: total, free (including the root
+/// reserve) and available to unprivileged users.
+fn used_ratio(blocks: u64, free: u64, avail: u64) -> f64 {
+    let used = blocks.saturating_sub(free);
+    let entire = used.saturating_add(avail);
+    if entire == 0 {
+        return 0.0;
     }
-    Ok(((blocks - free) / blocks).clamp(0.0, 1.0))
+    (used as f64 / entire as f64).clamp(0.0, 1.0)
 }
 
 /// Local calendar time of `ms` since the epoch: (year, month 1-12, day,
@@ -181,6 +194,19 @@ pub fn local_time(ms: i64) -> (i32, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn used_ratio_ignores_the_root_reserve() {
+        // 252 blocks, 65 used, 187 free of which only 27 are available:
+        // df shows 65 / (65 + 27) = 71%, not (252 - 27) / 252 = 89%.
+        let r = used_ratio(252, 187, 27);
+        assert!((r - 65.0 / 92.0).abs() < 1e-9, "{r}");
+        assert!((used_ratio(100, 40, 40) - 0.6).abs() < 1e-9);
+        assert_eq!(used_ratio(0, 0, 0), 0.0);
+        assert_eq!(used_ratio(100, 0, 0), 1.0);
+        let here = disk_used_ratio(Path::new(".")).unwrap();
+        assert!((0.0..=1.0).contains(&here));
+    }
 
     #[test]
     fn write_read_flush_round_trip() {

@@ -86,6 +86,13 @@ impl Retention {
                 forced_one |= force && !expired;
                 expired || force
             })?;
+            if forced_one {
+                // Data loss by policy: say so loudly, with the usage seen.
+                tracing::warn!(
+                    usage,
+                    "disk usage over diskSpaceCleanForciblyRatio: deleted an unexpired commit-log segment"
+                );
+            }
         }
         let min = self.log.min_offset();
         for cq in self.cqs.all() {

@@ -27,6 +27,11 @@ fn config(dir: &Path) -> StoreConfig {
         max_index_num: 4096,
         flush_disk_type: FlushDiskType::SyncFlush,
         flush_interval_consume_queue: 100,
+        // This test is about kill -9, not disk pressure: on a crowded disk
+        // forcible cleaning would delete acknowledged (unexpired) segments
+        // by design, and the warning level would refuse puts.
+        clean_file_forcibly_enable: false,
+        disk_space_warning_level_ratio: 100,
         ..StoreConfig::with_root(dir)
     }
 }
