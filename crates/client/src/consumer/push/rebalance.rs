@@ -19,28 +19,42 @@ use crate::consumer::ConsumeFrom;
 use crate::error::{ClientError, Result};
 use crate::instance::route::{TopicRoute, MASTER_ID};
 
+/// How soon a rebalance that skipped a topic is tried again.
+const INCOMPLETE_RETRY: Duration = Duration::from_secs(1);
+
 impl Shared {
     pub(super) async fn rebalance_loop(self: Arc<Self>) {
         loop {
-            self.rebalance().await;
+            // A topic without a route yet (typically the group's retry
+            // topic, which the broker creates on the first heartbeat and
+            // registers moments later) is retried soon, not a period later.
+            let wait = if self.rebalance().await {
+                self.options.rebalance_interval
+            } else {
+                self.options.rebalance_interval.min(INCOMPLETE_RETRY)
+            };
             tokio::select! {
                 _ = self.token.cancelled() => return,
                 _ = self.rebalance_now.notified() => {}
-                _ = tokio::time::sleep(self.options.rebalance_interval) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    async fn rebalance(self: &Arc<Self>) {
+    /// Rebalances every subscribed topic; false if some could not be.
+    async fn rebalance(self: &Arc<Self>) -> bool {
         let topics: Vec<String> = self.subs.iter().map(|s| s.topic.clone()).collect();
+        let mut complete = true;
         for topic in topics {
             if self.token.is_cancelled() {
-                return;
+                return true;
             }
             if let Err(e) = self.rebalance_topic(&topic).await {
                 debug!(%topic, error = %e, "rebalance skipped");
+                complete = false;
             }
         }
+        complete
     }
 
     async fn rebalance_topic(self: &Arc<Self>, topic: &str) -> Result<()> {
