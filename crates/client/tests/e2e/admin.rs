@@ -26,7 +26,11 @@ async fn admin_topics_stats_reset_and_lookups() {
     let admin = Admin::connect(&ns).unwrap();
     let info = admin.cluster_info().await.unwrap();
     assert!(info.broker_addr_table.contains_key("broker-a"));
-    assert!(admin.topic_list().await.unwrap().contains(&"Adm".to_string()));
+    assert!(admin
+        .topic_list()
+        .await
+        .unwrap()
+        .contains(&"Adm".to_string()));
 
     let before = now_ms() - 1;
     let producer = producer(&ns, "AdmPG").await;
@@ -42,7 +46,12 @@ async fn admin_topics_stats_reset_and_lookups() {
     let counted = wait_async(10, || async {
         let stats = admin.topic_stats("Adm").await.unwrap();
         stats.offset_table.len() == 2
-            && stats.offset_table.values().map(|o| o.max_offset).sum::<i64>() == 6
+            && stats
+                .offset_table
+                .values()
+                .map(|o| o.max_offset)
+                .sum::<i64>()
+                == 6
     })
     .await;
     assert!(counted, "topic stats never showed 6 messages in 2 queues");
@@ -62,13 +71,25 @@ async fn admin_topics_stats_reset_and_lookups() {
         .build()
         .await
         .unwrap();
-    assert!(wait_for(10, || seen.lock().len() >= 6).await, "got {}", seen.lock().len());
+    assert!(
+        wait_for(10, || seen.lock().len() >= 6).await,
+        "got {}",
+        seen.lock().len()
+    );
     let caught_up = wait_async(10, || async {
         match admin.consume_stats("AdmCG", Some("Adm")).await {
             Ok(s) => {
                 s.offset_table.len() == 2
-                    && s.offset_table.values().map(|o| o.consumer_offset).sum::<i64>() == 6
-                    && s.offset_table.values().map(|o| o.broker_offset).sum::<i64>() == 6
+                    && s.offset_table
+                        .values()
+                        .map(|o| o.consumer_offset)
+                        .sum::<i64>()
+                        == 6
+                    && s.offset_table
+                        .values()
+                        .map(|o| o.broker_offset)
+                        .sum::<i64>()
+                        == 6
             }
             Err(_) => false,
         }
@@ -105,7 +126,10 @@ async fn admin_topics_stats_reset_and_lookups() {
     })
     .await;
     assert!(by_key, "key3 not found by the index");
-    let by_id = admin.query_message_by_id("Adm", &sent[4].msg_id).await.unwrap();
+    let by_id = admin
+        .query_message_by_id("Adm", &sent[4].msg_id)
+        .await
+        .unwrap();
     assert_eq!(by_id.len(), 1);
     assert_eq!(by_id[0].body.as_ref(), b"a4");
     for (_, addr) in admin.masters(None).await.unwrap() {

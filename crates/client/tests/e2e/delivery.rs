@@ -37,10 +37,7 @@ async fn delay_level_one_is_not_delivered_early() {
         .send(Message::new("Delay", "later").with_delay_level(1))
         .await
         .unwrap();
-    let plain = producer
-        .send(Message::new("Delay", "now"))
-        .await
-        .unwrap();
+    let plain = producer.send(Message::new("Delay", "now")).await.unwrap();
     assert!(
         wait_for(10, || arrivals.lock().len() >= 2).await,
         "got {}",
@@ -48,7 +45,10 @@ async fn delay_level_one_is_not_delivered_early() {
     );
     let got = arrivals.lock().clone();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].0.msg_id, plain.msg_id, "the plain message comes first");
+    assert_eq!(
+        got[0].0.msg_id, plain.msg_id,
+        "the plain message comes first"
+    );
     let (m, at) = &got[1];
     assert_eq!(m.msg_id, delayed.msg_id);
     assert_eq!(m.topic, "Delay", "real topic restored");
@@ -74,7 +74,8 @@ fn fast_delays() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_messages_come_back_with_growing_reconsume_counts() {
     crate::support::trace();
-    let cluster = TestCluster::start_with(|_, store| store.message_delay_level = fast_delays()).await;
+    let cluster =
+        TestCluster::start_with(|_, store| store.message_delay_level = fast_delays()).await;
     let ns = cluster.namesrv_addr();
     create_topic(&ns, "Retry", 1).await;
     let producer = producer(&ns, "RetryPG").await;
@@ -129,7 +130,8 @@ async fn failed_messages_come_back_with_growing_reconsume_counts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_end_in_the_dead_letter_queue() {
     crate::support::trace();
-    let cluster = TestCluster::start_with(|_, store| store.message_delay_level = fast_delays()).await;
+    let cluster =
+        TestCluster::start_with(|_, store| store.message_delay_level = fast_delays()).await;
     let ns = cluster.namesrv_addr();
     create_topic(&ns, "Dead", 1).await;
     let producer = producer(&ns, "DeadPG").await;
@@ -148,7 +150,11 @@ async fn exhausted_retries_end_in_the_dead_letter_queue() {
         .build()
         .await
         .unwrap();
-    assert!(wait_for(10, || seen.lock().len() >= 2).await, "got {}", seen.lock().len());
+    assert!(
+        wait_for(10, || seen.lock().len() >= 2).await,
+        "got {}",
+        seen.lock().len()
+    );
     // The DLQ topic of the group holds it after the last failure.
     let dlq: Seen = Arc::default();
     let lite = client::LitePullConsumer::builder()

@@ -65,7 +65,10 @@ async fn per_key_order_survives_a_rebalance() {
     let log: Log = Arc::default();
     let first = member(&ns, "first", &log).await;
     send_steps(&producer, 0..STEPS / 2).await;
-    assert!(wait_for(10, || !log.lock().is_empty()).await, "first consumes");
+    assert!(
+        wait_for(10, || !log.lock().is_empty()).await,
+        "first consumes"
+    );
     let second = member(&ns, "second", &log).await;
     // The second member takes queues over (after the first lets go of them).
     assert!(
@@ -81,7 +84,10 @@ async fn per_key_order_survives_a_rebalance() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = log.lock().clone();
-    assert!(log.iter().any(|(who, _)| *who == "second"), "second consumed nothing");
+    assert!(
+        log.iter().any(|(who, _)| *who == "second"),
+        "second consumed nothing"
+    );
     let mut per_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (_, body) in &log {
         let (key, step) = body.split_once(':').unwrap();

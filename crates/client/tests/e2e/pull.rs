@@ -50,7 +50,11 @@ async fn assigned_lite_pull_commits_and_seeks() {
     let ids: Vec<String> = got.iter().map(|m| m.msg_id.clone()).collect();
     let want: Vec<String> = sent.iter().map(|r| r.msg_id.clone()).collect();
     assert_eq!(sorted(&ids), sorted(&want), "each message once");
-    assert!(lite.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(lite
+        .poll(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
 
     let mq = queues
         .iter()
@@ -76,11 +80,17 @@ async fn assigned_lite_pull_commits_and_seeks() {
         .map(|m| m.store_timestamp)
         .min()
         .unwrap();
-    lite.seek_to_timestamp(&mq, first_store - 1000).await.unwrap();
+    lite.seek_to_timestamp(&mq, first_store - 1000)
+        .await
+        .unwrap();
     let by_time = poll_n(&lite, in_mq as usize).await;
     assert_eq!(by_time.first().map(|m| m.queue_offset), Some(0));
     lite.seek_to_end(&mq).await.unwrap();
-    assert!(lite.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(lite
+        .poll(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
     let late = producer
         .send_to_queue(Message::new("Lite", "late"), &mq)
         .await
@@ -124,7 +134,11 @@ async fn subscribed_lite_pull_gets_every_matching_message() {
             .unwrap(),
     );
     let got = poll_n(&lite, want.len()).await;
-    assert!(lite.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(lite
+        .poll(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
     let ids: Vec<String> = got.iter().map(|m| m.msg_id.clone()).collect();
     assert_eq!(sorted(&ids), sorted(&want));
     assert_eq!(lite.assignment().len(), 4);
