@@ -169,8 +169,8 @@ async fn exhausted_retries_end_in_the_dead_letter_queue() {
             if lite.assignment().is_empty() {
                 lite.assign(qs).await.unwrap();
             }
-            dlq.lock()
-                .extend(lite.poll(Duration::from_millis(200)).await.unwrap());
+            let polled = lite.poll(Duration::from_millis(200)).await.unwrap();
+            dlq.lock().extend(polled);
         }
         !dlq.lock().is_empty()
     })
