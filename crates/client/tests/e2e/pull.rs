@@ -1,7 +1,6 @@
 //! lite_pull example: assigned and subscribed lite pull consumers, poll,
 //! commit, and seeks (to an offset, a time, the beginning and the end).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use client::{ConsumeFrom, LitePullConsumer, Message, MessageExt};
@@ -110,6 +109,15 @@ async fn assigned_lite_pull_commits_and_seeks() {
 async fn subscribed_lite_pull_gets_every_matching_message() {
     let cluster = TestCluster::start().await;
     let ns = cluster.namesrv_addr();
+    // Subscribed before the topic exists: its queues come once it does.
+    let lite = LitePullConsumer::builder()
+        .namesrv(&ns)
+        .group("LiteSubCG")
+        .subscribe("LiteSub", "keep")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .build()
+        .await
+        .unwrap();
     create_topic(&ns, "LiteSub", 4).await;
     let producer = producer(&ns, "LiteSubPG").await;
     let mut want = Vec::new();
@@ -123,16 +131,6 @@ async fn subscribed_lite_pull_gets_every_matching_message() {
             want.push(r.msg_id);
         }
     }
-    let lite = Arc::new(
-        LitePullConsumer::builder()
-            .namesrv(&ns)
-            .group("LiteSubCG")
-            .subscribe("LiteSub", "keep")
-            .consume_from(ConsumeFrom::FirstOffset)
-            .build()
-            .await
-            .unwrap(),
-    );
     let got = poll_n(&lite, want.len()).await;
     assert!(lite
         .poll(Duration::from_millis(300))
