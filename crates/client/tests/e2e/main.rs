@@ -11,4 +11,5 @@ mod delivery;
 mod ordered;
 mod produce;
 mod pull;
+mod restart;
 mod transaction;
