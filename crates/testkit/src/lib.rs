@@ -25,12 +25,17 @@ pub struct TestCluster {
 }
 
 /// Store settings small enough for tests (8 MiB segments, small index).
+/// The disk-usage limits are at 99 % so that a nearly full host disk
+/// (shared by other work) neither refuses sends nor deletes test data.
 pub fn small_store(root: &std::path::Path) -> StoreConfig {
     StoreConfig {
         mapped_file_size_commit_log: 8 << 20,
         mapped_file_size_consume_queue: 20 * 10_000,
         max_hash_slot_num: 10_000,
         max_index_num: 40_000,
+        disk_max_used_space_ratio: 99,
+        disk_space_clean_forcibly_ratio: 99,
+        disk_space_warning_level_ratio: 99,
         ..StoreConfig::with_root(root)
     }
 }

@@ -522,13 +522,19 @@ impl LiteShared {
 
     async fn rebalance_loop(self: Arc<Self>) {
         loop {
-            if let Err(e) = self.rebalance().await {
-                debug!(error = %e, "lite rebalance failed");
-            }
+            // A failed rebalance (typically a topic not routed yet) is tried
+            // again soon rather than a whole period later.
+            let wait = match self.rebalance().await {
+                Ok(()) => Duration::from_secs(20),
+                Err(e) => {
+                    debug!(error = %e, "lite rebalance failed");
+                    Duration::from_secs(1)
+                }
+            };
             tokio::select! {
                 _ = self.token.cancelled() => return,
                 _ = self.rebalance_now.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(20)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -25,6 +25,10 @@ pub(crate) struct ProcessQueue {
     /// Set when the queue was released: late consume results must not
     /// move an offset this client no longer owns.
     dropped: AtomicBool,
+    /// Held by orderly consumption for each batch (listener call and offset
+    /// update), and by the release of the queue, so that a released queue's
+    /// last batch is committed before another member may lock it.
+    pub(crate) consume_lock: tokio::sync::Mutex<()>,
 }
 
 impl ProcessQueue {

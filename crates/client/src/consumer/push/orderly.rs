@@ -106,6 +106,7 @@ async fn consume_in_order(
         let first = batch.first().map_or(next, |m| m.queue_offset);
         let last = batch.last().map_or(next, |m| m.queue_offset);
         let mut attempts = 0;
+        let _consuming = handle.pq.consume_lock.lock().await;
         loop {
             let lost = shared.is_clustering() && !shared.is_locked(mq);
             if handle.token.is_cancelled() || lost {
@@ -128,10 +129,12 @@ async fn consume_in_order(
                 m.reconsume_times += 1;
             }
         }
+        // Still ours: a release waits for this batch (consume lock) before
+        // it persists the offset and unlocks the queue.
+        shared.offsets.update(mq, last + 1, true);
         if handle.pq.is_dropped() {
             return last + 1;
         }
-        shared.offsets.update(mq, last + 1, true);
     }
     shared.offsets.update(mq, next, true);
     next

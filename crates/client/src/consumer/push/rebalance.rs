@@ -19,31 +19,52 @@ use crate::consumer::ConsumeFrom;
 use crate::error::{ClientError, Result};
 use crate::instance::route::{TopicRoute, MASTER_ID};
 
+/// How soon an incomplete rebalance (a topic without route, a queue still
+/// locked by another member or busy) is tried again (Java: 500 ms).
+const INCOMPLETE_RETRY: Duration = Duration::from_millis(500);
+/// How long a release waits for an orderly batch in progress.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
 impl Shared {
     pub(super) async fn rebalance_loop(self: Arc<Self>) {
         loop {
-            self.rebalance().await;
+            // A topic without a route yet (typically the group's retry
+            // topic, which the broker creates on the first heartbeat and
+            // registers moments later) is retried soon, not a period later.
+            let wait = if self.rebalance().await {
+                self.options.rebalance_interval
+            } else {
+                self.options.rebalance_interval.min(INCOMPLETE_RETRY)
+            };
             tokio::select! {
                 _ = self.token.cancelled() => return,
                 _ = self.rebalance_now.notified() => {}
-                _ = tokio::time::sleep(self.options.rebalance_interval) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    async fn rebalance(self: &Arc<Self>) {
+    /// Rebalances every subscribed topic; false if some could not be.
+    async fn rebalance(self: &Arc<Self>) -> bool {
         let topics: Vec<String> = self.subs.iter().map(|s| s.topic.clone()).collect();
+        let mut complete = true;
         for topic in topics {
             if self.token.is_cancelled() {
-                return;
+                return true;
             }
-            if let Err(e) = self.rebalance_topic(&topic).await {
-                debug!(%topic, error = %e, "rebalance skipped");
+            match self.rebalance_topic(&topic).await {
+                Ok(done) => complete &= done,
+                Err(e) => {
+                    debug!(%topic, error = %e, "rebalance skipped");
+                    complete = false;
+                }
             }
         }
+        complete
     }
 
-    async fn rebalance_topic(self: &Arc<Self>, topic: &str) -> Result<()> {
+    /// Ok(false) when some queue could not be released or started yet.
+    async fn rebalance_topic(self: &Arc<Self>, topic: &str) -> Result<bool> {
         let route = match self.client.route(topic).await {
             Ok(r) if !r.read_queues.is_empty() => r,
             _ => self.client.update_route(topic).await?,
@@ -56,8 +77,7 @@ impl Shared {
         } else {
             route.read_queues.clone()
         };
-        self.apply(topic, mine).await;
-        Ok(())
+        Ok(self.apply(topic, mine).await)
     }
 
     /// The group's members, as one broker of the topic knows them, sorted.
@@ -98,8 +118,9 @@ impl Shared {
         Err(last)
     }
 
-    /// Releases queues of `topic` no longer ours and starts the new ones.
-    async fn apply(self: &Arc<Self>, topic: &str, mine: Vec<MessageQueue>) {
+    /// Releases queues of `topic` no longer ours and starts the new ones;
+    /// false if some could not be (yet).
+    async fn apply(self: &Arc<Self>, topic: &str, mine: Vec<MessageQueue>) -> bool {
         let wanted: HashSet<&MessageQueue> = mine.iter().collect();
         let current: Vec<MessageQueue> = self
             .queues
@@ -108,41 +129,70 @@ impl Shared {
             .filter(|mq| mq.topic == topic)
             .cloned()
             .collect();
+        let mut complete = true;
         for mq in current.iter().filter(|mq| !wanted.contains(mq)) {
-            self.release(mq).await;
+            complete &= self.release(mq).await;
         }
         let current: HashSet<&MessageQueue> = current.iter().collect();
         for mq in mine.iter().filter(|mq| !current.contains(mq)) {
             if self.token.is_cancelled() {
-                return;
+                return true;
             }
-            if let Err(e) = self.assign(mq).await {
-                debug!(topic = %mq.topic, queue = mq.queue_id, error = %e, "cannot start queue yet");
+            match self.assign(mq).await {
+                Ok(started) => complete &= started,
+                Err(e) => {
+                    debug!(topic = %mq.topic, queue = mq.queue_id, error = %e, "cannot start queue yet");
+                    complete = false;
+                }
             }
         }
+        complete
     }
 
-    async fn release(&self, mq: &MessageQueue) {
+    /// Stops pulling `mq`, stores its offset and (orderly) unlocks it.
+    /// False if an orderly batch of it kept running for a whole
+    /// [`RELEASE_WAIT`]: the queue stays ours until the next try.
+    async fn release(&self, mq: &MessageQueue) -> bool {
+        let orderly = self.is_orderly() && self.is_clustering();
+        let Some(pq) = self.queues.lock().get(mq).map(|h| Arc::clone(&h.pq)) else {
+            return true;
+        };
+        // Wait for an orderly batch in progress, so its offset is stored
+        // before another member can lock the queue and read that offset.
+        let _consuming = if orderly {
+            match tokio::time::timeout(RELEASE_WAIT, pq.consume_lock.lock()).await {
+                Ok(guard) => Some(guard),
+                Err(_) => {
+                    debug!(topic = %mq.topic, queue = mq.queue_id, "queue busy, released later");
+                    return false;
+                }
+            }
+        } else {
+            None
+        };
         if !self.drop_queue(mq) {
-            return;
+            return true;
         }
         info!(topic = %mq.topic, broker = %mq.broker_name, queue = mq.queue_id, "queue released");
         self.offsets.persist(std::slice::from_ref(mq), false).await;
         self.offsets.remove(mq);
-        if self.is_orderly() && self.is_clustering() {
+        if orderly {
             self.unlock(std::slice::from_ref(mq)).await;
         }
+        true
     }
 
-    async fn assign(self: &Arc<Self>, mq: &MessageQueue) -> Result<()> {
+    /// Starts pulling `mq`; Ok(false) when (orderly) another member still
+    /// holds its lock.
+    async fn assign(self: &Arc<Self>, mq: &MessageQueue) -> Result<bool> {
         if self.is_orderly() && self.is_clustering() && !self.lock_one(mq).await {
             debug!(topic = %mq.topic, queue = mq.queue_id, "queue locked by another member");
-            return Ok(());
+            return Ok(false);
         }
         let offset = self.start_offset(mq).await?;
         info!(topic = %mq.topic, broker = %mq.broker_name, queue = mq.queue_id, offset, "queue assigned");
         self.spawn_queue(mq.clone(), offset);
-        Ok(())
+        Ok(true)
     }
 
     /// Where pulling `mq` starts: an admin reset, the stored offset, or
