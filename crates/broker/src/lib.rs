@@ -12,6 +12,7 @@ pub mod config;
 pub mod delay;
 pub mod error;
 pub mod groups;
+pub mod ha;
 pub mod handlers;
 pub mod long_poll;
 pub mod offsets;

@@ -425,5 +425,8 @@ async fn slave_truncates_to_a_new_masters_end_and_follows_it() {
     settle(&slave).await;
     settle(&new_master).await;
     assert_eq!(slave.max_offset("Tr", 0), 51);
-    assert_eq!(slave.message_at("Tr", 0, 50), new_master.message_at("Tr", 0, 50));
+    assert_eq!(
+        slave.message_at("Tr", 0, 50),
+        new_master.message_at("Tr", 0, 50)
+    );
 }

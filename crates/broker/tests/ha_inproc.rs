@@ -1,0 +1,230 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Replication between an in-process master and slave over real TCP:
+//! bytes arrive verbatim, the slave rebuilds its queues and serves pulls,
+//! SYNC_MASTER sends wait for the slave, and lose it gracefully.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use broker::{Broker, BrokerConfig, BrokerRole};
+use namesrv::{NameServer, NamesrvConfig};
+use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::message::msgid::decode_offset_msg_id;
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
+use remoting::{ClientConfig, RemotingClient};
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+struct Pair {
+    namesrv: NameServer,
+    master: Broker,
+    slave: Broker,
+    client: RemotingClient,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_pair(role: BrokerRole, slave_read: bool) -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let namesrv = NameServer::start(
+        NamesrvConfig {
+            kv_config_path: dir.path().join("ns/kv.json"),
+            config_store_path: dir.path().join("ns/ns.properties"),
+            ..NamesrvConfig::default()
+        },
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let ns = namesrv.local_addr().to_string();
+    let master_cfg = BrokerConfig {
+        namesrv_addr: ns.clone(),
+        broker_role: role,
+        ..BrokerConfig::default()
+    };
+    let master = Broker::start(
+        master_cfg,
+        testkit::small_store(&dir.path().join("master")),
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let slave_cfg = BrokerConfig {
+        namesrv_addr: ns,
+        broker_id: 1,
+        broker_role: BrokerRole::Slave,
+        slave_read_enable: slave_read,
+        ..BrokerConfig::default()
+    };
+    let slave = Broker::start(
+        slave_cfg,
+        testkit::small_store(&dir.path().join("slave")),
+        loopback(),
+    )
+    .await
+    .unwrap();
+    let pair = Pair {
+        namesrv,
+        master,
+        slave,
+        client: RemotingClient::new(ClientConfig::default(), None),
+        _dir: dir,
+    };
+    wait_until(Duration::from_secs(10), || {
+        pair.master.state().ha.slave_count() == 1
+    })
+    .await;
+    pair
+}
+
+async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn send(client: &RemotingClient, addr: &str, topic: &str, body: &[u8]) -> RemotingCommand {
+    let header = SendMessageRequestHeader {
+        producer_group: "PG".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        sys_flag: 0,
+        born_timestamp: 1,
+        flag: 0,
+        properties: Some("TAGS\u{1}t\u{2}".into()),
+        ..SendMessageRequestHeader::default()
+    };
+    let req = RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE, &header)
+        .with_body(bytes::Bytes::copy_from_slice(body));
+    client
+        .invoke(addr, req, Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+async fn pull(client: &RemotingClient, addr: &str, topic: &str, offset: i64) -> RemotingCommand {
+    let header = PullMessageRequestHeader {
+        consumer_group: "CG".into(),
+        topic: topic.into(),
+        queue_id: 0,
+        queue_offset: offset,
+        max_msg_nums: 32,
+        sys_flag: 1 << 2,
+        commit_offset: 0,
+        suspend_timeout_millis: 0,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        ..PullMessageRequestHeader::default()
+    };
+    let req = RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &header);
+    client
+        .invoke(addr, req, Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_master_waits_for_the_slave_and_the_slave_serves_identical_bytes() {
+    let p = start_pair(BrokerRole::SyncMaster, true).await;
+    let m = p.master.advertised_addr().to_owned();
+    let mut offsets = Vec::new();
+    for i in 0..200 {
+        let body = format!("message-{i}-{}", "y".repeat(i * 7));
+        let r = send(&p.client, &m, "HaT", body.as_bytes()).await;
+        assert_eq!(r.code, 0, "send {i}: {:?}", r.remark);
+        let h: SendMessageResponseHeader = r.decode_header().unwrap();
+        let (_, phys) = decode_offset_msg_id(&h.msg_id).unwrap();
+        // SYNC_MASTER: acknowledged means the slave has it already.
+        let slave_store = &p.slave.state().store;
+        let master_rec = p.master.state().store.read_message_at(phys as u64).unwrap();
+        assert!(slave_store.commitlog_max_offset() >= phys as u64 + master_rec.len() as u64);
+        offsets.push(phys as u64);
+    }
+    for phys in &offsets {
+        assert_eq!(
+            p.slave.state().store.read_message_at(*phys),
+            p.master.state().store.read_message_at(*phys)
+        );
+    }
+    let status = broker::ha::status(p.master.state());
+    assert_eq!(status.role, "SYNC_MASTER");
+    assert_eq!(status.slaves.len(), 1);
+    assert_eq!(status.slave_ack_offset, status.master_offset);
+    let s_status = broker::ha::status(p.slave.state());
+    assert_eq!(s_status.role, "SLAVE");
+    assert!(s_status.connected);
+
+    // The slave rebuilt its queue and serves the same messages.
+    let slave_state = p.slave.state().clone();
+    slave_state.topics.ensure("HaT", 4, 6);
+    wait_until(Duration::from_secs(5), || {
+        slave_state.store.max_offset("HaT", 0) == 200
+    })
+    .await;
+    let s = p.slave.advertised_addr().to_owned();
+    let r = pull(&p.client, &s, "HaT", 0).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let ph: PullMessageResponseHeader = r.decode_header().unwrap();
+    assert_eq!(ph.next_begin_offset, 32);
+    let mut expected = Vec::new();
+    for phys in &offsets[..32] {
+        expected.extend_from_slice(&p.master.state().store.read_message_at(*phys).unwrap());
+    }
+    assert_eq!(&r.body[..], &expected[..]);
+    // Slaves refuse sends.
+    let r = send(&p.client, &s, "HaT", b"x").await;
+    assert_eq!(r.code, ResponseCode::SERVICE_NOT_AVAILABLE.code());
+
+    // Without its slave a SYNC_MASTER still stores but says so.
+    p.slave.shutdown().await;
+    wait_until(Duration::from_secs(5), || {
+        p.master.state().ha.slave_count() == 0
+    })
+    .await;
+    let r = send(&p.client, &m, "HaT", b"alone").await;
+    assert_eq!(r.code, ResponseCode::SLAVE_NOT_AVAILABLE.code());
+    let h: SendMessageResponseHeader = r.decode_header().unwrap();
+    let (_, phys) = decode_offset_msg_id(&h.msg_id).unwrap();
+    assert!(p
+        .master
+        .state()
+        .store
+        .read_message_at(phys as u64)
+        .is_some());
+    p.client.shutdown().await;
+    p.master.shutdown().await;
+    p.namesrv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_master_does_not_wait_and_a_slave_without_slave_read_refuses_pulls() {
+    let p = start_pair(BrokerRole::AsyncMaster, false).await;
+    let m = p.master.advertised_addr().to_owned();
+    for i in 0..50 {
+        let r = send(&p.client, &m, "HaA", format!("a{i}").as_bytes()).await;
+        assert_eq!(r.code, 0);
+    }
+    let end = p.master.state().store.commitlog_max_offset();
+    let slave_store = p.slave.state().store.clone();
+    wait_until(Duration::from_secs(5), || {
+        slave_store.commitlog_max_offset() == end
+    })
+    .await;
+    p.slave.state().topics.ensure("HaA", 4, 6);
+    let r = pull(&p.client, p.slave.advertised_addr(), "HaA", 0).await;
+    assert_eq!(r.code, ResponseCode::SYSTEM_BUSY.code());
+    assert!(r.remark.unwrap_or_default().contains("slaveReadEnable"));
+    p.client.shutdown().await;
+    p.slave.shutdown().await;
+    p.master.shutdown().await;
+    p.namesrv.shutdown().await;
+}
