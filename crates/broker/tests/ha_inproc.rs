@@ -228,3 +228,74 @@ async fn async_master_does_not_wait_and_a_slave_without_slave_read_refuses_pulls
     p.master.shutdown().await;
     p.namesrv.shutdown().await;
 }
+
+/// Answers the slave's metadata requests from a master's tables (the
+/// master-side handlers live with the admin requests).
+struct MetadataSource {
+    master: std::sync::Arc<broker::state::BrokerState>,
+}
+
+impl remoting::Processor for MetadataSource {
+    fn process(
+        &self,
+        _conn: remoting::Connection,
+        req: RemotingCommand,
+    ) -> remoting::BoxFuture<Option<RemotingCommand>> {
+        let s = &self.master;
+        let body = match req.request_code_enum() {
+            RequestCode::GET_ALL_TOPIC_CONFIG => Some(s.topics.wrapper().encode()),
+            RequestCode::GET_ALL_CONSUMER_OFFSET => s.offsets.snapshot_json(true),
+            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => s.groups.snapshot_json(true),
+            _ => None,
+        };
+        let resp = match body {
+            Some(b) => RemotingCommand::success().with_body(bytes::Bytes::from(b)),
+            None => RemotingCommand::error(ResponseCode::REQUEST_CODE_NOT_SUPPORTED, "no"),
+        }
+        .answering(&req);
+        Box::pin(async move { Some(resp) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_copies_topics_offsets_and_groups_from_the_master() {
+    let p = start_pair(BrokerRole::AsyncMaster, true).await;
+    let ms = p.master.state().clone();
+    ms.topics.ensure("MetaT", 3, 6);
+    ms.groups.get_or_create("MetaG", true).unwrap();
+    ms.offsets.commit("MetaG", "MetaT", 2, 77);
+    let source = remoting::Server::bind(
+        loopback(),
+        remoting::ServerConfig::default(),
+        std::sync::Arc::new(MetadataSource { master: ms.clone() }),
+    )
+    .await
+    .unwrap();
+    let ss = p.slave.state().clone();
+    assert!(ss.topics.get("MetaT").is_none());
+    broker::ha::metadata::sync_once(&ss, &source.local_addr().to_string()).await;
+    assert_eq!(ss.topics.get("MetaT").unwrap().read_queue_nums, 3);
+    assert!(ss.groups.get("MetaG").is_some());
+    assert_eq!(ss.offsets.committed("MetaG", "MetaT", 2), Some(77));
+    // Saved, so a restarted slave has them before the next copy.
+    let saved = ss
+        .store
+        .metadata_file("topics.json")
+        .load()
+        .unwrap()
+        .unwrap();
+    assert!(saved.contains("MetaT"));
+    // (Read raw: fastjson's unquoted queue ids are not strict JSON.)
+    let saved =
+        std::fs::read_to_string(ss.store.metadata_file("consumerOffset.json").path()).unwrap();
+    assert!(saved.contains("MetaT@MetaG"));
+    // An unchanged master table is not reloaded (no re-registration storm).
+    let version = ss.topics.data_version();
+    broker::ha::metadata::sync_once(&ss, &source.local_addr().to_string()).await;
+    assert_eq!(ss.topics.data_version(), version);
+    source.shutdown().await;
+    p.client.shutdown().await;
+    p.slave.shutdown().await;
+    p.master.shutdown().await;
+    p.namesrv.shutdown().await;
+}
