@@ -290,16 +290,18 @@ async fn producing_and_consuming_survive_a_nameserver_kill() {
         assert_eq!(r.code, 0);
         sent += 1;
     }
-    // Consume everything back, queue by queue.
+    // Consume everything back, queue by queue (the last sends may still be
+    // on their way into the consume queues: keep pulling until a deadline).
     let mut got = 0;
-    for q in 0..4 {
-        let mut offset = 0;
-        loop {
+    let mut offsets = [0i64; 4];
+    let start = Instant::now();
+    while got < sent && start.elapsed() < Duration::from_secs(10) {
+        for (q, offset) in offsets.iter_mut().enumerate() {
             let header = PullMessageRequestHeader {
                 consumer_group: "CG".into(),
                 topic: TOPIC.into(),
-                queue_id: q,
-                queue_offset: offset,
+                queue_id: q as i32,
+                queue_offset: *offset,
                 max_msg_nums: 32,
                 sys_flag: 1 << 2,
                 commit_offset: 0,
@@ -314,7 +316,7 @@ async fn producing_and_consuming_survive_a_nameserver_kill() {
                 .await
                 .unwrap();
             if r.code != 0 {
-                break;
+                continue;
             }
             let h: PullMessageResponseHeader = r.decode_header().unwrap();
             let mut body = &r.body[..];
@@ -325,7 +327,7 @@ async fn producing_and_consuming_survive_a_nameserver_kill() {
                 }
                 body = &body[v.size()..];
             }
-            offset = h.next_begin_offset;
+            *offset = h.next_begin_offset;
         }
     }
     assert_eq!(got, sent);
