@@ -333,3 +333,39 @@ async fn producing_and_consuming_survive_a_nameserver_kill() {
     assert_eq!(got, sent);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_slave_makes_sync_sends_time_out_and_recovers() {
+    let slave = BrokerSpec {
+        extra: vec![("slaveReadEnable".into(), "true".into())],
+        ..BrokerSpec::new(1, "SLAVE", "ASYNC_FLUSH")
+    };
+    let master = BrokerSpec {
+        extra: vec![("syncFlushTimeout".into(), "1000".into())],
+        ..BrokerSpec::new(0, "SYNC_MASTER", "ASYNC_FLUSH")
+    };
+    let Some(cluster) = ProcessCluster::start(1, &[master, slave]) else {
+        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
+        return;
+    };
+    let c = client();
+    let m = cluster.brokers[0].addr.clone();
+    let s = cluster.brokers[1].addr.clone();
+    wait_send_ok(&c, &m, Duration::from_secs(20)).await;
+    cluster.brokers[1].pause();
+    let sent_at = Instant::now();
+    let r = c
+        .invoke(&m, send_request(b"while-frozen"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(r.code, protocol::ResponseCode::FLUSH_SLAVE_TIMEOUT.code());
+    assert!(sent_at.elapsed() >= Duration::from_millis(900));
+    // Stored on the master all the same.
+    let h: SendMessageResponseHeader = r.decode_header().unwrap();
+    let (_, phys) = decode_offset_msg_id(&h.msg_id).unwrap();
+    assert_eq!(body_at(&c, &m, phys as u64).await.unwrap(), b"while-frozen");
+    cluster.brokers[1].resume();
+    wait_send_ok(&c, &m, Duration::from_secs(10)).await;
+    assert_eq!(body_at(&c, &s, phys as u64).await.unwrap(), b"while-frozen");
+    c.shutdown().await;
+}
