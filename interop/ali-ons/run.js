@@ -6,7 +6,7 @@ const h = require('./harness');
 
 async function main() {
   const tests = [];
-  for (const file of [ './test_namesrv' ]) {
+  for (const file of [ './test_namesrv', './test_broker' ]) {
     tests.push(...await require(file)(h));
   }
   await h.run(tests);

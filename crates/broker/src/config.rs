@@ -83,6 +83,11 @@ pub struct BrokerConfig {
     pub transaction_check_max: i32,
     pub transaction_check_interval: u64,
     pub accept_send_to_retry_topic: bool,
+    /// Longest delay of a timed message (TIMER_* properties), in seconds.
+    pub timer_max_delay_sec: u64,
+    /// Lease of an ordered-consumption queue lock (ms), renewed by re-locking
+    /// (Java's `rocketmq.broker.rebalance.lockMaxLiveTime`).
+    pub rebalance_lock_max_live_time: u64,
 }
 
 impl Default for BrokerConfig {
@@ -127,6 +132,8 @@ impl Default for BrokerConfig {
             transaction_check_max: 15,
             transaction_check_interval: 30_000,
             accept_send_to_retry_topic: true,
+            timer_max_delay_sec: 604_800,
+            rebalance_lock_max_live_time: 60_000,
         }
     }
 }

@@ -10,17 +10,22 @@
 pub mod clients;
 pub mod config;
 pub mod delay;
+pub mod divert;
 pub mod error;
 pub mod groups;
 pub mod ha;
 pub mod handlers;
+pub mod locks;
 pub mod long_poll;
 pub mod offsets;
 pub mod processor;
 pub mod register;
+pub mod schedule;
 pub mod state;
 pub mod subscription;
+pub mod timer;
 pub mod topics;
+pub mod transaction;
 
 mod lifecycle;
 

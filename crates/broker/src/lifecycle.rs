@@ -16,11 +16,15 @@ use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::groups::GroupTable;
 use crate::handlers::clients::expire_clients;
+use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
 use crate::processor::BrokerProcessor;
+use crate::schedule::ScheduleService;
 use crate::state::{now_ms, BrokerState};
+use crate::timer::TimerService;
 use crate::topics::TopicTable;
+use crate::transaction::TransactionService;
 
 const TOPICS_FILE: &str = "topics.json";
 const OFFSETS_FILE: &str = "consumerOffset.json";
@@ -57,6 +61,13 @@ impl Broker {
         let groups = GroupTable::default();
         let offsets = OffsetTable::default();
         load_metadata(&store, &topics, &groups, &offsets)?;
+        let schedule = ScheduleService::new(&store.config().message_delay_level);
+        schedule.load(&store)?;
+        let timer = TimerService::default();
+        timer.load(&store)?;
+        let transactions = TransactionService::default();
+        transactions.load(&offsets, &store)?;
+        let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
 
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
@@ -109,6 +120,10 @@ impl Broker {
                 now_ms() as i32,
             )),
             random: std::sync::atomic::AtomicU64::new(now_ms() as u64),
+            schedule,
+            timer,
+            transactions,
+            locks,
         });
         let processor = Arc::new(BrokerProcessor {
             state: state.clone(),
@@ -166,6 +181,7 @@ impl Broker {
         }
         self.state.tasks.close();
         self.state.tasks.wait().await;
+        persist_delivery(&self.state);
         persist(&self.state, true);
         self.state.client.shutdown().await;
         let store = self.state.store.clone();
@@ -243,27 +259,19 @@ fn load_metadata(
     groups: &GroupTable,
     offsets: &OffsetTable,
 ) -> Result<(), BrokerError> {
-    let load = |name: &str| {
+    // Each file is read through its table's own parser, so fastjson's
+    // unquoted integer keys (consumerOffset.json) load and a file the table
+    // rejects falls back to its `.bak`. Parsers change a table only on success.
+    let load = |name: &str, parse: &dyn Fn(&str) -> Result<(), String>| {
         store
             .metadata_file(name)
-            .load()
+            .load_with(parse)
+            .map(|_| ())
             .map_err(|e| BrokerError::Store(e.to_string()))
     };
-    if let Some(text) = load(TOPICS_FILE)? {
-        topics
-            .load_json(&text)
-            .map_err(|e| BrokerError::Store(format!("{TOPICS_FILE}: {e}")))?;
-    }
-    if let Some(text) = load(GROUPS_FILE)? {
-        groups
-            .load_json(text.as_bytes())
-            .map_err(|e| BrokerError::Store(format!("{GROUPS_FILE}: {e}")))?;
-    }
-    if let Some(text) = load(OFFSETS_FILE)? {
-        offsets
-            .load_json(text.as_bytes())
-            .map_err(|e| BrokerError::Store(format!("{OFFSETS_FILE}: {e}")))?;
-    }
+    load(TOPICS_FILE, &|text| topics.load_json(text))?;
+    load(GROUPS_FILE, &|text| groups.load_json(text.as_bytes()))?;
+    load(OFFSETS_FILE, &|text| offsets.load_json(text.as_bytes()))?;
     Ok(())
 }
 
@@ -286,8 +294,20 @@ fn persist(state: &BrokerState, force: bool) {
     }
 }
 
+/// Saves the delivery services' progress (their tasks have stopped).
+fn persist_delivery(state: &BrokerState) {
+    state.schedule.persist(&state.store);
+    state.timer.persist(&state.store);
+    state.transactions.persist(&state.offsets, &state.store);
+}
+
 fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     let tasks = &state.tasks;
+    if !state.is_slave() {
+        crate::schedule::spawn(state, cancel);
+        crate::timer::spawn(state, cancel);
+        crate::transaction::spawn(state, cancel);
+    }
     tasks.spawn(crate::register::run(state.clone(), cancel.clone()));
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move {

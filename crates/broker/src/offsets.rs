@@ -161,16 +161,22 @@ impl OffsetTable {
             return None;
         }
         inner.dirty = false;
-        let wrapper = ConsumerOffsetSerializeWrapper {
+        drop(inner);
+        self.wrapper().to_json_bytes().ok()
+    }
+
+    /// Every committed offset, as GET_ALL_CONSUMER_OFFSET sends it (leaves
+    /// the persistence flag alone).
+    pub fn wrapper(&self) -> ConsumerOffsetSerializeWrapper {
+        let inner = self.inner.lock();
+        ConsumerOffsetSerializeWrapper {
             offset_table: inner
                 .committed
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             ..ConsumerOffsetSerializeWrapper::default()
-        };
-        drop(inner);
-        wrapper.to_json_bytes().ok()
+        }
     }
 
     /// Loads the persisted form (unquoted or quoted integer keys).

@@ -8,7 +8,9 @@ use protocol::{RemotingCommand, RequestCode};
 use remoting::{BoxFuture, Connection, Processor};
 
 use crate::error::BrokerResult;
-use crate::handlers::{clients, offsets, pull, query, send};
+use crate::handlers::{
+    admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
+};
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -66,6 +68,28 @@ async fn dispatch(
         C::GET_CONSUMER_CONNECTION_LIST => clients::get_consumer_connection_list(state, req),
         C::QUERY_MESSAGE => query::query_message(state, req),
         C::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req),
+        C::UPDATE_AND_CREATE_TOPIC => admin::update_and_create_topic(state, req),
+        C::UPDATE_AND_CREATE_TOPIC_LIST => admin::update_and_create_topic_list(state, req),
+        C::DELETE_TOPIC_IN_BROKER => admin::delete_topic(state, req),
+        C::GET_ALL_TOPIC_CONFIG => admin::get_all_topic_config(state, req),
+        C::GET_TOPIC_CONFIG => admin::get_topic_config(state, req),
+        C::GET_TOPIC_NAME_LIST => admin::get_topic_name_list(state, req),
+        C::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::update_and_create_group(state, req),
+        C::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(state, req),
+        C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::get_all_group_config(state, req),
+        C::GET_SUBSCRIPTIONGROUP_CONFIG => admin::get_group_config(state, req),
+        C::GET_ALL_CONSUMER_OFFSET => admin::get_all_consumer_offset(state, req),
+        C::GET_BROKER_RUNTIME_INFO => stats::get_broker_runtime_info(state, req),
+        C::GET_BROKER_CONFIG => stats::get_broker_config(state, req),
+        C::GET_TOPIC_STATS_INFO => stats::get_topic_stats_info(state, req),
+        C::GET_CONSUME_STATS => stats::get_consume_stats(state, req),
+        C::QUERY_TOPIC_CONSUME_BY_WHO => stats::query_topic_consume_by_who(state, req),
+        C::INVOKE_BROKER_TO_RESET_OFFSET => reset::invoke_broker_to_reset_offset(state, req),
+        C::CONSUMER_SEND_MSG_BACK => retry::send_msg_back(state, req).await,
+        C::END_TRANSACTION => transaction::end_transaction(state, req).await,
+        C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
+        C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
+        C::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

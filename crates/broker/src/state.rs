@@ -16,11 +16,15 @@ use tokio_util::task::TaskTracker;
 use crate::clients::Clients;
 use crate::config::{BrokerConfig, BrokerRole};
 use crate::groups::GroupTable;
+use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
 use crate::register::RegisterOutcome;
+use crate::schedule::ScheduleService;
 use crate::subscription::SqlCache;
+use crate::timer::TimerService;
 use crate::topics::TopicTable;
+use crate::transaction::TransactionService;
 
 /// Everything handlers share.
 pub struct BrokerState {
@@ -53,6 +57,14 @@ pub struct BrokerState {
     pub uniq: Mutex<UniqIdGenerator>,
     /// State of a cheap pseudo-random sequence (random queue choice).
     pub random: AtomicU64,
+    /// Delay-level delivery progress.
+    pub schedule: ScheduleService,
+    /// Timed messages waiting.
+    pub timer: TimerService,
+    /// Half messages and their checks.
+    pub transactions: TransactionService,
+    /// Ordered-consumption queue locks.
+    pub locks: LockTable,
 }
 
 impl BrokerState {

@@ -38,13 +38,34 @@ impl MetadataFile {
     /// exists.
     ///
     /// # Errors
-    /// [`StoreError::Metadata`] when the files exist but none is valid JSON.
+    /// [`StoreError::Metadata`] when the files exist but none is valid JSON
+    /// (in fastjson's dialect, which allows unquoted integer keys).
     pub fn load(&self) -> Result<Option<String>> {
+        // fastjson's dialect: Java writes integer map keys unquoted.
+        self.load_with(|text| {
+            protocol::body::fastjson::parse(text.as_bytes())
+                .map(|_| text.to_owned())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Reads the main file, or else `.bak`, through `parse`, and returns the
+    /// first version `parse` accepts; `None` when neither file exists. The
+    /// caller's parser decides what is valid, so files in fastjson's dialect
+    /// (unquoted integer keys in consumerOffset.json) load, and a file that
+    /// is JSON but not the expected shape still falls back to `.bak`.
+    ///
+    /// # Errors
+    /// [`StoreError::Metadata`] when the files exist but `parse` accepts none.
+    pub fn load_with<T>(
+        &self,
+        mut parse: impl FnMut(&str) -> std::result::Result<T, String>,
+    ) -> Result<Option<T>> {
         let mut reasons = Vec::new();
         for path in [self.path.clone(), self.sibling(".bak")] {
             match std::fs::read_to_string(&path) {
-                Ok(text) => match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-                    Ok(_) => return Ok(Some(text)),
+                Ok(text) => match parse(&text) {
+                    Ok(value) => return Ok(Some(value)),
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "unparsable metadata file");
                         reasons.push(format!("{}: {e}", path.display()));
@@ -114,5 +135,35 @@ mod tests {
         std::fs::write(m.path().with_file_name("topics.json.bak"), "y").unwrap();
         assert!(m.load().unwrap_err().to_string().contains("topics.json"));
         assert!(!m.path().with_file_name("topics.json.tmp").exists());
+    }
+
+    #[test]
+    fn java_style_integer_keys_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetadataFile::new(dir.path(), "consumerOffset.json");
+        let text = r#"{"offsetTable":{"T@G":{0:250,1:248}}}"#;
+        m.save(text).unwrap();
+        assert_eq!(m.load().unwrap().as_deref(), Some(text));
+    }
+
+    #[test]
+    fn load_with_uses_the_callers_parser_for_the_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetadataFile::new(&dir.path().join("config"), "consumerOffset.json");
+        let dialect = |t: &str| {
+            t.starts_with("{\"offsetTable\"")
+                .then_some(t.len())
+                .ok_or_else(|| "not an offset table".to_owned())
+        };
+        assert_eq!(m.load_with(dialect).unwrap(), None);
+        // fastjson's unquoted keys are not JSON, but the caller accepts them.
+        m.save(r#"{"offsetTable":{"T@G":{0:1}}}"#).unwrap();
+        assert_eq!(m.load_with(dialect).unwrap(), Some(29));
+        // Valid JSON of the wrong shape falls back to the previous version.
+        m.save(r#"{"other":1}"#).unwrap();
+        assert_eq!(m.load_with(dialect).unwrap(), Some(29));
+        std::fs::write(m.path().with_file_name("consumerOffset.json.bak"), "[]").unwrap();
+        let e = m.load_with(dialect).unwrap_err().to_string();
+        assert!(e.contains("not an offset table"), "{e}");
     }
 }

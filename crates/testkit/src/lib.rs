@@ -21,6 +21,9 @@ pub struct TestCluster {
     pub broker: Broker,
     pub client: RemotingClient,
     pub dir: tempfile::TempDir,
+    /// The settings the broker was started with (reused by restarts).
+    pub broker_config: BrokerConfig,
+    pub store_config: StoreConfig,
 }
 
 /// Store settings small enough for tests (8 MiB segments, small index).
@@ -59,7 +62,7 @@ impl TestCluster {
         };
         let mut store = small_store(&dir.path().join("store"));
         tweak(&mut config, &mut store);
-        let broker = Broker::start(config, store, loopback())
+        let broker = Broker::start(config.clone(), store.clone(), loopback())
             .await
             .expect("broker starts");
         let client = RemotingClient::new(ClientConfig::default(), None);
@@ -68,6 +71,8 @@ impl TestCluster {
             broker,
             client,
             dir,
+            broker_config: config,
+            store_config: store,
         };
         cluster.wait_registered().await;
         cluster
@@ -113,6 +118,34 @@ impl TestCluster {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the broker did not register with the NameServer");
+    }
+
+    /// Stops the broker cleanly and starts it again on the same data
+    /// directory (on a new port: use [`TestCluster::broker_addr`] afterwards).
+    pub async fn restart_broker(self) -> TestCluster {
+        let TestCluster {
+            namesrv,
+            broker,
+            client,
+            dir,
+            broker_config,
+            store_config,
+        } = self;
+        client.shutdown().await;
+        broker.shutdown().await;
+        let broker = Broker::start(broker_config.clone(), store_config.clone(), loopback())
+            .await
+            .expect("broker restarts");
+        let cluster = TestCluster {
+            namesrv,
+            broker,
+            client: RemotingClient::new(ClientConfig::default(), None),
+            dir,
+            broker_config,
+            store_config,
+        };
+        cluster.wait_registered().await;
+        cluster
     }
 
     /// Stops the broker, then the NameServer.

@@ -157,6 +157,7 @@ pub fn check_client_config(
 
 /// A connection closed: its clients leave their groups at once.
 pub fn connection_closed(state: &Arc<BrokerState>, conn: &Connection) {
+    state.locks.connection_closed(conn.id());
     for (group, rest) in state.clients.connection_closed(conn.id()) {
         tracing::info!(%group, peer = %conn.peer_addr(), "consumer connection closed");
         notify_ids_changed(state, &group, rest);

@@ -27,16 +27,18 @@ pub async fn handle(
 ) -> BrokerResult<RemotingCommand> {
     let h: PullMessageRequestHeader = req.decode_header()?;
     let filter = check(state, &h)?;
-    if h.sys_flag & pullflag::COMMIT_OFFSET != 0 && !state.is_slave() && h.commit_offset >= 0 {
-        state
-            .offsets
-            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
-    }
+    // A pending admin reset wins over the (stale) commit offset this pull
+    // carries: storing that commit would undo the reset.
     if let Some(reset) = state
         .offsets
         .take_reset(&h.consumer_group, &h.topic, h.queue_id)
     {
         return Ok(answer_moved(state, &h, reset));
+    }
+    if h.sys_flag & pullflag::COMMIT_OFFSET != 0 && !state.is_slave() && h.commit_offset >= 0 {
+        state
+            .offsets
+            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
     let offset = u64::try_from(h.queue_offset).map_err(|_| {
         BrokerError::InvalidParameter(format!("queueOffset {} is negative", h.queue_offset))

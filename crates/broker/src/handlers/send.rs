@@ -76,7 +76,24 @@ pub async fn handle(
         }
     };
     let mut buf = BytesMut::with_capacity(req.body.len() + props_text.len() + 256);
-    make(&req.body, props_text.as_bytes(), header.flag, &mut buf)?;
+    // Half, delayed, timed and dead-lettered messages are stored elsewhere.
+    let diverted = crate::divert::for_send(
+        state,
+        &header,
+        req.version,
+        queue_id,
+        sysflag,
+        born_host,
+        &req.body,
+        &props_text,
+    )?;
+    match diverted {
+        Some(rec) => {
+            rec.encode_for_append(&mut buf)
+                .map_err(|e| BrokerError::MessageIllegal(e.to_string()))?;
+        }
+        None => make(&req.body, props_text.as_bytes(), header.flag, &mut buf).map(|_| ())?,
+    }
     let put = state.store.put(&buf, wait).await.map_err(store_error)?;
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::ha::sync::await_slaves(state, end, wait).await;

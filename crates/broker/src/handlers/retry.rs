@@ -1,0 +1,158 @@
+//! CONSUMER_SEND_MSG_BACK (36): a consumer failed a message; the broker
+//! puts a copy on the group's retry topic (delayed by level 3 + attempts,
+//! so it waits in SCHEDULE_TOPIC_XXXX first) or, past the group's maximum,
+//! on its dead-letter topic. The send path's DLQ rule for client-side
+//! retries lives here too (remoting-protocol §4.4, §9.6).
+
+use std::sync::Arc;
+
+use protocol::header::consumer::ConsumerSendMsgBackRequestHeader;
+use protocol::header::send::SendMessageRequestHeader;
+use protocol::message::msgid::encode_offset_msg_id;
+use protocol::message::sysflag::perm;
+use protocol::message::{keys, topics, MessageRecord};
+use protocol::RemotingCommand;
+
+use crate::divert;
+use crate::error::{BrokerError, BrokerResult};
+use crate::state::BrokerState;
+
+/// Request version from which the header's maxReconsumeTimes is honoured
+/// (Java's V3_4_9).
+const MAX_RECONSUME_HEADER_VERSION: i32 = 121;
+/// Queues of a dead-letter topic.
+const DLQ_QUEUES: i32 = 1;
+
+/// CONSUMER_SEND_MSG_BACK.
+///
+/// # Errors
+/// Slave, unknown group, a group without consume permission, or no
+/// message at the offset.
+pub async fn send_msg_back(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let h: ConsumerSendMsgBackRequestHeader = req.decode_header()?;
+    if state.is_slave() {
+        return Err(BrokerError::ServiceNotAvailable(format!(
+            "the broker[{}] is a slave and does not accept sends",
+            state.config.broker_name
+        )));
+    }
+    let group = state
+        .groups
+        .get_or_create(&h.group, state.config.auto_create_subscription_group)
+        .ok_or_else(|| BrokerError::GroupNotExist(h.group.clone()))?;
+    if state.config.broker_permission & perm::WRITE == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the broker[{}] sending message is forbidden",
+            state.config.broker_name
+        )));
+    }
+    if group.retry_queue_nums <= 0 {
+        // Java's rule: a group without retry queues drops failed messages.
+        return Ok(RemotingCommand::success());
+    }
+    let original = divert::load(state, h.offset)?;
+    let mut max = group.retry_max_times;
+    if req.version >= MAX_RECONSUME_HEADER_VERSION {
+        if let Some(m) = h.max_reconsume_times {
+            max = m;
+        }
+    }
+    let mut rec = retry_copy(state, &original, &h);
+    if original.reconsume_times >= max || h.delay_level < 0 {
+        to_dlq(state, &mut rec, &h.group);
+        tracing::info!(group = %h.group, offset = h.offset, times = original.reconsume_times, "message sent to the dead-letter queue");
+    } else {
+        let retry = topics::retry_topic(&h.group);
+        let queues = group.retry_queue_nums.max(1);
+        let config = state.topics.ensure(&retry, queues, perm::READ_WRITE);
+        if config.perm & perm::WRITE == 0 {
+            return Err(BrokerError::NoPermission(format!(
+                "the topic[{retry}] sending message is forbidden"
+            )));
+        }
+        rec.topic = retry;
+        rec.queue_id = (state.next_random() % config.write_queue_nums.max(1) as u64) as i32;
+        let level = if h.delay_level == 0 {
+            3 + original.reconsume_times
+        } else {
+            h.delay_level
+        };
+        rec.properties.insert(keys::DELAY, level.to_string());
+    }
+    divert::divert(state, &mut rec)?;
+    divert::put(state, &rec, false).await?;
+    Ok(RemotingCommand::success())
+}
+
+/// The retried copy: same body, flag, sysflag and born info; attempts + 1;
+/// RETRY_TOPIC and ORIGIN_MESSAGE_ID remembered from the first failure.
+fn retry_copy(
+    state: &BrokerState,
+    original: &MessageRecord,
+    h: &ConsumerSendMsgBackRequestHeader,
+) -> MessageRecord {
+    let mut rec = original.clone();
+    rec.store_host = state.store_host;
+    rec.reconsume_times = original.reconsume_times.saturating_add(1);
+    rec.queue_offset = 0;
+    rec.physical_offset = 0;
+    rec.store_timestamp = 0;
+    let props = &mut rec.properties;
+    if !props.contains_key(keys::RETRY_TOPIC) {
+        props.insert(keys::RETRY_TOPIC, original.topic.clone());
+    }
+    let has_origin = props
+        .get(keys::ORIGIN_MESSAGE_ID)
+        .is_some_and(|o| !o.is_empty());
+    if !has_origin {
+        let origin = h
+            .origin_msg_id
+            .clone()
+            .filter(|o| !o.trim().is_empty())
+            .or_else(|| props.uniq_key().map(str::to_owned))
+            .unwrap_or_else(|| encode_offset_msg_id(original.store_host, h.offset));
+        props.insert(keys::ORIGIN_MESSAGE_ID, origin);
+    }
+    props.insert(keys::WAIT, "false");
+    props.remove(keys::DELAY);
+    rec
+}
+
+/// Moves a record to `%DLQ%{group}` (created on demand: one queue,
+/// read + write so operators can read it; no consumer subscribes to it
+/// automatically). The delay is dropped: dead letters are not delayed.
+pub fn to_dlq(state: &BrokerState, rec: &mut MessageRecord, group: &str) {
+    let dlq = topics::dlq_topic(group);
+    state.topics.ensure(&dlq, DLQ_QUEUES, perm::READ_WRITE);
+    rec.topic = dlq;
+    rec.queue_id = 0;
+    rec.properties.remove(keys::DELAY);
+}
+
+/// The send path's rule for a client-side retry (a send to `%RETRY%{group}`):
+/// once its reconsumeTimes reaches the maximum it goes to the DLQ.
+pub fn send_goes_to_dlq(
+    state: &BrokerState,
+    header: &SendMessageRequestHeader,
+    request_version: i32,
+) -> bool {
+    let Some(group) = header.topic.strip_prefix(topics::RETRY_GROUP_TOPIC_PREFIX) else {
+        return false;
+    };
+    let Some(config) = state
+        .groups
+        .get_or_create(group, state.config.auto_create_subscription_group)
+    else {
+        return false;
+    };
+    let mut max = config.retry_max_times;
+    if request_version >= MAX_RECONSUME_HEADER_VERSION {
+        if let Some(m) = header.max_reconsume_times {
+            max = m;
+        }
+    }
+    header.reconsume_times.unwrap_or(0) >= max
+}

@@ -1,0 +1,128 @@
+//! Admin changes survive a restart: topics, groups and offsets are persisted
+//! at shutdown and loaded at start.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use broker::{Broker, BrokerConfig};
+use common::GROUP;
+use protocol::body::group::SubscriptionGroupConfig;
+use protocol::body::topic::TopicConfig;
+use protocol::header::admin::{
+    CreateTopicRequestHeader, DeleteTopicRequestHeader, GetSubscriptionGroupConfigRequestHeader,
+    GetTopicConfigRequestHeader,
+};
+use protocol::header::offset::{
+    OffsetResponseHeader, QueryConsumerOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
+};
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
+use remoting::{ClientConfig, RemotingClient};
+
+async fn start(dir: &std::path::Path) -> Broker {
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    Broker::start(BrokerConfig::default(), testkit::small_store(dir), listen)
+        .await
+        .unwrap()
+}
+
+async fn call(client: &RemotingClient, b: &Broker, cmd: RemotingCommand) -> RemotingCommand {
+    client
+        .invoke(b.advertised_addr(), cmd, Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
+fn get_topic(topic: &str) -> RemotingCommand {
+    RemotingCommand::request_with_header(
+        RequestCode::GET_TOPIC_CONFIG,
+        &GetTopicConfigRequestHeader {
+            topic: topic.into(),
+            lo: None,
+        },
+    )
+}
+
+#[tokio::test]
+async fn topics_groups_and_offsets_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = RemotingClient::new(ClientConfig::default(), None);
+    let b = start(dir.path()).await;
+    for (topic, queues) in [("T_KEEP", 3), ("T_GONE", 2)] {
+        let create = RemotingCommand::request_with_header(
+            RequestCode::UPDATE_AND_CREATE_TOPIC,
+            &CreateTopicRequestHeader {
+                topic: topic.into(),
+                read_queue_nums: queues,
+                write_queue_nums: queues,
+                perm: 6,
+                ..CreateTopicRequestHeader::default()
+            },
+        );
+        assert_eq!(call(&client, &b, create).await.code, 0);
+    }
+    let delete = RemotingCommand::request_with_header(
+        RequestCode::DELETE_TOPIC_IN_BROKER,
+        &DeleteTopicRequestHeader {
+            topic: "T_GONE".into(),
+        },
+    );
+    assert_eq!(call(&client, &b, delete).await.code, 0);
+    let mut g = SubscriptionGroupConfig::new("G_KEEP");
+    g.retry_max_times = 2;
+    let create = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+        .with_body(g.to_json_bytes().unwrap());
+    assert_eq!(call(&client, &b, create).await.code, 0);
+    let commit = RemotingCommand::request_with_header(
+        RequestCode::UPDATE_CONSUMER_OFFSET,
+        &UpdateConsumerOffsetRequestHeader {
+            consumer_group: GROUP.into(),
+            topic: "T_KEEP".into(),
+            queue_id: 2,
+            commit_offset: 42,
+        },
+    );
+    assert_eq!(call(&client, &b, commit).await.code, 0);
+    client.close(b.advertised_addr());
+    b.shutdown().await;
+
+    let b = start(dir.path()).await;
+    let r = call(&client, &b, get_topic("T_KEEP")).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(TopicConfig::decode(&r.body).unwrap().write_queue_nums, 3);
+    let r = call(&client, &b, get_topic("T_GONE")).await;
+    assert_eq!(r.code, ResponseCode::TOPIC_NOT_EXIST.code());
+    let get = RemotingCommand::request_with_header(
+        RequestCode::GET_SUBSCRIPTIONGROUP_CONFIG,
+        &GetSubscriptionGroupConfigRequestHeader {
+            group: "G_KEEP".into(),
+        },
+    );
+    let r = call(&client, &b, get).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(
+        SubscriptionGroupConfig::from_json_bytes(&r.body)
+            .unwrap()
+            .retry_max_times,
+        2
+    );
+    let query = RemotingCommand::request_with_header(
+        RequestCode::QUERY_CONSUMER_OFFSET,
+        &QueryConsumerOffsetRequestHeader {
+            consumer_group: GROUP.into(),
+            topic: "T_KEEP".into(),
+            queue_id: 2,
+            set_zero_if_not_found: Some(false),
+        },
+    );
+    let r = call(&client, &b, query).await;
+    assert_eq!(
+        r.decode_header::<OffsetResponseHeader>().unwrap().offset,
+        42
+    );
+    client.shutdown().await;
+    b.shutdown().await;
+}
