@@ -246,6 +246,7 @@ impl remoting::Processor for MetadataSource {
             RequestCode::GET_ALL_TOPIC_CONFIG => Some(s.topics.wrapper().encode()),
             RequestCode::GET_ALL_CONSUMER_OFFSET => s.offsets.snapshot_json(true),
             RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => s.groups.snapshot_json(true),
+            RequestCode::GET_ALL_DELAY_OFFSET => Some(br#"{"offsetTable":{3:120}}"#.to_vec()),
             _ => None,
         };
         let resp = match body {
@@ -277,6 +278,7 @@ async fn a_slave_copies_topics_offsets_and_groups_from_the_master() {
     assert_eq!(ss.topics.get("MetaT").unwrap().read_queue_nums, 3);
     assert!(ss.groups.get("MetaG").is_some());
     assert_eq!(ss.offsets.committed("MetaG", "MetaT", 2), Some(77));
+    assert_eq!(ss.schedule.offset(3), 120);
     // Saved, so a restarted slave has them before the next copy.
     let saved = ss
         .store

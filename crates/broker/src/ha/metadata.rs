@@ -1,13 +1,14 @@
 //! Slaves copy the master's metadata over remoting every 10 s
 //! (remoting-protocol §9.1): topics (GET_ALL_TOPIC_CONFIG 21), consumer
 //! offsets (GET_ALL_CONSUMER_OFFSET 43) and subscription groups
-//! (GET_ALL_SUBSCRIPTIONGROUP_CONFIG 201), each saved to the slave's own
-//! metadata files so a restarted slave serves reads before the next copy.
-//! Delay offsets (45) are copied once the broker keeps a delay table.
+//! (GET_ALL_SUBSCRIPTIONGROUP_CONFIG 201) and delay-level offsets
+//! (GET_ALL_DELAY_OFFSET 45), each saved to the slave's own metadata files
+//! so a restarted slave serves reads before the next copy.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::body::group::DelayOffsetSerializeWrapper;
 use protocol::body::topic::TopicConfigSerializeWrapper;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
@@ -51,6 +52,21 @@ pub async fn sync_once(state: &BrokerState, master: &str) {
             Ok(()) => save(state, "subscriptionGroup.json", &body),
             Err(e) => tracing::warn!(error = %e, "bad subscription groups from the master"),
         }
+    }
+    if let Some(body) = fetch(state, master, RequestCode::GET_ALL_DELAY_OFFSET).await {
+        apply_delay_offsets(state, &body);
+    }
+}
+
+/// The schedule service loads its table from its file: write, then reload.
+fn apply_delay_offsets(state: &BrokerState, body: &[u8]) {
+    if let Err(e) = DelayOffsetSerializeWrapper::from_json_bytes(body) {
+        tracing::warn!(error = %e, "bad delay offsets from the master");
+        return;
+    }
+    save(state, crate::schedule::DELAY_OFFSET_FILE, body);
+    if let Err(e) = state.schedule.load(&state.store) {
+        tracing::warn!(error = %e, "cannot load the copied delay offsets");
     }
 }
 
