@@ -22,6 +22,9 @@ async fn replication_throughput() {
     let lo = SocketAddr::from(([127, 0, 0, 1], 0));
     let store = |name: &str| broker::StoreConfig {
         mapped_file_size_commit_log: 1 << 30,
+        disk_max_used_space_ratio: 97,
+        disk_space_clean_forcibly_ratio: 98,
+        disk_space_warning_level_ratio: 99,
         ..testkit::small_store(&dir.path().join(name))
     };
     let master = Broker::start(BrokerConfig::default(), store("m"), lo)

@@ -14,6 +14,16 @@ use protocol::message::msgid::decode_offset_msg_id;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
 
+/// A test store that keeps accepting writes on a nearly full shared disk.
+fn store_at(dir: &std::path::Path) -> broker::StoreConfig {
+    broker::StoreConfig {
+        disk_max_used_space_ratio: 97,
+        disk_space_clean_forcibly_ratio: 98,
+        disk_space_warning_level_ratio: 99,
+        ..testkit::small_store(dir)
+    }
+}
+
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -44,13 +54,9 @@ async fn start_pair(role: BrokerRole, slave_read: bool) -> Pair {
         broker_role: role,
         ..BrokerConfig::default()
     };
-    let master = Broker::start(
-        master_cfg,
-        testkit::small_store(&dir.path().join("master")),
-        loopback(),
-    )
-    .await
-    .unwrap();
+    let master = Broker::start(master_cfg, store_at(&dir.path().join("master")), loopback())
+        .await
+        .unwrap();
     let slave_cfg = BrokerConfig {
         namesrv_addr: ns,
         broker_id: 1,
@@ -58,13 +64,9 @@ async fn start_pair(role: BrokerRole, slave_read: bool) -> Pair {
         slave_read_enable: slave_read,
         ..BrokerConfig::default()
     };
-    let slave = Broker::start(
-        slave_cfg,
-        testkit::small_store(&dir.path().join("slave")),
-        loopback(),
-    )
-    .await
-    .unwrap();
+    let slave = Broker::start(slave_cfg, store_at(&dir.path().join("slave")), loopback())
+        .await
+        .unwrap();
     let pair = Pair {
         namesrv,
         master,
@@ -296,6 +298,48 @@ async fn a_slave_copies_topics_offsets_and_groups_from_the_master() {
     broker::ha::metadata::sync_once(&ss, &source.local_addr().to_string()).await;
     assert_eq!(ss.topics.data_version(), version);
     source.shutdown().await;
+    p.client.shutdown().await;
+    p.slave.shutdown().await;
+    p.master.shutdown().await;
+    p.namesrv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_info_reports_replication_and_a_slave_copies_a_real_master() {
+    let p = start_pair(BrokerRole::SyncMaster, true).await;
+    let m = p.master.advertised_addr().to_owned();
+    for i in 0..10 {
+        let r = send(&p.client, &m, "HaInfo", format!("i{i}").as_bytes()).await;
+        assert_eq!(r.code, 0);
+    }
+    let info = |addr: String| {
+        let c = p.client.clone();
+        async move {
+            let req = RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO);
+            let r = c.invoke(&addr, req, Duration::from_secs(5)).await.unwrap();
+            assert_eq!(r.code, 0);
+            protocol::body::kv::KvTable::decode(&r.body).unwrap().table
+        }
+    };
+    let t = info(m.clone()).await;
+    assert_eq!(t["haRole"], "SYNC_MASTER");
+    assert_eq!(t["masterOffset"], t["slaveAckOffset"]);
+    assert_eq!(t["haLagBytes"], "0");
+    assert!(t["slaves"].contains('@'));
+    let s = p.slave.advertised_addr().to_owned();
+    let t = info(s.clone()).await;
+    assert_eq!(t["haRole"], "SLAVE");
+    assert_eq!(t["haConnected"], "true");
+
+    // The master's own handlers feed the slave's metadata copy.
+    p.master.state().offsets.commit("G1", "HaInfo", 0, 5);
+    let ss = p.slave.state().clone();
+    broker::ha::metadata::sync_once(&ss, &m).await;
+    assert!(ss.topics.get("HaInfo").is_some());
+    assert_eq!(ss.offsets.committed("G1", "HaInfo", 0), Some(5));
+    // With the topic known, the slave serves the pull (no manual set-up).
+    let r = pull(&p.client, &s, "HaInfo", 0).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
     p.client.shutdown().await;
     p.slave.shutdown().await;
     p.master.shutdown().await;

@@ -247,7 +247,8 @@ impl ProcessCluster {
             "brokerName={}\nbrokerId={}\nbrokerRole={}\nflushDiskType={}\nlistenPort={port}\n\
              haListenPort={}\nstorePathRootDir={}\nmappedFileSizeCommitLog={}\n\
              mappedFileSizeConsumeQueue={}\nmaxHashSlotNum=10000\nmaxIndexNum=40000\n\
-             brokerIP1=127.0.0.1\n",
+             brokerIP1=127.0.0.1\ndiskMaxUsedSpaceRatio=97\n\
+             diskSpaceCleanForciblyRatio=98\ndiskSpaceWarningLevelRatio=99\n",
             spec.broker_name,
             spec.broker_id,
             spec.role,
