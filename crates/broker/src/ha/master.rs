@@ -85,9 +85,10 @@ async fn serve_slave(
 }
 
 /// Where streaming starts for a slave reporting `reported`
-/// (storage-format §10): an empty slave gets our current last segment; a
-/// slave ahead of us (it followed another master) gets our end and cuts
-/// its log there.
+/// (storage-format §10): an empty slave gets our current last segment. A
+/// slave ahead of us followed another master: what it holds past the point
+/// where we became master may differ from what we wrote since, so it cuts
+/// its log there (or at our end) and we resend from that point.
 fn start_point(state: &BrokerState, reported: u64) -> io::Result<u64> {
     let end = state.store.commitlog_max_offset();
     let min = state.store.commitlog_min_offset();
@@ -96,12 +97,18 @@ fn start_point(state: &BrokerState, reported: u64) -> io::Result<u64> {
         return Ok(end - end % seg);
     }
     if reported > end {
+        let since = state
+            .ha
+            .master_since
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let start = since.min(end);
         tracing::warn!(
             reported,
             end,
+            start,
             "the slave is ahead of this master; it will truncate"
         );
-        return Ok(end);
+        return Ok(start);
     }
     if reported < min {
         return Err(io::Error::new(

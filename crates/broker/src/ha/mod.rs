@@ -38,6 +38,9 @@ pub struct HaService {
     /// Poked after local appends so streams do not wait for a poll.
     new_data: Notify,
     follow: Mutex<FollowState>,
+    /// Masters: the commit-log end when this broker started as master.
+    /// Data a slave holds beyond it may come from another master.
+    master_since: AtomicU64,
     /// Slaves: the master topic-table version last copied.
     topics_version: Mutex<Option<protocol::body::topic::DataVersion>>,
 }
@@ -51,6 +54,7 @@ impl Default for HaService {
             new_data: Notify::new(),
             follow: Mutex::new(FollowState::default()),
             topics_version: Mutex::new(None),
+            master_since: AtomicU64::new(0),
         }
     }
 }
@@ -290,6 +294,10 @@ pub fn spawn(
     cancel: &CancellationToken,
 ) {
     if let Some(listener) = listener {
+        state
+            .ha
+            .master_since
+            .store(state.store.commitlog_max_offset(), Ordering::Relaxed);
         state
             .tasks
             .spawn(master::serve(state.clone(), listener, cancel.clone()));
