@@ -57,6 +57,24 @@ async fn start_pair(role: BrokerRole, slave_read: bool) -> Pair {
     let master = Broker::start(master_cfg, store_at(&dir.path().join("master")), loopback())
         .await
         .unwrap();
+    // The slave learns its master from its first registration: let the
+    // master's registration land first.
+    let probe = RemotingClient::new(ClientConfig::default(), None);
+    let start = Instant::now();
+    loop {
+        let req = RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO);
+        if let Ok(r) = probe.invoke(&ns, req, Duration::from_secs(3)).await {
+            if String::from_utf8_lossy(&r.body).contains(master.advertised_addr()) {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "master never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    probe.shutdown().await;
     let slave_cfg = BrokerConfig {
         namesrv_addr: ns,
         broker_id: 1,

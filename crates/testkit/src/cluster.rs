@@ -162,6 +162,7 @@ pub struct ProcessCluster {
     /// Each broker's store directory (same order as `brokers`).
     pub store_dirs: Vec<PathBuf>,
     pub dir: tempfile::TempDir,
+    specs: Vec<(BrokerSpec, u16)>,
 }
 
 /// A loopback port that is free now, with `port + 1` free too (the HA
@@ -194,6 +195,7 @@ impl ProcessCluster {
             brokers: Vec::new(),
             store_dirs: Vec::new(),
             dir,
+            specs: Vec::new(),
         };
         for i in 0..namesrvs {
             let ns_dir = cluster.dir.path().join(format!("namesrv{i}"));
@@ -258,6 +260,13 @@ impl ProcessCluster {
             64u64 << 20,
             20 * 100_000,
         );
+        // A slave dials its master's HA port directly rather than waiting
+        // up to a registration period to learn it from the NameServers.
+        if let Some(master) = self.master_ha_addr(&spec.broker_name) {
+            if spec.broker_id > 0 {
+                conf.push_str(&format!("haMasterAddress={master}\n"));
+            }
+        }
         for (k, v) in &spec.extra {
             conf.push_str(&format!("{k}={v}\n"));
         }
@@ -288,6 +297,15 @@ impl ProcessCluster {
         );
         self.brokers.push(p);
         self.store_dirs.push(store);
+        self.specs.push((spec.clone(), port));
+    }
+
+    /// The HA address of the master (id 0) of `broker_name`, if started.
+    fn master_ha_addr(&self, broker_name: &str) -> Option<String> {
+        self.specs
+            .iter()
+            .find(|(s, _)| s.broker_name == broker_name && s.broker_id == 0)
+            .map(|(_, port)| format!("127.0.0.1:{}", port + 1))
     }
 
     /// The NameServer addresses, `;`-separated.
