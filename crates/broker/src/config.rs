@@ -41,7 +41,20 @@ pub struct BrokerConfig {
     /// The address slaves use for replication; empty: same as brokerIP1.
     #[serde(rename = "brokerIP2")]
     pub broker_ip2: String,
+    /// Replication port; 0 (the default): listenPort + 1 (10912 next to
+    /// 10911), or an ephemeral port when the broker listens on port 0.
     pub ha_listen_port: u16,
+    /// Slaves: the master's HA `ip:port`; empty: learned from registration.
+    pub ha_master_address: String,
+    /// Milliseconds between a slave's offset reports / a master's idle
+    /// heartbeat frames.
+    pub ha_send_heartbeat_interval: u64,
+    /// Milliseconds without traffic after which an HA connection is closed.
+    pub ha_housekeeping_interval: u64,
+    /// Bytes of commit log per replication frame.
+    pub ha_transfer_batch_size: usize,
+    /// Bytes a slave may lag and still count as in sync (SYNC_MASTER).
+    pub ha_max_gap_not_in_sync: u64,
     /// Permission bits of the whole broker (6 = read + write).
     pub broker_permission: i32,
     pub auto_create_topic_enable: bool,
@@ -88,7 +101,12 @@ impl Default for BrokerConfig {
             listen_port: 10911,
             broker_ip1: String::new(),
             broker_ip2: String::new(),
-            ha_listen_port: 10912,
+            ha_listen_port: 0,
+            ha_master_address: String::new(),
+            ha_send_heartbeat_interval: 5_000,
+            ha_housekeeping_interval: 20_000,
+            ha_transfer_batch_size: 32 * 1024,
+            ha_max_gap_not_in_sync: 256 << 20,
             broker_permission: 6,
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
@@ -144,6 +162,17 @@ impl BrokerConfig {
         }
         if !(1..=1024).contains(&self.default_topic_queue_nums) {
             return bad("defaultTopicQueueNums", "must be between 1 and 1024");
+        }
+        if self.ha_transfer_batch_size < 1024 {
+            return bad("haTransferBatchSize", "must be at least 1024 bytes");
+        }
+        if self.ha_send_heartbeat_interval == 0
+            || self.ha_housekeeping_interval <= self.ha_send_heartbeat_interval
+        {
+            return bad(
+                "haHousekeepingInterval",
+                "must exceed haSendHeartbeatInterval, which must be positive",
+            );
         }
         if self.broker_permission & !0xF != 0 {
             return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");

@@ -13,6 +13,7 @@ pub mod delay;
 pub mod divert;
 pub mod error;
 pub mod groups;
+pub mod ha;
 pub mod handlers;
 pub mod locks;
 pub mod long_poll;

@@ -90,8 +90,16 @@ impl Broker {
         } else {
             config.broker_ip2.clone()
         };
+        let ha_listener = crate::ha::bind(&config, local, listen.port())
+            .await
+            .map_err(|e| BrokerError::System(format!("cannot bind the HA port: {e}")))?;
+        let ha_port = match &ha_listener {
+            Some(l) => l.local_addr().map_or(0, |a| a.port()),
+            None => crate::ha::ha_port(&config, local, listen.port()),
+        };
         let state = Arc::new(BrokerState {
-            ha_addr: format!("{ha_ip}:{}", config.ha_listen_port),
+            ha_addr: format!("{ha_ip}:{ha_port}"),
+            ha: Default::default(),
             config,
             store,
             topics,
@@ -131,6 +139,7 @@ impl Broker {
         }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
+        crate::ha::spawn(&state, ha_listener, &cancel);
         tracing::info!(
             broker = %state.config.broker_name,
             listen = %local,

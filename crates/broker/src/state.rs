@@ -41,6 +41,8 @@ pub struct BrokerState {
     pub client: RemotingClient,
     /// `ip:port` clients dial (brokerIP1 or the listen address).
     pub advertised_addr: String,
+    /// Replication bookkeeping (both roles).
+    pub ha: crate::ha::HaService,
     /// The store host written into every record (the advertised address).
     pub store_host: SocketAddr,
     /// `ip:port` of the HA service.

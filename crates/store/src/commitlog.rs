@@ -298,6 +298,16 @@ impl CommitLog {
         self.with_record(phys, |v| v.store_timestamp)
     }
 
+    /// Truncates at `end` while appends may run (replication): holds the
+    /// put lock so no append interleaves.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn truncate_live(&self, end: u64) -> Result<()> {
+        let _state = self.put.lock();
+        self.files.truncate(end)
+    }
+
     /// Truncates at `end` (recovery).
     ///
     /// # Errors

@@ -57,6 +57,9 @@ pub struct Dispatcher {
     /// Set while the thread is in a long (condvar) sleep: only then do
     /// appenders pay for a wake-up; while busy it polls every millisecond.
     sleeping: AtomicBool,
+    /// Held for each dispatch pass, so a live truncation (replication) can
+    /// keep the thread out while it cuts queues and moves the start.
+    pass: Mutex<()>,
 }
 
 /// Idle polls (1 ms apart) before the dispatcher sleeps until woken.
@@ -83,6 +86,7 @@ impl Dispatcher {
             wake: Mutex::new(false),
             cond: Condvar::new(),
             sleeping: AtomicBool::new(false),
+            pass: Mutex::new(()),
         }
     }
 
@@ -105,6 +109,17 @@ impl Dispatcher {
     pub fn reset(&self, from: u64) {
         self.dispatched.store(from, Ordering::Release);
         self.progress.send_replace(from);
+    }
+
+    /// Runs `f` while no dispatch pass is in progress, then moves the start
+    /// back to `end` if it was beyond (a live truncation at `end`).
+    pub fn paused_truncate<R>(&self, end: u64, f: impl FnOnce() -> R) -> R {
+        let _pass = self.pass.lock();
+        let r = f();
+        if self.dispatched() > end {
+            self.reset(end);
+        }
+        r
     }
 
     /// A receiver of dispatch progress.
@@ -176,6 +191,7 @@ impl Dispatcher {
     /// I/O failures writing queues or index (progress stops before the
     /// failing record and is retried on the next call).
     pub fn dispatch_available(&self, notify: bool) -> Result<()> {
+        let _pass = self.pass.lock();
         let mut from = self.dispatched();
         let end = self.log.max_offset();
         let result = self.dispatch_range(&mut from, end, notify);

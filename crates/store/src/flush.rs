@@ -61,6 +61,17 @@ impl Flusher {
         self.flushed_ts.load(Ordering::Acquire)
     }
 
+    /// Lowers the durable mark after a live truncation at `end`.
+    pub fn truncated(&self, end: u64) {
+        self.flushed.send_if_modified(|v| {
+            let above = *v > end;
+            if above {
+                *v = end;
+            }
+            above
+        });
+    }
+
     /// Asks the flusher to run now (sync mode).
     pub fn request(&self) {
         *self.wake.lock() = true;

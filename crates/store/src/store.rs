@@ -369,6 +369,40 @@ impl MessageStore {
         Ok(end)
     }
 
+    /// Slave side of replication: cuts the commit log at `end` (a slave
+    /// ahead of a new master drops what the master never had), with the
+    /// consume-queue entries and index positions past it; appends resume at
+    /// `end`. Does nothing when `end` is at or past the current end.
+    ///
+    /// # Errors
+    /// `BadRecord` when `end` is before the first stored offset; I/O failures.
+    pub fn truncate_commitlog(&self, end: u64) -> Result<()> {
+        if end >= self.log.max_offset() {
+            return Ok(());
+        }
+        if end < self.log.min_offset() {
+            return Err(StoreError::BadRecord(format!(
+                "cannot truncate at {end}: the commit log starts at {}",
+                self.log.min_offset()
+            )));
+        }
+        self.dispatcher.paused_truncate(end, || -> Result<()> {
+            self.log.truncate_live(end)?;
+            for cq in self.cqs.all() {
+                cq.truncate_beyond(end)?;
+                self.log
+                    .set_next_queue_offset(cq.topic(), cq.queue_id(), cq.max_offset());
+            }
+            if let Some(index) = &self.index {
+                index.clamp_end(end)?;
+            }
+            Ok(())
+        })?;
+        self.flusher.truncated(end);
+        tracing::warn!(end, "commit log truncated to follow the master");
+        Ok(())
+    }
+
     /// Master side of replication: up to `max` commit-log bytes from
     /// `offset` (never crossing a segment end), sharing the mapping.
     pub fn read_commitlog(&self, offset: u64, max: usize) -> Option<bytes::Bytes> {

@@ -377,3 +377,56 @@ async fn replication_bytes_rebuild_queues_on_a_slave() {
         );
     }
 }
+
+#[tokio::test]
+async fn slave_truncates_to_a_new_masters_end_and_follows_it() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let old_master = MessageStore::open(small_config(a_dir.path())).unwrap();
+    let slave = MessageStore::open(small_config(b_dir.path())).unwrap();
+    for i in 0..300 {
+        old_master
+            .put(&rec("Tr", (i % 2) as i32, i, "x"), false)
+            .await
+            .unwrap();
+    }
+    let mut at = 0u64;
+    while at < old_master.commitlog_max_offset() {
+        let chunk = old_master.read_commitlog(at, 10_000).unwrap();
+        at = slave.append_replicated(at, &chunk).unwrap();
+    }
+    settle(&slave).await;
+    // The new master only had the first 100 records.
+    let cut = slave.message_at("Tr", 0, 50).map(|m| {
+        let v = RecordView::parse(&m).unwrap();
+        v.phys_offset as u64
+    });
+    let cut = cut.unwrap();
+    slave.truncate_commitlog(cut).unwrap();
+    assert_eq!(slave.commitlog_max_offset(), cut);
+    assert_eq!(slave.max_offset("Tr", 0), 50);
+    assert_eq!(slave.max_offset("Tr", 1), 50);
+    // Appending at the cut continues both queues where they stopped.
+    let new_master_dir = tempfile::tempdir().unwrap();
+    let new_master = MessageStore::open(small_config(new_master_dir.path())).unwrap();
+    for i in 0..100 {
+        new_master
+            .put(&rec("Tr", (i % 2) as i32, i, "x"), false)
+            .await
+            .unwrap();
+    }
+    assert_eq!(new_master.commitlog_max_offset(), cut);
+    new_master
+        .put(&rec("Tr", 0, 9999, "new"), false)
+        .await
+        .unwrap();
+    let chunk = new_master.read_commitlog(cut, 1 << 20).unwrap();
+    slave.append_replicated(cut, &chunk).unwrap();
+    settle(&slave).await;
+    settle(&new_master).await;
+    assert_eq!(slave.max_offset("Tr", 0), 51);
+    assert_eq!(
+        slave.message_at("Tr", 0, 50),
+        new_master.message_at("Tr", 0, 50)
+    );
+}

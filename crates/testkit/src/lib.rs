@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -75,6 +75,12 @@ pub async fn handle(
 
 /// Validates group, topic, queue and subscription; returns the filter.
 fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filter> {
+    if state.is_slave() && !state.config.slave_read_enable {
+        return Err(BrokerError::SystemBusy(format!(
+            "the slave broker[{}] does not serve reads (slaveReadEnable=false)",
+            state.config.broker_name
+        )));
+    }
     if state.config.broker_permission & perm::READ == 0 {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] pulling message is forbidden",

@@ -95,6 +95,8 @@ pub async fn handle(
         None => make(&req.body, props_text.as_bytes(), header.flag, &mut buf).map(|_| ())?,
     }
     let put = state.store.put(&buf, wait).await.map_err(store_error)?;
+    let end = put.phys_offset + u64::from(put.size);
+    let slave = crate::ha::sync::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
         msg_id: encode_offset_msg_id(state.store_host, put.phys_offset as i64),
         queue_id,
@@ -104,7 +106,7 @@ pub async fn handle(
         trace_on: Some(state.config.trace_on),
         ..SendMessageResponseHeader::default()
     };
-    Ok(sent(put.flush_timed_out).with_header(&response))
+    Ok(sent(put.flush_timed_out, slave).with_header(&response))
 }
 
 async fn send_batch(
@@ -149,6 +151,11 @@ async fn send_batch(
         .records
         .first()
         .ok_or_else(|| BrokerError::System("empty batch result".into()))?;
+    let end = put
+        .records
+        .last()
+        .map_or(0, |a| a.phys_offset + u64::from(a.size));
+    let slave = crate::ha::sync::await_slaves(state, end, wait).await;
     let ids: Vec<String> = put
         .records
         .iter()
@@ -162,16 +169,20 @@ async fn send_batch(
         trace_on: Some(state.config.trace_on),
         ..SendMessageResponseHeader::default()
     };
-    Ok(sent(put.flush_timed_out).with_header(&response))
+    Ok(sent(put.flush_timed_out, slave).with_header(&response))
 }
 
-/// SUCCESS, or FLUSH_DISK_TIMEOUT (which clients still treat as sent).
-fn sent(flush_timed_out: bool) -> RemotingCommand {
+/// SUCCESS, or FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT /
+/// SLAVE_NOT_AVAILABLE (the message is stored; clients report the status).
+fn sent(flush_timed_out: bool, slave: Option<crate::ha::sync::SlaveShortfall>) -> RemotingCommand {
     if flush_timed_out {
         RemotingCommand::error(
             ResponseCode::FLUSH_DISK_TIMEOUT,
             "the message is stored but the disk flush did not finish in time",
         )
+    } else if let Some(shortfall) = slave {
+        let (code, remark) = shortfall.response();
+        RemotingCommand::error(code, remark)
     } else {
         RemotingCommand::success()
     }

@@ -116,6 +116,9 @@ pub fn get_broker_runtime_info(
     ] {
         put(k, "0".into());
     }
+    for (k, v) in crate::ha::status(state).kv_pairs() {
+        put(&k, v);
+    }
     let body = KvTable { table: t }.encode();
     Ok(RemotingCommand::success().with_body(body))
 }
