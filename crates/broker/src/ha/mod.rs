@@ -324,8 +324,18 @@ pub async fn bind(
         return Ok(None);
     }
     let port = ha_port(config, local, requested_port);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::new(local.ip(), port)).await?;
-    Ok(Some(listener))
+    match tokio::net::TcpListener::bind(SocketAddr::new(local.ip(), port)).await {
+        Ok(listener) => Ok(Some(listener)),
+        // The default port (listen + 1) is taken: take any port. Slaves
+        // learn the HA address from the NameServer's registration answer,
+        // so they still find it; an explicit haListenPort stays an error.
+        Err(e) if config.ha_listen_port == 0 => {
+            tracing::warn!("HA port {port} is not available ({e}); using an ephemeral port");
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(local.ip(), 0)).await?;
+            Ok(Some(listener))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The HA port a broker uses (see [`bind`]).
