@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release -p apogee-broker --example filter_cost [messages]`
 
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -79,7 +81,8 @@ async fn fill(cluster: &TestCluster, total: usize) {
             batch: Some(true),
             ..SendMessageRequestHeader::default()
         };
-        let mut cmd = RemotingCommand::request(RequestCode::SEND_BATCH_MESSAGE).with_body(buf.freeze());
+        let mut cmd =
+            RemotingCommand::request(RequestCode::SEND_BATCH_MESSAGE).with_body(buf.freeze());
         header.write_v2(&mut cmd.ext_fields);
         let r = cluster.call(cmd).await;
         assert_eq!(r.code, 0, "send failed: {:?}", r.remark);
@@ -107,7 +110,10 @@ async fn drain(cluster: &TestCluster, kind: &str, expr: &str) -> (usize, Duratio
             ..PullMessageRequestHeader::default()
         };
         let r = cluster
-            .call(RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &h))
+            .call(RemotingCommand::request_with_header(
+                RequestCode::PULL_MESSAGE,
+                &h,
+            ))
             .await;
         let rh: PullMessageResponseHeader = r.decode_header().expect("pull header");
         match r.code {
