@@ -130,7 +130,9 @@ pub async fn broker_status(admin: &Admin, sel: &BrokerSelect) -> Result<Report> 
         if several {
             text.push_str(&format!("== {name} ({addr}) ==\n"));
         }
-        text.push_str(&key_values(info.iter().map(|(k, v)| (k.as_str(), v.clone()))));
+        text.push_str(&key_values(
+            info.iter().map(|(k, v)| (k.as_str(), v.clone())),
+        ));
         json.insert(addr, json!(info));
     }
     Ok(Report {
@@ -172,7 +174,13 @@ mod tests {
 
     #[test]
     fn ha_keys_are_recognised() {
-        for k in ["haRole", "masterOffset", "slaveAckOffset", "haLagBytes", "haLagSeconds"] {
+        for k in [
+            "haRole",
+            "masterOffset",
+            "slaveAckOffset",
+            "haLagBytes",
+            "haLagSeconds",
+        ] {
             assert!(is_ha_key(k), "{k}");
         }
         for k in ["brokerRole", "putTps", "commitLogMaxOffset"] {

@@ -140,7 +140,10 @@ pub async fn consumer_progress(admin: &Admin, a: &ConsumerProgressArgs) -> Resul
         }));
     }
     let text = if t.is_empty() {
-        format!("consumer group {} has no progress to show (no offsets stored for it).\n", a.group)
+        format!(
+            "consumer group {} has no progress to show (no offsets stored for it).\n",
+            a.group
+        )
     } else {
         format!(
             "{}\nConsume TPS: {:.2}\nDiff Total: {total}\n",

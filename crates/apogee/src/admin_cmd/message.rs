@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use client::{Admin, ConsumeFrom, LitePullConsumer, Message, MessageExt, MessageQueue, Producer};
+use client::{
+    Admin, ConsumeFrom, LitePullConsumer, Message, MessageExt, MessageQueue, Producer, SendStatus,
+};
 use serde_json::json;
 
 use super::table::{key_values, Table};
@@ -116,7 +118,11 @@ pub fn message_json(m: &MessageExt) -> serde_json::Value {
 }
 
 fn message_text(m: &MessageExt) -> String {
-    let props: Vec<String> = m.properties.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let props: Vec<String> = m
+        .properties
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     key_values([
         ("OffsetID", m.offset_msg_id.clone()),
         ("MsgId", m.msg_id.clone()),
@@ -134,8 +140,21 @@ fn message_text(m: &MessageExt) -> String {
         ("Store Host", m.store_host.to_string()),
         ("System Flag", m.sys_flag.to_string()),
         ("Properties", props.join(", ")),
-        ("Message Body", String::from_utf8_lossy(&m.body).into_owned()),
+        (
+            "Message Body",
+            String::from_utf8_lossy(&m.body).into_owned(),
+        ),
     ])
+}
+
+/// RocketMQ's names of send statuses.
+fn status_name(s: SendStatus) -> &'static str {
+    match s {
+        SendStatus::Ok => "SEND_OK",
+        SendStatus::FlushDiskTimeout => "FLUSH_DISK_TIMEOUT",
+        SendStatus::FlushSlaveTimeout => "FLUSH_SLAVE_TIMEOUT",
+        SendStatus::SlaveNotAvailable => "SLAVE_NOT_AVAILABLE",
+    }
 }
 
 /// A one-line body preview for tables.
@@ -150,7 +169,14 @@ fn preview(body: &[u8]) -> String {
 
 fn message_table(msgs: &[MessageExt]) -> String {
     let mut t = Table::new([
-        "#Message ID", "#Broker", "#QID", "#Offset", "#Store Time", "#Tags", "#Keys", "#Body",
+        "#Message ID",
+        "#Broker",
+        "#QID",
+        "#Offset",
+        "#Store Time",
+        "#Tags",
+        "#Keys",
+        "#Body",
     ]);
     for m in msgs {
         t.row([
@@ -240,8 +266,14 @@ pub async fn send_message(admin: &Admin, a: &SendMessageArgs) -> Result<Report> 
     };
     producer.shutdown().await;
     let sent = sent.or_fail(|| format!("cannot send to topic {}", a.topic))?;
-    let mut t = Table::new(["#Broker Name", "#QID", "#Queue Offset", "#Send Result", "#MsgId"]);
-    let status = format!("{:?}", sent.status);
+    let mut t = Table::new([
+        "#Broker Name",
+        "#QID",
+        "#Queue Offset",
+        "#Send Result",
+        "#MsgId",
+    ]);
+    let status = status_name(sent.status).to_string();
     t.row([
         sent.queue.broker_name.clone(),
         sent.queue.queue_id.to_string(),
@@ -282,7 +314,10 @@ pub async fn consume_message(namesrv: &str, a: &ConsumeMessageArgs) -> Result<Re
     })
 }
 
-async fn read_messages(consumer: &LitePullConsumer, a: &ConsumeMessageArgs) -> Result<Vec<MessageExt>> {
+async fn read_messages(
+    consumer: &LitePullConsumer,
+    a: &ConsumeMessageArgs,
+) -> Result<Vec<MessageExt>> {
     let queues: Vec<MessageQueue> = consumer
         .fetch_queues(&a.topic)
         .await
@@ -292,7 +327,10 @@ async fn read_messages(consumer: &LitePullConsumer, a: &ConsumeMessageArgs) -> R
         .filter(|q| a.queue.is_none_or(|id| q.queue_id == id))
         .collect();
     if queues.is_empty() {
-        bail!("topic {} has no readable queue matching the -b/-q given", a.topic);
+        bail!(
+            "topic {} has no readable queue matching the -b/-q given",
+            a.topic
+        );
     }
     consumer
         .assign(queues.clone())
@@ -303,7 +341,12 @@ async fn read_messages(consumer: &LitePullConsumer, a: &ConsumeMessageArgs) -> R
             Some(o) => consumer.seek(mq, o).await,
             None => consumer.seek_to_begin(mq).await,
         };
-        moved.or_fail(|| format!("cannot position queue {} of {}", mq.queue_id, mq.broker_name))?;
+        moved.or_fail(|| {
+            format!(
+                "cannot position queue {} of {}",
+                mq.queue_id, mq.broker_name
+            )
+        })?;
     }
     let mut out = Vec::new();
     let mut last = Instant::now();

@@ -209,8 +209,20 @@ mod tests {
     #[test]
     fn update_topic_takes_mqadmin_flags_and_a_trailing_namesrv() {
         let a = parse(&[
-            "updateTopic", "-t", "T1", "-c", "DefaultCluster", "-r", "4", "-w", "2", "-p", "4",
-            "-n", "10.0.0.1:9876", "--json",
+            "updateTopic",
+            "-t",
+            "T1",
+            "-c",
+            "DefaultCluster",
+            "-r",
+            "4",
+            "-w",
+            "2",
+            "-p",
+            "4",
+            "-n",
+            "10.0.0.1:9876",
+            "--json",
         ]);
         assert_eq!(a.namesrv, "10.0.0.1:9876");
         assert!(a.json);
@@ -238,7 +250,14 @@ mod tests {
     #[test]
     fn reset_offset_parses_timestamps_and_force() {
         let a = parse(&[
-            "resetOffsetByTime", "-g", "G", "-t", "T", "-s", "2023-11-14#22:13:20:123", "-f",
+            "resetOffsetByTime",
+            "-g",
+            "G",
+            "-t",
+            "T",
+            "-s",
+            "2023-11-14#22:13:20:123",
+            "-f",
             "false",
         ]);
         let AdminCommand::ResetOffsetByTime(r) = a.command else {
@@ -256,9 +275,18 @@ mod tests {
 
     #[test]
     fn bad_timestamp_is_a_parse_error() {
-        let err = Cli::try_parse_from(["admin", "resetOffsetByTime", "-g", "G", "-t", "T", "-s", "x"])
-            .unwrap_err()
-            .to_string();
+        let err = Cli::try_parse_from([
+            "admin",
+            "resetOffsetByTime",
+            "-g",
+            "G",
+            "-t",
+            "T",
+            "-s",
+            "x",
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("yyyy-MM-dd#HH:mm:ss:SSS"), "{err}");
     }
 
@@ -271,11 +299,24 @@ mod tests {
 
     #[test]
     fn send_and_consume_flags() {
-        let a = parse(&["sendMessage", "-t", "T", "-p", "hello", "-k", "k1", "--tags", "A"]);
+        let a = parse(&[
+            "sendMessage",
+            "-t",
+            "T",
+            "-p",
+            "hello",
+            "-k",
+            "k1",
+            "--tags",
+            "A",
+        ]);
         let AdminCommand::SendMessage(s) = a.command else {
             panic!("wrong command")
         };
-        assert_eq!((s.body.as_str(), s.keys.as_deref(), s.tags.as_deref()), ("hello", Some("k1"), Some("A")));
+        assert_eq!(
+            (s.body.as_str(), s.keys.as_deref(), s.tags.as_deref()),
+            ("hello", Some("k1"), Some("A"))
+        );
         let a = parse(&["consumeMessage", "-t", "T", "-q", "1", "-o", "5", "-c", "3"]);
         let AdminCommand::ConsumeMessage(c) = a.command else {
             panic!("wrong command")
@@ -293,12 +334,18 @@ mod tests {
             remark: "no route".into(),
         };
         let msg = format!("{:#}", failed(e, "cannot get the route of topic X"));
-        assert!(msg.starts_with("cannot get the route of topic X (unknown topic): "), "{msg}");
+        assert!(
+            msg.starts_with("cannot get the route of topic X (unknown topic): "),
+            "{msg}"
+        );
         let e = ClientError::Remoting(RemotingError::ConnectTimeout {
             addr: "10.1.1.1:9876".into(),
             millis: 3000,
         });
         let msg = format!("{:#}", failed(e, "cannot list topics"));
-        assert!(msg.contains("unreachable") && msg.contains("10.1.1.1:9876"), "{msg}");
+        assert!(
+            msg.contains("unreachable") && msg.contains("10.1.1.1:9876"),
+            "{msg}"
+        );
     }
 }

@@ -84,8 +84,10 @@ async fn reset(admin: &Admin, group: &str, topic: &str, ts: i64, force: bool) ->
     let mut offsets: BTreeMap<MessageQueue, i64> = BTreeMap::new();
     let mut offline = Vec::new();
     for addr in &masters {
-        let req =
-            RemotingCommand::request_with_header(RequestCode::INVOKE_BROKER_TO_RESET_OFFSET, &header);
+        let req = RemotingCommand::request_with_header(
+            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+            &header,
+        );
         let what = || format!("cannot reset the offsets of group {group} on broker {addr}");
         let resp = admin
             .client()
@@ -136,7 +138,11 @@ fn render(
     let mut t = Table::new(["#Broker Name", "#QID", "#New Offset"]);
     let mut rows = Vec::new();
     for (mq, o) in offsets {
-        t.row([mq.broker_name.clone(), mq.queue_id.to_string(), o.to_string()]);
+        t.row([
+            mq.broker_name.clone(),
+            mq.queue_id.to_string(),
+            o.to_string(),
+        ]);
         rows.push(json!({ "brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": o }));
     }
     let when = if ts == -1 {

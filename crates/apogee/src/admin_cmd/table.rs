@@ -99,10 +99,7 @@ mod tests {
     fn columns_are_padded_to_the_widest_cell() {
         let mut t = Table::new(["#Topic", "#QID"]);
         t.row(["TopicTest", "0"]).row(["T", "12"]);
-        assert_eq!(
-            t.render(),
-            "#Topic     #QID\nTopicTest  0\nT          12\n"
-        );
+        assert_eq!(t.render(), "#Topic     #QID\nTopicTest  0\nT          12\n");
         assert!(!t.is_empty());
     }
 
@@ -129,7 +126,10 @@ mod tests {
 
     #[test]
     fn key_values_align_the_colons() {
-        let s = key_values([("putTps", "1.00".to_string()), ("brokerRole", "SLAVE".into())]);
+        let s = key_values([
+            ("putTps", "1.00".to_string()),
+            ("brokerRole", "SLAVE".into()),
+        ]);
         assert_eq!(s, "putTps     : 1.00\nbrokerRole : SLAVE\n");
     }
 }

@@ -177,8 +177,19 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for ms in [1i64, 86_399_999, 951_782_400_000, 1_700_000_000_123, 4_102_444_800_000] {
-            assert_eq!(parse_timestamp(&format_ms(ms)).unwrap(), ms, "{}", format_ms(ms));
+        for ms in [
+            1i64,
+            86_399_999,
+            951_782_400_000,
+            1_700_000_000_123,
+            4_102_444_800_000,
+        ] {
+            assert_eq!(
+                parse_timestamp(&format_ms(ms)).unwrap(),
+                ms,
+                "{}",
+                format_ms(ms)
+            );
         }
         assert_eq!(format_ms(1_700_000_000_123), "2023-11-14#22:13:20:123");
         assert_eq!(format_ms(0), "-");

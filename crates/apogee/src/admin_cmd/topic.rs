@@ -59,7 +59,10 @@ pub async fn update_topic(admin: &Admin, a: &UpdateTopicArgs) -> Result<Report> 
         bail!("invalid queue numbers: -r and -w must be 1..=1024");
     }
     if ![2, 4, 6].contains(&a.perm) {
-        bail!("invalid perm {}: use 2 (write), 4 (read) or 6 (read+write)", a.perm);
+        bail!(
+            "invalid perm {}: use 2 (write), 4 (read) or 6 (read+write)",
+            a.perm
+        );
     }
     let spec = TopicSpec {
         name: a.topic.clone(),
@@ -78,15 +81,21 @@ pub async fn update_topic(admin: &Admin, a: &UpdateTopicArgs) -> Result<Report> 
             vec![addr.clone()]
         }
         None => {
-            let done = admin.create_topic(a.cluster.as_deref(), &spec).await.or_fail(|| {
-                format!(
-                    "cannot create topic {} in {}",
-                    a.topic,
-                    a.cluster.as_deref().unwrap_or("any cluster")
-                )
-            })?;
+            let done = admin
+                .create_topic(a.cluster.as_deref(), &spec)
+                .await
+                .or_fail(|| {
+                    format!(
+                        "cannot create topic {} in {}",
+                        a.topic,
+                        a.cluster.as_deref().unwrap_or("any cluster")
+                    )
+                })?;
             if done.is_empty() {
-                bail!("no master broker is registered with the NameServer: topic {} was not created", a.topic);
+                bail!(
+                    "no master broker is registered with the NameServer: topic {} was not created",
+                    a.topic
+                );
             }
             done
         }
@@ -134,7 +143,12 @@ pub async fn topic_route(admin: &Admin, a: &TopicArg) -> Result<Report> {
     let mut brokers = Table::new(["#Cluster", "#Broker Name", "#BID", "#Addr"]);
     for b in &route.broker_datas {
         for (id, addr) in &b.broker_addrs {
-            brokers.row([b.cluster.clone(), b.broker_name.clone(), id.to_string(), addr.clone()]);
+            brokers.row([
+                b.cluster.clone(),
+                b.broker_name.clone(),
+                id.to_string(),
+                addr.clone(),
+            ]);
         }
     }
     let mut queues = Table::new(["#Broker Name", "#Read Queues", "#Write Queues", "#Perm"]);
@@ -157,7 +171,13 @@ pub async fn topic_status(admin: &Admin, a: &TopicArg) -> Result<Report> {
         .topic_stats(&a.topic)
         .await
         .or_fail(|| format!("cannot get the status of topic {}", a.topic))?;
-    let mut t = Table::new(["#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated"]);
+    let mut t = Table::new([
+        "#Broker Name",
+        "#QID",
+        "#Min Offset",
+        "#Max Offset",
+        "#Last Updated",
+    ]);
     let mut rows = Vec::new();
     for (mq, o) in &stats.offset_table {
         t.row([
@@ -191,7 +211,10 @@ pub async fn delete_topic(admin: &Admin, a: &DeleteTopicArgs) -> Result<Report> 
         .or_fail(|| format!("cannot delete topic {}", a.topic))?;
     let scope = a.cluster.as_deref().unwrap_or("every cluster");
     Ok(Report {
-        text: format!("delete topic [{}] from cluster [{scope}] success.\n", a.topic),
+        text: format!(
+            "delete topic [{}] from cluster [{scope}] success.\n",
+            a.topic
+        ),
         json: json!({ "topic": a.topic, "deleted": true, "cluster": a.cluster }),
     })
 }

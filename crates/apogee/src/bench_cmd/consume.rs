@@ -67,7 +67,11 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
             async move {
                 let now = now_ms();
                 for m in &msgs {
-                    meter.ok(1, age_us(now, m.born_timestamp), age_us(now, m.store_timestamp));
+                    meter.ok(
+                        1,
+                        age_us(now, m.born_timestamp),
+                        age_us(now, m.store_timestamp),
+                    );
                 }
                 if limit.is_some_and(|l| meter.total().msgs >= l) {
                     done.notify_one();
@@ -87,7 +91,11 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
         j["s2c_max_us"] = total.aux_max_us.into();
         println!("{j}");
     } else {
-        println!("[Complete] Consume Total: {} | {}", total.msgs, total.consume_line());
+        println!(
+            "[Complete] Consume Total: {} | {}",
+            total.msgs,
+            total.consume_line()
+        );
     }
     Ok(())
 }

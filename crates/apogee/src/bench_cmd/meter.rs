@@ -51,14 +51,24 @@ impl Stats {
     /// The figures of this window over `secs` seconds.
     pub fn figures(&self, secs: f64) -> Figures {
         let h = &self.hist;
-        let pct = |q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+        let pct = |q: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(q)
+            }
+        };
         Figures {
             secs,
             msgs: self.msgs,
             requests: self.requests,
             send_failed: self.send_failed,
             response_failed: self.response_failed,
-            tps: if secs > 0.0 { self.msgs as f64 / secs } else { 0.0 },
+            tps: if secs > 0.0 {
+                self.msgs as f64 / secs
+            } else {
+                0.0
+            },
             max_us: if h.is_empty() { 0 } else { h.max() },
             avg_us: if h.is_empty() { 0.0 } else { h.mean() },
             p50_us: pct(0.50),
@@ -249,7 +259,13 @@ mod tests {
         m.ok(1, 1500, 0);
         let f = m.total().figures(1.0);
         let line = f.produce_line();
-        for word in ["Send TPS: 1", "Max RT(ms): 1.5", "Send Failed: 0", "Response Failed: 0", "p999(ms)"] {
+        for word in [
+            "Send TPS: 1",
+            "Max RT(ms): 1.5",
+            "Send Failed: 0",
+            "Response Failed: 0",
+            "p999(ms)",
+        ] {
             assert!(line.contains(word), "{line}");
         }
         assert!(f.consume_line().starts_with("Consume TPS: 1 |"));

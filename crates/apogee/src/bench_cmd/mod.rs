@@ -97,14 +97,30 @@ mod tests {
     #[test]
     fn produce_flags() {
         let c = Cli::try_parse_from([
-            "bench", "produce", "-t", "T", "--size", "512", "--concurrency", "32", "--producers",
-            "2", "--count", "200", "--batch", "4", "--json",
+            "bench",
+            "produce",
+            "-t",
+            "T",
+            "--size",
+            "512",
+            "--concurrency",
+            "32",
+            "--producers",
+            "2",
+            "--count",
+            "200",
+            "--batch",
+            "4",
+            "--json",
         ])
         .unwrap();
         let BenchCommand::Produce(p) = c.bench.command else {
             panic!("wrong mode")
         };
-        assert_eq!((p.size, p.concurrency, p.producers, p.batch), (512, 32, 2, 4));
+        assert_eq!(
+            (p.size, p.concurrency, p.producers, p.batch),
+            (512, 32, 2, 4)
+        );
         assert_eq!(p.common.count, Some(200));
         assert!(p.common.json);
         assert_eq!(p.common.namesrv, "127.0.0.1:9876");

@@ -74,7 +74,9 @@ async fn send_loop(
         }
         let started = Instant::now();
         let result = if n == 1 {
-            producer.send(Message::new(topic.clone(), body.clone())).await
+            producer
+                .send(Message::new(topic.clone(), body.clone()))
+                .await
         } else {
             let msgs = (0..n)
                 .map(|_| Message::new(topic.clone(), body.clone()))
@@ -148,7 +150,11 @@ pub async fn run(args: ProduceArgs) -> Result<()> {
         j["producers"] = args.producers.into();
         println!("{j}");
     } else {
-        println!("[Complete] Send Total: {} | {}", total.msgs, total.produce_line());
+        println!(
+            "[Complete] Send Total: {} | {}",
+            total.msgs,
+            total.produce_line()
+        );
     }
     Ok(())
 }
