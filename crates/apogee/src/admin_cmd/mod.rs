@@ -111,11 +111,28 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     admin.shutdown().await;
     let report = result?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.json)?);
+        let mut text = serde_json::to_string_pretty(&report.json)?;
+        text.push('\n');
+        emit(&text)
     } else {
-        print!("{}", report.text);
+        emit(&report.text)
     }
-    Ok(())
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the output quietly
+/// instead of panicking like `print!`.
+///
+/// # Errors
+/// Other write failures.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn execute(admin: &Admin, namesrv: &str, command: AdminCommand) -> Result<Report> {

@@ -100,6 +100,7 @@ pub async fn update_topic(admin: &Admin, a: &UpdateTopicArgs) -> Result<Report> 
             done
         }
     };
+    let visible = wait_for_route(admin, &a.topic).await;
     let mut text = String::new();
     for t in &targets {
         text.push_str(&format!("create topic to {t} success.\n"));
@@ -112,13 +113,30 @@ pub async fn update_topic(admin: &Admin, a: &UpdateTopicArgs) -> Result<Report> 
         perm_text(a.perm),
         a.order
     ));
+    if !visible {
+        text.push_str("note: the NameServer does not show the route yet; it will after the broker's next registration\n");
+    }
     Ok(Report {
         text,
         json: json!({
             "topic": a.topic, "brokers": targets, "readQueueNums": a.read_queues,
             "writeQueueNums": a.write_queues, "perm": a.perm, "order": a.order,
+            "routeVisible": visible,
         }),
     })
+}
+
+/// Waits (up to 3 s) until the NameServer serves the topic's route: the
+/// broker registers a new topic right after creating it, and a script's
+/// next command should find it.
+async fn wait_for_route(admin: &Admin, topic: &str) -> bool {
+    for _ in 0..30 {
+        if admin.topic_route(topic).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 pub async fn topic_list(admin: &Admin) -> Result<Report> {

@@ -89,13 +89,13 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
         let mut j = total.json("consume");
         j["s2c_avg_us"] = total.aux_avg_us.into();
         j["s2c_max_us"] = total.aux_max_us.into();
-        println!("{j}");
+        crate::admin_cmd::emit(&format!("{j}\n"))?;
     } else {
-        println!(
-            "[Complete] Consume Total: {} | {}",
+        crate::admin_cmd::emit(&format!(
+            "[Complete] Consume Total: {} | {}\n",
             total.msgs,
             total.consume_line()
-        );
+        ))?;
     }
     Ok(())
 }

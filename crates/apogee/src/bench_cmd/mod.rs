@@ -75,7 +75,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 /// and a short progress line on stderr.
 fn print_window(common: &CommonArgs, elapsed: Duration, line: &str, total: u64, failed: u64) {
     if !common.json {
-        println!("{line}");
+        let _ = crate::admin_cmd::emit(&format!("{line}\n"));
     }
     eprintln!(
         "[bench {:>4}s] {total} msgs, {failed} failed",

@@ -148,13 +148,13 @@ pub async fn run(args: ProduceArgs) -> Result<()> {
         j["batch"] = args.batch.into();
         j["concurrency"] = args.concurrency.into();
         j["producers"] = args.producers.into();
-        println!("{j}");
+        crate::admin_cmd::emit(&format!("{j}\n"))?;
     } else {
-        println!(
-            "[Complete] Send Total: {} | {}",
+        crate::admin_cmd::emit(&format!(
+            "[Complete] Send Total: {} | {}\n",
             total.msgs,
             total.produce_line()
-        );
+        ))?;
     }
     Ok(())
 }
