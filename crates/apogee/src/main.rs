@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_cmd;
+mod bench_cmd;
 mod broker_cmd;
 mod config_load;
 mod logging;
@@ -26,11 +28,20 @@ enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Run a NameServer and a broker in one process (the quick start).
     Standalone(standalone_cmd::StandaloneArgs),
+    /// mqadmin's operations: topics, groups, offsets, messages, brokers.
+    Admin(admin_cmd::AdminArgs),
+    /// Load generation: produce or consume, with RocketMQ's benchmark figures.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // Admin and bench print reports; only warnings of the client belong
+    // beside them unless RUST_LOG asks for more.
+    match cli.command {
+        Command::Admin(_) | Command::Bench(_) => logging::init_with_default("warn"),
+        _ => logging::init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,6 +57,8 @@ fn main() -> std::process::ExitCode {
             Command::Namesrv(args) => namesrv_cmd::run(args).await,
             Command::Broker(args) => broker_cmd::run(args).await,
             Command::Standalone(args) => standalone_cmd::run(args).await,
+            Command::Admin(args) => admin_cmd::run(args).await,
+            Command::Bench(args) => bench_cmd::run(args).await,
         }
     });
     match result {

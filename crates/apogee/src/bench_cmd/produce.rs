@@ -1,0 +1,236 @@
+//! `apogee bench produce`: `--concurrency` sends in flight, spread over
+//! `--producers` producers (each with its own connections).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use client::{ClientError, Message, Producer};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::meter::{Failure, Meter};
+use super::{print_window, CommonArgs};
+
+/// Flags of `bench produce`.
+#[derive(Args, Debug)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Body size in bytes.
+    #[arg(short = 's', long = "size", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=4 * 1024 * 1024))]
+    pub size: u32,
+    /// Sends in flight in total (RocketMQ's benchmark: threads).
+    #[arg(short = 'w', long = "concurrency", visible_alias = "threads", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// Producers (each with its own client and connections).
+    #[arg(long = "producers", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub producers: u32,
+    /// Messages per request (above 1: batch sends).
+    #[arg(long = "batch", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch: u32,
+    /// Seconds of load before measuring (not counted).
+    #[arg(long = "warmup", default_value_t = 0)]
+    pub warmup: u64,
+    /// Producer group.
+    #[arg(long = "group", default_value = "apogee_bench_producer")]
+    pub group: String,
+}
+
+fn classify(e: &ClientError) -> Failure {
+    match e {
+        ClientError::Response { .. } => Failure::Response,
+        ClientError::SendFailed { last, .. } => classify(last),
+        _ => Failure::Send,
+    }
+}
+
+/// Claims up to `batch` messages of the budget; 0 when it is spent.
+fn claim(budget: &AtomicI64, batch: u32) -> u32 {
+    let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
+    before.clamp(0, i64::from(batch)) as u32
+}
+
+async fn send_loop(
+    producer: Producer,
+    args: Arc<ProduceArgs>,
+    body: Bytes,
+    budget: Arc<AtomicI64>,
+    meter: Arc<Meter>,
+    stop: CancellationToken,
+) {
+    let topic = &args.common.topic;
+    while !stop.is_cancelled() {
+        let n = claim(&budget, args.batch);
+        if n == 0 {
+            break;
+        }
+        let started = Instant::now();
+        let result = if n == 1 {
+            producer
+                .send(Message::new(topic.clone(), body.clone()))
+                .await
+        } else {
+            let msgs = (0..n)
+                .map(|_| Message::new(topic.clone(), body.clone()))
+                .collect();
+            producer.send_batch(msgs).await
+        };
+        match result {
+            Ok(_) => meter.ok(u64::from(n), started.elapsed().as_micros() as u64, 0),
+            Err(ClientError::Shutdown) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "bench send failed");
+                meter.failed(classify(&e));
+            }
+        }
+    }
+}
+
+async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
+    let mut out = Vec::new();
+    for i in 0..args.producers {
+        let p = Producer::builder()
+            .namesrv(&args.common.namesrv)
+            .group(args.group.clone())
+            .build()
+            .await
+            .with_context(|| format!("cannot start producer {i}"))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Runs the load and prints the summary.
+///
+/// # Errors
+/// Producer start-up failures.
+pub async fn run(args: ProduceArgs) -> Result<()> {
+    let args = Arc::new(args);
+    let meter = Arc::new(Meter::new()?);
+    let producers = start_producers(&args).await?;
+    let budget = Arc::new(AtomicI64::new(match args.common.count {
+        Some(c) => i64::try_from(c).unwrap_or(i64::MAX),
+        None => i64::MAX,
+    }));
+    let body = Bytes::from(vec![b'a'; args.size as usize]);
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    for i in 0..args.concurrency as usize {
+        let producer = producers[i % producers.len()].clone();
+        tracker.spawn(send_loop(
+            producer,
+            args.clone(),
+            body.clone(),
+            budget.clone(),
+            meter.clone(),
+            stop.clone(),
+        ));
+    }
+    tracker.close();
+    let secs = drive(&args, &meter, &stop, &tracker).await;
+    stop.cancel();
+    tracker.wait().await;
+    for p in &producers {
+        p.shutdown().await;
+    }
+    let total = meter.total().figures(secs);
+    if args.common.json {
+        let mut j = total.json("produce");
+        j["size"] = args.size.into();
+        j["batch"] = args.batch.into();
+        j["concurrency"] = args.concurrency.into();
+        j["producers"] = args.producers.into();
+        crate::admin_cmd::emit(&format!("{j}\n"))?;
+    } else {
+        crate::admin_cmd::emit(&format!(
+            "[Complete] Send Total: {} | {}\n",
+            total.msgs,
+            total.produce_line()
+        ))?;
+    }
+    Ok(())
+}
+
+/// Waits out the warm-up, prints a window every interval, stops the
+/// senders at the end of the duration (or when the count is sent), and
+/// returns the measured seconds.
+async fn drive(
+    args: &ProduceArgs,
+    meter: &Meter,
+    stop: &CancellationToken,
+    tracker: &TaskTracker,
+) -> f64 {
+    let common = &args.common;
+    if args.warmup > 0 && common.count.is_none() {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(args.warmup)) => {}
+            _ = tracker.wait() => {}
+        }
+        meter.reset();
+    }
+    let started = Instant::now();
+    let end = tokio::time::Instant::now() + Duration::from_secs(common.duration);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + common.interval(),
+        common.interval(),
+    );
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let w = meter.take_window().figures(last.elapsed().as_secs_f64());
+                last = Instant::now();
+                let t = meter.total();
+                print_window(common, started.elapsed(), &w.produce_line(), t.msgs,
+                    t.send_failed + t.response_failed);
+            }
+            _ = tokio::time::sleep_until(end), if common.count.is_none() => {
+                stop.cancel();
+                break;
+            }
+            _ = tracker.wait() => break,
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_never_exceed_the_budget() {
+        let b = AtomicI64::new(5);
+        assert_eq!(claim(&b, 2), 2);
+        assert_eq!(claim(&b, 2), 2);
+        assert_eq!(claim(&b, 2), 1);
+        assert_eq!(claim(&b, 2), 0);
+        assert_eq!(claim(&b, 1), 0);
+    }
+
+    #[test]
+    fn failures_are_split_like_rocketmq() {
+        let resp = ClientError::Response {
+            addr: "a".into(),
+            code: 14,
+            code_name: "SERVICE_NOT_AVAILABLE".into(),
+            remark: String::new(),
+        };
+        assert_eq!(classify(&resp), Failure::Response);
+        let wrapped = ClientError::SendFailed {
+            topic: "T".into(),
+            attempts: 3,
+            last: Box::new(resp),
+        };
+        assert_eq!(classify(&wrapped), Failure::Response);
+        assert_eq!(classify(&ClientError::NoNameServer), Failure::Send);
+    }
+}

@@ -1,0 +1,325 @@
+//! `apogee admin` and `apogee bench` run as a process against an
+//! in-process NameServer + broker.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use testkit::TestCluster;
+
+/// Runs the built binary with `args` (blocking work off the runtime).
+async fn apogee(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_apogee"))
+            .args(&args)
+            .env_remove("NAMESRV_ADDR")
+            .output()
+            .expect("the apogee binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+struct Cli {
+    namesrv: String,
+}
+
+impl Cli {
+    fn args(&self, cmd: &[&str], json: bool) -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.push("-n".into());
+        v.push(self.namesrv.clone());
+        if json {
+            v.push("--json".into());
+        }
+        v
+    }
+
+    /// `apogee admin <cmd> --json`, which must succeed; its JSON.
+    async fn admin(&self, cmd: &[&str]) -> Value {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(cmd);
+        let out = apogee(self.args(&full, true)).await;
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{cmd:?}: bad JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// `apogee admin <cmd>` in table form, which must fail; its stderr.
+    async fn admin_fails(&self, cmd: &[&str]) -> String {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(cmd);
+        let out = apogee(self.args(&full, false)).await;
+        assert_eq!(out.status.code(), Some(1), "{cmd:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `apogee admin <cmd>` in table form; its stdout.
+    async fn admin_text(&self, cmd: &[&str]) -> String {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(cmd);
+        let out = apogee(self.args(&full, false)).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A cluster whose broker still accepts sends on a nearly full shared
+/// disk (the default refuses at 90 % used).
+async fn start_cluster() -> TestCluster {
+    TestCluster::start_with(|_, store| store.disk_space_warning_level_ratio = 99).await
+}
+
+fn diff_total(progress: &Value) -> i64 {
+    progress["diffTotal"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_drive_a_real_cluster() {
+    let cluster = start_cluster().await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    let topic = "CliTopic";
+
+    let created = cli
+        .admin(&["updateTopic", "-t", topic, "-r", "4", "-w", "4"])
+        .await;
+    assert_eq!(created["brokers"].as_array().unwrap().len(), 1, "{created}");
+
+    let list = cli.admin(&["topicList"]).await;
+    assert!(
+        list["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == topic),
+        "{list}"
+    );
+
+    let route = cli.admin(&["topicRoute", "-t", topic]).await;
+    assert_eq!(route["queueDatas"][0]["writeQueueNums"], 4, "{route}");
+    assert_eq!(
+        route["brokerDatas"][0]["brokerAddrs"]["0"],
+        cluster.broker_addr().as_str()
+    );
+    let text = cli.admin_text(&["topicRoute", "-t", topic]).await;
+    assert!(text.starts_with("#Cluster"), "{text}");
+
+    let mut ids = Vec::new();
+    for body in ["hello-1", "hello-2", "hello-3"] {
+        let sent = cli
+            .admin(&[
+                "sendMessage",
+                "-t",
+                topic,
+                "-p",
+                body,
+                "-k",
+                "order-1",
+                "--tags",
+                "TagA",
+            ])
+            .await;
+        assert_eq!(sent["status"], "SEND_OK", "{sent}");
+        ids.push(sent["msgId"].as_str().unwrap().to_string());
+    }
+
+    // The index is built behind the commit log: give it a moment.
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        found = cli
+            .admin(&["queryMsgByKey", "-t", topic, "-k", "order-1"])
+            .await;
+        if found["messages"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let msgs = found["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 3, "{found}");
+    assert!(msgs
+        .iter()
+        .all(|m| m["tags"] == "TagA" && m["keys"][0] == "order-1"));
+
+    let by_id = cli
+        .admin(&["queryMsgById", "-i", &ids[1], "-t", topic])
+        .await;
+    assert_eq!(by_id["messages"][0]["body"], "hello-2", "{by_id}");
+    let offset_id = by_id["messages"][0]["offsetMsgId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_offset_id = cli.admin(&["queryMsgById", "-i", &offset_id]).await;
+    assert_eq!(by_offset_id["messages"][0]["msgId"], ids[1].as_str());
+
+    let read = cli
+        .admin(&["consumeMessage", "-t", topic, "-c", "10"])
+        .await;
+    let mut bodies: Vec<&str> = read["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["hello-1", "hello-2", "hello-3"], "{read}");
+
+    let group = "CliGroup";
+    cli.admin(&["updateSubGroup", "-g", group]).await;
+    let skipped = cli
+        .admin(&["skipAccumulatedMessage", "-g", group, "-t", topic])
+        .await;
+    let sum: i64 = skipped["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["offset"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, 3, "{skipped}");
+
+    let progress = cli
+        .admin(&["consumerProgress", "-g", group, "-t", topic])
+        .await;
+    assert_eq!(diff_total(&progress), 0, "{progress}");
+    let broker_total: i64 = progress["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["brokerOffset"].as_i64().unwrap())
+        .sum();
+    assert_eq!(broker_total, 3, "{progress}");
+
+    let reset = cli
+        .admin(&["resetOffsetByTime", "-g", group, "-t", topic, "-s", "0"])
+        .await;
+    assert_eq!(reset["offsets"].as_array().unwrap().len(), 4, "{reset}");
+    let progress = cli
+        .admin(&["consumerProgress", "-g", group, "-t", topic])
+        .await;
+    assert_eq!(diff_total(&progress), 3, "{progress}");
+    let text = cli
+        .admin_text(&["consumerProgress", "-g", group, "-t", topic])
+        .await;
+    assert!(text.contains("Diff Total: 3"), "{text}");
+
+    let status = cli
+        .admin(&["brokerStatus", "-b", &cluster.broker_addr()])
+        .await;
+    assert!(
+        status[cluster.broker_addr()]["putTps"].is_string(),
+        "{status}"
+    );
+    let ha = cli
+        .admin_text(&["haStatus", "-b", &cluster.broker_addr()])
+        .await;
+    assert!(ha.contains("brokerRole"), "{ha}");
+    let clusters = cli.admin(&["clusterList"]).await;
+    assert_eq!(clusters["brokers"][0]["reachable"], true, "{clusters}");
+
+    let deleted = cli.admin(&["deleteTopic", "-t", topic]).await;
+    assert_eq!(deleted["deleted"], true);
+    let err = cli.admin_fails(&["topicRoute", "-t", topic]).await;
+    assert!(
+        err.contains("unknown topic") && err.contains(topic),
+        "{err}"
+    );
+
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_namesrv_is_a_clear_error() {
+    // Port 1 on loopback: nothing listens there.
+    let cli = Cli {
+        namesrv: "127.0.0.1:1".into(),
+    };
+    let err = cli.admin_fails(&["topicList"]).await;
+    assert!(
+        err.contains("cannot list topics") && err.contains("unreachable"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_produce_sends_the_count_asked() {
+    let cluster = start_cluster().await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    cli.admin(&["updateTopic", "-t", "BenchTopic", "-r", "2", "-w", "2"])
+        .await;
+    let args = cli.args(
+        &[
+            "bench",
+            "produce",
+            "-t",
+            "BenchTopic",
+            "--count",
+            "200",
+            "--concurrency",
+            "8",
+            "--size",
+            "256",
+        ],
+        true,
+    );
+    let out = apogee(args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["msgs"], 200, "{summary}");
+    assert_eq!(summary["send_failed"], 0, "{summary}");
+    assert_eq!(summary["response_failed"], 0, "{summary}");
+
+    let stats = cli.admin(&["topicStatus", "-t", "BenchTopic"]).await;
+    let stored: i64 = stats["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["maxOffset"].as_i64().unwrap())
+        .sum();
+    assert_eq!(stored, 200, "{stats}");
+
+    let args = cli.args(
+        &[
+            "bench",
+            "consume",
+            "-t",
+            "BenchTopic",
+            "-g",
+            "BenchGroup",
+            "--count",
+            "200",
+            "-d",
+            "30",
+        ],
+        true,
+    );
+    let out = apogee(args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["msgs"].as_u64().unwrap() >= 200, "{summary}");
+    cluster.shutdown().await;
+}
