@@ -66,6 +66,13 @@ pub enum BoundaryType {
 /// makes progress (Java scans 16000 bytes of queue).
 const MIN_SCAN_ENTRIES: usize = 800;
 
+/// The two filters of a read: on the consume-queue tag hash, then on the
+/// stored record.
+struct Filters<'a> {
+    tag: &'a dyn Fn(i64) -> bool,
+    record: &'a dyn Fn(&[u8]) -> bool,
+}
+
 impl MessageStore {
     /// Reads up to `max_msgs` messages / `max_bytes` bytes (the first
     /// message is always taken) of `topic`/`queue_id` from `offset`,
@@ -78,6 +85,32 @@ impl MessageStore {
         max_msgs: usize,
         max_bytes: usize,
         filter: impl Fn(i64) -> bool,
+    ) -> GetResult {
+        self.get_messages_filtered(
+            topic,
+            queue_id,
+            offset,
+            max_msgs,
+            max_bytes,
+            &filter,
+            &|_| true,
+        )
+    }
+
+    /// As [`MessageStore::get_messages`], with a second filter that sees each
+    /// stored record (SQL92 subscriptions look at properties). Records it
+    /// rejects are scanned past without counting against `max_msgs`, so a
+    /// selective filter still fills a pull.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_messages_filtered(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: u64,
+        max_msgs: usize,
+        max_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+        record_filter: &dyn Fn(&[u8]) -> bool,
     ) -> GetResult {
         let mut r = GetResult {
             status: GetStatus::NoMatchedLogicQueue,
@@ -113,7 +146,11 @@ impl MessageStore {
         r.status = status;
         r.next_begin_offset = next;
         if status == GetStatus::Found {
-            self.read_entries(&mut r, &cq, offset, max_msgs.max(1), max_bytes, &filter);
+            let filters = Filters {
+                tag: filter,
+                record: record_filter,
+            };
+            self.read_entries(&mut r, &cq, offset, max_msgs.max(1), max_bytes, &filters);
         }
         let counter = if r.messages.is_empty() {
             &self.stats.get_miss
@@ -131,7 +168,7 @@ impl MessageStore {
         offset: u64,
         max_msgs: usize,
         max_bytes: usize,
-        filter: &dyn Fn(i64) -> bool,
+        filters: &Filters<'_>,
     ) {
         let log_min = self.log.min_offset();
         let mut status = GetStatus::NoMatchedMessage;
@@ -161,10 +198,11 @@ impl MessageStore {
                     status = GetStatus::MessageWasRemoving;
                     continue;
                 }
-                if !filter(e.tag_hash) {
+                if !(filters.tag)(e.tag_hash) {
                     continue;
                 }
                 match self.log.read(e.phys_offset as u64, e.size as u32) {
+                    Some(b) if !(filters.record)(&b) => {}
                     Some(b) => {
                         r.total_bytes += b.len();
                         r.messages.push(b);

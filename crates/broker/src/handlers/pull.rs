@@ -52,12 +52,15 @@ pub async fn handle(
             (b as usize).min(state.config.max_transfer_bytes_on_message_in_memory)
         });
     let read = |from: u64| {
-        let r = state
-            .store
-            .get_messages(&h.topic, h.queue_id, from, max_msgs, max_bytes, |hash| {
-                filter.accepts_hash(hash)
-            });
-        apply_record_filter(&filter, r)
+        state.store.get_messages_filtered(
+            &h.topic,
+            h.queue_id,
+            from,
+            max_msgs,
+            max_bytes,
+            &|hash| filter.accepts_hash(hash),
+            &|record| filter.accepts_record(record),
+        )
     };
     let mut result = read(offset);
     let suspend = h.sys_flag & pullflag::SUSPEND != 0;
@@ -151,31 +154,6 @@ fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filt
         return Ok(Filter::Sql(state.sql.get(&sub.sub_string)?));
     }
     Ok(Filter::tags(&sub.sub_string))
-}
-
-/// Drops the records an SQL92 subscription does not match; when none is
-/// left the read becomes NO_MATCHED_MESSAGE (the consumer moves on).
-fn apply_record_filter(filter: &Filter, mut r: GetResult) -> GetResult {
-    if !matches!(filter, Filter::Sql(_)) || r.status != GetStatus::Found {
-        return r;
-    }
-    let mut kept = Vec::with_capacity(r.messages.len());
-    let mut offsets = Vec::with_capacity(r.messages.len());
-    let mut bytes = 0;
-    for (m, o) in r.messages.drain(..).zip(r.queue_offsets.drain(..)) {
-        if filter.accepts_record(&m) {
-            bytes += m.len();
-            kept.push(m);
-            offsets.push(o);
-        }
-    }
-    if kept.is_empty() {
-        r.status = GetStatus::NoMatchedMessage;
-    }
-    r.messages = kept;
-    r.queue_offsets = offsets;
-    r.total_bytes = bytes;
-    r
 }
 
 fn is_not_found(result: &GetResult, offset: u64) -> bool {
