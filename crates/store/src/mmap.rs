@@ -132,7 +132,11 @@ pub fn lock_exclusive(file: &File) -> io::Result<()> {
     }
 }
 
-/// Fraction (0.0–1.0) of the file system holding `path` that is in use.
+/// Fraction (0.0–1.0) of the file system holding `path` that is in use:
+/// used / (used + available to us), as `df` and Java's
+/// `getDiskPartitionSpaceUsedPercent` count it. Blocks reserved for root are
+/// neither: counting them as used (total − available) read a 77%-full disk
+/// as 91% and refused every send at the 90% warning level.
 ///
 /// # Errors
 /// The path has interior NULs or `statvfs` failed.
@@ -148,11 +152,17 @@ pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
         return Err(io::Error::last_os_error());
     }
     #[allow(clippy::unnecessary_cast)]
-    let (blocks, free) = (st.f_blocks as f64, st.f_bavail as f64);
-    if blocks <= 0.0 {
-        return Ok(0.0);
+    let (blocks, free, avail) = (st.f_blocks as f64, st.f_bfree as f64, st.f_bavail as f64);
+    Ok(used_ratio(blocks, free, avail))
+}
+
+/// used / (used + available) from statvfs block counts.
+fn used_ratio(blocks: f64, free: f64, avail: f64) -> f64 {
+    let used = (blocks - free).max(0.0);
+    if used + avail <= 0.0 {
+        return 0.0;
     }
-    Ok(((blocks - free) / blocks).clamp(0.0, 1.0))
+    (used / (used + avail)).clamp(0.0, 1.0)
 }
 
 /// Local calendar time of `ms` since the epoch: (year, month 1-12, day,
@@ -206,6 +216,16 @@ mod tests {
         assert_eq!(&std::fs::read(&path).unwrap()[10..15], b"\0\0llo");
         let ratio = disk_used_ratio(dir.path()).unwrap();
         assert!((0.0..=1.0).contains(&ratio));
+    }
+
+    #[test]
+    fn reserved_blocks_count_as_neither_used_nor_available() {
+        // A disk `df` shows 77% full with many blocks reserved for root.
+        let r = used_ratio(66_053_021.0, 47_850_676.0, 5_619_127.0);
+        assert!((r - 0.764).abs() < 0.001, "{r}");
+        assert_eq!(used_ratio(100.0, 100.0, 100.0), 0.0);
+        assert_eq!(used_ratio(0.0, 0.0, 0.0), 0.0);
+        assert_eq!(used_ratio(100.0, 0.0, 0.0), 1.0);
     }
 
     #[test]
