@@ -6,8 +6,11 @@ const h = require('./harness');
 
 async function main() {
   const tests = [];
-  for (const file of [ './test_namesrv', './test_broker' ]) {
-    tests.push(...await require(file)(h));
+  // INTEROP_ONLY=test_delivery (comma-separated) runs some files only.
+  const only = process.env.INTEROP_ONLY ? process.env.INTEROP_ONLY.split(',') : null;
+  for (const file of [ 'test_namesrv', 'test_broker', 'test_delivery' ]) {
+    if (only && !only.includes(file)) continue;
+    tests.push(...await require(`./${file}`)(h));
   }
   await h.run(tests);
 }

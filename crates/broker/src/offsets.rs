@@ -109,6 +109,16 @@ impl OffsetTable {
         off
     }
 
+    /// Whether a reset is pending for one queue (a parked pull checks this
+    /// when woken, so a reset does not wait out the hold time).
+    pub fn has_reset(&self, group: &str, topic: &str, queue_id: i32) -> bool {
+        let inner = self.inner.lock();
+        inner
+            .reset
+            .get(&key(topic, group))
+            .is_some_and(|m| m.contains_key(&queue_id))
+    }
+
     /// Topics a group has offsets for.
     pub fn topics_of_group(&self, group: &str) -> Vec<String> {
         let inner = self.inner.lock();
@@ -224,7 +234,10 @@ mod tests {
         let t = OffsetTable::default();
         t.reset("G", "T", &BTreeMap::from([(0, 5), (1, 7)]));
         assert_eq!(t.committed("G", "T", 1), Some(7));
+        assert!(t.has_reset("G", "T", 0));
+        assert!(!t.has_reset("G2", "T", 0));
         assert_eq!(t.take_reset("G", "T", 0), Some(5));
+        assert!(!t.has_reset("G", "T", 0));
         assert_eq!(t.take_reset("G", "T", 0), None);
         assert_eq!(t.take_reset("G", "T", 1), Some(7));
     }

@@ -672,3 +672,39 @@ async fn a_pending_reset_is_not_overwritten_by_the_commit_in_the_next_pull() {
     assert_eq!(committed, 0, "the reset offset stays committed");
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reset_answers_a_parked_pull_at_once() {
+    let c = TestCluster::start().await;
+    for i in 0..3 {
+        send_ok(&c, send_v1("T_RESET3", 0, format!("m{i}").as_bytes(), "")).await;
+    }
+    wait_queue(&c, "T_RESET3", 0, 3).await;
+    // Parked at the end of the queue for 20 s: longer than `call` waits, so
+    // only the reset's wake-up can answer it in time.
+    let mut parked = pull_req("T_RESET3", 0, 3, protocol::message::sysflag::pull::SUSPEND);
+    parked.suspend_timeout_millis = 20_000;
+    let started = std::time::Instant::now();
+    let (pulled, reset) = tokio::join!(c.call(pull_cmd(&parked)), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.call(reset_req("T_RESET3", GROUP, 0, true)).await
+    });
+    assert_eq!(reset.code, ResponseCode::CONSUMER_NOT_ONLINE.code());
+    assert_eq!(
+        pulled.code,
+        ResponseCode::PULL_OFFSET_MOVED.code(),
+        "{:?}",
+        pulled.remark
+    );
+    let h = pulled.decode_header::<PullMessageResponseHeader>().unwrap();
+    assert_eq!(h.next_begin_offset, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Taken by the parked pull: the next one reads from where it asks.
+    let r = c.call(pull_cmd(&pull_req("T_RESET3", 0, 0, 0))).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    c.shutdown().await;
+}

@@ -66,6 +66,13 @@ pub async fn handle(
     let suspend = h.sys_flag & pullflag::SUSPEND != 0;
     if suspend && is_not_found(&result, offset) {
         result = hold(state, &h, offset, &read).await;
+        // An admin reset that arrived while the pull was parked woke it.
+        if let Some(reset) = state
+            .offsets
+            .take_reset(&h.consumer_group, &h.topic, h.queue_id)
+        {
+            return Ok(answer_moved(state, &h, reset));
+        }
     }
     state.offsets.record_pull(
         &h.consumer_group,
@@ -164,8 +171,8 @@ fn is_not_found(result: &GetResult, offset: u64) -> bool {
     }
 }
 
-/// Waits for the queue to grow (or the hold time to pass) and reads again.
-/// Entries that arrive but do not pass the filter move the start on and
+/// Waits for the queue to grow (or the hold time to pass, or an admin reset
+/// of this queue) and reads again. Entries that arrive but do not pass the filter move the start on and
 /// keep the pull waiting, so a selective subscriber is not woken for nothing.
 async fn hold(
     state: &Arc<BrokerState>,
@@ -199,7 +206,11 @@ async fn hold(
             _ => return again,
         }
         tokio::select! {
-            _ = &mut notified => {}
+            _ = &mut notified => {
+                if state.offsets.has_reset(&h.consumer_group, &h.topic, h.queue_id) {
+                    return last;
+                }
+            }
             _ = tokio::time::sleep_until(deadline) => {
                 let end = read(from);
                 return if end.status == GetStatus::Found { end } else { last };
