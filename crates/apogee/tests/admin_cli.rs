@@ -289,13 +289,22 @@ async fn bench_produce_sends_the_count_asked() {
     assert_eq!(summary["send_failed"], 0, "{summary}");
     assert_eq!(summary["response_failed"], 0, "{summary}");
 
-    let stats = cli.admin(&["topicStatus", "-t", "BenchTopic"]).await;
-    let stored: i64 = stats["queues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["maxOffset"].as_i64().unwrap())
-        .sum();
+    // Consume queues are built just after the appends: poll briefly.
+    let mut stored = 0;
+    let mut stats = Value::Null;
+    for _ in 0..100 {
+        stats = cli.admin(&["topicStatus", "-t", "BenchTopic"]).await;
+        stored = stats["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["maxOffset"].as_i64().unwrap())
+            .sum::<i64>();
+        if stored == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(stored, 200, "{stats}");
 
     let args = cli.args(
