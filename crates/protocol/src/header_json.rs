@@ -82,8 +82,23 @@ pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
     dst.put_u8(b'}');
 }
 
+/// Writes a decimal integer without allocating (every header has four).
 fn put_int(dst: &mut BytesMut, n: i64) {
-    dst.put_slice(n.to_string().as_bytes());
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        dst.put_u8(b'-');
+    }
+    dst.put_slice(&buf[i..]);
 }
 
 /// Writes `s` as a JSON string literal, escaping quotes, backslashes and
@@ -210,6 +225,18 @@ fn lenient_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::Error
 mod tests {
     use super::*;
     use crate::codes::RequestCode;
+
+    #[test]
+    fn integers_of_every_sign_round_trip() {
+        for n in [0, 7, -1, -5, 479, i32::MAX, i32::MIN] {
+            let mut cmd = RemotingCommand::request_code(n);
+            cmd.opaque = n;
+            let mut buf = BytesMut::new();
+            encode(&cmd, &mut buf);
+            let back = decode(&buf).unwrap();
+            assert_eq!((back.code, back.opaque), (n, n), "{n}");
+        }
+    }
 
     #[test]
     fn reads_java_pull_header() {
