@@ -9,7 +9,7 @@ use client::consumer::push::PushOptions;
 use client::{Admin, ConsumeFrom, ConsumeResult, Message, PushConsumer};
 use testkit::TestCluster;
 
-use crate::support::{create_topic, producer, recorder, sorted, wait_async, wait_for, Seen};
+use crate::support::{create_topic, producer, recorder, wait_async, wait_for, Seen};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -109,10 +109,19 @@ async fn admin_topics_stats_reset_and_lookups() {
         "got {} after the reset",
         seen.lock().len()
     );
+    // Every message is read again after the reset. A client may rewind
+    // twice (the pushed RESET_CONSUMER_CLIENT_OFFSET and the pull answered
+    // PULL_OFFSET_MOVED race), which at-least-once delivery allows, so
+    // each message must show up at least twice and nothing else may.
     let ids: Vec<String> = seen.lock().iter().map(|m| m.msg_id.clone()).collect();
-    let mut want: Vec<String> = sent.iter().map(|r| r.msg_id.clone()).collect();
-    want.extend(want.clone());
-    assert_eq!(sorted(&ids), sorted(&want), "every message twice");
+    for r in &sent {
+        let n = ids.iter().filter(|id| **id == r.msg_id).count();
+        assert!(n >= 2, "{} seen {n} times: {ids:?}", r.msg_id);
+    }
+    assert!(
+        ids.iter().all(|id| sent.iter().any(|r| r.msg_id == *id)),
+        "only sent messages arrive: {ids:?}"
+    );
     consumer.shutdown().await;
 
     let viewed = admin.view_message(&sent[0].offset_msg_id).await.unwrap();
