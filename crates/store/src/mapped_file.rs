@@ -201,9 +201,26 @@ impl MappedFile {
             self.region
                 .flush_range(from, len)
                 .map_err(|e| StoreError::io(&self.path, e))?;
-            self.flushed.store(wrote, Ordering::Release);
+            // Rounds may overlap (sync flush runs several at once): the
+            // mark only moves forward.
+            self.flushed.fetch_max(wrote, Ordering::AcqRel);
         }
         Ok(wrote)
+    }
+
+    /// msyncs `[from, to)` (positions in this segment) and no more; the
+    /// caller tracks what is durable.
+    ///
+    /// # Errors
+    /// msync failure.
+    pub fn flush_between(&self, from: u64, to: u64) -> Result<()> {
+        let to = to.min(self.wrote());
+        if to > from {
+            self.region
+                .flush_range(from as usize, (to - from) as usize)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+        }
+        Ok(())
     }
 
     /// Cuts the segment at `pos`: zeros the rest and resets both positions.
@@ -412,6 +429,28 @@ impl MappedFileQueue {
         }
         self.flushed_where.fetch_max(flushed, Ordering::AcqRel);
         Ok(self.flushed_offset())
+    }
+
+    /// msyncs the global range `[from, to)` and no more, leaving the
+    /// flushed mark to the caller (sync-flush rounds that run at once).
+    ///
+    /// # Errors
+    /// msync failure.
+    pub fn flush_range(&self, from: u64, to: u64) -> Result<()> {
+        for file in self.files() {
+            if file.end() <= from || file.start() >= to {
+                continue;
+            }
+            let lo = from.max(file.start()) - file.start();
+            let hi = to.min(file.end()) - file.start();
+            file.flush_between(lo, hi)?;
+        }
+        Ok(())
+    }
+
+    /// Records that everything below `offset` is durable.
+    pub fn mark_flushed(&self, offset: u64) {
+        self.flushed_where.fetch_max(offset, Ordering::AcqRel);
     }
 
     /// Cuts everything at and after global offset `offset`: zeros the tail of

@@ -85,6 +85,8 @@ pub struct RuntimeInfo {
     pub put_failures: u64,
     /// Sync-flush timeouts since start.
     pub flush_timeouts: u64,
+    /// Commit-log flush rounds since start.
+    pub flush_rounds: u64,
     /// Messages served since start.
     pub get_found: u64,
     /// Empty reads since start.
@@ -245,8 +247,10 @@ impl MessageStore {
         let mut threads = self.threads.lock();
         let (d, stop) = (Arc::clone(&self.dispatcher), Arc::clone(&self.stop));
         threads.push(spawn("store-dispatch", Box::new(move || d.run(&stop)))?);
-        let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
-        threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
+        for _ in 0..self.flusher.threads() {
+            let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
+            threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
+        }
         let (l, stop) = (Arc::clone(&self.logics), Arc::clone(&self.stop));
         let every = std::time::Duration::from_millis(self.cfg.flush_interval_consume_queue);
         threads.push(spawn(
@@ -475,6 +479,7 @@ impl MessageStore {
             put_bytes: s.put_bytes.load(Ordering::Relaxed),
             put_failures: s.put_failures.load(Ordering::Relaxed),
             flush_timeouts: s.flush_timeouts.load(Ordering::Relaxed),
+            flush_rounds: self.flusher.rounds(),
             get_found: s.get_found.load(Ordering::Relaxed),
             get_miss: s.get_miss.load(Ordering::Relaxed),
             disk_full: self.is_disk_full(),
