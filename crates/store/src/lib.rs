@@ -16,6 +16,7 @@ pub mod index;
 pub mod mapped_file;
 pub mod metadata;
 pub mod mmap;
+pub mod prefault;
 pub mod read;
 pub mod record;
 pub mod recovery;

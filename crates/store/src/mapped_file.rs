@@ -208,6 +208,19 @@ impl MappedFile {
         Ok(wrote)
     }
 
+    /// Faults `[from, to)` (positions in this segment) in ahead of the
+    /// writer; see [`MmapRegion::prefault`].
+    ///
+    /// # Errors
+    /// `Unsupported` where the OS lacks it; other OS failures.
+    pub fn prefault(&self, from: u64, to: u64) -> std::io::Result<()> {
+        let to = to.min(self.size);
+        if to <= from {
+            return Ok(());
+        }
+        self.region.prefault(from as usize, (to - from) as usize)
+    }
+
     /// msyncs `[from, to)` (positions in this segment) and no more; the
     /// caller tracks what is durable.
     ///

@@ -109,6 +109,34 @@ impl MmapRegion {
         Some(unsafe { std::slice::from_raw_parts(self.ptr.add(pos), len) })
     }
 
+    /// Faults `[pos, pos+len)` in writable ahead of the writer
+    /// (MADV_POPULATE_WRITE), so appends copy into resident pages instead of
+    /// taking a page fault (and the kernel's zeroing of a fresh page) each
+    /// 4 KiB. It never changes the bytes. `Unsupported` before Linux 5.14
+    /// and on other systems.
+    pub fn prefault(&self, pos: usize, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            self.map
+                .advise_range(memmap2::Advice::PopulateWrite, pos, len)
+                .map_err(|e| {
+                    if e.raw_os_error() == Some(libc::EINVAL) {
+                        io::Error::new(io::ErrorKind::Unsupported, e)
+                    } else {
+                        e
+                    }
+                })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = pos;
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+    }
+
     /// Synchronously writes back `[pos, pos+len)` (msync MS_SYNC).
     pub fn flush_range(&self, pos: usize, len: usize) -> io::Result<()> {
         if len == 0 {
@@ -232,6 +260,29 @@ mod tests {
         assert_eq!(&std::fs::read(&path).unwrap()[10..15], b"\0\0llo");
         let ratio = disk_used_ratio(dir.path()).unwrap();
         assert!((0.0..=1.0).contains(&ratio));
+    }
+
+    #[test]
+    fn prefault_keeps_the_bytes_and_stays_in_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("f"))
+            .unwrap();
+        file.set_len(3 * 4096).unwrap();
+        let region = MmapRegion::map(&file, 3 * 4096).unwrap();
+        region.write_at(5000, b"kept").unwrap();
+        match region.prefault(100, 3 * 4096 - 100) {
+            Ok(()) => {}
+            // Older kernels lack MADV_POPULATE_WRITE; the store then skips it.
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::Unsupported),
+        }
+        assert_eq!(region.slice(5000, 4).unwrap(), b"kept");
+        assert!(region.slice(0, 5000).unwrap().iter().all(|b| *b == 0));
+        assert!(region.prefault(4096, 3 * 4096).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::flush::{Flusher, LogicsFlusher};
 use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
 use crate::metadata::MetadataFile;
+use crate::prefault::Prefaulter;
 use crate::recovery::{recover, RecoveryReport};
 use crate::retention::{CleanReport, Retention};
 use crate::signal::StopSignal;
@@ -107,6 +108,7 @@ pub struct MessageStore {
     pub(crate) index: Option<Arc<IndexService>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     flusher: Arc<Flusher>,
+    prefault: Arc<Prefaulter>,
     logics: Arc<LogicsFlusher>,
     retention: Arc<Retention>,
     disk_full: Arc<AtomicBool>,
@@ -198,6 +200,7 @@ impl MessageStore {
         File::create(&abort_path).map_err(|e| StoreError::io(&abort_path, e))?;
         sync_dir(&root)?;
         let flusher = Arc::new(Flusher::new(Arc::clone(&log), &cfg));
+        let prefault = Arc::new(Prefaulter::new(Arc::clone(&log)));
         let logics = Arc::new(LogicsFlusher {
             cqs: Arc::clone(&cqs),
             index: index.clone(),
@@ -221,6 +224,7 @@ impl MessageStore {
             index,
             dispatcher,
             flusher,
+            prefault,
             logics,
             retention,
             disk_full,
@@ -251,6 +255,8 @@ impl MessageStore {
             let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
             threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
         }
+        let (p, stop) = (Arc::clone(&self.prefault), Arc::clone(&self.stop));
+        threads.push(spawn("store-prefault", Box::new(move || p.run(&stop)))?);
         let (l, stop) = (Arc::clone(&self.logics), Arc::clone(&self.stop));
         let every = std::time::Duration::from_millis(self.cfg.flush_interval_consume_queue);
         threads.push(spawn(
@@ -347,6 +353,7 @@ impl MessageStore {
         }
         let (appended, end) = self.log.append(records)?;
         self.dispatcher.wake();
+        self.prefault.appended(end);
         let bytes: u64 = appended.iter().map(|a| u64::from(a.size)).sum();
         self.stats
             .put_records
@@ -500,6 +507,7 @@ impl MessageStore {
         }
         self.dispatcher.stop();
         self.flusher.stop();
+        self.prefault.stop();
         for t in self.threads.lock().drain(..) {
             if t.join().is_err() {
                 tracing::error!("store thread panicked");
