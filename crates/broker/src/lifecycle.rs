@@ -23,10 +23,9 @@ use crate::processor::BrokerProcessor;
 use crate::schedule::ScheduleService;
 use crate::state::{now_ms, BrokerState};
 use crate::timer::TimerService;
-use crate::topics::TopicTable;
+use crate::topics::{TopicTable, TOPICS_FILE};
 use crate::transaction::TransactionService;
 
-const TOPICS_FILE: &str = "topics.json";
 const OFFSETS_FILE: &str = "consumerOffset.json";
 const GROUPS_FILE: &str = "subscriptionGroup.json";
 
@@ -136,6 +135,10 @@ impl Broker {
                 Ok(s) => servers.push(s),
                 Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
             }
+        }
+        if !state.is_slave() {
+            // A slave's table is the master's, saved as it arrives.
+            state.topics.save_changes_to(state.store.clone());
         }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
@@ -289,9 +292,7 @@ fn persist(state: &BrokerState, force: bool) {
     if let Some(b) = state.groups.snapshot_json(force) {
         save(GROUPS_FILE, b);
     }
-    if force || state.topics.take_dirty() {
-        save(TOPICS_FILE, state.topics.to_json().into_bytes());
-    }
+    state.topics.persist(&state.store, force);
 }
 
 /// Saves the delivery services' progress (their tasks have stopped).
