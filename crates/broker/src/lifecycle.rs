@@ -18,7 +18,7 @@ use crate::groups::GroupTable;
 use crate::handlers::clients::expire_clients;
 use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
-use crate::offsets::OffsetTable;
+use crate::offsets::{OffsetTable, OFFSETS_FILE};
 use crate::processor::BrokerProcessor;
 use crate::schedule::ScheduleService;
 use crate::state::{now_ms, BrokerState};
@@ -26,7 +26,6 @@ use crate::timer::TimerService;
 use crate::topics::{TopicTable, TOPICS_FILE};
 use crate::transaction::TransactionService;
 
-const OFFSETS_FILE: &str = "consumerOffset.json";
 const GROUPS_FILE: &str = "subscriptionGroup.json";
 
 /// A running broker.
@@ -286,9 +285,7 @@ fn persist(state: &BrokerState, force: bool) {
             tracing::error!("cannot save {name}: {e}");
         }
     };
-    if let Some(b) = state.offsets.snapshot_json(force) {
-        save(OFFSETS_FILE, b);
-    }
+    state.offsets.persist(&state.store, force);
     if let Some(b) = state.groups.snapshot_json(force) {
         save(GROUPS_FILE, b);
     }

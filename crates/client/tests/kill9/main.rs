@@ -13,4 +13,9 @@
 
 mod support;
 
+mod delay;
+mod ordered;
 mod retry;
+mod rewind;
+mod timer;
+mod transaction;

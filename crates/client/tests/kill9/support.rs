@@ -246,3 +246,26 @@ pub async fn read_topic(
     let out = read.lock().clone();
     out
 }
+
+/// A listener that records every message and answers `result`.
+pub fn recorder(
+    seen: &Seen,
+    result: client::ConsumeResult,
+) -> impl Fn(Vec<MessageExt>) -> std::future::Ready<client::ConsumeResult> + Send + Sync + 'static
+{
+    let seen = Arc::clone(seen);
+    move |msgs| {
+        seen.lock().extend(msgs);
+        std::future::ready(result)
+    }
+}
+
+/// How many messages `topic` stores (sum over its queues).
+pub async fn stored_count(admin: &Admin, topic: &str) -> usize {
+    let stats = admin.topic_stats(topic).await.unwrap();
+    stats
+        .offset_table
+        .values()
+        .map(|o| (o.max_offset - o.min_offset).max(0) as usize)
+        .sum()
+}
