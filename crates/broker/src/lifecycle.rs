@@ -66,6 +66,7 @@ impl Broker {
         let transactions = TransactionService::default();
         transactions.load(&offsets, &store)?;
         let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
+        locks.load(&store);
 
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
@@ -138,6 +139,7 @@ impl Broker {
         if !state.is_slave() {
             // A slave's table is the master's, saved as it arrives.
             state.topics.save_changes_to(state.store.clone());
+            state.locks.save_changes_to(state.store.clone());
         }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
@@ -176,6 +178,9 @@ impl Broker {
     /// Unregisters, stops the services and servers, persists metadata and
     /// closes the store cleanly.
     pub async fn shutdown(self) {
+        // The connections closing below must not release the saved queue
+        // owners: they keep their queues across the restart.
+        self.state.locks.stop_saving();
         self.cancel.cancel();
         self.state.waiters.wake_all();
         for server in self.servers {

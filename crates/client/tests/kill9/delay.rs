@@ -77,6 +77,11 @@ async fn delayed_messages_survive_kills(flush: &str) {
     env.crash_and_restart();
 
     check(&env, &seen, &sent).await;
+    eprintln!(
+        "delay, {flush}: {} deliveries of {} messages",
+        seen.lock().len(),
+        sent.len()
+    );
     consumer.shutdown().await;
     producer.shutdown().await;
     cc.shutdown().await;
@@ -88,9 +93,7 @@ async fn check(env: &Env, seen: &Seen, sent: &Sent) {
     assert!(
         wait_for(30, || ids(&seen.lock()) == expected).await,
         "missing: {:?}\n{}",
-        expected
-            .difference(&ids(&seen.lock()))
-            .collect::<Vec<_>>(),
+        expected.difference(&ids(&seen.lock())).collect::<Vec<_>>(),
         env.log()
     );
     for m in seen.lock().iter() {

@@ -73,14 +73,8 @@ fn check_order(env: &Env, log: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_key_order_survives_broker_kills() {
-    let Some(mut env) = start(ASYNC, &[]).await else {
-        return;
-    };
-    env.create_topic(TOPIC, 4).await;
-    let log: Log = Arc::default();
-    let l = Arc::clone(&log);
+async fn member(env: &Env, log: &Log) -> (PushConsumer, client::Client) {
+    let l = Arc::clone(log);
     let cc = client(&env.ns);
     let consumer = PushConsumer::builder()
         .client(&cc)
@@ -101,6 +95,19 @@ async fn per_key_order_survives_broker_kills() {
         .build()
         .await
         .unwrap();
+    (consumer, cc)
+}
+
+async fn per_key_order_survives_broker_kills(members: usize) {
+    let Some(mut env) = start(ASYNC, &[]).await else {
+        return;
+    };
+    env.create_topic(TOPIC, 4).await;
+    let log: Log = Arc::default();
+    let mut consumers = Vec::new();
+    for _ in 0..members {
+        consumers.push(member(&env, &log).await);
+    }
     let pc = client(&env.ns);
     let producer = Producer::builder()
         .client(&pc)
@@ -137,12 +144,24 @@ async fn per_key_order_survives_broker_kills() {
     let log = log.lock().clone();
     check_order(&env, &log);
     eprintln!(
-        "ordered: {} deliveries of {} messages",
+        "ordered, {members} member(s): {} deliveries of {} messages",
         log.len(),
         KEYS * STEPS
     );
-    consumer.shutdown().await;
+    for (consumer, cc) in consumers {
+        consumer.shutdown().await;
+        cc.shutdown().await;
+    }
     producer.shutdown().await;
-    cc.shutdown().await;
     pc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_order_survives_broker_kills_one_member() {
+    per_key_order_survives_broker_kills(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_order_survives_broker_kills_two_members() {
+    per_key_order_survives_broker_kills(2).await;
 }

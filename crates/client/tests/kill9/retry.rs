@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use client::{ConsumeFrom, ConsumeResult, Message, MessageExt, Producer, PushConsumer};
 
-use crate::support::{
-    client, fast_delay_levels, read_topic, start, text, wait_for, Seen, SYNC,
-};
+use crate::support::{client, fast_delay_levels, read_topic, start, text, wait_for, Seen, SYNC};
 
 const TOPIC: &str = "Kill9Retry";
 const GROUP: &str = "Kill9RetryCG";
@@ -43,7 +41,10 @@ fn counts_by_body(seen: &[MessageExt]) -> BTreeMap<String, BTreeSet<i32>> {
 fn finished(seen: &[MessageExt]) -> bool {
     let c = counts_by_body(seen);
     let has = |prefix: &str, n: usize, count: i32| {
-        (0..n).all(|i| c.get(&format!("{prefix}-{i}")).is_some_and(|s| s.contains(&count)))
+        (0..n).all(|i| {
+            c.get(&format!("{prefix}-{i}"))
+                .is_some_and(|s| s.contains(&count))
+        })
     };
     has("ok", OK, 0) && has("retry", RETRY, 1) && has("dead", DEAD, MAX_RECONSUME)
 }
@@ -150,7 +151,11 @@ async fn retries_and_dead_letters_survive_broker_kills() {
         env.log()
     );
     for m in &read {
-        assert_eq!(Some(&m.msg_id), ids.get(&text(m)), "DLQ keeps the message id");
+        assert_eq!(
+            Some(&m.msg_id),
+            ids.get(&text(m)),
+            "DLQ keeps the message id"
+        );
         assert!(m.reconsume_times >= MAX_RECONSUME, "{m:?}");
     }
 
@@ -177,6 +182,12 @@ async fn retries_and_dead_letters_survive_broker_kills() {
         assert_eq!(m.topic, TOPIC, "original topic restored");
         assert_eq!(Some(&m.msg_id), ids.get(&text(m)), "same message id");
     }
+    eprintln!(
+        "retry: {} deliveries of {} messages, {} dead letters",
+        seen.len(),
+        ids.len(),
+        read.len()
+    );
     consumer.shutdown().await;
     producer.shutdown().await;
     cc.shutdown().await;

@@ -2,7 +2,6 @@
 //! broker can be SIGKILLed and restarted, clients with fast heartbeats,
 //! topic creation, recording listeners and polling waits.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,10 +93,6 @@ impl Env {
     pub fn log(&self) -> String {
         self.cluster.brokers[0].log_tail(40)
     }
-
-    pub fn broker_addr(&self) -> String {
-        self.cluster.brokers[0].addr.clone()
-    }
 }
 
 /// A client instance with heartbeats and route refreshes every 500 ms, so
@@ -181,15 +176,6 @@ pub fn text(m: &MessageExt) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
 
-/// How often each body was received.
-pub fn counts(seen: &[MessageExt]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for m in seen {
-        *out.entry(text(m)).or_insert(0) += 1;
-    }
-    out
-}
-
 /// Milliseconds since the Unix epoch (the clock the broker stamps with:
 /// same host).
 pub fn now_ms() -> i64 {
@@ -251,8 +237,7 @@ pub async fn read_topic(
 pub fn recorder(
     seen: &Seen,
     result: client::ConsumeResult,
-) -> impl Fn(Vec<MessageExt>) -> std::future::Ready<client::ConsumeResult> + Send + Sync + 'static
-{
+) -> impl Fn(Vec<MessageExt>) -> std::future::Ready<client::ConsumeResult> + Send + Sync + 'static {
     let seen = Arc::clone(seen);
     move |msgs| {
         seen.lock().extend(msgs);

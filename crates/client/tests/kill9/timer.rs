@@ -11,9 +11,7 @@ use std::time::Duration;
 use client::{ConsumeFrom, ConsumeResult, Message, MessageExt, Producer, PushConsumer};
 use protocol::message::keys;
 
-use crate::support::{
-    client, now_ms, recorder, start, text, wait_for, Env, Seen, ASYNC, SYNC,
-};
+use crate::support::{client, now_ms, recorder, start, text, wait_for, Env, Seen, ASYNC, SYNC};
 
 const TOPIC: &str = "Kill9Timer";
 const ABSOLUTE: usize = 30;
@@ -111,6 +109,11 @@ async fn timed_messages_survive_kills(flush: &str) {
     env.crash_and_restart();
 
     check(&env, &seen, &sent).await;
+    eprintln!(
+        "timer, {flush}: {} deliveries of {} messages",
+        seen.lock().len(),
+        sent.len()
+    );
     consumer.shutdown().await;
     producer.shutdown().await;
     cc.shutdown().await;

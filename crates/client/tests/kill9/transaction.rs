@@ -113,9 +113,7 @@ async fn transactions_survive_kills(flush: &str) {
                 committed.insert(body.clone());
             }
             let r = producer
-                .send_in_transaction(Message::new(TOPIC, body), move |_, _| async move {
-                    local
-                })
+                .send_in_transaction(Message::new(TOPIC, body), move |_, _| async move { local })
                 .await
                 .unwrap();
             assert_eq!(r.state, local);
