@@ -157,6 +157,13 @@ async fn transactions_survive_kills(flush: &str) {
         env.restart_broker();
     }
 
+    // Nothing undecided or rolled back became visible meanwhile.
+    let early: Vec<String> = bodies(&seen.lock())
+        .into_iter()
+        .filter(|b| b.starts_with("check-") || b.contains("rollback"))
+        .collect();
+    assert!(early.is_empty(), "visible without a commit: {early:?}");
+
     // The application decides the undecided ones now; check-backs settle them.
     for (body, state) in decisions.lock().iter_mut() {
         if body.starts_with("check-") {
