@@ -18,16 +18,14 @@ use crate::groups::GroupTable;
 use crate::handlers::clients::expire_clients;
 use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
-use crate::offsets::OffsetTable;
+use crate::offsets::{OffsetTable, OFFSETS_FILE};
 use crate::processor::BrokerProcessor;
 use crate::schedule::ScheduleService;
 use crate::state::{now_ms, BrokerState};
 use crate::timer::TimerService;
-use crate::topics::TopicTable;
+use crate::topics::{TopicTable, TOPICS_FILE};
 use crate::transaction::TransactionService;
 
-const TOPICS_FILE: &str = "topics.json";
-const OFFSETS_FILE: &str = "consumerOffset.json";
 const GROUPS_FILE: &str = "subscriptionGroup.json";
 
 /// A running broker.
@@ -68,6 +66,7 @@ impl Broker {
         let transactions = TransactionService::default();
         transactions.load(&offsets, &store)?;
         let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
+        locks.load(&store);
 
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
@@ -137,6 +136,11 @@ impl Broker {
                 Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
             }
         }
+        if !state.is_slave() {
+            // A slave's table is the master's, saved as it arrives.
+            state.topics.save_changes_to(state.store.clone());
+            state.locks.save_changes_to(state.store.clone());
+        }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
         crate::ha::spawn(&state, ha_listener, &cancel);
@@ -174,6 +178,9 @@ impl Broker {
     /// Unregisters, stops the services and servers, persists metadata and
     /// closes the store cleanly.
     pub async fn shutdown(self) {
+        // The connections closing below must not release the saved queue
+        // owners: they keep their queues across the restart.
+        self.state.locks.stop_saving();
         self.cancel.cancel();
         self.state.waiters.wake_all();
         for server in self.servers {
@@ -283,15 +290,11 @@ fn persist(state: &BrokerState, force: bool) {
             tracing::error!("cannot save {name}: {e}");
         }
     };
-    if let Some(b) = state.offsets.snapshot_json(force) {
-        save(OFFSETS_FILE, b);
-    }
+    state.offsets.persist(&state.store, force);
     if let Some(b) = state.groups.snapshot_json(force) {
         save(GROUPS_FILE, b);
     }
-    if force || state.topics.take_dirty() {
-        save(TOPICS_FILE, state.topics.to_json().into_bytes());
-    }
+    state.topics.persist(&state.store, force);
 }
 
 /// Saves the delivery services' progress (their tasks have stopped).

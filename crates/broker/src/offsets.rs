@@ -1,16 +1,23 @@
 //! Consumer offsets: `topic@group` → queue id → next offset to consume,
 //! persisted to `config/consumerOffset.json` every few seconds and at
-//! shutdown, in the file shape Java writes (integer keys unquoted).
+//! shutdown, in the file shape Java writes (integer keys unquoted). An
+//! admin reset is saved before it is answered: a crash may replay what a
+//! group consumed since the last save, but must not undo a reset.
 
 use std::collections::{BTreeMap, HashMap};
 
 use parking_lot::Mutex;
 use protocol::body::group::ConsumerOffsetSerializeWrapper;
 
+/// The file under `config/`.
+pub const OFFSETS_FILE: &str = "consumerOffset.json";
+
 /// Offsets of every group. One short lock; never held across `.await`.
 #[derive(Default)]
 pub struct OffsetTable {
     inner: Mutex<Inner>,
+    /// One save at a time (they share a temporary file).
+    save_lock: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -173,6 +180,21 @@ impl OffsetTable {
         inner.dirty = false;
         drop(inner);
         self.wrapper().to_json_bytes().ok()
+    }
+
+    /// Saves `consumerOffset.json` when offsets changed since the last save
+    /// (or always, with `force`). A failed save is logged and tried again
+    /// by the next one.
+    pub fn persist(&self, store: &store::MessageStore, force: bool) {
+        let _one_at_a_time = self.save_lock.lock();
+        let Some(bytes) = self.snapshot_json(force) else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = store.metadata_file(OFFSETS_FILE).save(&text) {
+            tracing::error!("cannot save {OFFSETS_FILE}: {e}");
+            self.inner.lock().dirty = true;
+        }
     }
 
     /// Every committed offset, as GET_ALL_CONSUMER_OFFSET sends it (leaves

@@ -1,9 +1,15 @@
 //! The topic table of this broker: configs, system topics, auto-creation on
 //! send (the TBW102 template), and persistence to `config/topics.json`.
+//!
+//! On a master every change is saved before the call that made it returns
+//! (as Java's TopicConfigManager does): a topic created by an admin, on
+//! send, or for retries and dead letters must survive a crash right after
+//! the answer, or the messages stored in it become unreachable.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use protocol::body::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use protocol::message::sysflag::perm::{
     INHERIT as PERM_INHERIT, READ as PERM_READ, WRITE as PERM_WRITE,
@@ -12,11 +18,18 @@ use protocol::message::topics as mk;
 
 use crate::config::BrokerConfig;
 
+/// The file under `config/`.
+pub const TOPICS_FILE: &str = "topics.json";
+
 /// Topic configs and their data version (bumped on every change so that
 /// NameServers pick it up).
 pub struct TopicTable {
     inner: RwLock<Inner>,
     changed: tokio::sync::Notify,
+    /// Where changes are saved at once (set on a master once the store is open).
+    save_to: OnceLock<Arc<store::MessageStore>>,
+    /// One save at a time (they share a temporary file).
+    save_lock: Mutex<()>,
 }
 
 struct Inner {
@@ -77,7 +90,36 @@ impl TopicTable {
                 dirty: false,
             }),
             changed: tokio::sync::Notify::new(),
+            save_to: OnceLock::new(),
+            save_lock: Mutex::new(()),
         }
+    }
+
+    /// From now on every change is saved to `store` before it is announced.
+    pub fn save_changes_to(&self, store: Arc<store::MessageStore>) {
+        let _ = self.save_to.set(store);
+    }
+
+    /// Saves `topics.json` when the table changed since the last save (or
+    /// always, with `force`). A failed save is logged and tried again by
+    /// the next one.
+    pub fn persist(&self, store: &store::MessageStore, force: bool) {
+        let _one_at_a_time = self.save_lock.lock();
+        if !self.take_dirty() && !force {
+            return;
+        }
+        if let Err(e) = store.metadata_file(TOPICS_FILE).save(&self.to_json()) {
+            tracing::error!("cannot save {TOPICS_FILE}: {e}");
+            self.inner.write().dirty = true;
+        }
+    }
+
+    /// Saves (when enabled) and wakes registration after a change.
+    fn announce(&self) {
+        if let Some(store) = self.save_to.get() {
+            self.persist(store, false);
+        }
+        self.changed.notify_one();
     }
 
     /// One topic's config.
@@ -103,7 +145,7 @@ impl TopicTable {
         inner.topics.insert(config.topic_name.clone(), config);
         bump(&mut inner);
         drop(inner);
-        self.changed.notify_one();
+        self.announce();
     }
 
     /// Deletes a topic; whether it existed.
@@ -115,7 +157,7 @@ impl TopicTable {
         }
         drop(inner);
         if existed {
-            self.changed.notify_one();
+            self.announce();
         }
         existed
     }
@@ -150,7 +192,7 @@ impl TopicTable {
             .clone();
         bump(&mut inner);
         drop(inner);
-        self.changed.notify_one();
+        self.announce();
         Some(created)
     }
 
@@ -168,7 +210,7 @@ impl TopicTable {
             .clone();
         bump(&mut inner);
         drop(inner);
-        self.changed.notify_one();
+        self.announce();
         created
     }
 

@@ -126,3 +126,76 @@ async fn topics_groups_and_offsets_survive_a_restart() {
     client.shutdown().await;
     b.shutdown().await;
 }
+
+/// The saved copy of a metadata file under the store's `config/`.
+fn saved(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join("config").join(name)).unwrap_or_default()
+}
+
+/// A crash right after an answer must not lose what it created: topics
+/// (by an admin, or a dead-letter topic made by a send-back) and an
+/// offset reset are on disk when answered, not only after the periodic
+/// save (`flushConsumerOffsetInterval`, 5 s). Regression test for topics
+/// and resets lost by a `kill -9` within that period.
+#[tokio::test]
+async fn topics_and_offset_resets_are_saved_before_the_answer() {
+    use protocol::header::consumer::ConsumerSendMsgBackRequestHeader;
+    use protocol::header::offset::ResetOffsetRequestHeader;
+    use protocol::header::send::SendMessageResponseHeader;
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = RemotingClient::new(ClientConfig::default(), None);
+    let b = start(dir.path()).await;
+    let create = RemotingCommand::request_with_header(
+        RequestCode::UPDATE_AND_CREATE_TOPIC,
+        &CreateTopicRequestHeader {
+            topic: "T_SAVED".into(),
+            read_queue_nums: 2,
+            write_queue_nums: 2,
+            perm: 6,
+            ..CreateTopicRequestHeader::default()
+        },
+    );
+    assert_eq!(call(&client, &b, create).await.code, 0);
+    assert!(saved(dir.path(), "topics.json").contains("\"T_SAVED\""));
+
+    // A message whose consumer gives up at once goes to a new DLQ topic.
+    let send = common::send_v1("T_SAVED", 0, b"dead", &common::props("", ""));
+    let r = call(&client, &b, send).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let h: SendMessageResponseHeader = r.decode_header().unwrap();
+    let (_, phys) = protocol::message::msgid::decode_offset_msg_id(&h.msg_id).unwrap();
+    let back = RemotingCommand::request_with_header(
+        RequestCode::CONSUMER_SEND_MSG_BACK,
+        &ConsumerSendMsgBackRequestHeader {
+            offset: phys,
+            group: "G_SAVED".into(),
+            delay_level: -1,
+            origin_msg_id: Some(h.msg_id.clone()),
+            origin_topic: Some("T_SAVED".into()),
+            unit_mode: None,
+            max_reconsume_times: Some(1),
+        },
+    );
+    let r = call(&client, &b, back).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert!(saved(dir.path(), "topics.json").contains("\"%DLQ%G_SAVED\""));
+
+    let reset = RemotingCommand::request_with_header(
+        RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+        &ResetOffsetRequestHeader {
+            topic: "T_SAVED".into(),
+            group: "G_SAVED".into(),
+            queue_id: Some(0),
+            offset: Some(1),
+            timestamp: 0,
+            is_force: true,
+        },
+    );
+    // No member online: the broker says so but keeps the new offset.
+    let r = call(&client, &b, reset).await;
+    assert_eq!(r.code, ResponseCode::CONSUMER_NOT_ONLINE.code());
+    assert!(saved(dir.path(), "consumerOffset.json").contains("\"T_SAVED@G_SAVED\":{0:1}"));
+    client.shutdown().await;
+    b.shutdown().await;
+}
