@@ -1,17 +1,24 @@
 //! Subscription groups: their configs (retry queues, max reconsume times,
 //! which broker to read from when slow), auto-created on first use when
 //! `autoCreateSubscriptionGroup` is on, persisted to
-//! `config/subscriptionGroup.json`.
+//! `config/subscriptionGroup.json` — on a master, before a change is
+//! answered, so a kill right after it cannot lose it (as Java does).
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use protocol::body::group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
+
+/// The file the table lives in under `config/`.
+pub const GROUPS_FILE: &str = "subscriptionGroup.json";
 
 /// The group table.
 #[derive(Default)]
 pub struct GroupTable {
     inner: RwLock<Inner>,
+    save_to: OnceLock<Arc<store::MessageStore>>,
+    save_lock: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -44,6 +51,8 @@ impl GroupTable {
             .clone();
         inner.version += 1;
         inner.dirty = true;
+        drop(inner);
+        self.changed();
         Some(created)
     }
 
@@ -53,6 +62,8 @@ impl GroupTable {
         inner.groups.insert(config.group_name.clone(), config);
         inner.version += 1;
         inner.dirty = true;
+        drop(inner);
+        self.changed();
     }
 
     /// Deletes a group; whether it existed.
@@ -63,7 +74,44 @@ impl GroupTable {
             inner.version += 1;
             inner.dirty = true;
         }
+        drop(inner);
+        if existed {
+            self.changed();
+        }
         existed
+    }
+
+    /// From now on every change is saved to `store` before it returns.
+    pub fn save_changes_to(&self, store: Arc<store::MessageStore>) {
+        let _ = self.save_to.set(store);
+    }
+
+    /// Saves `subscriptionGroup.json` when the table changed since the last
+    /// save (or always, with `force`). A failed save is logged and tried
+    /// again by the next one.
+    pub fn persist(&self, store: &store::MessageStore, force: bool) {
+        let _one_at_a_time = self.save_lock.lock();
+        let Some(json) = self.snapshot_json(force) else {
+            return;
+        };
+        let saved = String::from_utf8(json)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                store
+                    .metadata_file(GROUPS_FILE)
+                    .save(&text)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = saved {
+            tracing::error!("cannot save {GROUPS_FILE}: {e}");
+            self.inner.write().dirty = true;
+        }
+    }
+
+    fn changed(&self) {
+        if let Some(store) = self.save_to.get() {
+            self.persist(store, false);
+        }
     }
 
     /// Every group name, sorted.

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::clients::Clients;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::groups::GroupTable;
+use crate::groups::{GroupTable, GROUPS_FILE};
 use crate::handlers::clients::expire_clients;
 use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
@@ -25,8 +25,6 @@ use crate::state::{now_ms, BrokerState};
 use crate::timer::TimerService;
 use crate::topics::{TopicTable, TOPICS_FILE};
 use crate::transaction::TransactionService;
-
-const GROUPS_FILE: &str = "subscriptionGroup.json";
 
 /// A running broker.
 pub struct Broker {
@@ -139,6 +137,7 @@ impl Broker {
         if !state.is_slave() {
             // A slave's table is the master's, saved as it arrives.
             state.topics.save_changes_to(state.store.clone());
+            state.groups.save_changes_to(state.store.clone());
             state.locks.save_changes_to(state.store.clone());
         }
         let cancel = CancellationToken::new();
@@ -284,16 +283,8 @@ fn load_metadata(
 
 /// Writes whatever changed (or everything, with `force`).
 fn persist(state: &BrokerState, force: bool) {
-    let save = |name: &str, bytes: Vec<u8>| {
-        let text = String::from_utf8_lossy(&bytes);
-        if let Err(e) = state.store.metadata_file(name).save(&text) {
-            tracing::error!("cannot save {name}: {e}");
-        }
-    };
     state.offsets.persist(&state.store, force);
-    if let Some(b) = state.groups.snapshot_json(force) {
-        save(GROUPS_FILE, b);
-    }
+    state.groups.persist(&state.store, force);
     state.topics.persist(&state.store, force);
 }
 

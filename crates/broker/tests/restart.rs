@@ -127,13 +127,25 @@ async fn topics_groups_and_offsets_survive_a_restart() {
     b.shutdown().await;
 }
 
+fn max_offset_request(topic: &str, queue_id: i32) -> RemotingCommand {
+    RemotingCommand::request_with_header(
+        RequestCode::GET_MAX_OFFSET,
+        &protocol::header::offset::GetMaxOffsetRequestHeader {
+            topic: topic.into(),
+            queue_id,
+            ..Default::default()
+        },
+    )
+}
+
 /// The saved copy of a metadata file under the store's `config/`.
 fn saved(dir: &std::path::Path, name: &str) -> String {
     std::fs::read_to_string(dir.join("config").join(name)).unwrap_or_default()
 }
 
 /// A crash right after an answer must not lose what it created: topics
-/// (by an admin, or a dead-letter topic made by a send-back) and an
+/// (by an admin, or a dead-letter topic made by a send-back), groups
+/// (by an admin, or auto-created by a send-back) and an
 /// offset reset are on disk when answered, not only after the periodic
 /// save (`flushConsumerOffsetInterval`, 5 s). Regression test for topics
 /// and resets lost by a `kill -9` within that period.
@@ -158,6 +170,12 @@ async fn topics_and_offset_resets_are_saved_before_the_answer() {
     );
     assert_eq!(call(&client, &b, create).await.code, 0);
     assert!(saved(dir.path(), "topics.json").contains("\"T_SAVED\""));
+    let mut g = SubscriptionGroupConfig::new("G_ADMIN_SAVED");
+    g.retry_max_times = 3;
+    let create = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+        .with_body(g.to_json_bytes().unwrap());
+    assert_eq!(call(&client, &b, create).await.code, 0);
+    assert!(saved(dir.path(), "subscriptionGroup.json").contains("\"G_ADMIN_SAVED\""));
 
     // A message whose consumer gives up at once goes to a new DLQ topic.
     let send = common::send_v1("T_SAVED", 0, b"dead", &common::props("", ""));
@@ -180,7 +198,17 @@ async fn topics_and_offset_resets_are_saved_before_the_answer() {
     let r = call(&client, &b, back).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
     assert!(saved(dir.path(), "topics.json").contains("\"%DLQ%G_SAVED\""));
+    assert!(saved(dir.path(), "subscriptionGroup.json").contains("\"G_SAVED\""));
 
+    // The reset target is clamped to the queue's end: wait until the
+    // message is in the consume queue (dispatch follows the append).
+    for _ in 0..300 {
+        let r = call(&client, &b, max_offset_request("T_SAVED", 0)).await;
+        if r.code == 0 && r.field("offset") == Some("1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let reset = RemotingCommand::request_with_header(
         RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
         &ResetOffsetRequestHeader {
@@ -195,7 +223,8 @@ async fn topics_and_offset_resets_are_saved_before_the_answer() {
     // No member online: the broker says so but keeps the new offset.
     let r = call(&client, &b, reset).await;
     assert_eq!(r.code, ResponseCode::CONSUMER_NOT_ONLINE.code());
-    assert!(saved(dir.path(), "consumerOffset.json").contains("\"T_SAVED@G_SAVED\":{0:1}"));
+    let offsets = saved(dir.path(), "consumerOffset.json");
+    assert!(offsets.contains("\"T_SAVED@G_SAVED\":{0:1}"), "{offsets}");
     client.shutdown().await;
     b.shutdown().await;
 }
