@@ -6,6 +6,7 @@
 mod consume;
 pub mod meter;
 mod produce;
+mod timer;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use clap::{Args, Subcommand};
 
 pub use consume::ConsumeArgs;
 pub use produce::ProduceArgs;
+pub use timer::TimerArgs;
 
 /// Options of `apogee bench`.
 #[derive(Args, Debug)]
@@ -29,6 +31,9 @@ pub enum BenchCommand {
     Produce(ProduceArgs),
     /// Consume a topic with a push consumer and measure the rate.
     Consume(ConsumeArgs),
+    /// Timed-message accuracy (lateness of TIMER_DELIVER_MS deliveries), or
+    /// with --delay-cost the send cost of delayed and timed messages.
+    Timer(TimerArgs),
 }
 
 /// Flags every bench mode has.
@@ -68,6 +73,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Produce(a) => produce::run(a).await,
         BenchCommand::Consume(a) => consume::run(a).await,
+        BenchCommand::Timer(a) => timer::run(a).await,
     }
 }
 
