@@ -27,6 +27,8 @@ pub const CHECKPOINT_FILE: &str = "timerCheckpoint.json";
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// Pause after a put the store refused.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// How often the checkpoint is saved while it changes.
+const PERSIST_INTERVAL: Duration = Duration::from_secs(1);
 /// Delivered offsets above the checkpoint remembered across a restart
 /// (beyond this, a restart may deliver some messages twice).
 const MAX_REMEMBERED: usize = 100_000;
@@ -190,6 +192,28 @@ pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         .topics
         .ensure(topics::TIMER_TOPIC, 1, perm::READ_WRITE);
     state.tasks.spawn(run(state.clone(), cancel.clone()));
+    state.tasks.spawn(persist_loop(state.clone(), cancel.clone()));
+}
+
+/// Saves the checkpoint every [`PERSIST_INTERVAL`] when it changed. Saving
+/// is apart from delivering because a save (three fsyncs, and up to
+/// [`MAX_REMEMBERED`] offsets of JSON) takes milliseconds to hundreds of
+/// milliseconds on a busy disk: done after each round of deliveries, it
+/// held back every message falling due meanwhile. The final save is the
+/// broker's, at shutdown, once this task has stopped.
+async fn persist_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(PERSIST_INTERVAL) => {}
+        }
+        if state.timer.inner.lock().dirty {
+            let s = state.clone();
+            // Not cancelled midway: a save in flight finishes before the
+            // broker's own final save can start.
+            let _ = tokio::task::spawn_blocking(move || s.timer.persist(&s.store)).await;
+        }
+    }
 }
 
 async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
@@ -200,10 +224,6 @@ async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
         notified.as_mut().enable();
         scan(&state);
         let sleep = deliver_due(&state).await;
-        if state.timer.inner.lock().dirty {
-            let s = state.clone();
-            let _ = tokio::task::spawn_blocking(move || s.timer.persist(&s.store)).await;
-        }
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = &mut notified => {}

@@ -133,3 +133,34 @@ async fn survives_a_restart_without_duplicates() {
     assert_eq!(c.broker.state().timer.checkpoint(), 2);
     c.shutdown().await;
 }
+
+/// The checkpoint is saved by the broker while it runs (every second, apart
+/// from deliveries), not only at shutdown: a crash then redelivers at most
+/// the last second's messages.
+#[tokio::test]
+async fn checkpoint_is_saved_while_running() {
+    let c = TestCluster::start().await;
+    for body in ["a", "b"] {
+        send(&c, "TimerCp", &[(keys::TIMER_DELAY_MS, "200")], 0, body).await;
+    }
+    let got = wait_messages(&c, "TimerCp", 0, 0, 2, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 2, "the timed messages never arrived");
+    let file = c
+        .broker
+        .state()
+        .store
+        .metadata_file(broker::timer::CHECKPOINT_FILE);
+    let mut saved = None;
+    for _ in 0..100 {
+        saved = file.load().unwrap();
+        if saved.as_deref().is_some_and(|t| t.contains("\"checkpoint\":2")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let saved = saved.expect("no checkpoint saved while the broker runs");
+    let cp: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(cp["checkpoint"], 2, "{saved}");
+    assert_eq!(cp["delivered"], serde_json::json!([]), "{saved}");
+    c.shutdown().await;
+}
