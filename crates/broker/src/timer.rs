@@ -192,7 +192,9 @@ pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         .topics
         .ensure(topics::TIMER_TOPIC, 1, perm::READ_WRITE);
     state.tasks.spawn(run(state.clone(), cancel.clone()));
-    state.tasks.spawn(persist_loop(state.clone(), cancel.clone()));
+    state
+        .tasks
+        .spawn(persist_loop(state.clone(), cancel.clone()));
 }
 
 /// Saves the checkpoint every [`PERSIST_INTERVAL`] when it changed. Saving

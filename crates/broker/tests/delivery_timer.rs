@@ -153,7 +153,10 @@ async fn checkpoint_is_saved_while_running() {
     let mut saved = None;
     for _ in 0..100 {
         saved = file.load().unwrap();
-        if saved.as_deref().is_some_and(|t| t.contains("\"checkpoint\":2")) {
+        if saved
+            .as_deref()
+            .is_some_and(|t| t.contains("\"checkpoint\":2"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -99,6 +99,11 @@ pub struct TimerArgs {
     /// Print the final summary as one JSON line (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Also write one CSV line per message (index, delivery ms, send
+    /// outcome, receive − time µs, store − time µs) to this file, to see
+    /// when the late ones fell due.
+    #[arg(long = "csv", value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
 }
 
 impl TimerArgs {
@@ -363,6 +368,26 @@ impl Run {
         self.count_sent(SEND_OK) + self.count_sent(SEND_AFTER_DUE)
     }
 
+    /// One line per message; a message never received has empty figures.
+    fn csv(&self) -> String {
+        let g = self.receipts();
+        let first = self.first_ms.load(Ordering::Relaxed);
+        let mut out = String::from("index,at_ms,sent,e2e_us,broker_us\n");
+        for (i, (state, receipt)) in self.sent.iter().zip(&g.first).enumerate() {
+            let (e2e, broker) = match receipt {
+                Some((a, b)) => (a.to_string(), b.to_string()),
+                None => (String::new(), String::new()),
+            };
+            let at = first + self.offsets[i];
+            let state = ["pending", "ok", "after_due", "failed"]
+                .get(usize::from(state.load(Ordering::Relaxed)))
+                .copied()
+                .unwrap_or("?");
+            out.push_str(&format!("{i},{at},{state},{e2e},{broker}\n"));
+        }
+        out
+    }
+
     fn report(&self, topic: &str, send_secs: f64) -> AccuracyReport {
         let g = self.receipts();
         let (mut e2e, mut broker, mut lost) = (Vec::new(), Vec::new(), 0);
@@ -540,6 +565,10 @@ async fn accuracy(args: &TimerArgs, topic: &str) -> Result<AccuracyReport> {
     let send_secs = wait_for_receipts(&run, &tracker, started, deadline_ms).await;
     producer.shutdown().await;
     consumer.shutdown().await;
+    if let Some(path) = &args.csv {
+        std::fs::write(path, run.csv())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(run.report(topic, send_secs))
 }
 
@@ -677,5 +706,8 @@ mod tests {
         assert_eq!((r.end_to_end.p50_us, r.broker.p50_us), (3_500, 2_000));
         assert_eq!(body_of(4, 99), Bytes::from("4 99"));
         assert_eq!(parse_body(b"4 99"), Some((4, 99)));
+        let csv = run.csv();
+        assert_eq!(csv.lines().nth(1), Some("0,0,ok,3500,2000"), "{csv}");
+        assert_eq!(csv.lines().nth(2), Some("1,10,ok,,"), "{csv}");
     }
 }
