@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RemotingError;
+use crate::writer::{EncodedFrame, Outbound};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(0);
@@ -37,7 +38,7 @@ struct Inner {
     id: u64,
     peer: SocketAddr,
     local: SocketAddr,
-    outbound: mpsc::Sender<RemotingCommand>,
+    outbound: mpsc::Sender<Outbound>,
     pending: Mutex<Pending>,
     closed: CancellationToken,
     activity: Activity,
@@ -83,7 +84,7 @@ impl Connection {
     pub(crate) fn new(
         peer: SocketAddr,
         local: SocketAddr,
-        outbound: mpsc::Sender<RemotingCommand>,
+        outbound: mpsc::Sender<Outbound>,
         closed: CancellationToken,
     ) -> Self {
         Connection {
@@ -146,15 +147,40 @@ impl Connection {
     ) -> Result<RemotingCommand, RemotingError> {
         request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
         request.opaque = next_opaque();
-        let waiting = self.register(request.opaque)?;
+        self.exchange(request.opaque, Outbound::Command(request), timeout)
+            .await
+    }
+
+    /// Like [`Connection::invoke`], for a request the caller encodes itself:
+    /// `encode` gets the opaque the transport assigned and returns the whole
+    /// frame, which must carry that opaque and the flags of a plain request
+    /// (no response or oneway bit).
+    ///
+    /// # Errors
+    /// As [`Connection::invoke`].
+    pub async fn invoke_encoded(
+        &self,
+        encode: impl FnOnce(i32) -> EncodedFrame,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let opaque = next_opaque();
+        let frame = encode(opaque);
+        self.exchange(opaque, Outbound::Frame(frame), timeout).await
+    }
+
+    /// Queues a request with `opaque` and waits for its response.
+    async fn exchange(
+        &self,
+        opaque: i32,
+        request: Outbound,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let waiting = self.register(opaque)?;
         // Removes the table entry however this future ends: answered, timed
         // out, or dropped by the caller.
-        let _forget = Forget {
-            conn: self,
-            opaque: request.opaque,
-        };
+        let _forget = Forget { conn: self, opaque };
         let exchange = async {
-            self.send(request).await?;
+            self.queue(request).await?;
             waiting.await.map_err(|_| self.closed_error())
         };
         match tokio::time::timeout(timeout, exchange).await {
@@ -185,12 +211,16 @@ impl Connection {
 
     /// Queues one frame for the writer task.
     pub(crate) async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        self.queue(Outbound::Command(cmd)).await
+    }
+
+    async fn queue(&self, out: Outbound) -> Result<(), RemotingError> {
         if self.is_closed() {
             return Err(self.closed_error());
         }
         self.inner
             .outbound
-            .send(cmd)
+            .send(out)
             .await
             .map_err(|_| self.closed_error())
     }
@@ -198,7 +228,7 @@ impl Connection {
     /// Queues one frame if there is room right now (for the reader task,
     /// which must not wait on its own writer).
     pub(crate) fn try_send(&self, cmd: RemotingCommand) -> bool {
-        !self.is_closed() && self.inner.outbound.try_send(cmd).is_ok()
+        !self.is_closed() && self.inner.outbound.try_send(Outbound::Command(cmd)).is_ok()
     }
 
     /// Hands a response to the request waiting for it. Returns false if no

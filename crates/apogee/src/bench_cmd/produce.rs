@@ -42,6 +42,12 @@ pub struct ProduceArgs {
     /// Producer group.
     #[arg(long = "group", default_value = "apogee_bench_producer")]
     pub group: String,
+    /// Threads of the load: its own runtime with this many threads (1:
+    /// producers, connections and senders all on one thread, the cheapest,
+    /// as the neutral load generator does); 0: the process's shared runtime.
+    #[arg(long = "threads", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub threads: u16,
 }
 
 fn classify(e: &ClientError) -> Failure {
@@ -108,11 +114,37 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
     Ok(out)
 }
 
-/// Runs the load and prints the summary.
+/// Runs the load (on its own runtime unless `--threads 0`) and prints the
+/// summary.
 ///
 /// # Errors
-/// Producer start-up failures.
+/// Producer start-up failures; a runtime that cannot start.
 pub async fn run(args: ProduceArgs) -> Result<()> {
+    let threads = usize::from(args.threads);
+    if threads == 0 {
+        return run_load(args).await;
+    }
+    // A blocking-pool thread hosts the load's runtime; awaiting the handle
+    // keeps it owned.
+    tokio::task::spawn_blocking(move || {
+        let mut builder = if threads == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        };
+        let runtime = builder
+            .enable_all()
+            .build()
+            .context("cannot start the bench runtime")?;
+        runtime.block_on(run_load(args))
+    })
+    .await
+    .context("bench runtime thread failed")?
+}
+
+async fn run_load(args: ProduceArgs) -> Result<()> {
     let args = Arc::new(args);
     let meter = Arc::new(Meter::new()?);
     let producers = start_producers(&args).await?;

@@ -6,6 +6,7 @@ pub mod batch;
 mod request;
 pub mod selector;
 pub mod transaction;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use batch::split_batches;
 pub use request::{SendResult, SendStatus};
 pub use selector::select_by_key;
 
+use crate::consumer::subscription::now_ms;
 use crate::error::{ClientError, Result};
 use crate::instance::{Client, ClientOptions};
 use crate::message::{Message, COMPRESS_OVER};
@@ -267,24 +269,22 @@ impl Producer {
                 .publish_route(&p.topic, opts.default_topic_queue_nums)
                 .await?;
             let start = self.inner.round_robin.fetch_add(1, Ordering::Relaxed);
-            let mq = {
-                let faults = self.inner.faults.lock();
-                choose_queue(
-                    &route.write_queues,
-                    start,
-                    avoid.as_deref(),
-                    &faults,
-                    Instant::now(),
-                )
-                .cloned()
-            };
+            // Borrowed from the route (kept alive by `route`), not cloned:
+            // the guard only lives for the choice.
+            let mq = choose_queue(
+                &route.write_queues,
+                start,
+                avoid.as_deref(),
+                &self.inner.faults.lock(),
+                Instant::now(),
+            );
             let Some(mq) = mq else {
                 return Err(ClientError::NoRoute {
                     topic: p.topic.clone(),
                     reason: "no writable queue".into(),
                 });
             };
-            match self.send_to(p, &mq, left).await {
+            match self.send_to(p, mq, left).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable_send() => {
                     debug!(topic = %p.topic, broker = %mq.broker_name, attempt, error = %e, "send failed, retrying");
@@ -321,16 +321,16 @@ impl Producer {
                 .client
                 .master_addr(&mq.broker_name, &p.topic)
                 .await?;
-            let req = p.request(
-                &self.inner.options.group,
-                mq,
-                self.inner.options.default_topic_queue_nums,
-            );
+            let opts = &self.inner.options;
+            let born = now_ms();
+            let encode = |opaque| {
+                p.encode_frame(&opts.group, mq, opts.default_topic_queue_nums, opaque, born)
+            };
             let resp = self
                 .inner
                 .client
                 .remoting()
-                .invoke(&addr, req, timeout)
+                .invoke_encoded(&addr, encode, timeout)
                 .await?;
             p.result(&addr, mq, &resp)
         }
