@@ -160,6 +160,11 @@ impl RemotingClient {
         addr: &str,
         timeout: Duration,
     ) -> Result<(Connection, Duration), RemotingError> {
+        // The usual case: an open pooled connection, got without waiting,
+        // so the whole timeout is left (and no clock is read).
+        if let Some(conn) = self.ready_connection(addr) {
+            return Ok((conn, timeout));
+        }
         let started = Instant::now();
         let conn = self.connection(addr).await?;
         let left = timeout.saturating_sub(started.elapsed());
@@ -216,6 +221,16 @@ impl RemotingClient {
         Err(RemotingError::ConnectionClosed {
             addr: addr.to_string(),
         })
+    }
+
+    /// The pooled connection to `addr` if it is open now.
+    fn ready_connection(&self, addr: &str) -> Option<Connection> {
+        if self.inner.ep.shutdown.is_cancelled() {
+            return None;
+        }
+        let pool = self.inner.pool.lock();
+        let conn = pool.get(addr)?.get()?;
+        (!conn.is_closed()).then(|| conn.clone())
     }
 
     /// Closes the pooled connection to `addr`, if any (the next request

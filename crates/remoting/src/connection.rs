@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,11 +49,38 @@ struct Inner {
 /// sender wakes its invoker with "connection closed".
 #[derive(Default)]
 struct Pending {
-    waiting: HashMap<i32, oneshot::Sender<RemotingCommand>>,
+    waiting: HashMap<i32, oneshot::Sender<RemotingCommand>, BuildHasherDefault<OpaqueHasher>>,
     /// Set once, when the connection closes; later requests are refused
     /// instead of waiting for a response that can never come.
     closed: bool,
 }
+
+/// Hashes the opaques of the pending table. They are numbers this process
+/// hands out in sequence, so a multiplicative hash spreads them well, and
+/// SipHash's protection against chosen keys buys nothing (a peer only
+/// looks keys up). Every request inserts and removes one.
+#[derive(Default)]
+struct OpaqueHasher(u64);
+
+impl Hasher for OpaqueHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(FIB_MULT);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.0 = u64::from(n as u32).wrapping_mul(FIB_MULT);
+    }
+}
+
+/// 2^64 / golden ratio, odd: multiplying by it is a bijection that mixes
+/// low bits into the high ones the table's control bytes use.
+const FIB_MULT: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// When the connection last moved bytes in either direction, as
 /// milliseconds since it opened (an atomic, so reader and writer can both

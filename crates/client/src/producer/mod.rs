@@ -254,12 +254,16 @@ impl Producer {
 
     pub(crate) async fn send_prepared(&self, p: &Prepared) -> Result<SendResult> {
         let opts = &self.inner.options;
-        let deadline = Instant::now() + opts.send_timeout;
+        let mut now = Instant::now();
+        let deadline = now + opts.send_timeout;
         let attempts = 1 + opts.retries;
         let mut avoid: Option<String> = None;
         let mut last: Option<ClientError> = None;
         for attempt in 0..attempts {
-            let left = deadline.saturating_duration_since(Instant::now());
+            if attempt > 0 {
+                now = Instant::now();
+            }
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 break;
             }
@@ -276,7 +280,7 @@ impl Producer {
                 start,
                 avoid.as_deref(),
                 &self.inner.faults.lock(),
-                Instant::now(),
+                now,
             );
             let Some(mq) = mq else {
                 return Err(ClientError::NoRoute {
@@ -336,10 +340,13 @@ impl Producer {
         }
         .await;
         let failed = result.as_ref().is_err_and(ClientError::is_retryable_send);
-        self.inner
-            .faults
-            .lock()
-            .record(&mq.broker_name, started.elapsed(), failed, Instant::now());
+        let done = Instant::now();
+        self.inner.faults.lock().record(
+            &mq.broker_name,
+            done.saturating_duration_since(started),
+            failed,
+            done,
+        );
         result
     }
 
