@@ -111,6 +111,7 @@ impl RemotingClient {
                     idle_timeout: config.idle_timeout,
                     shutdown: CancellationToken::new(),
                     tracker: TaskTracker::new(),
+                    yield_after_dispatch: true,
                 }),
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),

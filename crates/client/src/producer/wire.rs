@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn matches_the_generic_encoding_byte_for_byte() {
         let mq = MessageQueue::new("T", "broker-a", 3);
-        let cases = vec![
+        let cases = [
             Prepared::single(Message::new("T", "hi"), 4096, || "ID1".into()).unwrap(),
             Prepared::single(
                 Message::new("T", vec![b'x'; 10_000])
