@@ -42,12 +42,13 @@ pub struct ProduceArgs {
     /// Producer group.
     #[arg(long = "group", default_value = "apogee_bench_producer")]
     pub group: String,
-    /// Threads of the load: its own runtime with this many threads (1:
-    /// producers, connections and senders all on one thread, the cheapest,
-    /// as the neutral load generator does); 0: the process's shared runtime.
-    #[arg(long = "threads", default_value_t = 1,
+    /// Threads of the load's own runtime (1: producers, connections and
+    /// senders all on one thread, the cheapest, as the neutral load
+    /// generator does); 0: the process's shared runtime. Not to be confused
+    /// with `--threads`, RocketMQ's name for `--concurrency`.
+    #[arg(long = "runtime-threads", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(0..=256))]
-    pub threads: u16,
+    pub runtime_threads: u16,
 }
 
 fn classify(e: &ClientError) -> Failure {
@@ -114,13 +115,13 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
     Ok(out)
 }
 
-/// Runs the load (on its own runtime unless `--threads 0`) and prints the
+/// Runs the load (on its own runtime unless `--runtime-threads 0`) and prints the
 /// summary.
 ///
 /// # Errors
 /// Producer start-up failures; a runtime that cannot start.
 pub async fn run(args: ProduceArgs) -> Result<()> {
-    let threads = usize::from(args.threads);
+    let threads = usize::from(args.runtime_threads);
     if threads == 0 {
         return run_load(args).await;
     }
@@ -237,6 +238,20 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_threads_is_not_the_concurrency_alias() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            p: ProduceArgs,
+        }
+        use clap::Parser;
+        let c = Cli::try_parse_from(["p", "--threads", "8", "--runtime-threads", "0"]).unwrap();
+        assert_eq!((c.p.concurrency, c.p.runtime_threads), (8, 0));
+        let c = Cli::try_parse_from(["p"]).unwrap();
+        assert_eq!((c.p.concurrency, c.p.runtime_threads), (64, 1));
+    }
 
     #[test]
     fn claims_never_exceed_the_budget() {
