@@ -49,6 +49,9 @@ pub struct ProduceArgs {
     #[arg(long = "runtime-threads", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(0..=256))]
     pub runtime_threads: u16,
+    /// Send with the ROCKETMQ binary header instead of JSON.
+    #[arg(long = "binary-header")]
+    pub binary_header: bool,
 }
 
 fn classify(e: &ClientError) -> Failure {
@@ -107,6 +110,11 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
         let p = Producer::builder()
             .namesrv(&args.common.namesrv)
             .group(args.group.clone())
+            .header(if args.binary_header {
+                protocol::SerializeType::RocketMq
+            } else {
+                protocol::SerializeType::Json
+            })
             .build()
             .await
             .with_context(|| format!("cannot start producer {i}"))?;
