@@ -6,6 +6,8 @@
 //! lone surrogates, bad UTF-8...) makes it give up, and the general decoder
 //! then decides, so both always agree (a property test checks it).
 
+use std::borrow::Cow;
+
 use crate::codes::LanguageCode;
 use crate::command::{ExtFields, RemotingCommand, SerializeType};
 
@@ -91,7 +93,7 @@ fn read_member(
         b"language" => {
             once(&mut seen.language)?;
             if !p.null() {
-                cmd.language = LanguageCode::from_name(&p.string()?);
+                cmd.language = LanguageCode::from_name(&p.text()?);
             }
         }
         b"remark" => {
@@ -107,7 +109,7 @@ fn read_member(
         // Ignored, like any unknown member (serializeTypeCurrentRPC...).
         _ => {
             if !p.null() {
-                p.string()?;
+                p.text()?;
             }
         }
     }
@@ -196,8 +198,31 @@ impl<'a> Parser<'a> {
         i32::try_from(if neg { -v } else { v }).ok()
     }
 
-    /// A string, unescaped.
+    /// A string, owned.
     fn string(&mut self) -> Option<String> {
+        self.text().map(Cow::into_owned)
+    }
+
+    /// A string, borrowed from the header when it has no escapes (the
+    /// usual case; values only looked at or skipped then cost no copy).
+    fn text(&mut self) -> Option<Cow<'a, str>> {
+        self.ws();
+        let start = self.pos + 1;
+        if self.buf.get(self.pos) == Some(&b'"') {
+            let len = self.buf[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            if self.buf[start + len] == b'"' {
+                let s = std::str::from_utf8(&self.buf[start..start + len]).ok()?;
+                self.pos = start + len + 1;
+                return Some(Cow::Borrowed(s));
+            }
+        }
+        self.escaped_string().map(Cow::Owned)
+    }
+
+    /// A string with escapes, unescaped.
+    fn escaped_string(&mut self) -> Option<String> {
         self.expect(b'"')?;
         let mut out: Vec<u8> = Vec::new();
         loop {
