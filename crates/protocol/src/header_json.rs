@@ -35,6 +35,14 @@ struct WireHeader {
 /// # Errors
 /// [`ProtocolError::BadJsonHeader`] with the parser's message.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    match crate::header_json_fast::decode(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_general(header),
+    }
+}
+
+/// [`decode`] through serde, for every shape of header.
+pub(crate) fn decode_general(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let wire: WireHeader =
         serde_json::from_slice(header).map_err(|e| ProtocolError::BadJsonHeader(e.to_string()))?;
     Ok(RemotingCommand {

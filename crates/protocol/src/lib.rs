@@ -16,6 +16,7 @@ pub mod frame;
 pub mod header;
 pub mod header_binary;
 pub mod header_json;
+mod header_json_fast;
 pub mod message;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode};

@@ -18,6 +18,7 @@ use tracing::debug;
 use crate::connection::Connection;
 use crate::driver::{self, Endpoint};
 use crate::error::RemotingError;
+use crate::writer::EncodedFrame;
 use crate::{not_supported, BoxFuture, Processor};
 
 /// Settings of a [`RemotingClient`].
@@ -77,6 +78,22 @@ impl Processor for NotSupported {
     }
 }
 
+/// A timeout reported with the caller's address and whole timeout, not
+/// what was left of it; other errors pass through.
+fn caller_timeout(e: RemotingError, addr: &str, timeout: Duration) -> RemotingError {
+    match e {
+        RemotingError::Timeout { .. } => timeout_error(addr, timeout),
+        other => other,
+    }
+}
+
+fn timeout_error(addr: &str, timeout: Duration) -> RemotingError {
+    RemotingError::Timeout {
+        addr: addr.to_string(),
+        millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
 /// Attempts to get an open connection before giving up (a fresh connection
 /// can close at once, e.g. when the server is at its connection limit).
 const CONNECT_ATTEMPTS: usize = 2;
@@ -94,6 +111,7 @@ impl RemotingClient {
                     idle_timeout: config.idle_timeout,
                     shutdown: CancellationToken::new(),
                     tracker: TaskTracker::new(),
+                    yield_after_dispatch: true,
                 }),
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),
@@ -113,21 +131,48 @@ impl RemotingClient {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
+        let (conn, left) = self.connection_within(addr, timeout).await?;
+        // Report the caller's timeout, not what was left of it.
+        conn.invoke(request, left)
+            .await
+            .map_err(|e| caller_timeout(e, addr, timeout))
+    }
+
+    /// Like [`RemotingClient::invoke`], for a request the caller encodes
+    /// itself (see [`Connection::invoke_encoded`]).
+    ///
+    /// # Errors
+    /// As [`RemotingClient::invoke`].
+    pub async fn invoke_encoded(
+        &self,
+        addr: &str,
+        encode: impl FnOnce(i32) -> EncodedFrame,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let (conn, left) = self.connection_within(addr, timeout).await?;
+        conn.invoke_encoded(encode, left)
+            .await
+            .map_err(|e| caller_timeout(e, addr, timeout))
+    }
+
+    /// The connection to `addr` and what is left of `timeout` after getting it.
+    async fn connection_within(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<(Connection, Duration), RemotingError> {
+        // The usual case: an open pooled connection, got without waiting,
+        // so the whole timeout is left (and no clock is read).
+        if let Some(conn) = self.ready_connection(addr) {
+            return Ok((conn, timeout));
+        }
         let started = Instant::now();
         let conn = self.connection(addr).await?;
-        let timed_out = || RemotingError::Timeout {
-            addr: addr.to_string(),
-            millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        };
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
-            return Err(timed_out());
+            return Err(timeout_error(addr, timeout));
         }
-        // Report the caller's timeout, not what was left of it.
-        conn.invoke(request, left).await.map_err(|e| match e {
-            RemotingError::Timeout { .. } => timed_out(),
-            other => other,
-        })
+        Ok((conn, left))
     }
 
     /// Sends a oneway request to `addr`.
@@ -154,7 +199,15 @@ impl RemotingClient {
             if self.inner.ep.shutdown.is_cancelled() {
                 return Err(RemotingError::Shutdown);
             }
-            let cell = Arc::clone(self.inner.pool.lock().entry(addr.to_string()).or_default());
+            let cell = {
+                let mut pool = self.inner.pool.lock();
+                // Look up before `entry`: every request comes here, and
+                // only the first one needs the owned key.
+                match pool.get(addr) {
+                    Some(c) => Arc::clone(c),
+                    None => Arc::clone(pool.entry(addr.to_string()).or_default()),
+                }
+            };
             let conn = cell.get_or_try_init(|| self.connect(addr)).await?;
             if !conn.is_closed() {
                 return Ok(conn.clone());
@@ -169,6 +222,16 @@ impl RemotingClient {
         Err(RemotingError::ConnectionClosed {
             addr: addr.to_string(),
         })
+    }
+
+    /// The pooled connection to `addr` if it is open now.
+    fn ready_connection(&self, addr: &str) -> Option<Connection> {
+        if self.inner.ep.shutdown.is_cancelled() {
+            return None;
+        }
+        let pool = self.inner.pool.lock();
+        let conn = pool.get(addr)?.get()?;
+        (!conn.is_closed()).then(|| conn.clone())
     }
 
     /// Closes the pooled connection to `addr`, if any (the next request

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RemotingError;
+use crate::writer::{EncodedFrame, Outbound};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(0);
@@ -37,7 +39,7 @@ struct Inner {
     id: u64,
     peer: SocketAddr,
     local: SocketAddr,
-    outbound: mpsc::Sender<RemotingCommand>,
+    outbound: mpsc::Sender<Outbound>,
     pending: Mutex<Pending>,
     closed: CancellationToken,
     activity: Activity,
@@ -47,11 +49,38 @@ struct Inner {
 /// sender wakes its invoker with "connection closed".
 #[derive(Default)]
 struct Pending {
-    waiting: HashMap<i32, oneshot::Sender<RemotingCommand>>,
+    waiting: HashMap<i32, oneshot::Sender<RemotingCommand>, BuildHasherDefault<OpaqueHasher>>,
     /// Set once, when the connection closes; later requests are refused
     /// instead of waiting for a response that can never come.
     closed: bool,
 }
+
+/// Hashes the opaques of the pending table. They are numbers this process
+/// hands out in sequence, so a multiplicative hash spreads them well, and
+/// SipHash's protection against chosen keys buys nothing (a peer only
+/// looks keys up). Every request inserts and removes one.
+#[derive(Default)]
+struct OpaqueHasher(u64);
+
+impl Hasher for OpaqueHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(FIB_MULT);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.0 = u64::from(n as u32).wrapping_mul(FIB_MULT);
+    }
+}
+
+/// 2^64 / golden ratio, odd: multiplying by it is a bijection that mixes
+/// low bits into the high ones the table's control bytes use.
+const FIB_MULT: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// When the connection last moved bytes in either direction, as
 /// milliseconds since it opened (an atomic, so reader and writer can both
@@ -83,7 +112,7 @@ impl Connection {
     pub(crate) fn new(
         peer: SocketAddr,
         local: SocketAddr,
-        outbound: mpsc::Sender<RemotingCommand>,
+        outbound: mpsc::Sender<Outbound>,
         closed: CancellationToken,
     ) -> Self {
         Connection {
@@ -146,15 +175,40 @@ impl Connection {
     ) -> Result<RemotingCommand, RemotingError> {
         request.flag &= !(FLAG_RESPONSE | FLAG_ONEWAY);
         request.opaque = next_opaque();
-        let waiting = self.register(request.opaque)?;
+        self.exchange(request.opaque, Outbound::Command(request), timeout)
+            .await
+    }
+
+    /// Like [`Connection::invoke`], for a request the caller encodes itself:
+    /// `encode` gets the opaque the transport assigned and returns the whole
+    /// frame, which must carry that opaque and the flags of a plain request
+    /// (no response or oneway bit).
+    ///
+    /// # Errors
+    /// As [`Connection::invoke`].
+    pub async fn invoke_encoded(
+        &self,
+        encode: impl FnOnce(i32) -> EncodedFrame,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let opaque = next_opaque();
+        let frame = encode(opaque);
+        self.exchange(opaque, Outbound::Frame(frame), timeout).await
+    }
+
+    /// Queues a request with `opaque` and waits for its response.
+    async fn exchange(
+        &self,
+        opaque: i32,
+        request: Outbound,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let waiting = self.register(opaque)?;
         // Removes the table entry however this future ends: answered, timed
         // out, or dropped by the caller.
-        let _forget = Forget {
-            conn: self,
-            opaque: request.opaque,
-        };
+        let _forget = Forget { conn: self, opaque };
         let exchange = async {
-            self.send(request).await?;
+            self.queue(request).await?;
             waiting.await.map_err(|_| self.closed_error())
         };
         match tokio::time::timeout(timeout, exchange).await {
@@ -185,12 +239,16 @@ impl Connection {
 
     /// Queues one frame for the writer task.
     pub(crate) async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        self.queue(Outbound::Command(cmd)).await
+    }
+
+    async fn queue(&self, out: Outbound) -> Result<(), RemotingError> {
         if self.is_closed() {
             return Err(self.closed_error());
         }
         self.inner
             .outbound
-            .send(cmd)
+            .send(out)
             .await
             .map_err(|_| self.closed_error())
     }
@@ -198,7 +256,7 @@ impl Connection {
     /// Queues one frame if there is room right now (for the reader task,
     /// which must not wait on its own writer).
     pub(crate) fn try_send(&self, cmd: RemotingCommand) -> bool {
-        !self.is_closed() && self.inner.outbound.try_send(cmd).is_ok()
+        !self.is_closed() && self.inner.outbound.try_send(Outbound::Command(cmd)).is_ok()
     }
 
     /// Hands a response to the request waiting for it. Returns false if no

@@ -26,6 +26,7 @@ pub use client::{ClientConfig, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
 pub use server::{Server, ServerConfig};
+pub use writer::EncodedFrame;
 
 /// A boxed future, as [`Processor::process`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

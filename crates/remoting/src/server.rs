@@ -76,6 +76,7 @@ impl Server {
             idle_timeout: config.idle_timeout,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
+            yield_after_dispatch: false,
         });
         let slots = config.max_connections.min(Semaphore::MAX_PERMITS);
         tracker.spawn(accept_loop(

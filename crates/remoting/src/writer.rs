@@ -5,7 +5,7 @@
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use protocol::frame::{encode, encode_head};
 use protocol::RemotingCommand;
 use tokio::io::AsyncWriteExt;
@@ -23,11 +23,27 @@ const MAX_BATCH: usize = 1024 * 1024;
 /// After a close, frames already queued get this long to leave.
 const CLOSE_FLUSH: Duration = Duration::from_millis(200);
 
+/// A request frame its sender encoded itself: `head` holds the length
+/// field, the header word and the header, `body` follows it on the wire.
+/// Hot paths (producer sends) use it to write their header straight into
+/// bytes instead of building an extFields map per request.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    pub head: Bytes,
+    pub body: Bytes,
+}
+
+/// One item of a connection's send queue.
+pub(crate) enum Outbound {
+    Command(RemotingCommand),
+    Frame(EncodedFrame),
+}
+
 /// Runs until the connection closes or a write fails; either way the
 /// connection is closed when this returns.
 pub(crate) async fn run(
     mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<RemotingCommand>,
+    mut rx: mpsc::Receiver<Outbound>,
     conn: Connection,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -53,12 +69,17 @@ pub(crate) async fn run(
 
 async fn write_loop(
     wr: &mut OwnedWriteHalf,
-    rx: &mut mpsc::Receiver<RemotingCommand>,
+    rx: &mut mpsc::Receiver<Outbound>,
     buf: &mut BytesMut,
     conn: &Connection,
 ) -> io::Result<()> {
     while let Some(first) = rx.recv().await {
         push(wr, buf, &first).await?;
+        // Let the tasks that are runnable right now (say every sender the
+        // last batch of responses woke) queue their frames first, so they
+        // leave in one write instead of one write (and one wakeup of the
+        // peer) each.
+        tokio::task::yield_now().await;
         drain_ready(wr, rx, buf).await?;
         conn.touch();
     }
@@ -68,7 +89,7 @@ async fn write_loop(
 /// Adds every command already queued to the batch, then writes the batch.
 async fn drain_ready(
     wr: &mut OwnedWriteHalf,
-    rx: &mut mpsc::Receiver<RemotingCommand>,
+    rx: &mut mpsc::Receiver<Outbound>,
     buf: &mut BytesMut,
 ) -> io::Result<()> {
     loop {
@@ -86,19 +107,28 @@ async fn drain_ready(
     }
 }
 
-/// Appends one command to the batch; a large body is written together with
+/// Appends one frame to the batch; a large body is written together with
 /// the batch (head included) straight from its own buffer.
-async fn push(
-    wr: &mut OwnedWriteHalf,
-    buf: &mut BytesMut,
-    cmd: &RemotingCommand,
-) -> io::Result<()> {
-    if cmd.body.len() <= LARGE_BODY {
-        encode(cmd, buf);
-        return Ok(());
-    }
-    encode_head(cmd, buf);
-    write_two(wr, buf, &cmd.body).await?;
+async fn push(wr: &mut OwnedWriteHalf, buf: &mut BytesMut, out: &Outbound) -> io::Result<()> {
+    let body = match out {
+        Outbound::Command(cmd) if cmd.body.len() <= LARGE_BODY => {
+            encode(cmd, buf);
+            return Ok(());
+        }
+        Outbound::Command(cmd) => {
+            encode_head(cmd, buf);
+            &cmd.body
+        }
+        Outbound::Frame(f) => {
+            buf.extend_from_slice(&f.head);
+            if f.body.len() <= LARGE_BODY {
+                buf.extend_from_slice(&f.body);
+                return Ok(());
+            }
+            &f.body
+        }
+    };
+    write_two(wr, buf, body).await?;
     buf.clear();
     Ok(())
 }
@@ -122,7 +152,6 @@ async fn write_two(wr: &mut OwnedWriteHalf, mut a: &[u8], mut b: &[u8]) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use protocol::frame::decode;
     use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpStream};
@@ -146,7 +175,17 @@ mod tests {
             let mut cmd = RemotingCommand::request_code(i as i32)
                 .with_body(Bytes::from(vec![i as u8; *size]));
             cmd.opaque = i as i32;
-            tx.send(cmd).await.unwrap();
+            let out = if i % 2 == 0 {
+                Outbound::Command(cmd)
+            } else {
+                let mut head = BytesMut::new();
+                encode_head(&cmd, &mut head);
+                Outbound::Frame(EncodedFrame {
+                    head: head.freeze(),
+                    body: cmd.body,
+                })
+            };
+            tx.send(out).await.unwrap();
         }
         drop(tx);
         let writer = tokio::spawn(run(wr, rx, conn.clone()));

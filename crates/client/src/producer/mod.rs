@@ -6,6 +6,7 @@ pub mod batch;
 mod request;
 pub mod selector;
 pub mod transaction;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,11 +22,14 @@ pub use batch::split_batches;
 pub use request::{SendResult, SendStatus};
 pub use selector::select_by_key;
 
+use crate::consumer::subscription::now_ms;
 use crate::error::{ClientError, Result};
 use crate::instance::{Client, ClientOptions};
 use crate::message::{Message, COMPRESS_OVER};
+use protocol::SerializeType;
 use request::Prepared;
 use selector::{choose_queue, FaultTracker};
+use wire::SendTo;
 
 /// Settings of a producer.
 #[derive(Debug, Clone)]
@@ -40,6 +44,11 @@ pub struct ProducerOptions {
     pub compress_over: usize,
     /// Queues per broker for topics auto-created on first send.
     pub default_topic_queue_nums: i32,
+    /// Header serialization of send requests. JSON (the default) is what
+    /// every broker reads; the ROCKETMQ binary header is cheaper to write
+    /// and to read on both sides (Java and Apogee brokers read it, and
+    /// Apogee answers in it).
+    pub header: SerializeType,
 }
 
 impl Default for ProducerOptions {
@@ -50,6 +59,7 @@ impl Default for ProducerOptions {
             retries: 2,
             compress_over: COMPRESS_OVER,
             default_topic_queue_nums: 4,
+            header: SerializeType::Json,
         }
     }
 }
@@ -96,6 +106,12 @@ impl ProducerBuilder {
     /// Compression threshold in bytes (default 4 KiB).
     pub fn compress_over(mut self, bytes: usize) -> Self {
         self.options.compress_over = bytes;
+        self
+    }
+
+    /// Header serialization of send requests (default JSON).
+    pub fn header(mut self, header: SerializeType) -> Self {
+        self.options.header = header;
         self
     }
 
@@ -252,12 +268,16 @@ impl Producer {
 
     pub(crate) async fn send_prepared(&self, p: &Prepared) -> Result<SendResult> {
         let opts = &self.inner.options;
-        let deadline = Instant::now() + opts.send_timeout;
+        let mut now = Instant::now();
+        let deadline = now + opts.send_timeout;
         let attempts = 1 + opts.retries;
         let mut avoid: Option<String> = None;
         let mut last: Option<ClientError> = None;
         for attempt in 0..attempts {
-            let left = deadline.saturating_duration_since(Instant::now());
+            if attempt > 0 {
+                now = Instant::now();
+            }
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 break;
             }
@@ -267,24 +287,22 @@ impl Producer {
                 .publish_route(&p.topic, opts.default_topic_queue_nums)
                 .await?;
             let start = self.inner.round_robin.fetch_add(1, Ordering::Relaxed);
-            let mq = {
-                let faults = self.inner.faults.lock();
-                choose_queue(
-                    &route.write_queues,
-                    start,
-                    avoid.as_deref(),
-                    &faults,
-                    Instant::now(),
-                )
-                .cloned()
-            };
+            // Borrowed from the route (kept alive by `route`), not cloned:
+            // the guard only lives for the choice.
+            let mq = choose_queue(
+                &route.write_queues,
+                start,
+                avoid.as_deref(),
+                &self.inner.faults.lock(),
+                now,
+            );
             let Some(mq) = mq else {
                 return Err(ClientError::NoRoute {
                     topic: p.topic.clone(),
                     reason: "no writable queue".into(),
                 });
             };
-            match self.send_to(p, &mq, left).await {
+            match self.send_to(p, mq, left).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable_send() => {
                     debug!(topic = %p.topic, broker = %mq.broker_name, attempt, error = %e, "send failed, retrying");
@@ -321,25 +339,32 @@ impl Producer {
                 .client
                 .master_addr(&mq.broker_name, &p.topic)
                 .await?;
-            let req = p.request(
-                &self.inner.options.group,
+            let opts = &self.inner.options;
+            let to = SendTo {
+                group: &opts.group,
                 mq,
-                self.inner.options.default_topic_queue_nums,
-            );
+                default_queue_nums: opts.default_topic_queue_nums,
+                born_ms: now_ms(),
+                header: opts.header,
+            };
+            let encode = |opaque| p.encode_frame(&to, opaque);
             let resp = self
                 .inner
                 .client
                 .remoting()
-                .invoke(&addr, req, timeout)
+                .invoke_encoded(&addr, encode, timeout)
                 .await?;
             p.result(&addr, mq, &resp)
         }
         .await;
         let failed = result.as_ref().is_err_and(ClientError::is_retryable_send);
-        self.inner
-            .faults
-            .lock()
-            .record(&mq.broker_name, started.elapsed(), failed, Instant::now());
+        let done = Instant::now();
+        self.inner.faults.lock().record(
+            &mq.broker_name,
+            done.saturating_duration_since(started),
+            failed,
+            done,
+        );
         result
     }
 

@@ -123,6 +123,17 @@ impl Prepared {
         mq: &MessageQueue,
         default_queue_nums: i32,
     ) -> RemotingCommand {
+        self.request_at(group, mq, default_queue_nums, now_ms())
+    }
+
+    /// [`Prepared::request`] with a given born timestamp.
+    pub(crate) fn request_at(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        default_queue_nums: i32,
+        born_ms: i64,
+    ) -> RemotingCommand {
         let header = SendMessageRequestHeader {
             producer_group: group.to_string(),
             topic: self.topic.clone(),
@@ -130,7 +141,7 @@ impl Prepared {
             default_topic_queue_nums: default_queue_nums,
             queue_id: mq.queue_id,
             sys_flag: self.sys_flag,
-            born_timestamp: now_ms(),
+            born_timestamp: born_ms,
             flag: self.flag,
             properties: (!self.properties.is_empty()).then(|| self.properties.clone()),
             reconsume_times: Some(self.reconsume_times),
@@ -139,14 +150,18 @@ impl Prepared {
             batch: Some(self.batch),
             broker_name: Some(mq.broker_name.clone()),
         };
-        let code = if self.batch {
+        let mut cmd = RemotingCommand::request(self.code()).with_body(self.body.clone());
+        header.write_v2(&mut cmd.ext_fields);
+        cmd
+    }
+
+    /// The request code: batch or single send.
+    pub(crate) fn code(&self) -> RequestCode {
+        if self.batch {
             RequestCode::SEND_BATCH_MESSAGE
         } else {
             RequestCode::SEND_MESSAGE_V2
-        };
-        let mut cmd = RemotingCommand::request(code).with_body(self.body.clone());
-        header.write_v2(&mut cmd.ext_fields);
-        cmd
+        }
     }
 
     /// Reads the broker's answer to [`Prepared::request`].

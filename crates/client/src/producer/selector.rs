@@ -27,6 +27,15 @@ pub(crate) struct FaultTracker {
 impl FaultTracker {
     /// Records the outcome of a send to `broker`.
     pub(crate) fn record(&mut self, broker: &str, latency: Duration, failed: bool, now: Instant) {
+        let slow = || {
+            LATENCY_PENALTIES
+                .iter()
+                .any(|(ms, _)| latency.as_millis() >= *ms)
+        };
+        if !failed && self.until.is_empty() && !slow() {
+            // The common case: a quick answer while no broker is penalised.
+            return;
+        }
         let penalty = if failed {
             Some(FAILURE_PENALTY)
         } else {

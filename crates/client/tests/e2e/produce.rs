@@ -274,3 +274,67 @@ async fn sql92_subscriptions_filter_on_the_broker() {
     producer.shutdown().await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_header_sends_arrive_like_json_ones() {
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namesrv_addr();
+    create_topic(&ns, "BinHdr", 2).await;
+    let producer = client::Producer::builder()
+        .namesrv(&ns)
+        .group("BinHdrPG")
+        .header(protocol::SerializeType::RocketMq)
+        .build()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let r = producer
+            .send(
+                Message::new("BinHdr", format!("s{i}"))
+                    .with_tags("T")
+                    .with_keys([format!("k{i}")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, SendStatus::Ok);
+        assert!(!r.offset_msg_id.is_empty());
+        ids.push(r.msg_id);
+    }
+    let batch = (0..4)
+        .map(|i| Message::new("BinHdr", format!("b{i}")).with_tags("T"))
+        .collect();
+    let r = producer.send_batch(batch).await.unwrap();
+    assert_eq!(r.status, SendStatus::Ok);
+    ids.extend(r.msg_id.split(',').map(str::to_string));
+    assert_eq!(ids.len(), 10);
+
+    let seen: Seen = Arc::default();
+    let consumer = PushConsumer::builder()
+        .namesrv(&ns)
+        .group("BinHdrCG")
+        .subscribe("BinHdr", "T")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .listener(recorder(&seen, ConsumeResult::Success))
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        wait_for(10, || seen.lock().len() >= 10).await,
+        "{}",
+        seen.lock().len()
+    );
+    let got: Vec<String> = seen.lock().iter().map(|m| m.msg_id.clone()).collect();
+    assert_eq!(sorted(&got), sorted(&ids), "every id once");
+    let mut want_bodies: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    want_bodies.extend((0..4).map(|i| format!("b{i}")));
+    assert_eq!(sorted(&bodies(&seen)), sorted(&want_bodies));
+    assert!(seen
+        .lock()
+        .iter()
+        .filter(|m| m.body.starts_with(b"s"))
+        .all(|m| m.keys().iter().any(|k| k.starts_with('k'))));
+    consumer.shutdown().await;
+    producer.shutdown().await;
+    cluster.shutdown().await;
+}

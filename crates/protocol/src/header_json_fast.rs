@@ -1,0 +1,389 @@
+//! A fast path for decoding JSON headers of the usual shape (every client
+//! and broker writes flat objects: integers, strings, `null`, and an
+//! `extFields` object of strings). It allocates only the strings it keeps,
+//! where the general decoder goes through serde. Anything unusual (numbers
+//! or booleans inside `extFields`, nested values, floats, duplicate keys,
+//! lone surrogates, bad UTF-8...) makes it give up, and the general decoder
+//! then decides, so both always agree (a property test checks it).
+
+use std::borrow::Cow;
+
+use crate::codes::LanguageCode;
+use crate::command::{ExtFields, RemotingCommand, SerializeType};
+
+/// The header decoded, or `None` when the general decoder must decide.
+pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
+    let mut p = Parser {
+        buf: header,
+        pos: 0,
+    };
+    let mut seen = Seen::default();
+    let mut cmd = RemotingCommand {
+        code: 0,
+        language: LanguageCode::OTHER,
+        version: 0,
+        opaque: 0,
+        flag: 0,
+        remark: None,
+        ext_fields: ExtFields::new(),
+        body: bytes::Bytes::new(),
+        serialize_type: SerializeType::Json,
+    };
+    p.expect(b'{')?;
+    if !p.eat(b'}') {
+        loop {
+            let key = p.key()?;
+            p.expect(b':')?;
+            read_member(&mut p, key, &mut cmd, &mut seen)?;
+            if p.eat(b',') {
+                continue;
+            }
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    p.ws();
+    // `code` is required; the general decoder words the error.
+    (p.pos == p.buf.len() && seen.code).then_some(cmd)
+}
+
+/// Which known members were read (a repeated one is an error there).
+#[derive(Default)]
+struct Seen {
+    code: bool,
+    language: bool,
+    version: bool,
+    opaque: bool,
+    flag: bool,
+    remark: bool,
+    ext: bool,
+}
+
+fn once(flag: &mut bool) -> Option<()> {
+    if *flag {
+        return None;
+    }
+    *flag = true;
+    Some(())
+}
+
+fn read_member(
+    p: &mut Parser<'_>,
+    key: &[u8],
+    cmd: &mut RemotingCommand,
+    seen: &mut Seen,
+) -> Option<()> {
+    match key {
+        b"code" => {
+            once(&mut seen.code)?;
+            cmd.code = p.int()?;
+        }
+        b"opaque" => {
+            once(&mut seen.opaque)?;
+            cmd.opaque = p.int()?;
+        }
+        b"flag" => {
+            once(&mut seen.flag)?;
+            cmd.flag = p.int()?;
+        }
+        b"version" => {
+            once(&mut seen.version)?;
+            cmd.version = if p.null() { 0 } else { p.int()? };
+        }
+        b"language" => {
+            once(&mut seen.language)?;
+            if !p.null() {
+                cmd.language = LanguageCode::from_name(&p.text()?);
+            }
+        }
+        b"remark" => {
+            once(&mut seen.remark)?;
+            cmd.remark = if p.null() { None } else { Some(p.string()?) };
+        }
+        b"extFields" => {
+            once(&mut seen.ext)?;
+            if !p.null() {
+                cmd.ext_fields = p.fields()?;
+            }
+        }
+        // Ignored, like any unknown member (serializeTypeCurrentRPC...).
+        _ => {
+            if !p.null() {
+                p.text()?;
+            }
+        }
+    }
+    Some(())
+}
+
+struct Parser<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.buf.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        self.ws();
+        if self.buf.get(self.pos) == Some(&b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.eat(b).then_some(())
+    }
+
+    fn null(&mut self) -> bool {
+        self.ws();
+        if self.buf[self.pos..].starts_with(b"null") {
+            self.pos += 4;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A key without escapes (every header key is plain ASCII).
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let len = self.buf[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.buf[start + len] != b'"' {
+            return None;
+        }
+        self.pos = start + len + 1;
+        let key = &self.buf[start..start + len];
+        // Even an ignored key must be UTF-8, or the general decoder fails.
+        std::str::from_utf8(key).ok()?;
+        Some(key)
+    }
+
+    /// An integer that fits an i32, in JSON's syntax (no leading zeros).
+    fn int(&mut self) -> Option<i32> {
+        self.ws();
+        let neg = self.buf.get(self.pos) == Some(&b'-');
+        if neg {
+            self.pos += 1;
+        }
+        let digits_at = self.pos;
+        let mut v: i64 = 0;
+        while let Some(&d @ b'0'..=b'9') = self.buf.get(self.pos) {
+            v = v * 10 + i64::from(d - b'0');
+            self.pos += 1;
+            if self.pos - digits_at > 10 {
+                return None;
+            }
+        }
+        let digits = self.pos - digits_at;
+        let leading_zero = digits > 1 && self.buf[digits_at] == b'0';
+        if digits == 0 || leading_zero {
+            return None;
+        }
+        // A fraction or exponent is not an integer: let serde say so.
+        if let Some(b'.' | b'e' | b'E') = self.buf.get(self.pos) {
+            return None;
+        }
+        i32::try_from(if neg { -v } else { v }).ok()
+    }
+
+    /// A string, owned.
+    fn string(&mut self) -> Option<String> {
+        self.text().map(Cow::into_owned)
+    }
+
+    /// A string, borrowed from the header when it has no escapes (the
+    /// usual case; values only looked at or skipped then cost no copy).
+    fn text(&mut self) -> Option<Cow<'a, str>> {
+        self.ws();
+        let start = self.pos + 1;
+        if self.buf.get(self.pos) == Some(&b'"') {
+            let len = self.buf[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            if self.buf[start + len] == b'"' {
+                let s = std::str::from_utf8(&self.buf[start..start + len]).ok()?;
+                self.pos = start + len + 1;
+                return Some(Cow::Borrowed(s));
+            }
+        }
+        self.escaped_string().map(Cow::Owned)
+    }
+
+    /// A string with escapes, unescaped.
+    fn escaped_string(&mut self) -> Option<String> {
+        self.expect(b'"')?;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let start = self.pos;
+            let len = self.buf[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            out.extend_from_slice(&self.buf[start..start + len]);
+            self.pos = start + len;
+            match self.buf[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return String::from_utf8(out).ok();
+                }
+                b'\\' => self.escape(&mut out)?,
+                _ => return None, // a raw control character
+            }
+        }
+    }
+
+    /// One escape sequence (the backslash is at `pos`).
+    fn escape(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let c = *self.buf.get(self.pos + 1)?;
+        self.pos += 2;
+        let simple = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hex = std::str::from_utf8(self.buf.get(self.pos..self.pos + 4)?).ok()?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                let code = u32::from_str_radix(hex, 16).ok()?;
+                self.pos += 4;
+                // Surrogates (pairs or lone) are left to serde.
+                let ch = char::from_u32(code)?;
+                let mut tmp = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                return Some(());
+            }
+            _ => return None,
+        };
+        out.push(simple);
+        Some(())
+    }
+
+    /// An object of string values (null values are dropped, as the general
+    /// decoder does; anything else gives up).
+    fn fields(&mut self) -> Option<ExtFields> {
+        let mut out = ExtFields::new();
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(out);
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            // A null value is dropped (an earlier one of the same key stays).
+            if !self.null() {
+                let value = self.string()?;
+                out.insert(key, value);
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            self.expect(b'}')?;
+            return Some(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header_json::{decode_general, encode};
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    /// The fast path, where it answers, agrees with the general decoder.
+    fn agrees(raw: &[u8]) -> bool {
+        match decode(raw) {
+            Some(fast) => decode_general(raw).ok() == Some(fast),
+            None => true,
+        }
+    }
+
+    #[test]
+    fn takes_the_usual_shapes() {
+        let raws: [&[u8]; 4] = [
+            br#"{"code":0,"extFields":{"MSG_REGION":"DefaultRegion","TRACE_ON":"true","msgId":"7F00000100002A9F0000000000000000","queueId":"1","queueOffset":"12"},"flag":1,"language":"JAVA","opaque":-5,"serializeTypeCurrentRPC":"JSON","version":479}"#,
+            br#"{"code":17,"extFields":{"p":"a\u0001b\u0002\u00e9\/"},"flag":1,"language":"JAVA","opaque":42,"remark":"no \"T\"\n","serializeTypeCurrentRPC":"JSON","version":479}"#,
+            b" {\"code\" : 1 , \"remark\":null, \"extFields\" : {} , \"version\":null, \"language\":null }\n",
+            br#"{"code":2,"extFields":{"a":"x","a":null,"b":"1","b":"2"}}"#,
+        ];
+        for raw in raws {
+            let fast = decode(raw)
+                .unwrap_or_else(|| panic!("fell back: {}", String::from_utf8_lossy(raw)));
+            assert_eq!(Some(fast), decode_general(raw).ok());
+        }
+    }
+
+    #[test]
+    fn leaves_the_unusual_to_serde() {
+        let raws: [&[u8]; 12] = [
+            br#"{"code":1,"extFields":{"e":0,"m":false}}"#,
+            br#"{"code":1,"code":2}"#,
+            br#"{"opaque":1}"#,
+            br#"{"code":1.0}"#,
+            br#"{"code":01}"#,
+            br#"{"code":99999999999}"#,
+            br#"{"code":1,"extFields":{"a":"\ud83d\ude00"}}"#,
+            br#"{"code":1,"x":[1]}"#,
+            br#"{"co\u0064e":1}"#,
+            br#"{"code":1,}"#,
+            b"{\"code\":1,\"remark\":\"a\x01\"}",
+            br#"{"code":1,"opaque":null}"#,
+        ];
+        for raw in raws {
+            assert!(decode(raw).is_none(), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_commands_decode_alike(
+            code in any::<i32>(), opaque in any::<i32>(), flag in any::<i32>(),
+            version in any::<i32>(), remark in proptest::option::of(any::<String>()),
+            fields in proptest::collection::btree_map(any::<String>(), any::<String>(), 0..6),
+        ) {
+            let mut cmd = RemotingCommand::request_code(code);
+            cmd.opaque = opaque;
+            cmd.flag = flag;
+            cmd.version = version;
+            cmd.remark = remark;
+            cmd.ext_fields = fields;
+            let mut buf = BytesMut::new();
+            encode(&cmd, &mut buf);
+            let fast = decode(&buf);
+            prop_assert!(fast.is_some());
+            prop_assert_eq!(fast, decode_general(&buf).ok());
+        }
+
+        #[test]
+        fn mangled_headers_never_disagree(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let base: &[u8] = br#"{"code":0,"extFields":{"msgId":"7F0000","queueId":"1","queueOffset":"12","p":"a\u0001b"},"flag":1,"language":"JAVA","opaque":-5,"remark":"r\"x","serializeTypeCurrentRPC":"JSON","version":479}"#;
+            let mut raw = base.to_vec();
+            for (at, b) in &flips {
+                let i = at.index(raw.len());
+                raw[i] = *b;
+            }
+            prop_assert!(agrees(&raw));
+            prop_assert!(agrees(&raw[..cut.index(raw.len())]));
+        }
+    }
+}
