@@ -3,17 +3,18 @@
 //! appenders wake the flusher and wait on a watch of the flushed offset, and
 //! one fsync covers everyone who was waiting.
 //!
-//! In sync mode several flusher threads run rounds that overlap. An fsync
-//! costs about the same for 4 KiB as for 256 KiB (the device's cache flush
-//! dominates, not the bytes), and devices take several flushes at once.
-//! With one round at a time, the appenders a round releases re-append while
-//! the next round is already under way and wait for the one after it, so
-//! every group waits two fsyncs. Here a round claims the range appended
-//! since the newest round started and msyncs exactly that range, while
-//! other threads start on what arrives meanwhile. Rounds can finish out of
-//! order, so the durable mark only moves over rounds finished in order: a
-//! waiter is released once its bytes and everything before them are
-//! durable.
+//! In sync mode appends go through the file (`pwrite`, see
+//! `CommitLog::with_write_through`) and a round fdatasyncs: measured on the
+//! 2-core VM, msync of pages that appenders dirty through the mapping cost
+//! about 3.5 ms per round against about 1 ms for fdatasync after plain
+//! writes (page-table write-protection and TLB shootdowns while the
+//! appenders keep writing), which nearly tripled sync throughput.
+//!
+//! A round claims the range appended since the newest round started and
+//! syncs it; the durable mark only moves over rounds finished in order, so
+//! the flusher can run several rounds at once on devices that take parallel
+//! flushes. Here one round at a time measured best (two: 5–10% fewer
+//! appends per second, four: 20% fewer), so one thread runs them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -34,8 +35,8 @@ use crate::signal::StopSignal;
 
 const PAGE: u64 = 4096;
 
-/// Concurrent flush rounds in sync mode.
-const SYNC_FLUSH_THREADS: usize = 4;
+/// Flush rounds run at once in sync mode (see the module doc).
+const SYNC_FLUSH_THREADS: usize = 1;
 
 /// Sync-mode rounds started and not yet folded into the durable mark,
 /// oldest first. Rounds are known by a number, never by their end: after a
@@ -263,7 +264,11 @@ impl Flusher {
         };
         // An idle thread can take what arrives during this fsync.
         self.wake_one();
-        let result = self.log.files().flush_range(from, to);
+        let result = if self.log.writes_through() {
+            self.log.files().sync_range(from, to)
+        } else {
+            self.log.files().flush_range(from, to)
+        };
         self.rounds.fetch_add(1, Ordering::Relaxed);
         let mut rounds = self.rounds_open.lock();
         if let Err(e) = result {

@@ -48,6 +48,8 @@ pub struct MappedFile {
     start: u64,
     size: u64,
     region: Arc<MmapRegion>,
+    /// The open file, for write-through appends and fdatasync.
+    file: std::fs::File,
     wrote: AtomicU64,
     flushed: AtomicU64,
     last_write_ms: AtomicI64,
@@ -100,6 +102,7 @@ impl MappedFile {
             start,
             size,
             region: Arc::new(region),
+            file,
             wrote: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             last_write_ms: AtomicI64::new(if fresh { now_ms() } else { mtime }),
@@ -154,6 +157,36 @@ impl MappedFile {
         let p = usize::try_from(pos).map_err(|_| StoreError::BadRecord("position".into()))?;
         self.region
             .write_at(p, data)
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Writes `data` at position `pos` through the file (`pwrite`) rather
+    /// than the mapping, without publishing it (single writer). Readers
+    /// still see it through the mapping: both share the page cache.
+    ///
+    /// # Errors
+    /// Out of range, or the write failed.
+    pub fn write_through_unpublished(&self, pos: u64, data: &[u8]) -> Result<()> {
+        if pos + data.len() as u64 > self.size {
+            return Err(StoreError::BadRecord(format!(
+                "write of {} bytes at {pos} beyond segment of {}",
+                data.len(),
+                self.size
+            )));
+        }
+        use std::os::unix::fs::FileExt;
+        self.file
+            .write_all_at(data, pos)
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// fdatasync of the whole segment (what write-through appends need).
+    ///
+    /// # Errors
+    /// The sync failed.
+    pub fn sync_data(&self) -> Result<()> {
+        self.file
+            .sync_data()
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
@@ -457,6 +490,20 @@ impl MappedFileQueue {
             let lo = from.max(file.start()) - file.start();
             let hi = to.min(file.end()) - file.start();
             file.flush_between(lo, hi)?;
+        }
+        Ok(())
+    }
+
+    /// fdatasyncs every segment holding part of `[from, to)` (sync flush
+    /// with write-through appends); the caller tracks what is durable.
+    ///
+    /// # Errors
+    /// The sync failed.
+    pub fn sync_range(&self, from: u64, to: u64) -> Result<()> {
+        for file in self.files() {
+            if file.end() > from && file.start() < to {
+                file.sync_data()?;
+            }
         }
         Ok(())
     }

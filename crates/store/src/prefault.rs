@@ -44,6 +44,12 @@ impl Prefaulter {
         }
     }
 
+    /// Turns the service off (its thread then ends at once).
+    pub fn disable(&self) {
+        self.disabled.store(true, Ordering::Relaxed);
+        self.stop();
+    }
+
     /// Called after an append ending at `end`: wakes the thread once the
     /// writer is half-way through the warmed window.
     pub fn appended(&self, end: u64) {

@@ -161,11 +161,14 @@ impl MessageStore {
         let root = cfg.store_path_root_dir.clone();
         let abort_path = root.join("abort");
         let abnormal = abort_path.exists();
-        let log = Arc::new(CommitLog::open(
-            &cfg.commitlog_dir(),
-            cfg.mapped_file_size_commit_log,
-            cfg.max_message_size,
-        )?);
+        let log = Arc::new(
+            CommitLog::open(
+                &cfg.commitlog_dir(),
+                cfg.mapped_file_size_commit_log,
+                cfg.max_message_size,
+            )?
+            .with_write_through(cfg.flush_disk_type == FlushDiskType::SyncFlush),
+        );
         let cqs = Arc::new(ConsumeQueues::load(
             &cfg.consume_queue_dir(),
             cfg.cq_file_size(),
@@ -201,6 +204,11 @@ impl MessageStore {
         sync_dir(&root)?;
         let flusher = Arc::new(Flusher::new(Arc::clone(&log), &cfg));
         let prefault = Arc::new(Prefaulter::new(Arc::clone(&log)));
+        if log.writes_through() {
+            // Appends do not touch the mapping; faulting it in writable
+            // would only bring back the page-table work write-through avoids.
+            prefault.disable();
+        }
         let logics = Arc::new(LogicsFlusher {
             cqs: Arc::clone(&cqs),
             index: index.clone(),
