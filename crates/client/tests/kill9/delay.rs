@@ -6,9 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use client::{ConsumeFrom, ConsumeResult, Message, MessageExt, Producer, PushConsumer};
+use client::{Message, MessageExt, Producer};
 
-use crate::support::{client, recorder, start, text, wait_for, Env, Seen, ASYNC, SYNC};
+use crate::support::{
+    client, producer, recording_consumer, start, text, wait_for, Env, Seen, ASYNC, SYNC,
+};
 
 const TOPIC: &str = "Kill9Delay";
 /// Level n waits n seconds.
@@ -45,22 +47,9 @@ async fn delayed_messages_survive_kills(flush: &str) {
     env.create_topic(TOPIC, 2).await;
     let seen: Seen = Arc::default();
     let cc = client(&env.ns);
-    let consumer = PushConsumer::builder()
-        .client(&cc)
-        .group("Kill9DelayCG")
-        .subscribe(TOPIC, "*")
-        .consume_from(ConsumeFrom::FirstOffset)
-        .listener(recorder(&seen, ConsumeResult::Success))
-        .build()
-        .await
-        .unwrap();
+    let consumer = recording_consumer(&cc, "Kill9DelayCG", TOPIC, &seen).await;
     let pc = client(&env.ns);
-    let producer = Producer::builder()
-        .client(&pc)
-        .group("Kill9DelayPG")
-        .build()
-        .await
-        .unwrap();
+    let producer = producer(&pc, "Kill9DelayPG").await;
     let sent = send_all(&producer).await;
     env.crash_and_restart();
 

@@ -245,6 +245,35 @@ pub fn recorder(
     }
 }
 
+/// A push consumer of `topic` from its first offset that records every
+/// message into `seen` and acknowledges it.
+pub async fn recording_consumer(
+    cc: &Client,
+    group: &str,
+    topic: &str,
+    seen: &Seen,
+) -> client::PushConsumer {
+    client::PushConsumer::builder()
+        .client(cc)
+        .group(group)
+        .subscribe(topic, "*")
+        .consume_from(client::ConsumeFrom::FirstOffset)
+        .listener(recorder(seen, client::ConsumeResult::Success))
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A plain producer in `group`.
+pub async fn producer(pc: &Client, group: &str) -> client::Producer {
+    client::Producer::builder()
+        .client(pc)
+        .group(group)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// How many messages `topic` stores (sum over its queues).
 pub async fn stored_count(admin: &Admin, topic: &str) -> usize {
     let stats = admin.topic_stats(topic).await.unwrap();

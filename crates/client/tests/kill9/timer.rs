@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{ConsumeFrom, ConsumeResult, Message, MessageExt, Producer, PushConsumer};
+use client::{Message, MessageExt, Producer};
 use protocol::message::keys;
 
-use crate::support::{client, now_ms, recorder, start, text, wait_for, Env, Seen, ASYNC, SYNC};
+use crate::support::{
+    client, now_ms, producer, recording_consumer, start, text, wait_for, Env, Seen, ASYNC, SYNC,
+};
 
 const TOPIC: &str = "Kill9Timer";
 const ABSOLUTE: usize = 30;
@@ -70,22 +72,9 @@ async fn timed_messages_survive_kills(flush: &str) {
     env.create_topic(TOPIC, 2).await;
     let seen: Seen = Arc::default();
     let cc = client(&env.ns);
-    let consumer = PushConsumer::builder()
-        .client(&cc)
-        .group("Kill9TimerCG")
-        .subscribe(TOPIC, "*")
-        .consume_from(ConsumeFrom::FirstOffset)
-        .listener(recorder(&seen, ConsumeResult::Success))
-        .build()
-        .await
-        .unwrap();
+    let consumer = recording_consumer(&cc, "Kill9TimerCG", TOPIC, &seen).await;
     let pc = client(&env.ns);
-    let producer = Producer::builder()
-        .client(&pc)
-        .group("Kill9TimerPG")
-        .build()
-        .await
-        .unwrap();
+    let producer = producer(&pc, "Kill9TimerPG").await;
     let first_due = now_ms() + 1500;
     let sent = send_all(&producer).await;
 

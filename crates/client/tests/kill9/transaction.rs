@@ -10,15 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use client::{
-    Admin, ConsumeFrom, ConsumeResult, Message, MessageExt, PushConsumer, TransactionProducer,
-    TransactionState,
-};
+use client::{Admin, Message, MessageExt, TransactionProducer, TransactionState};
 use parking_lot::Mutex;
 use protocol::message::topics;
 
 use crate::support::{
-    client, read_topic, recorder, start, text, wait_async, wait_for, Env, Seen, ASYNC, SYNC,
+    client, read_topic, recording_consumer, start, text, wait_async, wait_for, Env, Seen, ASYNC,
+    SYNC,
 };
 
 const TOPIC: &str = "Kill9Tx";
@@ -67,15 +65,7 @@ async fn transactions_survive_kills(flush: &str) {
     env.create_topic(TOPIC, 2).await;
     let seen: Seen = Arc::default();
     let cc = client(&env.ns);
-    let consumer = PushConsumer::builder()
-        .client(&cc)
-        .group("Kill9TxCG")
-        .subscribe(TOPIC, "*")
-        .consume_from(ConsumeFrom::FirstOffset)
-        .listener(recorder(&seen, ConsumeResult::Success))
-        .build()
-        .await
-        .unwrap();
+    let consumer = recording_consumer(&cc, "Kill9TxCG", TOPIC, &seen).await;
     let decisions: Decisions = Arc::default();
     let checks = Arc::new(AtomicUsize::new(0));
     let (d, c) = (Arc::clone(&decisions), Arc::clone(&checks));
