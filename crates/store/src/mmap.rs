@@ -118,6 +118,16 @@ impl MmapRegion {
         if len == 0 {
             return Ok(());
         }
+        // madvise itself would go on into whatever is mapped next.
+        if pos.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "prefault of {len} bytes at {pos} beyond mapping of {}",
+                    self.len
+                ),
+            ));
+        }
         #[cfg(target_os = "linux")]
         {
             self.map
@@ -282,7 +292,8 @@ mod tests {
         }
         assert_eq!(region.slice(5000, 4).unwrap(), b"kept");
         assert!(region.slice(0, 5000).unwrap().iter().all(|b| *b == 0));
-        assert!(region.prefault(4096, 3 * 4096).is_err());
+        let beyond = region.prefault(4096, 3 * 4096).unwrap_err();
+        assert_eq!(beyond.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]
