@@ -41,6 +41,8 @@ struct Checked<'a> {
 #[derive(Default)]
 struct PutState {
     next_offsets: HashMap<String, HashMap<i32, u64>>,
+    /// Reused record buffer for write-through appends.
+    scratch: Vec<u8>,
 }
 
 impl PutState {
@@ -203,7 +205,8 @@ impl CommitLog {
             } else {
                 0
             };
-            write_record(&file, pos, rec, queue_offset, phys, now, self.write_through)?;
+            let through = self.write_through.then_some(&mut state.scratch);
+            write_record(&file, pos, rec, queue_offset, phys, now, through)?;
             file.publish(pos + rec.bytes.len() as u64);
             out.push(Appended {
                 phys_offset: phys,
@@ -367,7 +370,7 @@ fn write_record(
     qo: u64,
     phys: u64,
     ts: i64,
-    through: bool,
+    through: Option<&mut Vec<u8>>,
 ) -> Result<()> {
     let head_len = rec.ts_pos + 8;
     let mut head = [0u8; 96];
@@ -382,13 +385,13 @@ fn write_record(
     head[POS_QUEUE_OFFSET..POS_QUEUE_OFFSET + 8].copy_from_slice(&qo.to_be_bytes());
     head[POS_PHYS_OFFSET..POS_PHYS_OFFSET + 8].copy_from_slice(&phys.to_be_bytes());
     head[rec.ts_pos..rec.ts_pos + 8].copy_from_slice(&ts.to_be_bytes());
-    if through {
+    if let Some(whole) = through {
         // One write; a torn one is caught by recovery's size, magic and
         // CRC checks, and nothing counts as durable before the fdatasync.
-        let mut whole = Vec::with_capacity(rec.bytes.len());
+        whole.clear();
         whole.extend_from_slice(head);
         whole.extend_from_slice(&rec.bytes[head_len..]);
-        return file.write_through_unpublished(pos, &whole);
+        return file.write_through_unpublished(pos, whole);
     }
     file.write_unpublished(pos + head_len as u64, &rec.bytes[head_len..])?;
     file.write_unpublished(pos + 8, &head[8..])?;

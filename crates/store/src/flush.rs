@@ -8,15 +8,10 @@
 //! 2-core VM, msync of pages that appenders dirty through the mapping cost
 //! about 3.5 ms per round against about 1 ms for fdatasync after plain
 //! writes (page-table write-protection and TLB shootdowns while the
-//! appenders keep writing), which nearly tripled sync throughput.
-//!
-//! A round claims the range appended since the newest round started and
-//! syncs it; the durable mark only moves over rounds finished in order, so
-//! the flusher can run several rounds at once on devices that take parallel
-//! flushes. Here one round at a time measured best (two: 5–10% fewer
-//! appends per second, four: 20% fewer), so one thread runs them.
+//! appenders keep writing), which nearly tripled sync throughput. Running
+//! several rounds at once on more threads measured slower here (two: 5–10%
+//! fewer appends per second, four: 20% fewer), so one thread runs them.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,55 +30,6 @@ use crate::signal::StopSignal;
 
 const PAGE: u64 = 4096;
 
-/// Flush rounds run at once in sync mode (see the module doc).
-const SYNC_FLUSH_THREADS: usize = 1;
-
-/// Sync-mode rounds started and not yet folded into the durable mark,
-/// oldest first. Rounds are known by a number, never by their end: after a
-/// failure or truncation a new round can end where a forgotten one does.
-#[derive(Default)]
-struct OpenRounds {
-    open: VecDeque<Round>,
-    next: u64,
-}
-
-struct Round {
-    id: u64,
-    to: u64,
-    finished: bool,
-}
-
-impl OpenRounds {
-    /// Opens a round syncing up to `to`; returns its number.
-    fn start(&mut self, to: u64) -> u64 {
-        self.next += 1;
-        self.open.push_back(Round {
-            id: self.next,
-            to,
-            finished: false,
-        });
-        self.next
-    }
-
-    /// Marks round `id` finished; returns the new durable end when the
-    /// oldest rounds are now all finished.
-    fn finish(&mut self, id: u64) -> Option<u64> {
-        if let Some(r) = self.open.iter_mut().find(|r| r.id == id) {
-            r.finished = true;
-        }
-        let mut durable = None;
-        while self.open.front().is_some_and(|r| r.finished) {
-            durable = self.open.pop_front().map(|r| r.to);
-        }
-        durable
-    }
-
-    /// Forgets every open round (their ends no longer count).
-    fn clear(&mut self) {
-        self.open.clear();
-    }
-}
-
 /// The commit-log flusher.
 pub struct Flusher {
     log: Arc<CommitLog>,
@@ -94,12 +40,6 @@ pub struct Flusher {
     flushed: watch::Sender<u64>,
     flushed_ts: AtomicI64,
     rounds: AtomicU64,
-    /// End of the newest round started (sync mode): data below it is
-    /// already being flushed.
-    in_flight: AtomicU64,
-    /// Sync-mode rounds started and not yet folded into the durable mark,
-    /// oldest first.
-    rounds_open: Mutex<OpenRounds>,
     wake: Mutex<bool>,
     cond: Condvar,
 }
@@ -117,8 +57,6 @@ impl Flusher {
             flushed: watch::channel(start).0,
             flushed_ts: AtomicI64::new(0),
             rounds: AtomicU64::new(0),
-            in_flight: AtomicU64::new(start),
-            rounds_open: Mutex::new(OpenRounds::default()),
             wake: Mutex::new(false),
             cond: Condvar::new(),
         }
@@ -142,9 +80,6 @@ impl Flusher {
 
     /// Lowers the durable mark after a live truncation at `end`.
     pub fn truncated(&self, end: u64) {
-        // Rounds still running past `end` must not move the mark back up.
-        self.rounds_open.lock().clear();
-        self.in_flight.fetch_min(end, Ordering::AcqRel);
         self.flushed.send_if_modified(|v| {
             let above = *v > end;
             if above {
@@ -156,10 +91,6 @@ impl Flusher {
 
     /// Asks the flusher to run now (sync mode).
     pub fn request(&self) {
-        self.wake_one();
-    }
-
-    fn wake_one(&self) {
         *self.wake.lock() = true;
         self.cond.notify_one();
     }
@@ -173,13 +104,19 @@ impl Flusher {
         matches!(waited, Ok(Ok(_)))
     }
 
-    /// Flushes everything published now.
+    /// Flushes everything published now (an fdatasync when appends go
+    /// through the file, else an msync).
     ///
     /// # Errors
-    /// msync failure.
+    /// Sync failure.
     pub fn flush_now(&self) -> Result<u64> {
         let ts = self.log.last_store_timestamp();
-        let off = self.log.files().flush()?;
+        let files = self.log.files();
+        let off = if self.log.writes_through() {
+            files.flush_through()?
+        } else {
+            files.flush()?
+        };
         self.rounds.fetch_add(1, Ordering::Relaxed);
         self.flushed_ts.fetch_max(ts, Ordering::AcqRel);
         self.flushed.send_if_modified(|v| {
@@ -190,15 +127,6 @@ impl Flusher {
             grew
         });
         Ok(off)
-    }
-
-    /// Threads that should run [`Flusher::run`]: several in sync mode so
-    /// that rounds overlap, one in async mode.
-    pub fn threads(&self) -> usize {
-        match self.mode {
-            FlushDiskType::SyncFlush => SYNC_FLUSH_THREADS,
-            FlushDiskType::AsyncFlush => 1,
-        }
     }
 
     /// A flusher thread body: runs until `stop`, then flushes once more.
@@ -238,60 +166,10 @@ impl Flusher {
     fn run_sync(&self, stop: &StopSignal) {
         while !stop.is_stopped() {
             self.wait_request(Duration::from_millis(10));
-            if let Err(e) = self.sync_round() {
-                tracing::error!(error = %e, "commit-log flush failed");
-                std::thread::sleep(Duration::from_millis(50));
+            if self.log.files().dirty_bytes() > 0 {
+                self.flush_logged();
             }
         }
-    }
-
-    /// One sync-mode round: claims what was appended since the newest
-    /// round started, msyncs exactly that range, and advances the durable
-    /// mark over every round finished in order.
-    fn sync_round(&self) -> Result<()> {
-        let (from, to, ts, id) = {
-            let mut rounds = self.rounds_open.lock();
-            // Read before the end, so it is no newer than what is synced.
-            let ts = self.log.last_store_timestamp();
-            let from = self.in_flight.load(Ordering::Acquire);
-            let to = self.log.max_offset();
-            if to <= from {
-                return Ok(());
-            }
-            self.in_flight.store(to, Ordering::Release);
-            let id = rounds.start(to);
-            (from, to, ts, id)
-        };
-        // An idle thread can take what arrives during this fsync.
-        self.wake_one();
-        let result = if self.log.writes_through() {
-            self.log.files().sync_range(from, to)
-        } else {
-            self.log.files().flush_range(from, to)
-        };
-        self.rounds.fetch_add(1, Ordering::Relaxed);
-        let mut rounds = self.rounds_open.lock();
-        if let Err(e) = result {
-            // Everything from the durable mark is claimed again by the
-            // next round; waiters past it keep waiting or time out.
-            rounds.clear();
-            self.in_flight.store(self.flushed(), Ordering::Release);
-            return Err(e);
-        }
-        let durable = rounds.finish(id);
-        drop(rounds);
-        if let Some(end) = durable {
-            self.log.files().mark_flushed(end);
-            self.flushed_ts.fetch_max(ts, Ordering::AcqRel);
-            self.flushed.send_if_modified(|v| {
-                let grew = end > *v;
-                if grew {
-                    *v = end;
-                }
-                grew
-            });
-        }
-        Ok(())
     }
 
     fn flush_logged(&self) {
@@ -301,10 +179,9 @@ impl Flusher {
         }
     }
 
-    /// Wakes the threads so they can observe `stop`.
+    /// Wakes the thread so it can observe `stop`.
     pub fn stop(&self) {
-        *self.wake.lock() = true;
-        self.cond.notify_all();
+        self.request();
     }
 }
 
@@ -351,35 +228,5 @@ impl LogicsFlusher {
                 tracing::error!(error = %e, "consume-queue flush failed");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::OpenRounds;
-
-    #[test]
-    fn the_durable_mark_moves_only_over_rounds_finished_in_order() {
-        let mut r = OpenRounds::default();
-        let a = r.start(100);
-        let b = r.start(250);
-        let c = r.start(300);
-        // The newest two finish first: nothing is durable yet.
-        assert_eq!(r.finish(c), None);
-        assert_eq!(r.finish(b), None);
-        // The oldest finishes: all three are folded in at once.
-        assert_eq!(r.finish(a), Some(300));
-        let d = r.start(400);
-        assert_eq!(r.finish(d), Some(400));
-    }
-
-    #[test]
-    fn a_forgotten_round_ending_at_the_same_place_does_not_count() {
-        let mut r = OpenRounds::default();
-        let stale = r.start(300);
-        r.clear();
-        let fresh = r.start(300);
-        assert_eq!(r.finish(stale), None);
-        assert_eq!(r.finish(fresh), Some(300));
     }
 }

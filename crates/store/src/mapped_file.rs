@@ -180,14 +180,20 @@ impl MappedFile {
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
-    /// fdatasync of the whole segment (what write-through appends need).
+    /// Like [`MappedFile::flush`] for segments written through the file:
+    /// an fdatasync instead of an msync.
     ///
     /// # Errors
     /// The sync failed.
-    pub fn sync_data(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| StoreError::io(&self.path, e))
+    pub fn flush_through(&self) -> Result<u64> {
+        let wrote = self.wrote();
+        if wrote > self.flushed() {
+            self.file
+                .sync_data()
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            self.flushed.fetch_max(wrote, Ordering::AcqRel);
+        }
+        Ok(wrote)
     }
 
     /// Makes everything below `pos` visible to readers.
@@ -234,9 +240,7 @@ impl MappedFile {
             self.region
                 .flush_range(from, len)
                 .map_err(|e| StoreError::io(&self.path, e))?;
-            // Rounds may overlap (sync flush runs several at once): the
-            // mark only moves forward.
-            self.flushed.fetch_max(wrote, Ordering::AcqRel);
+            self.flushed.store(wrote, Ordering::Release);
         }
         Ok(wrote)
     }
@@ -252,21 +256,6 @@ impl MappedFile {
             return Ok(());
         }
         self.region.prefault(from as usize, (to - from) as usize)
-    }
-
-    /// msyncs `[from, to)` (positions in this segment) and no more; the
-    /// caller tracks what is durable.
-    ///
-    /// # Errors
-    /// msync failure.
-    pub fn flush_between(&self, from: u64, to: u64) -> Result<()> {
-        let to = to.min(self.wrote());
-        if to > from {
-            self.region
-                .flush_range(from as usize, (to - from) as usize)
-                .map_err(|e| StoreError::io(&self.path, e))?;
-        }
-        Ok(())
     }
 
     /// Cuts the segment at `pos`: zeros the rest and resets both positions.
@@ -463,11 +452,24 @@ impl MappedFileQueue {
     /// # Errors
     /// msync failure (the flushed offset stays where it was).
     pub fn flush(&self) -> Result<u64> {
+        self.flush_each(MappedFile::flush)
+    }
+
+    /// [`MappedFileQueue::flush`] for segments written through the file
+    /// (fdatasync per segment).
+    ///
+    /// # Errors
+    /// Sync failure (the flushed offset stays where it was).
+    pub fn flush_through(&self) -> Result<u64> {
+        self.flush_each(MappedFile::flush_through)
+    }
+
+    fn flush_each(&self, flush: impl Fn(&MappedFile) -> Result<u64>) -> Result<u64> {
         let files = self.files();
         let from = self.flushed_offset();
         let mut flushed = from;
         for file in files.iter().filter(|f| f.end() > from) {
-            let pos = file.flush()?;
+            let pos = flush(file)?;
             flushed = file.start() + pos;
             if pos < file.size() {
                 break;
@@ -475,42 +477,6 @@ impl MappedFileQueue {
         }
         self.flushed_where.fetch_max(flushed, Ordering::AcqRel);
         Ok(self.flushed_offset())
-    }
-
-    /// msyncs the global range `[from, to)` and no more, leaving the
-    /// flushed mark to the caller (sync-flush rounds that run at once).
-    ///
-    /// # Errors
-    /// msync failure.
-    pub fn flush_range(&self, from: u64, to: u64) -> Result<()> {
-        for file in self.files() {
-            if file.end() <= from || file.start() >= to {
-                continue;
-            }
-            let lo = from.max(file.start()) - file.start();
-            let hi = to.min(file.end()) - file.start();
-            file.flush_between(lo, hi)?;
-        }
-        Ok(())
-    }
-
-    /// fdatasyncs every segment holding part of `[from, to)` (sync flush
-    /// with write-through appends); the caller tracks what is durable.
-    ///
-    /// # Errors
-    /// The sync failed.
-    pub fn sync_range(&self, from: u64, to: u64) -> Result<()> {
-        for file in self.files() {
-            if file.end() > from && file.start() < to {
-                file.sync_data()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records that everything below `offset` is durable.
-    pub fn mark_flushed(&self, offset: u64) {
-        self.flushed_where.fetch_max(offset, Ordering::AcqRel);
     }
 
     /// Cuts everything at and after global offset `offset`: zeros the tail of

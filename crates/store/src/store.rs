@@ -259,10 +259,8 @@ impl MessageStore {
         let mut threads = self.threads.lock();
         let (d, stop) = (Arc::clone(&self.dispatcher), Arc::clone(&self.stop));
         threads.push(spawn("store-dispatch", Box::new(move || d.run(&stop)))?);
-        for _ in 0..self.flusher.threads() {
-            let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
-            threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
-        }
+        let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
+        threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
         let (p, stop) = (Arc::clone(&self.prefault), Arc::clone(&self.stop));
         threads.push(spawn("store-prefault", Box::new(move || p.run(&stop)))?);
         let (l, stop) = (Arc::clone(&self.logics), Arc::clone(&self.stop));
