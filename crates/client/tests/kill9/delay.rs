@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use client::{Message, MessageExt, Producer};
+use client::{Message, Producer};
 
 use crate::support::{
-    client, producer, recording_consumer, start, text, wait_for, Env, Seen, ASYNC, SYNC,
+    bodies, client, producer, recording_consumer, start, text, wait_exactly, wait_for, Env, Seen,
+    ASYNC, SYNC,
 };
 
 const TOPIC: &str = "Kill9Delay";
@@ -36,10 +37,6 @@ async fn send_all(producer: &Producer) -> Sent {
     sent
 }
 
-fn ids(seen: &[MessageExt]) -> BTreeSet<String> {
-    seen.iter().map(text).collect()
-}
-
 async fn delayed_messages_survive_kills(flush: &str) {
     let Some(mut env) = start(flush, &[("messageDelayLevel", LEVELS)]).await else {
         return;
@@ -55,7 +52,7 @@ async fn delayed_messages_survive_kills(flush: &str) {
 
     // Some levels delivered, others still waiting.
     let some = wait_for(20, || {
-        ids(&seen.lock())
+        bodies(&seen.lock())
             .iter()
             .filter(|b| b.starts_with("delayed-"))
             .count()
@@ -79,12 +76,7 @@ async fn delayed_messages_survive_kills(flush: &str) {
 
 async fn check(env: &Env, seen: &Seen, sent: &Sent) {
     let expected: BTreeSet<String> = sent.keys().cloned().collect();
-    assert!(
-        wait_for(30, || ids(&seen.lock()) == expected).await,
-        "missing: {:?}\n{}",
-        expected.difference(&ids(&seen.lock())).collect::<Vec<_>>(),
-        env.log()
-    );
+    wait_exactly(env, seen, &expected).await;
     for m in seen.lock().iter() {
         let body = text(m);
         let (id, delay) = sent.get(&body).expect("only sent messages arrive");

@@ -245,6 +245,24 @@ pub fn recorder(
     }
 }
 
+/// The distinct bodies (as text) of `seen`.
+pub fn bodies(seen: &[MessageExt]) -> std::collections::BTreeSet<String> {
+    seen.iter().map(text).collect()
+}
+
+/// Waits up to 30 s until the bodies seen are exactly `expected`; fails
+/// naming what is missing.
+pub async fn wait_exactly(env: &Env, seen: &Seen, expected: &std::collections::BTreeSet<String>) {
+    assert!(
+        wait_for(30, || bodies(&seen.lock()) == *expected).await,
+        "missing: {:?}\n{}",
+        expected
+            .difference(&bodies(&seen.lock()))
+            .collect::<Vec<_>>(),
+        env.log()
+    );
+}
+
 /// A push consumer of `topic` from its first offset that records every
 /// message into `seen` and acknowledges it.
 pub async fn recording_consumer(

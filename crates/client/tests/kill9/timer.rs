@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{Message, MessageExt, Producer};
+use client::{Message, Producer};
 use protocol::message::keys;
 
 use crate::support::{
-    client, now_ms, producer, recording_consumer, start, text, wait_for, Env, Seen, ASYNC, SYNC,
+    bodies, client, now_ms, producer, recording_consumer, start, text, wait_exactly, wait_for, Env,
+    Seen, ASYNC, SYNC,
 };
 
 const TOPIC: &str = "Kill9Timer";
@@ -61,10 +62,6 @@ async fn send_all(producer: &Producer) -> Sent {
     sent
 }
 
-fn bodies(seen: &[MessageExt]) -> BTreeSet<String> {
-    seen.iter().map(text).collect()
-}
-
 async fn timed_messages_survive_kills(flush: &str) {
     let Some(mut env) = start(flush, &[]).await else {
         return;
@@ -111,14 +108,7 @@ async fn timed_messages_survive_kills(flush: &str) {
 
 async fn check(env: &Env, seen: &Seen, sent: &Sent) {
     let expected: BTreeSet<String> = sent.keys().cloned().collect();
-    assert!(
-        wait_for(30, || bodies(&seen.lock()) == expected).await,
-        "missing: {:?}\n{}",
-        expected
-            .difference(&bodies(&seen.lock()))
-            .collect::<Vec<_>>(),
-        env.log()
-    );
+    wait_exactly(env, seen, &expected).await;
     for m in seen.lock().iter() {
         let body = text(m);
         let (id, when) = sent.get(&body).expect("only sent messages arrive");

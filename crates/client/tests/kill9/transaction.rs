@@ -15,8 +15,8 @@ use parking_lot::Mutex;
 use protocol::message::topics;
 
 use crate::support::{
-    client, read_topic, recording_consumer, start, text, wait_async, wait_for, Env, Seen, ASYNC,
-    SYNC,
+    bodies, client, read_topic, recording_consumer, start, text, wait_async, wait_for, Env, Seen,
+    ASYNC, SYNC,
 };
 
 const TOPIC: &str = "Kill9Tx";
@@ -28,10 +28,6 @@ type Decisions = Arc<Mutex<BTreeMap<String, TransactionState>>>;
 const DIRECT: usize = 10;
 /// Messages left undecided, settled by check-backs.
 const CHECKED: usize = 5;
-
-fn bodies(seen: &[MessageExt]) -> BTreeSet<String> {
-    seen.iter().map(text).collect()
-}
 
 /// Whether every half message the broker stored is resolved: the check
 /// service's lowest unresolved offset reached the half queue's end.
