@@ -91,8 +91,13 @@ pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
 }
 
 /// Writes a decimal integer without allocating (every header has four).
-fn put_int(dst: &mut BytesMut, n: i64) {
+pub fn put_int(dst: &mut BytesMut, n: i64) {
     let mut buf = [0u8; 20];
+    dst.put_slice(format_int(&mut buf, n));
+}
+
+/// `n` in decimal, written at the end of `buf` (20 bytes fit any i64).
+pub fn format_int(buf: &mut [u8; 20], n: i64) -> &[u8] {
     let mut i = buf.len();
     let mut v = n.unsigned_abs();
     loop {
@@ -104,9 +109,10 @@ fn put_int(dst: &mut BytesMut, n: i64) {
         }
     }
     if n < 0 {
-        dst.put_u8(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    dst.put_slice(&buf[i..]);
+    &buf[i..]
 }
 
 /// Writes `s` as a JSON string literal, escaping quotes, backslashes and

@@ -6,7 +6,7 @@
 
 use bytes::{BufMut, BytesMut};
 use protocol::body::MessageQueue;
-use protocol::header_json::put_str;
+use protocol::header_json::{format_int, put_int, put_str};
 use protocol::message::topics;
 use protocol::{LanguageCode, SerializeType, CURRENT_VERSION};
 use remoting::EncodedFrame;
@@ -177,31 +177,6 @@ fn put_field_int(dst: &mut BytesMut, key: &[u8], n: i64) {
     dst.put_slice(b"\":\"");
     put_int(dst, n);
     dst.put_u8(b'"');
-}
-
-/// A decimal integer, without going through a `String`.
-fn put_int(dst: &mut BytesMut, n: i64) {
-    let mut buf = [0u8; 20];
-    dst.put_slice(format_int(&mut buf, n));
-}
-
-/// `n` in decimal, written at the end of `buf` (20 bytes fit any i64).
-fn format_int(buf: &mut [u8; 20], n: i64) -> &[u8] {
-    let mut i = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 #[cfg(test)]
