@@ -1,31 +1,27 @@
 //! The broker: request handlers over the message store, topic, group and
-//! offset tables, client membership, long polling, and registration with
-//! the NameServers.
+//! offset tables, client membership, long polling, delivery services, and
+//! registration with the NameServers.
 //!
 //! Depends on `protocol`, `remoting` and `store`; never on `namesrv`,
-//! `client` or `grpc`.
+//! `client` or `grpc`. Inside, modules are layered and import downwards
+//! only; docs/broker.md draws the layers.
 
 #![forbid(unsafe_code)]
 
-pub mod clients;
 pub mod config;
 pub mod delay;
-pub mod divert;
 pub mod error;
-pub mod groups;
-pub mod ha;
-pub mod handlers;
-pub mod locks;
-pub mod long_poll;
-pub mod offsets;
-pub mod processor;
-pub mod register;
-pub mod schedule;
+pub mod tables;
+
 pub mod state;
-pub mod subscription;
-pub mod timer;
-pub mod topics;
-pub mod transaction;
+
+pub mod records;
+pub mod rules;
+
+pub mod handlers;
+pub mod services;
+
+pub mod processor;
 
 mod lifecycle;
 
@@ -33,3 +29,7 @@ pub use config::{BrokerConfig, BrokerRole};
 pub use error::BrokerError;
 pub use lifecycle::Broker;
 pub use store::StoreConfig;
+
+// Module paths from before the layering, so that callers keep compiling.
+pub use services::ha;
+pub use tables::{clients, groups, locks, offsets, subscription, topics};

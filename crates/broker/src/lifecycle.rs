@@ -11,20 +11,20 @@ use store::{MessageStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clients::Clients;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::groups::{GroupTable, GROUPS_FILE};
 use crate::handlers::clients::expire_clients;
-use crate::locks::LockTable;
-use crate::long_poll::PullWaiters;
-use crate::offsets::{OffsetTable, OFFSETS_FILE};
 use crate::processor::BrokerProcessor;
-use crate::schedule::ScheduleService;
+use crate::services::delay::ScheduleService;
+use crate::services::timer::TimerService;
+use crate::services::transaction::TransactionService;
 use crate::state::{now_ms, BrokerState};
-use crate::timer::TimerService;
-use crate::topics::{TopicTable, TOPICS_FILE};
-use crate::transaction::TransactionService;
+use crate::tables::arrivals::PullWaiters;
+use crate::tables::clients::Clients;
+use crate::tables::groups::{GroupTable, GROUPS_FILE};
+use crate::tables::locks::LockTable;
+use crate::tables::offsets::{OffsetTable, OFFSETS_FILE};
+use crate::tables::topics::{TopicTable, TOPICS_FILE};
 
 /// A running broker.
 pub struct Broker {
@@ -87,12 +87,12 @@ impl Broker {
         } else {
             config.broker_ip2.clone()
         };
-        let ha_listener = crate::ha::bind(&config, local, listen.port())
+        let ha_listener = crate::services::ha::bind(&config, local, listen.port())
             .await
             .map_err(|e| BrokerError::System(format!("cannot bind the HA port: {e}")))?;
         let ha_port = match &ha_listener {
             Some(l) => l.local_addr().map_or(0, |a| a.port()),
-            None => crate::ha::ha_port(&config, local, listen.port()),
+            None => crate::services::ha::ha_port(&config, local, listen.port()),
         };
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
@@ -142,7 +142,7 @@ impl Broker {
         }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
-        crate::ha::spawn(&state, ha_listener, &cancel);
+        crate::services::ha::spawn(&state, ha_listener, &cancel);
         tracing::info!(
             broker = %state.config.broker_name,
             listen = %local,
@@ -298,11 +298,14 @@ fn persist_delivery(state: &BrokerState) {
 fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     let tasks = &state.tasks;
     if !state.is_slave() {
-        crate::schedule::spawn(state, cancel);
-        crate::timer::spawn(state, cancel);
-        crate::transaction::spawn(state, cancel);
+        crate::services::delay::spawn(state, cancel);
+        crate::services::timer::spawn(state, cancel);
+        crate::services::transaction::spawn(state, cancel);
     }
-    tasks.spawn(crate::register::run(state.clone(), cancel.clone()));
+    tasks.spawn(crate::services::register::run(
+        state.clone(),
+        cancel.clone(),
+    ));
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move {
         let period = Duration::from_millis(s.config.flush_consumer_offset_interval.max(100));

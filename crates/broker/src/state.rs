@@ -13,18 +13,18 @@ use remoting::RemotingClient;
 use store::MessageStore;
 use tokio_util::task::TaskTracker;
 
-use crate::clients::Clients;
 use crate::config::{BrokerConfig, BrokerRole};
-use crate::groups::GroupTable;
-use crate::locks::LockTable;
-use crate::long_poll::PullWaiters;
-use crate::offsets::OffsetTable;
-use crate::register::RegisterOutcome;
-use crate::schedule::ScheduleService;
-use crate::subscription::SqlCache;
-use crate::timer::TimerService;
-use crate::topics::TopicTable;
-use crate::transaction::TransactionService;
+use crate::services::delay::ScheduleService;
+use crate::services::register::RegisterOutcome;
+use crate::services::timer::TimerService;
+use crate::services::transaction::TransactionService;
+use crate::tables::arrivals::PullWaiters;
+use crate::tables::clients::Clients;
+use crate::tables::groups::GroupTable;
+use crate::tables::locks::LockTable;
+use crate::tables::offsets::OffsetTable;
+use crate::tables::subscription::SqlCache;
+use crate::tables::topics::TopicTable;
 
 /// Everything handlers share.
 pub struct BrokerState {
@@ -42,7 +42,7 @@ pub struct BrokerState {
     /// `ip:port` clients dial (brokerIP1 or the listen address).
     pub advertised_addr: String,
     /// Replication bookkeeping (both roles).
-    pub ha: crate::ha::HaService,
+    pub ha: crate::services::ha::HaService,
     /// The store host written into every record (the advertised address).
     pub store_host: SocketAddr,
     /// `ip:port` of the HA service.

@@ -18,9 +18,9 @@ use protocol::message::topics;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::Connection;
 
-use crate::clients::ClientChannel;
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
+use crate::tables::clients::ClientChannel;
 
 /// HEART_BEAT (34): registers producers and consumers of a client.
 pub fn heartbeat(

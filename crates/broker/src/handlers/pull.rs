@@ -14,7 +14,7 @@ use store::{GetResult, GetStatus};
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
-use crate::subscription::Filter;
+use crate::tables::subscription::Filter;
 
 /// The longest a pull is held, whatever the client asks.
 const MAX_HOLD: Duration = Duration::from_secs(30);

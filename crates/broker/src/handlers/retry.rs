@@ -13,8 +13,8 @@ use protocol::message::sysflag::perm;
 use protocol::message::{keys, topics, MessageRecord};
 use protocol::RemotingCommand;
 
-use crate::divert;
 use crate::error::{BrokerError, BrokerResult};
+use crate::rules as divert;
 use crate::state::BrokerState;
 
 /// Request version from which the header's maxReconsumeTimes is honoured

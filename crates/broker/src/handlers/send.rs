@@ -15,7 +15,7 @@ use store::StoreError;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
-use crate::topics::topic_config;
+use crate::tables::topics::topic_config;
 
 /// Handles one send request (single or batch).
 pub async fn handle(
@@ -77,7 +77,7 @@ pub async fn handle(
     };
     let mut buf = BytesMut::with_capacity(req.body.len() + props_text.len() + 256);
     // Half, delayed, timed and dead-lettered messages are stored elsewhere.
-    let diverted = crate::divert::for_send(
+    let diverted = crate::rules::for_send(
         state,
         &header,
         req.version,
@@ -96,7 +96,7 @@ pub async fn handle(
     }
     let put = state.store.put(&buf, wait).await.map_err(store_error)?;
     let end = put.phys_offset + u64::from(put.size);
-    let slave = crate::ha::sync::await_slaves(state, end, wait).await;
+    let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
         msg_id: encode_offset_msg_id(state.store_host, put.phys_offset as i64),
         queue_id,
@@ -155,7 +155,7 @@ async fn send_batch(
         .records
         .last()
         .map_or(0, |a| a.phys_offset + u64::from(a.size));
-    let slave = crate::ha::sync::await_slaves(state, end, wait).await;
+    let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let ids: Vec<String> = put
         .records
         .iter()
@@ -174,7 +174,10 @@ async fn send_batch(
 
 /// SUCCESS, or FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT /
 /// SLAVE_NOT_AVAILABLE (the message is stored; clients report the status).
-fn sent(flush_timed_out: bool, slave: Option<crate::ha::sync::SlaveShortfall>) -> RemotingCommand {
+fn sent(
+    flush_timed_out: bool,
+    slave: Option<crate::records::slave_ack::SlaveShortfall>,
+) -> RemotingCommand {
     if flush_timed_out {
         RemotingCommand::error(
             ResponseCode::FLUSH_DISK_TIMEOUT,

@@ -9,10 +9,10 @@ use protocol::message::sysflag::message as msgflag;
 use protocol::message::{keys, topics};
 use protocol::{RemotingCommand, ResponseCode};
 
-use crate::divert;
 use crate::error::{BrokerError, BrokerResult};
+use crate::rules as divert;
+use crate::services::transaction::write_op;
 use crate::state::BrokerState;
-use crate::transaction::write_op;
 
 /// END_TRANSACTION.
 ///

@@ -23,8 +23,8 @@ use protocol::message::{keys, topics, MessageRecord, Properties};
 use protocol::{RemotingCommand, RequestCode};
 use tokio_util::sync::CancellationToken;
 
-use crate::divert;
 use crate::error::{BrokerError, BrokerResult};
+use crate::rules as divert;
 use crate::state::{now_ms, BrokerState};
 
 /// Check counts under `config/`.
@@ -57,7 +57,7 @@ impl TransactionService {
     /// A check file that cannot be read or parsed.
     pub fn load(
         &self,
-        state_offsets: &crate::offsets::OffsetTable,
+        state_offsets: &crate::tables::offsets::OffsetTable,
         store: &store::MessageStore,
     ) -> BrokerResult<()> {
         let mut inner = self.inner.lock();
@@ -81,7 +81,11 @@ impl TransactionService {
     }
 
     /// Saves check counts when they changed, and always the progress offsets.
-    pub fn persist(&self, offsets: &crate::offsets::OffsetTable, store: &store::MessageStore) {
+    pub fn persist(
+        &self,
+        offsets: &crate::tables::offsets::OffsetTable,
+        store: &store::MessageStore,
+    ) {
         let (half, op, checks) = {
             let mut inner = self.inner.lock();
             let op = inner

@@ -16,9 +16,9 @@ use protocol::message::{keys, topics, MessageRecord};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::divert;
 use crate::error::{BrokerError, BrokerResult};
-use crate::schedule::retryable;
+use crate::rules as divert;
+use crate::services::delay::retryable;
 use crate::state::{now_ms, BrokerState};
 
 /// The checkpoint file under `config/`.

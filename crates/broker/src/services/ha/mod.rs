@@ -11,7 +11,6 @@
 pub mod master;
 pub mod metadata;
 pub mod slave;
-pub mod sync;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

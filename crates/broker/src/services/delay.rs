@@ -20,8 +20,8 @@ use protocol::message::{keys, topics, MessageRecord};
 use protocol::RemotingCommand;
 use tokio_util::sync::CancellationToken;
 
-use crate::divert;
 use crate::error::{BrokerError, BrokerResult};
+use crate::rules as divert;
 use crate::state::{now_ms, BrokerState};
 
 /// The offsets file under `config/`.

@@ -89,17 +89,17 @@ fn retry_group(topic: &str) -> &str {
 /// # Errors
 /// As [`for_send`].
 pub fn divert(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult<()> {
-    if crate::transaction::divert_half(state, rec)? {
+    if crate::services::transaction::divert_half(state, rec)? {
         return Ok(());
     }
     let tx = rec.sysflag & msgflag::TRANSACTION_MASK;
     if tx != msgflag::TRANSACTION_NOT_TYPE && tx != msgflag::TRANSACTION_COMMIT_TYPE {
         return Ok(());
     }
-    if crate::schedule::divert(state, rec) {
+    if crate::services::delay::divert(state, rec) {
         return Ok(());
     }
-    crate::timer::divert(state, rec)?;
+    crate::services::timer::divert(state, rec)?;
     Ok(())
 }
 

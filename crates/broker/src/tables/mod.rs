@@ -1,0 +1,13 @@
+//! The broker's tables: what it knows about topics, groups, offsets,
+//! clients, locks, subscriptions and waiting pulls, and the state the
+//! delivery and replication services keep. Each table guards itself with a
+//! short lock that is never held across `.await`. Tables import only the
+//! ground floor (clock, config, error), never each other's users.
+
+pub mod arrivals;
+pub mod clients;
+pub mod groups;
+pub mod locks;
+pub mod offsets;
+pub mod subscription;
+pub mod topics;
