@@ -2,6 +2,7 @@
 //! place where an error becomes a code and a remark.
 
 use protocol::{ProtocolError, RemotingCommand, ResponseCode};
+use store::StoreError;
 use thiserror::Error;
 
 /// Everything a broker request can fail with.
@@ -31,10 +32,12 @@ pub enum BrokerError {
     ServiceNotAvailable(String),
     #[error("{0}")]
     SystemBusy(String),
-    #[error("flush disk timeout: the message is stored but not yet durable")]
-    FlushDiskTimeout,
-    #[error("{0}")]
-    Store(String),
+    /// The store refused or failed; the code depends on why (see `code`).
+    #[error("{}", store_remark(.0))]
+    Store(#[from] StoreError),
+    /// A metadata file of ours (not the store's) that cannot be parsed.
+    #[error("{file}: {reason}")]
+    Metadata { file: &'static str, reason: String },
     #[error("{0}")]
     System(String),
 }
@@ -43,9 +46,16 @@ impl BrokerError {
     /// The response code this error is answered with.
     pub fn code(&self) -> ResponseCode {
         match self {
-            BrokerError::Config(_) | BrokerError::Store(_) | BrokerError::System(_) => {
+            BrokerError::Config(_) | BrokerError::Metadata { .. } | BrokerError::System(_) => {
                 ResponseCode::SYSTEM_ERROR
             }
+            BrokerError::Store(e) => match e {
+                StoreError::DiskFull | StoreError::ShutDown => ResponseCode::SERVICE_NOT_AVAILABLE,
+                StoreError::MessageTooLarge { .. } | StoreError::BadRecord(_) => {
+                    ResponseCode::MESSAGE_ILLEGAL
+                }
+                _ => ResponseCode::SYSTEM_ERROR,
+            },
             BrokerError::Protocol(_) | BrokerError::InvalidParameter(_) => {
                 ResponseCode::INVALID_PARAMETER
             }
@@ -58,7 +68,20 @@ impl BrokerError {
             BrokerError::SubscriptionParseFailed(_) => ResponseCode::SUBSCRIPTION_PARSE_FAILED,
             BrokerError::ServiceNotAvailable(_) => ResponseCode::SERVICE_NOT_AVAILABLE,
             BrokerError::SystemBusy(_) => ResponseCode::SYSTEM_BUSY,
-            BrokerError::FlushDiskTimeout => ResponseCode::FLUSH_DISK_TIMEOUT,
+        }
+    }
+
+    /// Whether a failed put of a message the broker itself moves (a due
+    /// delayed or timed message) may succeed later: the store was full,
+    /// busy, stopping or failed on I/O, not the record itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BrokerError::ServiceNotAvailable(_) | BrokerError::SystemBusy(_) => true,
+            BrokerError::Store(e) => !matches!(
+                e,
+                StoreError::MessageTooLarge { .. } | StoreError::BadRecord(_)
+            ),
+            _ => false,
         }
     }
 
@@ -68,5 +91,44 @@ impl BrokerError {
     }
 }
 
+/// The remark a client sees for a store error: the cases a client can act
+/// on are worded for it; the rest say what failed.
+fn store_remark(e: &StoreError) -> String {
+    match e {
+        StoreError::DiskFull => {
+            "service not available now: the disk is full, sends are refused until space is freed"
+                .into()
+        }
+        StoreError::MessageTooLarge { size, limit } => {
+            format!("the message is {size} bytes; the limit is {limit}")
+        }
+        StoreError::BadRecord(r) => r.clone(),
+        StoreError::ShutDown => "the broker is shutting down".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Result of a broker request handler.
 pub type BrokerResult<T> = Result<T, BrokerError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_their_codes_and_remarks() {
+        let full = BrokerError::from(StoreError::DiskFull);
+        assert_eq!(full.code(), ResponseCode::SERVICE_NOT_AVAILABLE);
+        assert!(full.to_string().contains("disk is full"));
+        assert!(full.is_transient());
+        let big = BrokerError::from(StoreError::MessageTooLarge { size: 9, limit: 4 });
+        assert_eq!(big.code(), ResponseCode::MESSAGE_ILLEGAL);
+        assert_eq!(big.to_string(), "the message is 9 bytes; the limit is 4");
+        assert!(!big.is_transient());
+        let down = BrokerError::from(StoreError::ShutDown);
+        assert_eq!(down.code(), ResponseCode::SERVICE_NOT_AVAILABLE);
+        let locked = BrokerError::from(StoreError::Locked("/x".into()));
+        assert_eq!(locked.code(), ResponseCode::SYSTEM_ERROR);
+        assert!(locked.is_transient());
+    }
+}

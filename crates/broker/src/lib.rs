@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod config;
 pub mod delay;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod tables;
 
 pub mod state;
 
+pub mod notify;
 pub mod records;
 pub mod rules;
 

@@ -11,20 +11,21 @@ use store::{MessageStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::now_ms;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
-use crate::handlers::clients::expire_clients;
 use crate::processor::BrokerProcessor;
-use crate::services::delay::ScheduleService;
-use crate::services::timer::TimerService;
-use crate::services::transaction::TransactionService;
-use crate::state::{now_ms, BrokerState};
+use crate::services;
+use crate::state::BrokerState;
 use crate::tables::arrivals::PullWaiters;
 use crate::tables::clients::Clients;
+use crate::tables::delay::ScheduleService;
 use crate::tables::groups::{GroupTable, GROUPS_FILE};
 use crate::tables::locks::LockTable;
 use crate::tables::offsets::{OffsetTable, OFFSETS_FILE};
+use crate::tables::timer::TimerService;
 use crate::tables::topics::{TopicTable, TOPICS_FILE};
+use crate::tables::transactions::TransactionService;
 
 /// A running broker.
 pub struct Broker {
@@ -51,7 +52,7 @@ impl Broker {
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
             .await
             .map_err(|e| BrokerError::System(format!("store open task failed: {e}")))?
-            .map_err(|e| BrokerError::Store(e.to_string()))?;
+            .map_err(BrokerError::from)?;
         let store = Arc::new(store);
         let topics = TopicTable::new(&config);
         let groups = GroupTable::default();
@@ -87,12 +88,12 @@ impl Broker {
         } else {
             config.broker_ip2.clone()
         };
-        let ha_listener = crate::services::ha::bind(&config, local, listen.port())
+        let ha_listener = services::ha::bind(&config, local, listen.port())
             .await
             .map_err(|e| BrokerError::System(format!("cannot bind the HA port: {e}")))?;
         let ha_port = match &ha_listener {
             Some(l) => l.local_addr().map_or(0, |a| a.port()),
-            None => crate::services::ha::ha_port(&config, local, listen.port()),
+            None => services::ha::ha_port(&config, local, listen.port()),
         };
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
@@ -142,7 +143,7 @@ impl Broker {
         }
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
-        crate::services::ha::spawn(&state, ha_listener, &cancel);
+        services::ha::spawn(&state, ha_listener, &cancel);
         tracing::info!(
             broker = %state.config.broker_name,
             listen = %local,
@@ -273,7 +274,7 @@ fn load_metadata(
             .metadata_file(name)
             .load_with(parse)
             .map(|_| ())
-            .map_err(|e| BrokerError::Store(e.to_string()))
+            .map_err(BrokerError::from)
     };
     load(TOPICS_FILE, &|text| topics.load_json(text))?;
     load(GROUPS_FILE, &|text| groups.load_json(text.as_bytes()))?;
@@ -298,14 +299,11 @@ fn persist_delivery(state: &BrokerState) {
 fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     let tasks = &state.tasks;
     if !state.is_slave() {
-        crate::services::delay::spawn(state, cancel);
-        crate::services::timer::spawn(state, cancel);
-        crate::services::transaction::spawn(state, cancel);
+        services::delay::spawn(state, cancel);
+        services::timer::spawn(state, cancel);
+        services::transaction::spawn(state, cancel);
     }
-    tasks.spawn(crate::services::register::run(
-        state.clone(),
-        cancel.clone(),
-    ));
+    tasks.spawn(services::register::run(state.clone(), cancel.clone()));
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move {
         let period = Duration::from_millis(s.config.flush_consumer_offset_interval.max(100));
@@ -318,13 +316,5 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
             let _ = tokio::task::spawn_blocking(move || persist(&s2, false)).await;
         }
     });
-    let (s, c) = (state.clone(), cancel.clone());
-    tasks.spawn(async move {
-        loop {
-            tokio::select! {
-                _ = c.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_secs(10)) => expire_clients(&s),
-            }
-        }
-    });
+    services::clients::spawn(state, cancel);
 }

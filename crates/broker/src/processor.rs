@@ -9,7 +9,7 @@ use remoting::{BoxFuture, Connection, Processor};
 
 use crate::error::BrokerResult;
 use crate::handlers::{
-    admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
+    admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
 use crate::state::BrokerState;
 
@@ -89,7 +89,7 @@ async fn dispatch(
         C::END_TRANSACTION => transaction::end_transaction(state, req).await,
         C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
         C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
-        C::GET_ALL_DELAY_OFFSET => crate::services::delay::get_all_delay_offset(state),
+        C::GET_ALL_DELAY_OFFSET => delay::get_all_delay_offset(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

@@ -13,18 +13,19 @@ use remoting::RemotingClient;
 use store::MessageStore;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::now_ms;
 use crate::config::{BrokerConfig, BrokerRole};
-use crate::services::delay::ScheduleService;
-use crate::services::register::RegisterOutcome;
-use crate::services::timer::TimerService;
-use crate::services::transaction::TransactionService;
 use crate::tables::arrivals::PullWaiters;
 use crate::tables::clients::Clients;
+use crate::tables::delay::ScheduleService;
 use crate::tables::groups::GroupTable;
+use crate::tables::ha::{HaService, HaStatus, RegisterOutcome};
 use crate::tables::locks::LockTable;
 use crate::tables::offsets::OffsetTable;
 use crate::tables::subscription::SqlCache;
+use crate::tables::timer::TimerService;
 use crate::tables::topics::TopicTable;
+use crate::tables::transactions::TransactionService;
 
 /// Everything handlers share.
 pub struct BrokerState {
@@ -42,7 +43,7 @@ pub struct BrokerState {
     /// `ip:port` clients dial (brokerIP1 or the listen address).
     pub advertised_addr: String,
     /// Replication bookkeeping (both roles).
-    pub ha: crate::services::ha::HaService,
+    pub ha: HaService,
     /// The store host written into every record (the advertised address).
     pub store_host: SocketAddr,
     /// `ip:port` of the HA service.
@@ -89,16 +90,14 @@ impl BrokerState {
         z ^ (z >> 31)
     }
 
+    /// The replication state of this broker now.
+    pub fn ha_status(&self) -> HaStatus {
+        self.ha
+            .status(self.config.broker_role, self.store.commitlog_max_offset())
+    }
+
     /// Records the master address learned from registration.
     pub fn set_master(&self, outcome: RegisterOutcome) {
         *self.master.lock() = outcome;
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -149,7 +149,7 @@ async fn checkpoint_is_saved_while_running() {
         .broker
         .state()
         .store
-        .metadata_file(broker::services::timer::CHECKPOINT_FILE);
+        .metadata_file(broker::tables::timer::CHECKPOINT_FILE);
     let mut saved = None;
     for _ in 0..100 {
         saved = file.load().unwrap();

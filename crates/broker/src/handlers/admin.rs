@@ -20,8 +20,8 @@ use protocol::{RemotingCommand, ResponseCode};
 use serde::Deserialize;
 
 use crate::error::{BrokerError, BrokerResult};
-use crate::handlers::send::validate_topic;
 use crate::state::BrokerState;
+use crate::tables::topics::validate_topic;
 
 /// The most queues a topic may have (Java's admin tools enforce the same).
 const MAX_QUEUES: i32 = 1024;
@@ -208,7 +208,7 @@ pub fn delete_topic(
     state
         .store
         .delete_topic(&h.topic)
-        .map_err(|e| BrokerError::Store(format!("deleting topic[{}]: {e}", h.topic)))?;
+        .map_err(BrokerError::from)?;
     tracing::info!(topic = %h.topic, existed, "topic deleted by admin");
     Ok(RemotingCommand::success())
 }

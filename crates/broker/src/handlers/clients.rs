@@ -11,14 +11,15 @@ use protocol::body::consumer::{Connection as ConnectionBody, ConsumerConnection,
 use protocol::body::heartbeat::HeartbeatData;
 use protocol::header::consumer::{
     GetConsumerConnectionListRequestHeader, GetConsumerListByGroupRequestHeader,
-    NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
+    UnregisterClientRequestHeader,
 };
 use protocol::message::sysflag::perm;
 use protocol::message::topics;
-use protocol::{RemotingCommand, RequestCode, ResponseCode};
+use protocol::{RemotingCommand, ResponseCode};
 use remoting::Connection;
 
 use crate::error::{BrokerError, BrokerResult};
+use crate::notify::notify_ids_changed;
 use crate::state::BrokerState;
 use crate::tables::clients::ClientChannel;
 
@@ -160,37 +161,6 @@ pub fn connection_closed(state: &Arc<BrokerState>, conn: &Connection) {
     state.locks.connection_closed(conn.id());
     for (group, rest) in state.clients.connection_closed(conn.id()) {
         tracing::info!(%group, peer = %conn.peer_addr(), "consumer connection closed");
-        notify_ids_changed(state, &group, rest);
-    }
-}
-
-/// Sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to each connection, in the
-/// background so a slow client never delays the request that caused it.
-pub fn notify_ids_changed(state: &Arc<BrokerState>, group: &str, members: Vec<Connection>) {
-    if !state.config.notify_consumer_ids_changed_enable || members.is_empty() {
-        return;
-    }
-    let header = NotifyConsumerIdsChangedRequestHeader {
-        consumer_group: group.to_owned(),
-    };
-    for conn in members {
-        let mut request =
-            RemotingCommand::request_with_header(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED, &header);
-        request.set_oneway();
-        state.tasks.spawn(async move {
-            if let Err(e) = conn.invoke_oneway(request).await {
-                tracing::debug!(peer = %conn.peer_addr(), error = %e, "notify consumer ids changed failed");
-            }
-        });
-    }
-}
-
-/// Drops clients silent for longer than `channelExpiredTimeout` and tells
-/// their groups (run every 10 s).
-pub fn expire_clients(state: &Arc<BrokerState>) {
-    let timeout = std::time::Duration::from_millis(state.config.channel_expired_timeout);
-    for (group, rest) in state.clients.expire(timeout) {
-        tracing::info!(%group, "expired silent consumer channels");
         notify_ids_changed(state, &group, rest);
     }
 }

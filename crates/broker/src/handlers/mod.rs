@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod clients;
+pub mod delay;
 pub mod lock;
 pub mod offsets;
 pub mod pull;

@@ -7,21 +7,16 @@
 use std::sync::Arc;
 
 use protocol::header::consumer::ConsumerSendMsgBackRequestHeader;
-use protocol::header::send::SendMessageRequestHeader;
 use protocol::message::msgid::encode_offset_msg_id;
 use protocol::message::sysflag::perm;
 use protocol::message::{keys, topics, MessageRecord};
 use protocol::RemotingCommand;
 
 use crate::error::{BrokerError, BrokerResult};
-use crate::rules as divert;
+use crate::records;
+use crate::rules;
+use crate::rules::dlq::{to_dlq, MAX_RECONSUME_HEADER_VERSION};
 use crate::state::BrokerState;
-
-/// Request version from which the header's maxReconsumeTimes is honoured
-/// (Java's V3_4_9).
-const MAX_RECONSUME_HEADER_VERSION: i32 = 121;
-/// Queues of a dead-letter topic.
-const DLQ_QUEUES: i32 = 1;
 
 /// CONSUMER_SEND_MSG_BACK.
 ///
@@ -53,7 +48,7 @@ pub async fn send_msg_back(
         // Java's rule: a group without retry queues drops failed messages.
         return Ok(RemotingCommand::success());
     }
-    let original = divert::load(state, h.offset)?;
+    let original = records::load(state, h.offset)?;
     let mut max = group.retry_max_times;
     if req.version >= MAX_RECONSUME_HEADER_VERSION {
         if let Some(m) = h.max_reconsume_times {
@@ -82,8 +77,8 @@ pub async fn send_msg_back(
         };
         rec.properties.insert(keys::DELAY, level.to_string());
     }
-    divert::divert(state, &mut rec)?;
-    divert::put(state, &rec, false).await?;
+    rules::divert(state, &mut rec)?;
+    records::put(state, &rec, false).await?;
     Ok(RemotingCommand::success())
 }
 
@@ -119,40 +114,4 @@ fn retry_copy(
     props.insert(keys::WAIT, "false");
     props.remove(keys::DELAY);
     rec
-}
-
-/// Moves a record to `%DLQ%{group}` (created on demand: one queue,
-/// read + write so operators can read it; no consumer subscribes to it
-/// automatically). The delay is dropped: dead letters are not delayed.
-pub fn to_dlq(state: &BrokerState, rec: &mut MessageRecord, group: &str) {
-    let dlq = topics::dlq_topic(group);
-    state.topics.ensure(&dlq, DLQ_QUEUES, perm::READ_WRITE);
-    rec.topic = dlq;
-    rec.queue_id = 0;
-    rec.properties.remove(keys::DELAY);
-}
-
-/// The send path's rule for a client-side retry (a send to `%RETRY%{group}`):
-/// once its reconsumeTimes reaches the maximum it goes to the DLQ.
-pub fn send_goes_to_dlq(
-    state: &BrokerState,
-    header: &SendMessageRequestHeader,
-    request_version: i32,
-) -> bool {
-    let Some(group) = header.topic.strip_prefix(topics::RETRY_GROUP_TOPIC_PREFIX) else {
-        return false;
-    };
-    let Some(config) = state
-        .groups
-        .get_or_create(group, state.config.auto_create_subscription_group)
-    else {
-        return false;
-    };
-    let mut max = config.retry_max_times;
-    if request_version >= MAX_RECONSUME_HEADER_VERSION {
-        if let Some(m) = header.max_reconsume_times {
-            max = m;
-        }
-    }
-    header.reconsume_times.unwrap_or(0) >= max
 }

@@ -11,11 +11,10 @@ use protocol::message::sysflag::{message as msgflag, perm};
 use protocol::message::{batch, keys, topics, Properties};
 use protocol::{RemotingCommand, ResponseCode};
 use remoting::Connection;
-use store::StoreError;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
-use crate::tables::topics::topic_config;
+use crate::tables::topics::{topic_config, validate_topic};
 
 /// Handles one send request (single or batch).
 pub async fn handle(
@@ -94,7 +93,11 @@ pub async fn handle(
         }
         None => make(&req.body, props_text.as_bytes(), header.flag, &mut buf).map(|_| ())?,
     }
-    let put = state.store.put(&buf, wait).await.map_err(store_error)?;
+    let put = state
+        .store
+        .put(&buf, wait)
+        .await
+        .map_err(BrokerError::from)?;
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
@@ -146,7 +149,7 @@ async fn send_batch(
         .store
         .put_batch(&records, wait)
         .await
-        .map_err(store_error)?;
+        .map_err(BrokerError::from)?;
     let first = put
         .records
         .first()
@@ -277,49 +280,4 @@ fn create_topic_for_send(
         }
     }
     Err(BrokerError::TopicNotExist(header.topic.clone()))
-}
-
-/// Topic names: `^[%|a-zA-Z0-9_-]+$`, at most 127 bytes (255 for retry and
-/// dead-letter topics).
-pub fn validate_topic(topic: &str) -> BrokerResult<()> {
-    if topic.is_empty() {
-        return Err(BrokerError::InvalidParameter(
-            "the topic name is empty".into(),
-        ));
-    }
-    let max = if topics::is_retry_topic(topic) || topics::is_dlq_topic(topic) {
-        topics::MAX_SYS_TOPIC_LEN
-    } else {
-        topics::MAX_TOPIC_LEN
-    };
-    if topic.len() > max {
-        return Err(BrokerError::InvalidParameter(format!(
-            "the topic name is {} bytes long; the limit is {max}",
-            topic.len()
-        )));
-    }
-    if !topics::is_valid_topic_chars(topic) {
-        return Err(BrokerError::InvalidParameter(format!(
-            "the topic[{topic}] contains characters outside [%|a-zA-Z0-9_-]"
-        )));
-    }
-    Ok(())
-}
-
-/// Maps a store failure on the send path to the broker error clients expect.
-pub fn store_error(e: StoreError) -> BrokerError {
-    match e {
-        StoreError::DiskFull => BrokerError::ServiceNotAvailable(
-            "service not available now: the disk is full, sends are refused until space is freed"
-                .into(),
-        ),
-        StoreError::MessageTooLarge { size, limit } => BrokerError::MessageIllegal(format!(
-            "the message is {size} bytes; the limit is {limit}"
-        )),
-        StoreError::BadRecord(r) => BrokerError::MessageIllegal(r),
-        StoreError::ShutDown => {
-            BrokerError::ServiceNotAvailable("the broker is shutting down".into())
-        }
-        other => BrokerError::Store(other.to_string()),
-    }
 }

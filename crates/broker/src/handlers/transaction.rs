@@ -10,8 +10,9 @@ use protocol::message::{keys, topics};
 use protocol::{RemotingCommand, ResponseCode};
 
 use crate::error::{BrokerError, BrokerResult};
-use crate::rules as divert;
-use crate::services::transaction::write_op;
+use crate::records;
+use crate::records::op_marker::write_op;
+use crate::rules;
 use crate::state::BrokerState;
 
 /// END_TRANSACTION.
@@ -46,7 +47,7 @@ pub async fn end_transaction(
         tracing::debug!(half_offset, "transaction already ended");
         return Ok(RemotingCommand::success());
     }
-    let half = divert::load(state, h.commit_log_offset)?;
+    let half = records::load(state, h.commit_log_offset)?;
     let pgroup = half.properties.get(keys::PGROUP).unwrap_or_default();
     if half.topic != topics::TRANS_HALF_TOPIC
         || half.queue_offset != h.tran_state_table_offset
@@ -59,12 +60,12 @@ pub async fn end_transaction(
     }
     if commit {
         let mut rec = half;
-        divert::restore_real(&mut rec)?;
+        records::restore_real(&mut rec)?;
         rec.sysflag = (rec.sysflag & !msgflag::TRANSACTION_MASK) | msgflag::TRANSACTION_COMMIT_TYPE;
         rec.prepared_transaction_offset = h.commit_log_offset;
         rec.properties.insert(keys::WAIT, "false");
-        divert::divert(state, &mut rec)?;
-        divert::put(state, &rec, false).await?;
+        rules::divert(state, &mut rec)?;
+        records::put(state, &rec, false).await?;
     }
     write_op(state, half_offset).await?;
     tracing::debug!(

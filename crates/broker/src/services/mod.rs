@@ -3,6 +3,7 @@
 //! request handlers: neither imports the other; both go down to rules,
 //! records, state and tables.
 
+pub mod clients;
 pub mod delay;
 pub mod ha;
 pub mod register;

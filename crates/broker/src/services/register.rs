@@ -13,13 +13,7 @@ use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 
 use crate::state::BrokerState;
-
-/// What the NameServers told us (a slave learns its master's addresses).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RegisterOutcome {
-    pub master_addr: Option<String>,
-    pub ha_server_addr: Option<String>,
-}
+use crate::tables::ha::RegisterOutcome;
 
 /// Registers with every NameServer once, in parallel; returns the first
 /// answer that named a master (slaves need it) and logs failures.

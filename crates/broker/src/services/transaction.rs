@@ -10,192 +10,20 @@
 //! offset, and the op-queue offset from which the markers still needed are
 //! re-read at start) lives in the offset table under `CID_RMQ_SYS_TRANS`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use parking_lot::Mutex;
+use bytes::BytesMut;
 use protocol::header::transaction::CheckTransactionStateRequestHeader;
 use protocol::message::msgid::encode_offset_msg_id;
-use protocol::message::sysflag::message as msgflag;
-use protocol::message::{keys, topics, MessageRecord, Properties};
+use protocol::message::{keys, topics, MessageRecord};
 use protocol::{RemotingCommand, RequestCode};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{BrokerError, BrokerResult};
-use crate::rules as divert;
-use crate::state::{now_ms, BrokerState};
-
-/// Check counts under `config/`.
-pub const CHECK_FILE: &str = "transactionCheck.json";
-
-#[derive(Default)]
-struct Inner {
-    /// Half offsets (≥ `half_offset`) resolved by an op marker → the
-    /// op-queue offset of that marker.
-    resolved: BTreeMap<u64, u64>,
-    /// Next op-queue offset to read.
-    op_scanned: u64,
-    /// Lowest half offset not known to be resolved.
-    half_offset: u64,
-    /// Checks sent per unresolved half offset, and when the next is due.
-    checks: BTreeMap<u64, (i32, i64)>,
-    checks_dirty: bool,
-}
-
-/// Transaction bookkeeping.
-#[derive(Default)]
-pub struct TransactionService {
-    inner: Mutex<Inner>,
-}
-
-impl TransactionService {
-    /// Loads progress from the offset table and check counts from disk.
-    ///
-    /// # Errors
-    /// A check file that cannot be read or parsed.
-    pub fn load(
-        &self,
-        state_offsets: &crate::tables::offsets::OffsetTable,
-        store: &store::MessageStore,
-    ) -> BrokerResult<()> {
-        let mut inner = self.inner.lock();
-        let group = topics::TRANS_CHECK_GROUP;
-        inner.half_offset = state_offsets
-            .committed(group, topics::TRANS_HALF_TOPIC, 0)
-            .map_or(0, |o| o.max(0) as u64);
-        inner.op_scanned = state_offsets
-            .committed(group, topics::TRANS_OP_HALF_TOPIC, 0)
-            .map_or(0, |o| o.max(0) as u64);
-        let text = store
-            .metadata_file(CHECK_FILE)
-            .load()
-            .map_err(|e| BrokerError::Store(e.to_string()))?;
-        if let Some(text) = text {
-            let map: BTreeMap<u64, i32> = serde_json::from_str(&text)
-                .map_err(|e| BrokerError::Store(format!("{CHECK_FILE}: {e}")))?;
-            inner.checks = map.into_iter().map(|(k, v)| (k, (v, 0))).collect();
-        }
-        Ok(())
-    }
-
-    /// Saves check counts when they changed, and always the progress offsets.
-    pub fn persist(
-        &self,
-        offsets: &crate::tables::offsets::OffsetTable,
-        store: &store::MessageStore,
-    ) {
-        let (half, op, checks) = {
-            let mut inner = self.inner.lock();
-            let op = inner
-                .resolved
-                .values()
-                .min()
-                .copied()
-                .unwrap_or(inner.op_scanned);
-            let checks = std::mem::take(&mut inner.checks_dirty).then(|| {
-                inner
-                    .checks
-                    .iter()
-                    .map(|(k, v)| (*k, v.0))
-                    .collect::<BTreeMap<u64, i32>>()
-            });
-            (inner.half_offset, op, checks)
-        };
-        let group = topics::TRANS_CHECK_GROUP;
-        offsets.commit(group, topics::TRANS_HALF_TOPIC, 0, half as i64);
-        offsets.commit(group, topics::TRANS_OP_HALF_TOPIC, 0, op as i64);
-        if let Some(checks) = checks {
-            match serde_json::to_string(&checks) {
-                Ok(text) => {
-                    if let Err(e) = store.metadata_file(CHECK_FILE).save(&text) {
-                        tracing::error!("cannot save {CHECK_FILE}: {e}");
-                    }
-                }
-                Err(e) => tracing::error!("cannot encode {CHECK_FILE}: {e}"),
-            }
-        }
-    }
-
-    /// Whether a half offset is already committed, rolled back or discarded.
-    pub fn is_resolved(&self, half_offset: u64) -> bool {
-        let inner = self.inner.lock();
-        half_offset < inner.half_offset || inner.resolved.contains_key(&half_offset)
-    }
-
-    /// `op_offset` is the marker's op-queue offset (`None`: no marker).
-    fn mark_resolved(&self, half_offset: u64, op_offset: Option<u64>) {
-        let mut inner = self.inner.lock();
-        if half_offset >= inner.half_offset {
-            let op = op_offset.unwrap_or(inner.op_scanned);
-            inner.resolved.insert(half_offset, op);
-        }
-        if inner.checks.remove(&half_offset).is_some() {
-            inner.checks_dirty = true;
-        }
-    }
-}
-
-/// Send-path rule: TRAN_MSG=true with the PREPARED sysflag → half message.
-/// Returns whether it was diverted.
-///
-/// # Errors
-/// [`BrokerError::NoPermission`] when `rejectTransactionMessage` is set.
-pub fn divert_half(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult<bool> {
-    let tran = rec
-        .properties
-        .get(keys::TRAN_MSG)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let prepared = rec.sysflag & msgflag::TRANSACTION_MASK == msgflag::TRANSACTION_PREPARED_TYPE;
-    if !tran || !prepared {
-        return Ok(false);
-    }
-    if state.config.reject_transaction_message {
-        return Err(BrokerError::NoPermission(format!(
-            "the broker[{}] sending transaction message is forbidden",
-            state.config.broker_name
-        )));
-    }
-    if let Some(uniq) = rec.properties.uniq_key().map(str::to_owned) {
-        rec.properties.insert(keys::TRANSACTION_ID, uniq);
-    }
-    rec.sysflag &= !msgflag::TRANSACTION_MASK;
-    divert::park(rec, topics::TRANS_HALF_TOPIC, 0);
-    Ok(true)
-}
-
-/// Writes the op marker of a half message and records it as resolved.
-///
-/// # Errors
-/// Store failures.
-pub async fn write_op(state: &Arc<BrokerState>, half_offset: u64) -> BrokerResult<()> {
-    let mut props = Properties::new();
-    props.insert(keys::TAGS, topics::TRANS_OP_REMOVE_TAG);
-    props.insert(keys::WAIT, "false");
-    let rec = MessageRecord {
-        topic: topics::TRANS_OP_HALF_TOPIC.to_owned(),
-        queue_id: 0,
-        flag: 0,
-        queue_offset: 0,
-        physical_offset: 0,
-        sysflag: 0,
-        born_timestamp: now_ms(),
-        born_host: state.store_host,
-        store_timestamp: 0,
-        store_host: state.store_host,
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-        body_crc: 0,
-        body: Bytes::from(format!("{half_offset},")),
-        properties: props,
-    };
-    let put = divert::put(state, &rec, false).await?;
-    state
-        .transactions
-        .mark_resolved(half_offset, Some(put.queue_offset));
-    Ok(())
-}
+use crate::clock::now_ms;
+use crate::records;
+use crate::records::op_marker::write_op;
+use crate::state::BrokerState;
 
 /// Starts the check service.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
@@ -276,7 +104,7 @@ async fn check_round(state: &Arc<BrokerState>) {
         let Some(entry) = store.cq_entry(topics::TRANS_HALF_TOPIC, 0, offset) else {
             break;
         };
-        let rec = match divert::load(state, entry.phys_offset) {
+        let rec = match records::load(state, entry.phys_offset) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(offset, error = %e, "half message unreadable; treated as resolved");
@@ -353,7 +181,7 @@ async fn send_check(state: &BrokerState, offset: u64, phys: i64, half: &MessageR
         return;
     };
     let mut body_rec = half.clone();
-    if divert::restore_real(&mut body_rec).is_err() {
+    if records::restore_real(&mut body_rec).is_err() {
         tracing::warn!(offset, "half message without REAL_TOPIC; not checked");
         return;
     }
@@ -401,7 +229,7 @@ async fn discard(state: &Arc<BrokerState>, offset: u64, half: &MessageRecord) {
         group = half.properties.get(keys::PGROUP).unwrap_or_default(),
         "transaction unresolved after transactionCheckMax checks; moved to TRANS_CHECK_MAX_TIME_TOPIC"
     );
-    if let Err(e) = divert::put(state, &rec, false).await {
+    if let Err(e) = records::put(state, &rec, false).await {
         tracing::error!(offset, error = %e, "cannot move an unresolved half message");
         return;
     }

@@ -132,7 +132,7 @@ impl GroupTable {
                 .collect(),
             data_version: Some(serde_json::json!({
                 "counter": inner.version,
-                "timestamp": crate::state::now_ms(),
+                "timestamp": crate::clock::now_ms(),
             })),
         }
     }

@@ -6,8 +6,12 @@
 
 pub mod arrivals;
 pub mod clients;
+pub mod delay;
 pub mod groups;
+pub mod ha;
 pub mod locks;
 pub mod offsets;
 pub mod subscription;
+pub mod timer;
 pub mod topics;
+pub mod transactions;

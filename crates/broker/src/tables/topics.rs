@@ -16,7 +16,9 @@ use protocol::message::sysflag::perm::{
 };
 use protocol::message::topics as mk;
 
+use crate::clock::now_ms;
 use crate::config::BrokerConfig;
+use crate::error::{BrokerError, BrokerResult};
 
 /// The file under `config/`.
 pub const TOPICS_FILE: &str = "topics.json";
@@ -47,13 +49,6 @@ pub fn topic_config(name: &str, read: i32, write: i32, perm: i32) -> TopicConfig
         perm,
         ..TopicConfig::default()
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl TopicTable {
@@ -270,4 +265,31 @@ fn bump(inner: &mut Inner) {
     inner.version.counter += 1;
     inner.version.timestamp = now_ms();
     inner.dirty = true;
+}
+
+/// Topic names: `^[%|a-zA-Z0-9_-]+$`, at most 127 bytes (255 for retry and
+/// dead-letter topics).
+pub fn validate_topic(topic: &str) -> BrokerResult<()> {
+    if topic.is_empty() {
+        return Err(BrokerError::InvalidParameter(
+            "the topic name is empty".into(),
+        ));
+    }
+    let max = if mk::is_retry_topic(topic) || mk::is_dlq_topic(topic) {
+        mk::MAX_SYS_TOPIC_LEN
+    } else {
+        mk::MAX_TOPIC_LEN
+    };
+    if topic.len() > max {
+        return Err(BrokerError::InvalidParameter(format!(
+            "the topic name is {} bytes long; the limit is {max}",
+            topic.len()
+        )));
+    }
+    if !mk::is_valid_topic_chars(topic) {
+        return Err(BrokerError::InvalidParameter(format!(
+            "the topic[{topic}] contains characters outside [%|a-zA-Z0-9_-]"
+        )));
+    }
+    Ok(())
 }

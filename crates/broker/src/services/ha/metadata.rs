@@ -64,7 +64,7 @@ fn apply_delay_offsets(state: &BrokerState, body: &[u8]) {
         tracing::warn!(error = %e, "bad delay offsets from the master");
         return;
     }
-    save(state, crate::services::delay::DELAY_OFFSET_FILE, body);
+    save(state, crate::tables::delay::DELAY_OFFSET_FILE, body);
     if let Err(e) = state.schedule.load(&state.store) {
         tracing::warn!(error = %e, "cannot load the copied delay offsets");
     }

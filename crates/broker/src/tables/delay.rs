@@ -1,0 +1,116 @@
+//! Delay-level progress (remoting-protocol §9.8): the delay of each level
+//! and, per level, the next queue offset of `SCHEDULE_TOPIC_XXXX` to
+//! deliver, persisted in `config/delayOffset.json`. The delivery task lives
+//! in `services/delay.rs`; the send-path rule in `rules/delay.rs`.
+
+use std::collections::BTreeMap;
+
+use parking_lot::Mutex;
+use protocol::body::group::DelayOffsetSerializeWrapper;
+use protocol::message::topics;
+
+use crate::error::{BrokerError, BrokerResult};
+
+/// The offsets file under `config/`.
+pub const DELAY_OFFSET_FILE: &str = "delayOffset.json";
+
+/// Delay levels and each level's next queue offset to deliver.
+pub struct ScheduleService {
+    /// Delay of each level in ms, level 1 first.
+    levels: Vec<i64>,
+    offsets: Mutex<BTreeMap<i32, i64>>,
+}
+
+impl ScheduleService {
+    /// Levels from the store's `messageDelayLevel`.
+    pub fn new(spec: &str) -> Self {
+        let mut levels = store::dispatch::parse_delay_levels(spec);
+        if levels.is_empty() {
+            levels = store::dispatch::parse_delay_levels(topics::DEFAULT_DELAY_LEVELS);
+        }
+        ScheduleService {
+            levels,
+            offsets: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The highest level.
+    pub fn max_level(&self) -> i32 {
+        self.levels.len() as i32
+    }
+
+    /// The next queue offset to deliver of a level.
+    pub fn offset(&self, level: i32) -> i64 {
+        self.offsets.lock().get(&level).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn set_offset(&self, level: i32, offset: i64) {
+        self.offsets.lock().insert(level, offset);
+    }
+
+    /// The persisted / GET_ALL_DELAY_OFFSET form.
+    ///
+    /// # Errors
+    /// Serialization failure.
+    pub fn to_json(&self) -> BrokerResult<Vec<u8>> {
+        let wrapper = DelayOffsetSerializeWrapper {
+            data_version: None,
+            offset_table: self.offsets.lock().clone(),
+        };
+        Ok(wrapper.to_json_bytes()?)
+    }
+
+    /// Loads `delayOffset.json` if present.
+    ///
+    /// # Errors
+    /// A file that cannot be read or parsed.
+    pub fn load(&self, store: &store::MessageStore) -> BrokerResult<()> {
+        let text = store
+            .metadata_file(DELAY_OFFSET_FILE)
+            .load()
+            .map_err(BrokerError::from)?;
+        if let Some(text) = text {
+            let w = DelayOffsetSerializeWrapper::from_json_bytes(text.as_bytes()).map_err(|e| {
+                BrokerError::Metadata {
+                    file: DELAY_OFFSET_FILE,
+                    reason: e.to_string(),
+                }
+            })?;
+            *self.offsets.lock() = w.offset_table;
+        }
+        Ok(())
+    }
+
+    /// Saves `delayOffset.json` (errors are logged).
+    pub fn persist(&self, store: &store::MessageStore) {
+        match self.to_json() {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                if let Err(e) = store.metadata_file(DELAY_OFFSET_FILE).save(&text) {
+                    tracing::error!("cannot save {DELAY_OFFSET_FILE}: {e}");
+                }
+            }
+            Err(e) => tracing::error!("cannot encode {DELAY_OFFSET_FILE}: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_and_offsets_json() {
+        let s = ScheduleService::new("1s 2m");
+        assert_eq!(s.max_level(), 2);
+        assert_eq!(ScheduleService::new("").max_level(), 18);
+        s.set_offset(2, 7);
+        s.set_offset(1, 3);
+        assert_eq!(s.offset(2), 7);
+        assert_eq!(s.offset(5), 0);
+        assert_eq!(
+            String::from_utf8(s.to_json().unwrap()).unwrap(),
+            r#"{"offsetTable":{1:3,2:7}}"#
+        );
+    }
+}

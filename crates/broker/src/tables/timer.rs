@@ -1,0 +1,136 @@
+//! Timer state (docs/timer.md): the timed messages waiting in
+//! `rmq_sys_wheel_timer` as an in-memory min-heap, and the checkpoint (the
+//! lowest queue offset not yet delivered) persisted in
+//! `config/timerCheckpoint.json`. The delivery task lives in
+//! `services/timer.rs`; the send-path rule in `rules/timer.rs`.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BrokerError, BrokerResult};
+
+/// The checkpoint file under `config/`.
+pub const CHECKPOINT_FILE: &str = "timerCheckpoint.json";
+/// Delivered offsets above the checkpoint remembered across a restart
+/// (beyond this, a restart may deliver some messages twice).
+const MAX_REMEMBERED: usize = 100_000;
+
+/// The persisted checkpoint.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    /// Every queue offset below this is delivered.
+    checkpoint: u64,
+    /// Queue offsets at or above the checkpoint already delivered.
+    #[serde(default)]
+    pub(crate) delivered: Vec<u64>,
+}
+
+/// A timed message waiting: (deliver ms, queue offset, commit-log offset).
+pub(crate) type Pending = Reverse<(i64, u64, i64)>;
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) heap: BinaryHeap<Pending>,
+    /// Queue offsets loaded into the heap and not delivered yet.
+    pub(crate) waiting: BTreeSet<u64>,
+    /// Next queue offset to load.
+    pub(crate) scanned: u64,
+    /// Delivered queue offsets at or above the checkpoint.
+    pub(crate) delivered: BTreeSet<u64>,
+    pub(crate) dirty: bool,
+}
+
+impl Inner {
+    pub(crate) fn checkpoint(&self) -> u64 {
+        self.waiting.first().copied().unwrap_or(self.scanned)
+    }
+}
+
+/// The timer's state.
+#[derive(Default)]
+pub struct TimerService {
+    pub(crate) inner: Mutex<Inner>,
+}
+
+impl TimerService {
+    /// Loads the checkpoint file if present.
+    ///
+    /// # Errors
+    /// A file that cannot be read or parsed.
+    pub fn load(&self, store: &store::MessageStore) -> BrokerResult<()> {
+        let text = store
+            .metadata_file(CHECKPOINT_FILE)
+            .load()
+            .map_err(BrokerError::from)?;
+        if let Some(text) = text {
+            let cp: Checkpoint =
+                serde_json::from_str(&text).map_err(|e| BrokerError::Metadata {
+                    file: CHECKPOINT_FILE,
+                    reason: e.to_string(),
+                })?;
+            let mut inner = self.inner.lock();
+            inner.scanned = cp.checkpoint;
+            inner.delivered = cp.delivered.into_iter().collect();
+        }
+        Ok(())
+    }
+
+    /// Saves the checkpoint (errors are logged).
+    pub fn persist(&self, store: &store::MessageStore) {
+        let cp = {
+            let mut inner = self.inner.lock();
+            let checkpoint = inner.checkpoint();
+            inner.delivered = inner.delivered.split_off(&checkpoint);
+            inner.dirty = false;
+            Checkpoint {
+                checkpoint,
+                delivered: inner
+                    .delivered
+                    .iter()
+                    .take(MAX_REMEMBERED)
+                    .copied()
+                    .collect(),
+            }
+        };
+        match serde_json::to_string(&cp) {
+            Ok(text) => {
+                if let Err(e) = store.metadata_file(CHECKPOINT_FILE).save(&text) {
+                    tracing::error!("cannot save {CHECKPOINT_FILE}: {e}");
+                }
+            }
+            Err(e) => tracing::error!("cannot encode {CHECKPOINT_FILE}: {e}"),
+        }
+    }
+
+    /// The lowest queue offset of `rmq_sys_wheel_timer` not yet delivered.
+    pub fn checkpoint(&self) -> u64 {
+        self.inner.lock().checkpoint()
+    }
+
+    /// Timed messages waiting in memory.
+    pub fn waiting(&self) -> usize {
+        self.inner.lock().waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_is_the_lowest_waiting_offset() {
+        let mut inner = Inner {
+            scanned: 10,
+            ..Inner::default()
+        };
+        assert_eq!(inner.checkpoint(), 10);
+        inner.waiting.extend([7, 9]);
+        assert_eq!(inner.checkpoint(), 7);
+        inner.waiting.remove(&7);
+        assert_eq!(inner.checkpoint(), 9);
+    }
+}
