@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod clock;
 pub mod config;
 pub mod delay;
 pub mod error;

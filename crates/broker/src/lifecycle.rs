@@ -11,7 +11,6 @@ use store::{MessageStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::now_ms;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::processor::BrokerProcessor;
@@ -26,6 +25,7 @@ use crate::tables::offsets::{OffsetTable, OFFSETS_FILE};
 use crate::tables::timer::TimerService;
 use crate::tables::topics::{TopicTable, TOPICS_FILE};
 use crate::tables::transactions::TransactionService;
+use protocol::clock::now_ms;
 
 /// A running broker.
 pub struct Broker {

@@ -13,7 +13,6 @@ use remoting::RemotingClient;
 use store::MessageStore;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::now_ms;
 use crate::config::{BrokerConfig, BrokerRole};
 use crate::tables::arrivals::PullWaiters;
 use crate::tables::clients::Clients;
@@ -26,6 +25,7 @@ use crate::tables::subscription::SqlCache;
 use crate::tables::timer::TimerService;
 use crate::tables::topics::TopicTable;
 use crate::tables::transactions::TransactionService;
+use protocol::clock::now_ms;
 
 /// Everything handlers share.
 pub struct BrokerState {

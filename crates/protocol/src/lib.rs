@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod clock;
 pub mod codes;
 pub mod command;
 pub mod error;

@@ -17,12 +17,7 @@ use parking_lot::RwLock;
 use crate::error::{Result, StoreError};
 use crate::mmap::MmapRegion;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use protocol::clock::now_ms;
 
 /// Name of the segment starting at `offset`.
 pub fn segment_name(offset: u64) -> String {

@@ -160,7 +160,7 @@ pub fn build_test_record(
     let mut b = Vec::with_capacity(size);
     b.extend_from_slice(&(size as i32).to_be_bytes());
     b.extend_from_slice(&MAGIC_V1.to_be_bytes());
-    b.extend_from_slice(&(crc32fast::hash(body) & 0x7FFF_FFFF).to_be_bytes());
+    b.extend_from_slice(&protocol::message::body_crc(body).to_be_bytes());
     b.extend_from_slice(&queue_id.to_be_bytes());
     b.extend_from_slice(&0i32.to_be_bytes()); // flag
     b.extend_from_slice(&0i64.to_be_bytes()); // queue offset

@@ -6,13 +6,7 @@
 use anyhow::{bail, Context, Result};
 use protocol::message::msgid::{civil_from_days, days_from_civil};
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use protocol::clock::now_ms;
 
 /// Parses `-s`: `now`, an integer of milliseconds (negative allowed: -1 is
 /// "the max offset" to the broker), or `yyyy-MM-dd#HH:mm:ss:SSS` (the

@@ -44,7 +44,7 @@ pub fn query_message(
         .query_by_key(&h.topic, &h.key, max, h.begin_timestamp, end);
     let info = state.store.runtime_info();
     let header = QueryMessageResponseHeader {
-        index_last_update_timestamp: crate::clock::now_ms(),
+        index_last_update_timestamp: protocol::clock::now_ms(),
         index_last_update_phyoffset: info.dispatched_offset as i64,
     };
     if found.is_empty() {

@@ -64,13 +64,13 @@ pub async fn handle(
     check_body_size(state, req.body.len())?;
     // Add a UNIQ_KEY when the client sent none (only then re-encode).
     let mut props_text = header.properties.clone().unwrap_or_default();
-    let uniq = match header_props.uniq_key() {
+    let mut props = header_props;
+    let uniq = match props.uniq_key() {
         Some(u) => u.to_owned(),
         None => {
             let u = state.next_uniq_id();
-            let mut p = header_props.clone();
-            p.insert(keys::UNIQ_KEY, &u);
-            props_text = p.encode();
+            props.insert(keys::UNIQ_KEY, &u);
+            props_text = props.encode();
             u
         }
     };
@@ -84,7 +84,7 @@ pub async fn handle(
         sysflag,
         born_host,
         &req.body,
-        &props_text,
+        &props,
     )?;
     match diverted {
         Some(rec) => {

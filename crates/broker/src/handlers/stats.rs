@@ -15,9 +15,9 @@ use protocol::message::{decode_record, topics, DecodedRecord};
 use protocol::{RemotingCommand, CURRENT_VERSION};
 use serde_json::Value;
 
-use crate::clock::now_ms;
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// The MQVersion name of [`CURRENT_VERSION`] (what `brokerVersionDesc` shows).
 const VERSION_DESC: &str = "V5_3_3";

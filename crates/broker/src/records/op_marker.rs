@@ -8,9 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use protocol::message::{keys, topics, MessageRecord, Properties};
 
-use crate::clock::now_ms;
 use crate::error::BrokerResult;
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// Writes the op marker of a half message and records it as resolved.
 ///

@@ -24,12 +24,14 @@ use protocol::message::{keys, MessageRecord, Properties};
 use crate::error::BrokerResult;
 use crate::state::BrokerState;
 
-/// Property names whose presence may divert a message (a quick text check
-/// before decoding the properties on the hot path).
-const TRIGGERS: [&str; 4] = [
+/// The properties the rules read: a message with none of them (the common
+/// case) skips the rules and is stored as it came.
+const TRIGGERS: [&str; 6] = [
     keys::DELAY,
     keys::TRAN_MSG,
-    "TIMER_",
+    keys::TIMER_DELIVER_MS,
+    keys::TIMER_DELAY_MS,
+    keys::TIMER_DELAY_SEC,
     keys::START_DELIVER_TIME,
 ];
 
@@ -48,10 +50,10 @@ pub fn for_send(
     sysflag: i32,
     born_host: SocketAddr,
     body: &Bytes,
-    properties: &str,
+    properties: &Properties,
 ) -> BrokerResult<Option<MessageRecord>> {
     let to_dlq = dlq::send_goes_to_dlq(state, header, request_version);
-    if !to_dlq && !TRIGGERS.iter().any(|t| properties.contains(t)) {
+    if !to_dlq && !TRIGGERS.iter().any(|t| properties.contains_key(t)) {
         return Ok(None);
     }
     let mut rec = MessageRecord {
@@ -69,7 +71,7 @@ pub fn for_send(
         prepared_transaction_offset: 0,
         body_crc: 0,
         body: body.clone(),
-        properties: Properties::decode(properties),
+        properties: properties.clone(),
     };
     if to_dlq {
         dlq::to_dlq(state, &mut rec, retry_group(&header.topic));

@@ -4,10 +4,10 @@
 
 use protocol::message::{keys, topics, MessageRecord};
 
-use crate::clock::now_ms;
 use crate::error::{BrokerError, BrokerResult};
 use crate::records::park;
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// The delivery time a message asks for, if any.
 ///

@@ -16,9 +16,9 @@ use std::time::Duration;
 use protocol::message::{keys, topics};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
 use crate::records;
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// Longest sleep of an idle level task (bounds the effect of clock jumps).
 const MAX_SLEEP: Duration = Duration::from_secs(30);

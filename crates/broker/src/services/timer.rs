@@ -13,9 +13,9 @@ use protocol::message::sysflag::perm;
 use protocol::message::{keys, topics};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
 use crate::records;
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// Longest sleep when nothing is due (bounds the effect of clock jumps).
 const MAX_SLEEP: Duration = Duration::from_secs(30);

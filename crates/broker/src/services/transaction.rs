@@ -20,10 +20,10 @@ use protocol::message::{keys, topics, MessageRecord};
 use protocol::{RemotingCommand, RequestCode};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
 use crate::records;
 use crate::records::op_marker::write_op;
 use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// Starts the check service.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {

@@ -132,7 +132,7 @@ impl GroupTable {
                 .collect(),
             data_version: Some(serde_json::json!({
                 "counter": inner.version,
-                "timestamp": crate::clock::now_ms(),
+                "timestamp": protocol::clock::now_ms(),
             })),
         }
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 
-use crate::clock::now_ms;
 use crate::config::BrokerRole;
+use protocol::clock::now_ms;
 
 /// What the NameServers told us (a slave learns its master's addresses).
 #[derive(Debug, Clone, Default, PartialEq)]

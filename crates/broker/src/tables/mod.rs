@@ -2,7 +2,7 @@
 //! clients, locks, subscriptions and waiting pulls, and the state the
 //! delivery and replication services keep. Each table guards itself with a
 //! short lock that is never held across `.await`. Tables import only the
-//! ground floor (clock, config, error), never each other's users.
+//! ground floor (config, error), never each other's users.
 
 pub mod arrivals;
 pub mod clients;

@@ -16,9 +16,9 @@ use protocol::message::sysflag::perm::{
 };
 use protocol::message::topics as mk;
 
-use crate::clock::now_ms;
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BrokerResult};
+use protocol::clock::now_ms;
 
 /// The file under `config/`.
 pub const TOPICS_FILE: &str = "topics.json";

@@ -13,13 +13,7 @@ use protocol::message::{records, MessageRecord, Properties};
 use protocol::{RemotingCommand, RequestCode};
 use testkit::TestCluster;
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+pub use protocol::clock::now_ms;
 
 /// A SEND_MESSAGE request for queue `queue_id` of `topic` (created with one
 /// queue on first use).

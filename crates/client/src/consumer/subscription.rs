@@ -3,8 +3,6 @@
 //! client-side tag re-check (the broker filters by 32-bit tag hash, which
 //! can collide).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use protocol::body::heartbeat::{SubscriptionData, EXPRESSION_TYPE_TAG};
 use protocol::message::java_string_hash;
 
@@ -72,13 +70,7 @@ pub fn tag_codes(tags: &[String]) -> Vec<i32> {
     tags.iter().map(|t| java_string_hash(t)).collect()
 }
 
-/// Milliseconds since the Unix epoch (subscription versions, born times).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub(crate) use protocol::clock::now_ms;
 
 /// Builds the heartbeat/pull subscription of `topic`.
 pub fn subscription_data(topic: &str, expr: &Expression) -> SubscriptionData {

@@ -102,12 +102,7 @@ fn ok_header<H: protocol::CommandHeader>(h: &H) -> RemotingCommand {
     RemotingCommand::success().with_header(h)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use protocol::clock::now_ms;
 
 impl Processor for Fake {
     fn process(

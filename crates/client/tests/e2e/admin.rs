@@ -3,7 +3,7 @@
 //! message lookups, runtime info and topic deletion.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use client::consumer::push::PushOptions;
 use client::{Admin, ConsumeFrom, ConsumeResult, Message, PushConsumer};
@@ -11,12 +11,7 @@ use testkit::TestCluster;
 
 use crate::support::{create_topic, producer, recorder, wait_async, wait_for, Seen};
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use protocol::clock::now_ms;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_topics_stats_reset_and_lookups() {

@@ -176,14 +176,8 @@ pub fn text(m: &MessageExt) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
 
-/// Milliseconds since the Unix epoch (the clock the broker stamps with:
-/// same host).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// The clock the broker stamps with (same host).
+pub use protocol::clock::now_ms;
 
 /// Logs to the test output when `RUST_LOG` is set (e.g. `client=debug`).
 pub fn trace() {

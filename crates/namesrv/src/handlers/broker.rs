@@ -25,9 +25,10 @@ use crate::routes::{BrokerRegistration, RegisterOptions};
 /// The extField in which a broker names its zone.
 const ZONE_NAME_FIELD: &str = "__ZONE_NAME";
 
-/// CRC32 of a body as Java's `UtilAll.crc32` reports it.
+/// CRC32 of a body as Java's `UtilAll.crc32` reports it: the message
+/// BODYCRC (sign bit cleared), as the signed header field carries it.
 pub fn body_crc32(body: &[u8]) -> i32 {
-    (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
+    protocol::message::body_crc(body) as i32
 }
 
 pub(super) fn register(
