@@ -9,7 +9,6 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod delay;
 pub mod error;
 pub mod tables;
 

@@ -58,7 +58,7 @@ impl Broker {
         let groups = GroupTable::default();
         let offsets = OffsetTable::default();
         load_metadata(&store, &topics, &groups, &offsets)?;
-        let schedule = ScheduleService::new(&store.config().message_delay_level);
+        let schedule = ScheduleService::new(store.config().delay_levels()?);
         schedule.load(&store)?;
         let timer = TimerService::default();
         timer.load(&store)?;

@@ -168,7 +168,21 @@ impl StoreConfig {
         if self.flush_interval_commit_log == 0 || self.flush_interval_consume_queue == 0 {
             return bad("flushIntervalCommitLog", "flush intervals must be positive");
         }
+        self.delay_levels()?;
         Ok(())
+    }
+
+    /// `messageDelayLevel` in milliseconds, level 1 first.
+    ///
+    /// # Errors
+    /// [`StoreError::Config`] naming the bad token.
+    pub fn delay_levels(&self) -> Result<Vec<i64>> {
+        crate::dispatch::parse_delay_levels(&self.message_delay_level).map_err(|reason| {
+            StoreError::Config {
+                key: "messageDelayLevel",
+                reason,
+            }
+        })
     }
 
     /// Consume-queue segment size rounded down to whole 20-byte units.
@@ -249,5 +263,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mappedFileSizeCommitLog"));
+        let cfg = StoreConfig {
+            message_delay_level: "1s 5x 10s".into(),
+            ..StoreConfig::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("messageDelayLevel") && err.contains("5x"),
+            "{err}"
+        );
     }
 }

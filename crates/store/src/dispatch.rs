@@ -24,22 +24,36 @@ pub type ArrivalListener = Arc<dyn Fn(&str, i32, u64, i64) + Send + Sync>;
 /// Topic whose consume-queue tag field holds the delivery time.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
-/// Parses `messageDelayLevel` ("1s 5s 1m 2h 1d") into milliseconds.
-pub fn parse_delay_levels(spec: &str) -> Vec<i64> {
-    spec.split_whitespace()
-        .filter_map(|t| {
-            let (num, unit) = t.split_at(t.len().saturating_sub(1));
-            let n: i64 = num.parse().ok()?;
-            let ms = match unit {
-                "s" => 1000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => return None,
+/// Parses `messageDelayLevel` ("1s 5s 1m 2h 1d") into milliseconds, level
+/// 1 first. Every token counts: a bad one is an error rather than skipped,
+/// since skipping would renumber the levels after it.
+///
+/// # Errors
+/// A text naming the bad token (or saying that there is none).
+pub fn parse_delay_levels(spec: &str) -> std::result::Result<Vec<i64>, String> {
+    let levels = spec
+        .split_whitespace()
+        .map(|token| {
+            let bad = || format!("`{token}` is not a whole number followed by s, m, h or d");
+            // Split before the last character, whatever its width.
+            let (at, unit) = token.char_indices().last().ok_or_else(bad)?;
+            let n: i64 = token[..at].parse().map_err(|_| bad())?;
+            let unit_ms = match unit {
+                's' => 1000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                _ => return Err(bad()),
             };
-            Some(n * ms)
+            n.checked_mul(unit_ms)
+                .filter(|ms| *ms >= 0)
+                .ok_or_else(|| format!("`{token}` is out of range"))
         })
-        .collect()
+        .collect::<std::result::Result<Vec<i64>, String>>()?;
+    if levels.is_empty() {
+        return Err("no delay level given".into());
+    }
+    Ok(levels)
 }
 
 /// The dispatcher and its progress.
@@ -294,9 +308,22 @@ mod tests {
     #[test]
     fn delay_levels_parse() {
         let v = parse_delay_levels("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h");
+        let v = v.unwrap();
         assert_eq!(v.len(), 18);
         assert_eq!(v[0], 1000);
         assert_eq!(v[4], 60_000);
         assert_eq!(v[17], 7_200_000);
+        assert_eq!(parse_delay_levels("2d").unwrap(), vec![172_800_000]);
+    }
+
+    #[test]
+    fn bad_delay_levels_are_named_not_skipped() {
+        // A multi-byte last character is a bad unit, not a panic.
+        assert!(parse_delay_levels("1s 5é").unwrap_err().contains("5é"));
+        assert!(parse_delay_levels("1s x 2s").unwrap_err().contains("`x`"));
+        assert!(parse_delay_levels("1s -5s").is_err());
+        assert!(parse_delay_levels("s").is_err());
+        assert!(parse_delay_levels("").is_err());
+        assert!(parse_delay_levels("99999999999999999d").is_err());
     }
 }

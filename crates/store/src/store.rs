@@ -14,7 +14,7 @@ use crate::checkpoint::Checkpoint;
 use crate::commitlog::{Appended, CommitLog};
 use crate::config::{FlushDiskType, StoreConfig};
 use crate::consume_queue::ConsumeQueues;
-use crate::dispatch::{parse_delay_levels, ArrivalListener, Dispatcher};
+use crate::dispatch::{ArrivalListener, Dispatcher};
 use crate::error::{Result, StoreError};
 use crate::flush::{Flusher, LogicsFlusher};
 use crate::index::IndexService;
@@ -187,7 +187,7 @@ impl MessageStore {
             Arc::clone(&log),
             Arc::clone(&cqs),
             index.clone(),
-            parse_delay_levels(&cfg.message_delay_level),
+            cfg.delay_levels()?,
             0,
         ));
         let cp = checkpoint.get();

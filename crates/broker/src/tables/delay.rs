@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use parking_lot::Mutex;
 use protocol::body::group::DelayOffsetSerializeWrapper;
-use protocol::message::topics;
 
 use crate::error::{BrokerError, BrokerResult};
 
@@ -22,12 +21,9 @@ pub struct ScheduleService {
 }
 
 impl ScheduleService {
-    /// Levels from the store's `messageDelayLevel`.
-    pub fn new(spec: &str) -> Self {
-        let mut levels = store::dispatch::parse_delay_levels(spec);
-        if levels.is_empty() {
-            levels = store::dispatch::parse_delay_levels(topics::DEFAULT_DELAY_LEVELS);
-        }
+    /// Levels as the store parsed them from `messageDelayLevel` (in ms,
+    /// level 1 first), so that both agree on every level's delay.
+    pub fn new(levels: Vec<i64>) -> Self {
         ScheduleService {
             levels,
             offsets: Mutex::new(BTreeMap::new()),
@@ -101,9 +97,8 @@ mod tests {
 
     #[test]
     fn levels_and_offsets_json() {
-        let s = ScheduleService::new("1s 2m");
+        let s = ScheduleService::new(vec![1000, 120_000]);
         assert_eq!(s.max_level(), 2);
-        assert_eq!(ScheduleService::new("").max_level(), 18);
         s.set_offset(2, 7);
         s.set_offset(1, 3);
         assert_eq!(s.offset(2), 7);
