@@ -306,10 +306,9 @@ pub fn validate_topic(topic: &str) -> BrokerResult<()> {
 /// Maps a store failure on the send path to the broker error clients expect.
 pub fn store_error(e: StoreError) -> BrokerError {
     match e {
-        StoreError::DiskFull => BrokerError::ServiceNotAvailable(
-            "service not available now: the disk is full, sends are refused until space is freed"
-                .into(),
-        ),
+        e @ (StoreError::DiskFull { .. } | StoreError::ThreadFailed { .. }) => {
+            BrokerError::ServiceNotAvailable(e.to_string())
+        }
         StoreError::MessageTooLarge { size, limit } => BrokerError::MessageIllegal(format!(
             "the message is {size} bytes; the limit is {limit}"
         )),
