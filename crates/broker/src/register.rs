@@ -83,6 +83,22 @@ pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
     outcome
 }
 
+/// Passes `result` on after registering with the NameServers when it is a
+/// success, so the answer to a topic creation reaches the admin only once
+/// the NameServers route the topic: a producer asking right after then gets
+/// the new queue count, not the TBW102 template's (whose extra queue ids
+/// this broker would refuse). Bounded, so an unreachable NameServer delays
+/// the answer by at most two seconds; the loop in `run` registers anyway.
+pub async fn registered_then<T>(
+    state: &Arc<BrokerState>,
+    result: crate::error::BrokerResult<T>,
+) -> crate::error::BrokerResult<T> {
+    if result.is_ok() && !state.config.namesrv_list().is_empty() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), register_all(state)).await;
+    }
+    result
+}
+
 /// The registration loop: registers now, then periodically and after topic
 /// changes, until cancelled; then unregisters.
 pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
