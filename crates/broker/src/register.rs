@@ -105,10 +105,17 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
     let period = state.config.register_period();
     loop {
         let outcome = register_all(&state).await;
+        // A slave that registered before its master learns the master
+        // only from a later registration: ask again soon, not a period on.
+        let wait = if state.is_slave() && outcome.master_addr.is_none() {
+            Duration::from_secs(1).min(period)
+        } else {
+            period
+        };
         state.set_master(outcome);
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(period) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = state.topics.changed() => {
                 // Let a burst of topic creations settle into one registration.
                 tokio::time::sleep(Duration::from_millis(50)).await;

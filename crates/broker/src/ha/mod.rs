@@ -10,6 +10,7 @@
 
 pub mod master;
 pub mod metadata;
+pub mod replica_topics;
 pub mod slave;
 pub mod sync;
 
