@@ -83,3 +83,65 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     broker.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../conf/examples")
+            .join(name)
+    }
+
+    /// The Apache distribution's broker files, and a tuned one full of keys
+    /// we have no setting for, load unchanged and mean what they say.
+    #[test]
+    fn java_broker_files_load_unchanged() {
+        let f = load(Some(&example("broker.conf")), None, None).unwrap();
+        assert_eq!(f.broker.broker_name, "broker-a");
+        assert_eq!(
+            f.broker.broker_role,
+            broker::config::BrokerRole::AsyncMaster
+        );
+        assert_eq!(f.store.file_reserved_time, 48);
+        f.store.validate().unwrap();
+        for (name, id, role) in [
+            (
+                "broker-a.properties",
+                0,
+                broker::config::BrokerRole::SyncMaster,
+            ),
+            (
+                "broker-a-s.properties",
+                1,
+                broker::config::BrokerRole::Slave,
+            ),
+            (
+                "broker-b.properties",
+                0,
+                broker::config::BrokerRole::SyncMaster,
+            ),
+            (
+                "broker-b-s.properties",
+                1,
+                broker::config::BrokerRole::Slave,
+            ),
+        ] {
+            let f = load(Some(&example(&format!("2m-2s-sync/{name}"))), None, None).unwrap();
+            assert_eq!(
+                (f.broker.broker_id, f.broker.broker_role),
+                (id, role),
+                "{name}"
+            );
+            f.store.validate().unwrap();
+        }
+        let f = load(Some(&example("broker-tuned.conf")), None, None).unwrap();
+        assert_eq!(
+            f.store.store_path_root_dir,
+            Path::new("/data/rocketmq/store")
+        );
+        assert_eq!(f.store.disk_max_used_space_ratio, 88);
+        f.store.validate().unwrap();
+    }
+}

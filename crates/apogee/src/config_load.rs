@@ -12,10 +12,15 @@ use serde::Serialize;
 
 /// Reads `path` (TOML when it ends in `.toml`, Java properties otherwise)
 /// over the defaults of `T`, then applies `APOGEE_<PREFIX>_<KEY>` variables.
+/// A Java properties file may hold keys we have no field for: they are
+/// ignored with one warning, as Java does, unless they would change
+/// behaviour (see `java_keys`). TOML files and variables are ours, so an
+/// unknown key there is a typo and an error.
 ///
 /// # Errors
-/// The file cannot be read, a line does not parse, a key is unknown (named
-/// in the message), or a value does not fit its field.
+/// The file cannot be read, a line does not parse, a key is unknown (in
+/// TOML or a variable) or refused (in a properties file), each named in the
+/// message, or a value does not fit its field.
 pub fn load<T>(path: Option<&Path>, env_prefix: &str) -> Result<T>
 where
     T: Serialize + DeserializeOwned + Default,
@@ -33,12 +38,15 @@ where
             }
             parsed.into_iter().collect()
         } else {
-            typed_properties(
-                &table,
-                parse_properties(&text).with_context(|| {
-                    format!("{} is not a valid properties file", path.display())
-                })?,
-            )?
+            let (known, unknown): (BTreeMap<_, _>, BTreeMap<_, _>) = parse_properties(&text)
+                .with_context(|| format!("{} is not a valid properties file", path.display()))?
+                .into_iter()
+                .partition(|(k, _)| table.contains_key(k));
+            let typed = typed_properties(&table, known)?;
+            let mut merged = table.clone();
+            merged.extend(typed.iter().cloned());
+            crate::java_keys::check_unknown(&unknown, &merged, path)?;
+            typed
         };
         table.extend(entries);
     }
@@ -187,9 +195,15 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
-        let p = write("b.conf", "listenPrt=1\n");
+        let p = write("b.toml", "listenPrt=1\n");
         let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
         assert!(err.contains("listenPrt"), "{err}");
+        let p = write("b.conf", "listenPrt=1\nlistenPort=5\n");
+        let s = load::<Sample>(Some(&p), "TEST2").unwrap();
+        assert_eq!(s.listen_port, 5, "unknown Java keys are ignored");
+        let p = write("b2.conf", "aclEnable=true\n");
+        let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
+        assert!(err.contains("aclEnable"), "{err}");
         let p = write("c.conf", "listenPort=abc\n");
         let err = load::<Sample>(Some(&p), "TEST3").unwrap_err().to_string();
         assert!(err.contains("listenPort"), "{err}");

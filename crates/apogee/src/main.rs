@@ -6,6 +6,7 @@ mod admin_cmd;
 mod bench_cmd;
 mod broker_cmd;
 mod config_load;
+mod java_keys;
 mod logging;
 mod namesrv_cmd;
 mod standalone_cmd;

@@ -82,7 +82,6 @@ pub struct BrokerConfig {
     pub transaction_time_out: u64,
     pub transaction_check_max: i32,
     pub transaction_check_interval: u64,
-    pub accept_send_to_retry_topic: bool,
     /// Longest delay of a timed message (TIMER_* properties), in seconds.
     pub timer_max_delay_sec: u64,
     /// Lease of an ordered-consumption queue lock (ms), renewed by re-locking
@@ -131,7 +130,6 @@ impl Default for BrokerConfig {
             transaction_time_out: 6_000,
             transaction_check_max: 15,
             transaction_check_interval: 30_000,
-            accept_send_to_retry_topic: true,
             timer_max_delay_sec: 604_800,
             rebalance_lock_max_live_time: 60_000,
         }

@@ -50,7 +50,9 @@ impl BrokerError {
                 ResponseCode::SYSTEM_ERROR
             }
             BrokerError::Store(e) => match e {
-                StoreError::DiskFull | StoreError::ShutDown => ResponseCode::SERVICE_NOT_AVAILABLE,
+                StoreError::DiskFull { .. }
+                | StoreError::ThreadFailed { .. }
+                | StoreError::ShutDown => ResponseCode::SERVICE_NOT_AVAILABLE,
                 StoreError::MessageTooLarge { .. } | StoreError::BadRecord(_) => {
                     ResponseCode::MESSAGE_ILLEGAL
                 }
@@ -95,10 +97,6 @@ impl BrokerError {
 /// on are worded for it; the rest say what failed.
 fn store_remark(e: &StoreError) -> String {
     match e {
-        StoreError::DiskFull => {
-            "service not available now: the disk is full, sends are refused until space is freed"
-                .into()
-        }
         StoreError::MessageTooLarge { size, limit } => {
             format!("the message is {size} bytes; the limit is {limit}")
         }
@@ -117,9 +115,14 @@ mod tests {
 
     #[test]
     fn store_errors_map_to_their_codes_and_remarks() {
-        let full = BrokerError::from(StoreError::DiskFull);
+        let full = BrokerError::from(StoreError::DiskFull {
+            free: 7,
+            path: "/data".into(),
+            key: "diskMaxUsedSpaceRatio",
+            ratio: 90,
+        });
         assert_eq!(full.code(), ResponseCode::SERVICE_NOT_AVAILABLE);
-        assert!(full.to_string().contains("disk is full"));
+        assert!(full.to_string().contains("disk full: 7 bytes free on /data"));
         assert!(full.is_transient());
         let big = BrokerError::from(StoreError::MessageTooLarge { size: 9, limit: 4 });
         assert_eq!(big.code(), ResponseCode::MESSAGE_ILLEGAL);

@@ -68,8 +68,14 @@ async fn dispatch(
         C::GET_CONSUMER_CONNECTION_LIST => clients::get_consumer_connection_list(state, req),
         C::QUERY_MESSAGE => query::query_message(state, req),
         C::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req),
-        C::UPDATE_AND_CREATE_TOPIC => admin::update_and_create_topic(state, req),
-        C::UPDATE_AND_CREATE_TOPIC_LIST => admin::update_and_create_topic_list(state, req),
+        C::UPDATE_AND_CREATE_TOPIC => {
+            let created = admin::update_and_create_topic(state, req);
+            crate::services::register::registered_then(state, created).await
+        }
+        C::UPDATE_AND_CREATE_TOPIC_LIST => {
+            let created = admin::update_and_create_topic_list(state, req);
+            crate::services::register::registered_then(state, created).await
+        }
         C::DELETE_TOPIC_IN_BROKER => admin::delete_topic(state, req),
         C::GET_ALL_TOPIC_CONFIG => admin::get_all_topic_config(state, req),
         C::GET_TOPIC_CONFIG => admin::get_topic_config(state, req),

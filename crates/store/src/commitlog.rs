@@ -3,11 +3,11 @@
 //! queue offsets, physical offsets and the store timestamp.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{now_ms, MappedFile, MappedFileQueue};
@@ -69,6 +69,11 @@ pub struct CommitLog {
     /// than msync of pages dirtied through the mapping (no page-table
     /// write-protection and TLB shootdowns while appenders keep writing).
     write_through: bool,
+    /// Corrupt ranges `(offset, length)` recovery stepped over: never
+    /// dispatched, never served (a consume-queue entry from before the
+    /// damage reads as missing).
+    skipped: RwLock<Vec<(u64, u64)>>,
+    any_skipped: AtomicBool,
 }
 
 impl CommitLog {
@@ -83,6 +88,8 @@ impl CommitLog {
             max_message_size: usize::try_from(max_message_size).unwrap_or(usize::MAX),
             last_store_ts: AtomicI64::new(0),
             write_through: false,
+            skipped: RwLock::new(Vec::new()),
+            any_skipped: AtomicBool::new(false),
         })
     }
 
@@ -127,6 +134,53 @@ impl CommitLog {
             .entry(topic.to_owned())
             .or_default()
             .insert(queue_id, next);
+    }
+
+    /// Sets the corrupt ranges recovery stepped over.
+    pub fn set_skipped(&self, ranges: Vec<(u64, u64)>) {
+        self.any_skipped
+            .store(!ranges.is_empty(), Ordering::Release);
+        *self.skipped.write() = ranges;
+    }
+
+    /// The end of the corrupt range starting at `at`, if one does.
+    pub fn skipped_range_end(&self, at: u64) -> Option<u64> {
+        if !self.any_skipped.load(Ordering::Acquire) {
+            return None;
+        }
+        let ranges = self.skipped.read();
+        ranges
+            .iter()
+            .find(|(s, _)| *s == at)
+            .map(|(s, len)| s + len)
+    }
+
+    fn in_skipped(&self, phys: u64) -> bool {
+        self.any_skipped.load(Ordering::Acquire)
+            && self
+                .skipped
+                .read()
+                .iter()
+                .any(|(s, len)| phys >= *s && phys < s + len)
+    }
+
+    /// Raises a queue's next offset to at least `next` (recovery from the
+    /// records themselves when its consume queue could not be rebuilt).
+    pub fn raise_next_queue_offset(&self, topic: &str, queue_id: i32, next: u64) {
+        let mut state = self.put.lock();
+        let slot = state
+            .next_offsets
+            .entry(topic.to_owned())
+            .or_default()
+            .entry(queue_id)
+            .or_insert(0);
+        *slot = (*slot).max(next);
+    }
+
+    /// The largest record accepted (`maxMessageSize`, capped by a segment).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+            .min(self.files.file_size() as usize - END_MARKER_LEN)
     }
 
     /// Forgets a topic's counters (topic deleted).
@@ -291,6 +345,9 @@ impl CommitLog {
 
     /// The record at `phys` as a `Bytes` sharing the mapping.
     pub fn read_record(&self, phys: u64) -> Option<Bytes> {
+        if self.in_skipped(phys) {
+            return None;
+        }
         let file = self.files.find(phys)?;
         let pos = phys - file.start();
         match crate::record::peek_head(file.slice(pos, 8)?) {
@@ -301,6 +358,9 @@ impl CommitLog {
 
     /// `len` published bytes at `phys` sharing the mapping.
     pub fn read(&self, phys: u64, len: u32) -> Option<Bytes> {
+        if self.in_skipped(phys) {
+            return None;
+        }
         let file = self.files.find(phys)?;
         file.bytes(phys - file.start(), len as usize)
     }

@@ -214,9 +214,15 @@ impl ConsumeQueue {
         let mut end = files.get(from).map_or(0, |f| f.start());
         'files: for file in &files[from..] {
             let mut pos = 0;
+            // Holes are not read through the mapping (see `mmap::data_end`).
+            let mut readable = 0;
             while pos + CQ_UNIT <= file.size() {
-                let valid = file
-                    .slice_raw(pos, CQ_UNIT as usize)
+                if pos + CQ_UNIT > readable {
+                    readable = file.data_end(pos);
+                }
+                let valid = (pos + CQ_UNIT <= readable)
+                    .then(|| file.slice_raw(pos, CQ_UNIT as usize))
+                    .flatten()
                     .and_then(CqEntry::decode)
                     .is_some_and(|e| e.is_valid());
                 if !valid {

@@ -226,6 +226,10 @@ impl Dispatcher {
             let Some(file) = self.log.files().find(*from) else {
                 break;
             };
+            if let Some(next) = self.log.skipped_range_end(*from) {
+                *from = next;
+                continue;
+            }
             let pos = *from - file.start();
             let head = file.slice(pos, 8).map_or(Head::Invalid, peek_head);
             match head {
@@ -264,11 +268,19 @@ impl Dispatcher {
     }
 
     /// The dispatcher thread body: runs until `stop` is set.
-    pub fn run(&self, stop: &StopSignal) {
+    ///
+    /// # Errors
+    /// A queue or index write failed for a reason other than a full disk
+    /// (which is retried until space returns): the store then stops taking
+    /// writes rather than storing messages no consumer would see.
+    pub fn run(&self, stop: &StopSignal) -> Result<()> {
         let mut idle = 0u32;
         while !stop.is_stopped() {
             if let Err(e) = self.dispatch_available(true) {
-                tracing::error!(error = %e, "dispatch failed; retrying");
+                if !crate::error::is_no_space(&e) {
+                    return Err(e);
+                }
+                tracing::error!(error = %e, "dispatch failed for lack of disk; retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
             if self.dispatched() < self.log.max_offset() {
@@ -290,9 +302,7 @@ impl Dispatcher {
             *woken = false;
             idle = 0;
         }
-        if let Err(e) = self.dispatch_available(true) {
-            tracing::error!(error = %e, "final dispatch failed");
-        }
+        self.dispatch_available(true)
     }
 
     /// Wakes a thread blocked in `run` so it can observe `stop`.

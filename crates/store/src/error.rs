@@ -16,9 +16,31 @@ pub enum StoreError {
     /// Another process holds the store lock.
     #[error("store directory {0} is locked by another process")]
     Locked(PathBuf),
-    /// Disk usage passed `diskSpaceWarningLevelRatio`; puts refused, reads continue.
-    #[error("disk full: usage above diskSpaceWarningLevelRatio")]
-    DiskFull,
+    /// Disk usage passed the limit, or the file system had no blocks left
+    /// for a segment; puts are refused, reads continue, and puts resume by
+    /// themselves once space returns.
+    #[error("disk full: {free} bytes free on {path}, limit {key}={ratio}")]
+    DiskFull {
+        /// Bytes available when last measured.
+        free: u64,
+        /// The store root.
+        path: PathBuf,
+        /// The config key holding the limit.
+        key: &'static str,
+        /// Its value (percent).
+        ratio: u32,
+    },
+    /// A store thread died (panic or fatal I/O error): writes are refused
+    /// because what follows them (flush, dispatch) no longer runs.
+    #[error(
+        "store thread {thread} failed: {reason}; writes are refused until the broker restarts"
+    )]
+    ThreadFailed {
+        /// The thread's name.
+        thread: String,
+        /// The panic message or error.
+        reason: String,
+    },
     /// The record is larger than `maxMessageSize` or a segment.
     #[error("message too large: {size} bytes (limit {limit})")]
     MessageTooLarge {
@@ -59,6 +81,12 @@ impl StoreError {
             source,
         }
     }
+}
+
+/// True for an I/O error that means the file system is out of space.
+pub(crate) fn is_no_space(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)
+        || source.raw_os_error() == Some(libc::EDQUOT))
 }
 
 /// Shorthand for store results.

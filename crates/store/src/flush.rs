@@ -42,6 +42,8 @@ pub struct Flusher {
     rounds: AtomicU64,
     wake: Mutex<bool>,
     cond: Condvar,
+    #[cfg(test)]
+    fail_next: std::sync::atomic::AtomicBool,
 }
 
 impl Flusher {
@@ -59,6 +61,8 @@ impl Flusher {
             rounds: AtomicU64::new(0),
             wake: Mutex::new(false),
             cond: Condvar::new(),
+            #[cfg(test)]
+            fail_next: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -130,14 +134,17 @@ impl Flusher {
     }
 
     /// A flusher thread body: runs until `stop`, then flushes once more.
-    pub fn run(&self, stop: &StopSignal) {
+    ///
+    /// # Errors
+    /// A failed sync other than `ENOSPC`: after a failed fsync the kernel
+    /// may have dropped the dirty pages, so retrying could report data
+    /// durable that is not; the store stops taking writes instead.
+    pub fn run(&self, stop: &StopSignal) -> Result<()> {
         match self.mode {
-            FlushDiskType::SyncFlush => self.run_sync(stop),
-            FlushDiskType::AsyncFlush => self.run_async(stop),
+            FlushDiskType::SyncFlush => self.run_sync(stop)?,
+            FlushDiskType::AsyncFlush => self.run_async(stop)?,
         }
-        if let Err(e) = self.flush_now() {
-            tracing::error!(error = %e, "final commit-log flush failed");
-        }
+        self.flush_now().map(|_| ())
     }
 
     /// Waits for a request or `wait`, whichever comes first.
@@ -149,7 +156,7 @@ impl Flusher {
         *woken = false;
     }
 
-    fn run_async(&self, stop: &StopSignal) {
+    fn run_async(&self, stop: &StopSignal) -> Result<()> {
         let mut last_thorough = Instant::now();
         while !stop.is_stopped() {
             self.wait_request(self.interval);
@@ -158,25 +165,47 @@ impl Flusher {
                 || (dirty > 0 && last_thorough.elapsed() >= self.thorough);
             if due {
                 last_thorough = Instant::now();
-                self.flush_logged();
+                self.flush_checked()?;
             }
         }
+        Ok(())
     }
 
-    fn run_sync(&self, stop: &StopSignal) {
+    fn run_sync(&self, stop: &StopSignal) -> Result<()> {
         while !stop.is_stopped() {
             self.wait_request(Duration::from_millis(10));
             if self.log.files().dirty_bytes() > 0 {
-                self.flush_logged();
+                self.flush_checked()?;
             }
+        }
+        Ok(())
+    }
+
+    /// One round; only an out-of-space failure is retried (see `run`).
+    fn flush_checked(&self) -> Result<()> {
+        #[cfg(test)]
+        if self.fail_next.swap(false, Ordering::AcqRel) {
+            return Err(crate::error::StoreError::io(
+                self.log.files().dir(),
+                std::io::Error::from_raw_os_error(libc::EIO),
+            ));
+        }
+        match self.flush_now() {
+            Ok(_) => Ok(()),
+            Err(e) if crate::error::is_no_space(&e) => {
+                tracing::error!(error = %e, "commit-log flush failed; retrying");
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 
-    fn flush_logged(&self) {
-        if let Err(e) = self.flush_now() {
-            tracing::error!(error = %e, "commit-log flush failed");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// Test failpoint: the next flush round fails with EIO.
+    #[cfg(test)]
+    pub(crate) fn fail_next_flush(&self) {
+        self.fail_next.store(true, Ordering::Release);
+        self.request();
     }
 
     /// Wakes the thread so it can observe `stop`.

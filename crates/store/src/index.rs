@@ -5,6 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -79,6 +80,12 @@ fn read_i64(region: &MmapRegion, at: usize) -> i64 {
 pub struct IndexFile {
     path: PathBuf,
     region: MmapRegion,
+    /// Writes go through the file: slots are written all over a sparse
+    /// file, and a store through the mapping into a hole on a full disk
+    /// is a SIGBUS, while `pwrite` answers `ENOSPC`.
+    file: std::fs::File,
+    /// The file has all its blocks (see `ready`).
+    allocated: AtomicBool,
     slots: u32,
     max_items: u32,
     header: RwLock<Header>,
@@ -105,10 +112,19 @@ impl IndexFile {
             )));
         }
         let region = MmapRegion::map(&file, size).map_err(|e| StoreError::io(path, e))?;
-        let header = Header::decode(region.slice(0, HEADER).unwrap_or_default());
+        // Slots are read all over the file; a read of a hole through the
+        // mapping may allocate a page (tmpfs does), a SIGBUS on a full disk.
+        let allocated = crate::mmap::allocate(&file, 0, size as u64).is_ok();
+        let header = if allocated || len != 0 {
+            Header::decode(region.slice(0, HEADER).unwrap_or_default())
+        } else {
+            Header::decode(&[])
+        };
         Ok(Self {
             path: path.to_path_buf(),
             region,
+            file,
+            allocated: AtomicBool::new(allocated),
             slots,
             max_items,
             header: RwLock::new(header),
@@ -119,8 +135,29 @@ impl IndexFile {
         StoreError::io(&self.path, e)
     }
 
+    /// Gives the whole file blocks if that failed before (full disk).
+    fn ready(&self) -> Result<()> {
+        if self.allocated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let len = self.region.len() as u64;
+        crate::mmap::allocate(&self.file, 0, len).map_err(|e| self.io(e))?;
+        self.allocated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes `data` at `pos` (readers see it through the mapping: both
+    /// share the page cache).
+    fn write_at(&self, pos: usize, data: &[u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file
+            .write_all_at(data, pos as u64)
+            .map_err(|e| self.io(e))
+    }
+
     /// Adds one key; `Ok(false)` when the file is full.
     fn put(&self, key_hash: u32, phys: u64, store_ts: i64) -> Result<bool> {
+        self.ready()?;
         let mut h = self.header.write();
         if h.index_count as u32 >= self.max_items {
             return Ok(false);
@@ -142,25 +179,22 @@ impl IndexFile {
         item[4..12].copy_from_slice(&(phys as i64).to_be_bytes());
         item[12..16].copy_from_slice(&diff.to_be_bytes());
         item[16..20].copy_from_slice(&prev.to_be_bytes());
-        self.region
-            .write_at(item_pos, &item)
-            .map_err(|e| self.io(e))?;
-        self.region
-            .write_at(slot_pos, &n.to_be_bytes())
-            .map_err(|e| self.io(e))?;
+        self.write_at(item_pos, &item)?;
+        self.write_at(slot_pos, &n.to_be_bytes())?;
         if prev == 0 {
             h.slot_count += 1;
         }
         h.index_count += 1;
         h.end_phy = phys as i64;
         h.end_ts = store_ts;
-        self.region
-            .write_at(0, &h.encode())
-            .map_err(|e| self.io(e))?;
+        self.write_at(0, &h.encode())?;
         Ok(true)
     }
 
     fn query(&self, key_hash: u32, max: usize, begin: i64, end: i64, out: &mut Vec<u64>) {
+        if self.ready().is_err() {
+            return;
+        }
         let h = self.header.read();
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
         let mut n = read_i32(&self.region, slot_pos);
@@ -340,7 +374,7 @@ impl IndexService {
             let mut h = f.header.write();
             if h.index_count > 1 && h.end_phy >= log_end as i64 {
                 h.end_phy = log_end as i64 - 1;
-                f.region.write_at(0, &h.encode()).map_err(|e| f.io(e))?;
+                f.write_at(0, &h.encode())?;
             }
         }
         Ok(())

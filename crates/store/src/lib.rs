@@ -12,6 +12,7 @@ pub mod consume_queue;
 pub mod dispatch;
 pub mod error;
 pub mod flush;
+pub mod health;
 pub mod index;
 pub mod mapped_file;
 pub mod metadata;
@@ -22,6 +23,7 @@ pub mod record;
 pub mod recovery;
 pub mod retention;
 pub mod signal;
+pub mod space;
 pub mod store;
 
 pub use commitlog::Appended;

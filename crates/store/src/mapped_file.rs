@@ -47,8 +47,14 @@ pub struct MappedFile {
     file: std::fs::File,
     wrote: AtomicU64,
     flushed: AtomicU64,
+    /// Position below which the file has real blocks (see `ensure_allocated`).
+    allocated: AtomicU64,
     last_write_ms: AtomicI64,
 }
+
+/// Blocks are allocated this far ahead of a write, so the `fallocate` call
+/// is paid once per few MiB rather than per append.
+const ALLOCATE_AHEAD: u64 = 4 << 20;
 
 impl MappedFile {
     /// Opens (creating and pre-allocating if missing) the segment at `start`.
@@ -100,6 +106,7 @@ impl MappedFile {
             file,
             wrote: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
+            allocated: AtomicU64::new(0),
             last_write_ms: AtomicI64::new(if fresh { now_ms() } else { mtime }),
         })
     }
@@ -144,12 +151,41 @@ impl MappedFile {
         &self.path
     }
 
+    /// Makes sure the blocks below `end` exist (allocating a few MiB
+    /// ahead), so writes through the mapping cannot fault on a full disk.
+    /// Segments are created sparse, and an existing one may have been too,
+    /// so the first write of a run allocates from the start: `fallocate`
+    /// over blocks that already exist costs next to nothing.
+    ///
+    /// # Errors
+    /// `Io` with `ENOSPC` when the file system is full.
+    pub fn ensure_allocated(&self, end: u64) -> Result<()> {
+        let done = self.allocated.load(Ordering::Acquire);
+        if end <= done {
+            return Ok(());
+        }
+        let ahead = end.saturating_add(ALLOCATE_AHEAD).min(self.size).max(end);
+        // Near a full disk the run-ahead may not fit where the write does.
+        let to = match crate::mmap::allocate(&self.file, done, ahead - done) {
+            Ok(()) => ahead,
+            Err(_) if ahead > end => {
+                crate::mmap::allocate(&self.file, done, end - done)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                end
+            }
+            Err(e) => return Err(StoreError::io(&self.path, e)),
+        };
+        self.allocated.fetch_max(to, Ordering::AcqRel);
+        Ok(())
+    }
+
     /// Writes `data` at position `pos` without publishing it (single writer).
     ///
     /// # Errors
-    /// Out of range.
+    /// Out of range; `Io` (`ENOSPC`) when its blocks cannot be allocated.
     pub fn write_unpublished(&self, pos: u64, data: &[u8]) -> Result<()> {
         let p = usize::try_from(pos).map_err(|_| StoreError::BadRecord("position".into()))?;
+        self.ensure_allocated(pos.saturating_add(data.len() as u64).min(self.size))?;
         self.region
             .write_at(p, data)
             .map_err(|e| StoreError::io(&self.path, e))
@@ -170,6 +206,9 @@ impl MappedFile {
             )));
         }
         use std::os::unix::fs::FileExt;
+        // Allocated first so that a full disk fails the whole record here
+        // rather than part-way through the write.
+        self.ensure_allocated(pos + data.len() as u64)?;
         self.file
             .write_all_at(data, pos)
             .map_err(|e| StoreError::io(&self.path, e))
@@ -210,6 +249,28 @@ impl MappedFile {
     /// before readers exist).
     pub fn slice_raw(&self, pos: u64, len: usize) -> Option<&[u8]> {
         self.region.slice(usize::try_from(pos).ok()?, len)
+    }
+
+    /// Position where the run of data holding `pos` ends (`pos` when it
+    /// is in a hole): recovery reads unpublished bytes only below it, see
+    /// [`crate::mmap::data_end`].
+    pub fn data_end(&self, pos: u64) -> u64 {
+        crate::mmap::data_end(&self.file, pos, self.size)
+    }
+
+    /// Runs of data `[from, to)` at or after `pos`.
+    fn data_runs(&self, mut pos: u64) -> Vec<(u64, u64)> {
+        let mut runs = Vec::new();
+        while pos < self.size {
+            let Some(from) = crate::mmap::next_data(&self.file, pos).filter(|d| *d < self.size)
+            else {
+                break;
+            };
+            let to = self.data_end(from).max(from + 1).min(self.size);
+            runs.push((from, to));
+            pos = to;
+        }
+        runs
     }
 
     /// Published bytes as a `Bytes` sharing the mapping (no copy).
@@ -260,18 +321,21 @@ impl MappedFile {
     /// Zeroing or msync failed.
     pub fn truncate(&self, pos: u64) -> Result<()> {
         let pos = pos.min(self.size);
-        let p = pos as usize;
-        let dirty = self.size as usize - p;
-        let already_zero = self
-            .slice_raw(pos, dirty)
-            .is_some_and(|s| s.iter().all(|b| *b == 0));
-        if !already_zero {
-            self.region
-                .zero(p, dirty)
-                .map_err(|e| StoreError::io(&self.path, e))?;
-            self.region
-                .flush_range(p, dirty)
-                .map_err(|e| StoreError::io(&self.path, e))?;
+        // Holes read as zeros already; touching them through the mapping
+        // could allocate pages on a full disk (see `mmap::data_end`).
+        for (from, to) in self.data_runs(pos) {
+            let (p, n) = (from as usize, (to - from) as usize);
+            let already_zero = self
+                .slice_raw(from, n)
+                .is_some_and(|s| s.iter().all(|b| *b == 0));
+            if !already_zero {
+                self.region
+                    .zero(p, n)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                self.region
+                    .flush_range(p, n)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+            }
         }
         self.wrote.store(pos, Ordering::Release);
         self.flushed.store(pos, Ordering::Release);

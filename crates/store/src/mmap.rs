@@ -180,6 +180,23 @@ pub fn lock_exclusive(file: &File) -> io::Result<()> {
 /// # Errors
 /// The path has interior NULs or `statvfs` failed.
 pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
+    disk_space(path).map(|s| s.used_ratio)
+}
+
+/// What `statvfs` says about the file system holding a path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiskSpace {
+    /// Used fraction as `df` computes it (see [`disk_used_ratio`]).
+    pub used_ratio: f64,
+    /// Bytes available to this process.
+    pub available: u64,
+}
+
+/// Usage and available bytes of the file system holding `path`.
+///
+/// # Errors
+/// The path has interior NULs or `statvfs` failed.
+pub fn disk_space(path: &Path) -> io::Result<DiskSpace> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -192,7 +209,98 @@ pub fn disk_used_ratio(path: &Path) -> io::Result<f64> {
     }
     #[allow(clippy::unnecessary_cast)]
     let (blocks, free, avail) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64);
-    Ok(used_ratio(blocks, free, avail))
+    #[allow(clippy::unnecessary_cast)]
+    let frsize = st.f_frsize as u64;
+    Ok(DiskSpace {
+        used_ratio: used_ratio(blocks, free, avail),
+        available: avail.saturating_mul(frsize),
+    })
+}
+
+/// End of the run of data (not a hole) starting at `from`: `from` itself
+/// when `from` is in a hole or past the end. Reading a hole through a
+/// shared mapping can allocate a page (tmpfs does), which on a full file
+/// system is a SIGBUS; readers of possibly sparse files stay below this.
+/// Where the OS cannot say, everything up to `len` counts as data.
+pub fn data_end(file: &File, from: u64, len: u64) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(off) = libc::off_t::try_from(from) else {
+            return from;
+        };
+        let fd = file.as_raw_fd();
+        // SAFETY: plain syscalls on a valid, open descriptor borrowed from
+        // `file`; SEEK_DATA/SEEK_HOLE only report extents. The descriptor's
+        // position is not used by anyone (all I/O is positional).
+        let data = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
+        if data < 0 {
+            let enxio = io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO);
+            return if enxio { from } else { len };
+        }
+        if data != off {
+            return from;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, off, libc::SEEK_HOLE) };
+        u64::try_from(hole).map_or(len, |h| h.min(len))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, from);
+        len
+    }
+}
+
+/// Start of the next run of data at or after `from`, if any.
+pub fn next_data(file: &File, from: u64) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let off = libc::off_t::try_from(from).ok()?;
+        // SAFETY: see `data_end`.
+        let data = unsafe { libc::lseek(file.as_raw_fd(), off, libc::SEEK_DATA) };
+        u64::try_from(data).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        Some(from)
+    }
+}
+
+/// Gives `[offset, offset+len)` of `file` real blocks (`posix_fallocate`),
+/// so that a later store through a shared mapping cannot meet a full disk:
+/// the kernel reports that to a mapping write with SIGBUS, which kills the
+/// process, while here it is an `ENOSPC` error the caller can answer with.
+///
+/// # Errors
+/// `ENOSPC` (kind `StorageFull`) when the blocks are not there; other OS
+/// failures.
+pub fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let (Ok(off), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("allocation of {len} bytes at {offset} out of range"),
+        ));
+    };
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscall on a valid, open descriptor borrowed from
+        // `file`; it only changes the file's block allocation, never its bytes.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), off, n) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, off, n);
+        Ok(())
+    }
 }
 
 /// `df`'s usage from block counts: total, free (including the root

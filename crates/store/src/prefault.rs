@@ -92,6 +92,13 @@ impl Prefaulter {
         let mut from = self.warmed.load(Ordering::Relaxed).max(end);
         while from < target && !stop.is_stopped() {
             let to = (from + CHUNK).min(target);
+            // Populating pages the file system has no blocks for would
+            // fail (or, written later, SIGBUS); allocate first, and on a
+            // full disk leave the append path to report it.
+            if let Err(e) = file.ensure_allocated(to - file.start()) {
+                tracing::debug!(error = %e, "no blocks to pre-fault into");
+                return;
+            }
             match file.prefault(from - file.start(), to - file.start()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {

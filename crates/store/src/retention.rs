@@ -6,7 +6,6 @@
 //! minimum follow. The active segment and undispatched data are never
 //! deleted.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +16,9 @@ use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::index::IndexService;
 use crate::mapped_file::now_ms;
-use crate::mmap::{disk_used_ratio, local_time};
+use crate::mmap::local_time;
 use crate::signal::StopSignal;
+use crate::space::DiskGuard;
 
 /// The retention worker.
 pub struct Retention {
@@ -32,8 +32,8 @@ pub struct Retention {
     pub index: Option<Arc<IndexService>>,
     /// Dispatch progress (undispatched data is kept).
     pub dispatcher: Arc<Dispatcher>,
-    /// Set while puts must be refused.
-    pub disk_full: Arc<AtomicBool>,
+    /// Refuses puts past `diskSpaceWarningLevelRatio`.
+    pub guard: Arc<DiskGuard>,
 }
 
 /// What one round did.
@@ -56,12 +56,8 @@ impl Retention {
     /// # Errors
     /// Unlink failures.
     pub fn run_once(&self, force_expired: bool) -> Result<CleanReport> {
-        let usage = disk_used_ratio(&self.cfg.store_path_root_dir).unwrap_or(0.0);
+        let usage = self.guard.check();
         let pct = |r: u32| f64::from(r) / 100.0;
-        let full = usage > pct(self.cfg.disk_space_warning_level_ratio);
-        if full != self.disk_full.swap(full, Ordering::AcqRel) {
-            tracing::warn!(usage, full, "disk full state changed");
-        }
         let hour = local_time(now_ms()).3;
         let in_window = self.cfg.delete_hours().contains(&hour);
         let over_max = usage > pct(self.cfg.disk_max_used_space_ratio);
@@ -103,6 +99,7 @@ impl Retention {
         }
         if report.commitlog_files > 0 {
             tracing::info!(?report, min, "retention deleted files");
+            self.guard.check();
         }
         Ok(report)
     }

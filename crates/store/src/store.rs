@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -17,6 +17,7 @@ use crate::consume_queue::ConsumeQueues;
 use crate::dispatch::{ArrivalListener, Dispatcher};
 use crate::error::{Result, StoreError};
 use crate::flush::{Flusher, LogicsFlusher};
+use crate::health::StoreHealth;
 use crate::index::IndexService;
 use crate::mapped_file::sync_dir;
 use crate::metadata::MetadataFile;
@@ -24,6 +25,7 @@ use crate::prefault::Prefaulter;
 use crate::recovery::{recover, RecoveryReport};
 use crate::retention::{CleanReport, Retention};
 use crate::signal::StopSignal;
+use crate::space::DiskGuard;
 
 /// Result of a single put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +100,10 @@ pub struct RuntimeInfo {
     pub commitlog_files: usize,
     /// Whether the last start followed a crash.
     pub recovered_abnormally: bool,
+    /// A failed store thread ("thread: reason"): writes are refused.
+    pub store_failure: Option<String>,
+    /// Commit-log ranges recovery skipped as corrupt, `(offset, length)`.
+    pub skipped_ranges: Vec<(u64, u64)>,
 }
 
 /// The message store.
@@ -111,7 +117,8 @@ pub struct MessageStore {
     prefault: Arc<Prefaulter>,
     logics: Arc<LogicsFlusher>,
     retention: Arc<Retention>,
-    disk_full: Arc<AtomicBool>,
+    guard: Arc<DiskGuard>,
+    health: Arc<StoreHealth>,
     pub(crate) stats: StoreStats,
     pub(crate) total_ram: u64,
     stop: Arc<StopSignal>,
@@ -190,6 +197,11 @@ impl MessageStore {
             cfg.delay_levels()?,
             0,
         ));
+        let guard = Arc::new(DiskGuard::new(
+            root.clone(),
+            cfg.disk_space_warning_level_ratio,
+        ));
+        guard.check();
         let cp = checkpoint.get();
         let recovery = recover(
             &log,
@@ -216,14 +228,13 @@ impl MessageStore {
             flusher: Arc::clone(&flusher),
             checkpoint,
         });
-        let disk_full = Arc::new(AtomicBool::new(false));
         let retention = Arc::new(Retention {
             cfg: cfg.clone(),
             log: Arc::clone(&log),
             cqs: Arc::clone(&cqs),
             index: index.clone(),
             dispatcher: Arc::clone(&dispatcher),
-            disk_full: Arc::clone(&disk_full),
+            guard: Arc::clone(&guard),
         });
         let store = Self {
             cfg,
@@ -235,7 +246,8 @@ impl MessageStore {
             prefault,
             logics,
             retention,
-            disk_full,
+            guard,
+            health: Arc::new(StoreHealth::new()),
             stats: StoreStats::default(),
             total_ram: total_ram(),
             stop: Arc::new(StopSignal::new()),
@@ -249,11 +261,20 @@ impl MessageStore {
         Ok(store)
     }
 
+    /// Starts the background threads, each supervised: a panic or an
+    /// error it returns is recorded in `health` (see the `health` module).
     fn start_threads(&self) -> Result<()> {
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        let spawn = |name: &'static str, f: Box<dyn FnOnce() -> Result<()> + Send>| {
+            let health = Arc::clone(&self.health);
             std::thread::Builder::new()
                 .name(name.to_owned())
-                .spawn(f)
+                .spawn(move || {
+                    health.supervise(name, || {
+                        if let Err(e) = f() {
+                            health.fail(name, &e.to_string());
+                        }
+                    });
+                })
                 .map_err(|e| StoreError::io(&self.cfg.store_path_root_dir, e))
         };
         let mut threads = self.threads.lock();
@@ -262,15 +283,38 @@ impl MessageStore {
         let (f, stop) = (Arc::clone(&self.flusher), Arc::clone(&self.stop));
         threads.push(spawn("store-flush", Box::new(move || f.run(&stop)))?);
         let (p, stop) = (Arc::clone(&self.prefault), Arc::clone(&self.stop));
-        threads.push(spawn("store-prefault", Box::new(move || p.run(&stop)))?);
+        threads.push(spawn(
+            "store-prefault",
+            Box::new(move || {
+                p.run(&stop);
+                Ok(())
+            }),
+        )?);
         let (l, stop) = (Arc::clone(&self.logics), Arc::clone(&self.stop));
         let every = std::time::Duration::from_millis(self.cfg.flush_interval_consume_queue);
         threads.push(spawn(
             "store-cq-flush",
-            Box::new(move || l.run(&stop, every)),
+            Box::new(move || {
+                l.run(&stop, every);
+                Ok(())
+            }),
         )?);
         let (r, stop) = (Arc::clone(&self.retention), Arc::clone(&self.stop));
-        threads.push(spawn("store-retention", Box::new(move || r.run(&stop)))?);
+        threads.push(spawn(
+            "store-retention",
+            Box::new(move || {
+                r.run(&stop);
+                Ok(())
+            }),
+        )?);
+        let (g, stop) = (Arc::clone(&self.guard), Arc::clone(&self.stop));
+        threads.push(spawn(
+            "store-disk-guard",
+            Box::new(move || {
+                g.run(&stop);
+                Ok(())
+            }),
+        )?);
         Ok(())
     }
 
@@ -286,7 +330,7 @@ impl MessageStore {
 
     /// What recovery found at open.
     pub fn recovery_report(&self) -> RecoveryReport {
-        self.recovery
+        self.recovery.clone()
     }
 
     /// Appends one encoded record (remoting-protocol §7.1, QUEUEOFFSET,
@@ -354,10 +398,12 @@ impl MessageStore {
         if self.stop.is_stopped() {
             return Err(StoreError::ShutDown);
         }
-        if self.disk_full.load(Ordering::Acquire) {
-            return Err(StoreError::DiskFull);
-        }
-        let (appended, end) = self.log.append(records)?;
+        self.health.check()?;
+        self.guard.admit()?;
+        let (appended, end) = self
+            .log
+            .append(records)
+            .map_err(|e| self.guard.classify(e))?;
         self.dispatcher.wake();
         self.prefault.appended(end);
         let bytes: u64 = appended.iter().map(|a| u64::from(a.size)).sum();
@@ -378,10 +424,12 @@ impl MessageStore {
         if self.stop.is_stopped() {
             return Err(StoreError::ShutDown);
         }
-        if self.disk_full.load(Ordering::Acquire) {
-            return Err(StoreError::DiskFull);
-        }
-        let end = self.log.append_raw(offset, data)?;
+        self.health.check()?;
+        self.guard.admit()?;
+        let end = self
+            .log
+            .append_raw(offset, data)
+            .map_err(|e| self.guard.classify(e))?;
         self.dispatcher.wake();
         Ok(end)
     }
@@ -453,7 +501,12 @@ impl MessageStore {
 
     /// Puts are refused for lack of disk space.
     pub fn is_disk_full(&self) -> bool {
-        self.disk_full.load(Ordering::Acquire)
+        self.guard.is_full()
+    }
+
+    /// The failure of a store thread, if one failed ("thread: reason").
+    pub fn store_failure(&self) -> Option<String> {
+        self.health.failure()
     }
 
     /// Runs one retention round now; `force_expired` ignores `deleteWhen`
@@ -498,7 +551,32 @@ impl MessageStore {
             disk_full: self.is_disk_full(),
             commitlog_files: self.log.files().len(),
             recovered_abnormally: self.abnormal,
+            store_failure: self.health.failure(),
+            skipped_ranges: self.recovery.skipped.clone(),
         }
+    }
+
+    /// Fault state for the broker's runtime info (`brokerStatus`):
+    /// disk-full refusal, a failed store thread, corrupt ranges skipped.
+    pub fn fault_status(&self) -> Vec<(String, String)> {
+        let mut out = vec![("storeDiskFull".to_owned(), self.is_disk_full().to_string())];
+        if self.is_disk_full() {
+            out.push((
+                "storeDiskFullReason".to_owned(),
+                self.guard.error().to_string(),
+            ));
+        }
+        if let Some(f) = self.health.failure() {
+            out.push(("storeThreadFailure".to_owned(), f));
+        }
+        let ranges: Vec<String> = self
+            .recovery
+            .skipped
+            .iter()
+            .map(|(at, len)| format!("{at}+{len}"))
+            .collect();
+        out.push(("storeCorruptRangesSkipped".to_owned(), ranges.join(",")));
+        out
     }
 
     /// Stops the threads, flushes everything, writes the checkpoint and
@@ -532,5 +610,46 @@ impl Drop for MessageStore {
         if let Err(e) = self.shutdown() {
             tracing::error!(error = %e, "store shutdown failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::build_test_record;
+
+    /// Failpoint: the flush thread meets an EIO. Writes are refused from
+    /// then on with the thread's name, the failure is reported, and what
+    /// was stored before stays readable.
+    #[tokio::test]
+    async fn a_failed_flush_thread_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            mapped_file_size_commit_log: 64 * 1024,
+            max_message_size: 32 * 1024,
+            max_hash_slot_num: 64,
+            max_index_num: 256,
+            ..StoreConfig::with_root(dir.path())
+        };
+        let store = MessageStore::open(cfg).unwrap();
+        let rec = build_test_record("S", 0, b"before", &[]);
+        let put = store.put(&rec, true).await.unwrap();
+        assert!(store.store_failure().is_none());
+        store.flusher.fail_next_flush();
+        let mut waited = 0;
+        while store.store_failure().is_none() && waited < 2_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            waited += 1;
+        }
+        let failure = store.store_failure().expect("the failure is recorded");
+        assert!(failure.starts_with("store-flush"), "{failure}");
+        let err = store.put(&rec, true).await.unwrap_err();
+        assert!(matches!(err, StoreError::ThreadFailed { .. }), "{err}");
+        assert!(err.to_string().contains("store-flush"), "{err}");
+        assert!(store.log.read_record(put.phys_offset).is_some());
+        let status = store.fault_status();
+        assert!(status
+            .iter()
+            .any(|(k, v)| k == "storeThreadFailure" && v == &failure));
     }
 }

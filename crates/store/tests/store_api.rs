@@ -295,7 +295,7 @@ async fn disk_full_refuses_puts_but_serves_reads() {
     store.clean_expired_files(false).unwrap();
     if store.is_disk_full() {
         let err = store.put(&rec("F", 0, 2, "x"), true).await.unwrap_err();
-        assert!(matches!(err, StoreError::DiskFull));
+        assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
         assert_eq!(
             store
                 .get_messages("F", 0, 0, 10, 1 << 20, |_| true)

@@ -20,9 +20,7 @@ fn offset_response(offset: i64) -> RemotingCommand {
 
 /// Checks that the topic exists and the queue id is one of its queues.
 fn check_queue(state: &BrokerState, topic: &str, queue_id: i32) -> BrokerResult<()> {
-    let config = state
-        .topics
-        .get(topic)
+    let config = crate::records::replica_topics::readable_topic(state, topic)
         .ok_or_else(|| BrokerError::TopicNotExist(topic.to_owned()))?;
     let queues = config.read_queue_nums.max(config.write_queue_nums);
     if queue_id < 0 || queue_id >= queues {

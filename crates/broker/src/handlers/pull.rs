@@ -110,9 +110,7 @@ fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filt
             h.consumer_group
         )));
     }
-    let topic = state
-        .topics
-        .get(&h.topic)
+    let topic = crate::records::replica_topics::readable_topic(state, &h.topic)
         .ok_or_else(|| BrokerError::TopicNotExist(h.topic.clone()))?;
     if topic.perm & perm::READ == 0 {
         return Err(BrokerError::NoPermission(format!(

@@ -117,6 +117,9 @@ pub fn get_broker_runtime_info(
     ] {
         put(k, "0".into());
     }
+    for (k, v) in state.store.fault_status() {
+        put(&k, v);
+    }
     for (k, v) in crate::services::ha::status(state).kv_pairs() {
         put(&k, v);
     }

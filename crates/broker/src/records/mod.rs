@@ -2,6 +2,7 @@
 //! a system topic and restore its real destination.
 
 pub mod op_marker;
+pub mod replica_topics;
 pub mod slave_ack;
 
 use std::sync::Arc;

@@ -77,16 +77,39 @@ pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
     outcome
 }
 
+/// Passes `result` on after registering with the NameServers when it is a
+/// success, so the answer to a topic creation reaches the admin only once
+/// the NameServers route the topic: a producer asking right after then gets
+/// the new queue count, not the TBW102 template's (whose extra queue ids
+/// this broker would refuse). Bounded, so an unreachable NameServer delays
+/// the answer by at most two seconds; the loop in `run` registers anyway.
+pub async fn registered_then<T>(
+    state: &Arc<BrokerState>,
+    result: crate::error::BrokerResult<T>,
+) -> crate::error::BrokerResult<T> {
+    if result.is_ok() && !state.config.namesrv_list().is_empty() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), register_all(state)).await;
+    }
+    result
+}
+
 /// The registration loop: registers now, then periodically and after topic
 /// changes, until cancelled; then unregisters.
 pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
     let period = state.config.register_period();
     loop {
         let outcome = register_all(&state).await;
+        // A slave that registered before its master learns the master
+        // only from a later registration: ask again soon, not a period on.
+        let wait = if state.is_slave() && outcome.master_addr.is_none() {
+            Duration::from_secs(1).min(period)
+        } else {
+            period
+        };
         state.set_master(outcome);
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(period) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = state.topics.changed() => {
                 // Let a burst of topic creations settle into one registration.
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -7,6 +7,7 @@
 mod support;
 
 mod admin;
+mod create_send;
 mod delivery;
 mod ordered;
 mod produce;
