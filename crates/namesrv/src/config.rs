@@ -398,10 +398,7 @@ mod tests {
             ("supportActingMaster=true", "supportActingMaster"),
             ("bindAddress=nowhere", "bindAddress"),
             ("kvConfigPath=", "kvConfigPath"),
-            (
-                "serverMaxConnectionsPerIp=0",
-                "serverMaxConnectionsPerIp",
-            ),
+            ("serverMaxConnectionsPerIp=0", "serverMaxConnectionsPerIp"),
             (
                 "serverMaxInFlightPerConnection=0",
                 "serverMaxInFlightPerConnection",
