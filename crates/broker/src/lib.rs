@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batching;
 pub mod clients;
 pub mod config;
 pub mod delay;
