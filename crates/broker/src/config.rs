@@ -105,6 +105,10 @@ pub struct BrokerConfig {
     /// Bytes all connections may hold for frames not fully received yet.
     /// Apogee's own key.
     pub server_max_unfinished_frame_bytes: usize,
+    /// Sends (and pulls, parked ones included) being processed at once
+    /// across all connections; more are answered SYSTEM_BUSY.
+    pub send_thread_pool_queue_capacity: usize,
+    pub pull_thread_pool_queue_capacity: usize,
 }
 
 impl Default for BrokerConfig {
@@ -158,6 +162,8 @@ impl Default for BrokerConfig {
             server_max_connections_per_ip: 2_000,
             server_reserved_connections: 100,
             server_max_unfinished_frame_bytes: 64 << 20,
+            send_thread_pool_queue_capacity: 10_000,
+            pull_thread_pool_queue_capacity: 100_000,
         }
     }
 }

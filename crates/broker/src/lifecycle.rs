@@ -122,9 +122,7 @@ impl Broker {
             transactions,
             locks,
         });
-        let processor = Arc::new(BrokerProcessor {
-            state: state.clone(),
-        });
+        let processor = Arc::new(BrokerProcessor::new(state.clone()));
         placeholder.set(processor.clone());
         let mut servers = vec![main];
         if local.port() > 2 && listen.port() != 0 {
