@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod alloc;
 mod bench_cmd;
 mod broker_cmd;
 mod config_load;
@@ -43,6 +44,8 @@ fn main() -> std::process::ExitCode {
         Command::Admin(_) | Command::Bench(_) => logging::init_with_default("warn"),
         _ => logging::init(),
     }
+    alloc::start_purging();
+    tracing::debug!(allocator = alloc::name(), "allocator");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -87,6 +87,27 @@ pub struct BrokerConfig {
     /// Lease of an ordered-consumption queue lock (ms), renewed by re-locking
     /// (Java's `rocketmq.broker.rebalance.lockMaxLiveTime`).
     pub rebalance_lock_max_live_time: u64,
+    /// Bytes of answers queued for one client past which its connection is
+    /// not read until the client takes them (Netty's high-water mark).
+    pub write_buffer_high_water_mark: usize,
+    /// Requests of one connection processed at the same time (parked pulls
+    /// included); more are answered SYSTEM_BUSY. Apogee's own key.
+    pub server_max_in_flight_per_connection: usize,
+    /// A write to a client that makes no progress for this many
+    /// milliseconds closes its connection (0: never). Apogee's own key.
+    pub server_write_stall_timeout_millis: u64,
+    /// Connections open at once, from one address, and the last slots kept
+    /// for addresses with few connections. Apogee's own keys.
+    pub server_max_connections: usize,
+    pub server_max_connections_per_ip: usize,
+    pub server_reserved_connections: usize,
+    /// Bytes all connections may hold for frames not fully received yet.
+    /// Apogee's own key.
+    pub server_max_unfinished_frame_bytes: usize,
+    /// Sends (and pulls, parked ones included) being processed at once
+    /// across all connections; more are answered SYSTEM_BUSY.
+    pub send_thread_pool_queue_capacity: usize,
+    pub pull_thread_pool_queue_capacity: usize,
 }
 
 impl Default for BrokerConfig {
@@ -132,6 +153,15 @@ impl Default for BrokerConfig {
             transaction_check_interval: 30_000,
             timer_max_delay_sec: 604_800,
             rebalance_lock_max_live_time: 60_000,
+            write_buffer_high_water_mark: 4 << 20,
+            server_max_in_flight_per_connection: 4_096,
+            server_write_stall_timeout_millis: 30_000,
+            server_max_connections: 10_000,
+            server_max_connections_per_ip: 2_000,
+            server_reserved_connections: 100,
+            server_max_unfinished_frame_bytes: 64 << 20,
+            send_thread_pool_queue_capacity: 10_000,
+            pull_thread_pool_queue_capacity: 100_000,
         }
     }
 }
@@ -172,6 +202,18 @@ impl BrokerConfig {
                 "must exceed haSendHeartbeatInterval, which must be positive",
             );
         }
+        if self.server_max_in_flight_per_connection == 0 {
+            return bad("serverMaxInFlightPerConnection", "must be positive");
+        }
+        if self.server_max_connections_per_ip == 0 {
+            return bad("serverMaxConnectionsPerIp", "must be positive");
+        }
+        if self.server_reserved_connections >= self.server_max_connections {
+            return bad(
+                "serverReservedConnections",
+                "must be below serverMaxConnections",
+            );
+        }
         if self.broker_permission & !0xF != 0 {
             return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");
         }
@@ -186,6 +228,22 @@ impl BrokerConfig {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The limits of the client-facing listeners.
+    pub fn server_config(&self) -> remoting::ServerConfig {
+        remoting::ServerConfig {
+            max_connections: self.server_max_connections,
+            max_connections_per_ip: self.server_max_connections_per_ip,
+            reserved_connections: self.server_reserved_connections,
+            max_in_flight_per_connection: self.server_max_in_flight_per_connection,
+            write_buffer_high_water_mark: self.write_buffer_high_water_mark,
+            write_stall_timeout: std::time::Duration::from_millis(
+                self.server_write_stall_timeout_millis,
+            ),
+            max_unfinished_frame_bytes: self.server_max_unfinished_frame_bytes,
+            ..remoting::ServerConfig::default()
+        }
     }
 
     /// Registration period, clamped to RocketMQ's 10–60 s.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use remoting::{ClientConfig, RemotingClient, Server, ServerConfig};
+use remoting::{ClientConfig, RemotingClient, Server};
 use store::{MessageStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -75,7 +75,7 @@ impl Broker {
 
         // Bind first: the advertised address needs the real port.
         let placeholder = Arc::new(LateProcessor::default());
-        let main = Server::bind(listen, ServerConfig::default(), placeholder.clone())
+        let main = Server::bind(listen, config.server_config(), placeholder.clone())
             .await
             .map_err(|e| BrokerError::System(format!("cannot listen on {listen}: {e}")))?;
         let local = main.local_addr();
@@ -123,14 +123,12 @@ impl Broker {
             transactions,
             locks,
         });
-        let processor = Arc::new(BrokerProcessor {
-            state: state.clone(),
-        });
+        let processor = Arc::new(BrokerProcessor::new(state.clone()));
         placeholder.set(processor.clone());
         let mut servers = vec![main];
         if local.port() > 2 && listen.port() != 0 {
             let vip = SocketAddr::new(local.ip(), local.port() - 2);
-            match Server::bind(vip, ServerConfig::default(), processor.clone()).await {
+            match Server::bind(vip, state.config.server_config(), processor.clone()).await {
                 Ok(s) => servers.push(s),
                 Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
             }

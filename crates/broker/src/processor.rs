@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use protocol::{RemotingCommand, RequestCode};
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BrokerResult;
 use crate::handlers::{
@@ -16,6 +17,47 @@ use crate::state::BrokerState;
 /// The broker's remoting processor (both listening ports share it).
 pub struct BrokerProcessor {
     pub state: Arc<BrokerState>,
+    /// Sends and pulls being processed (parked pulls included), across all
+    /// connections: Java's send and pull thread-pool queues.
+    sends: Arc<Semaphore>,
+    pulls: Arc<Semaphore>,
+}
+
+impl BrokerProcessor {
+    pub fn new(state: Arc<BrokerState>) -> Self {
+        let c = &state.config;
+        let cap = |n: usize| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)));
+        BrokerProcessor {
+            sends: cap(c.send_thread_pool_queue_capacity),
+            pulls: cap(c.pull_thread_pool_queue_capacity),
+            state,
+        }
+    }
+
+    /// A place in the queue of the request's kind, or the SYSTEM_BUSY answer
+    /// when that queue is full.
+    fn queue_place(
+        &self,
+        code: RequestCode,
+    ) -> Result<Option<OwnedSemaphorePermit>, RemotingCommand> {
+        use RequestCode as C;
+        let (queue, key) = match code {
+            C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => {
+                (&self.sends, "sendThreadPoolQueueCapacity")
+            }
+            C::PULL_MESSAGE | C::LITE_PULL_MESSAGE => (&self.pulls, "pullThreadPoolQueueCapacity"),
+            _ => return Ok(None),
+        };
+        Arc::clone(queue)
+            .try_acquire_owned()
+            .map(Some)
+            .map_err(|_| {
+                RemotingCommand::error(
+                    ResponseCode::SYSTEM_BUSY,
+                    format!("[REJECTREQUEST]system busy, the {key} queue is full"),
+                )
+            })
+    }
 }
 
 impl Processor for BrokerProcessor {
@@ -25,7 +67,12 @@ impl Processor for BrokerProcessor {
         request: RemotingCommand,
     ) -> BoxFuture<Option<RemotingCommand>> {
         let state = self.state.clone();
+        let place = self.queue_place(request.request_code_enum());
         Box::pin(async move {
+            let _place = match place {
+                Ok(place) => place,
+                Err(busy) => return Some(busy),
+            };
             let code = request.request_code_enum();
             let result = dispatch(&state, &conn, code, &request).await;
             Some(match result {

@@ -16,6 +16,14 @@ pub enum FilterError {
     /// e.g. `a > 'x'`, `a = NULL`, `1 IN ('1')` or `a BETWEEN 5 AND 1`.
     #[error("invalid expression at position {position}: {message}")]
     Invalid { position: usize, message: String },
+    /// The text or its parsed tree is bigger than a broker evaluates per
+    /// message (evaluating it for every message scanned would take the CPU).
+    #[error("the expression has {size} {what}; the limit is {limit}")]
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
     /// Evaluating against one message's properties failed; the message does
     /// not match (the Java broker logs the exception and skips the message).
     #[error("evaluation failed: {0}")]
@@ -29,7 +37,7 @@ impl FilterError {
             FilterError::Syntax { position, .. } | FilterError::Invalid { position, .. } => {
                 Some(*position)
             }
-            FilterError::Evaluation(_) => None,
+            FilterError::Evaluation(_) | FilterError::TooLarge { .. } => None,
         }
     }
 }

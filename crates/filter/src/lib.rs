@@ -54,6 +54,8 @@ pub use parser::{MAX_DEPTH, MAX_NESTING};
 /// in release builds (about 1 MiB unoptimized), well within a tokio worker's.
 ///
 /// # Errors
+/// [`FilterError::TooLarge`] for text longer than [`MAX_EXPRESSION_LEN`]
+/// or referring to properties more than [`MAX_TERMS`] times;
 /// [`FilterError::Syntax`] for text outside the grammar (including an empty
 /// expression, trailing tokens, unterminated strings or comments, integer
 /// literals beyond 64 bits, decimal literals that are zero or infinite, and
@@ -61,8 +63,34 @@ pub use parser::{MAX_DEPTH, MAX_NESTING};
 /// RocketMQ refuses to build, such as `a > 'x'`, `a = NULL`, `1 IN ('1')`,
 /// `a BETWEEN 5 AND 1` or a non-boolean expression like `5`.
 pub fn compile(expr: &str) -> Result<Expression, FilterError> {
-    parser::parse(expr).map(|root| Expression { root })
+    if expr.len() > MAX_EXPRESSION_LEN {
+        return Err(FilterError::TooLarge {
+            what: "bytes of text",
+            size: expr.len(),
+            limit: MAX_EXPRESSION_LEN,
+        });
+    }
+    let root = parser::parse(expr)?;
+    let mut terms = 0usize;
+    root.for_each_property(&mut |_| terms += 1);
+    if terms > MAX_TERMS {
+        return Err(FilterError::TooLarge {
+            what: "property references",
+            size: terms,
+            limit: MAX_TERMS,
+        });
+    }
+    Ok(Expression { root })
 }
+
+/// The longest selector text accepted. Long `IN` lists are the legitimate
+/// reason for length; they cost one binary search per message.
+pub const MAX_EXPRESSION_LEN: usize = 64 * 1024;
+
+/// The most property references a selector may make. Each is evaluated
+/// for every message a pull scans (hundreds per pull), so this bounds the
+/// CPU one subscription can make a pull cost.
+pub const MAX_TERMS: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -91,5 +119,27 @@ mod tests {
             "(((a >= -5) AND (a <= 1500.0)) OR (NOT (b IN ('x''s', 'y')) AND NOT (c IS NULL)))"
         );
         assert_eq!(compile(&text).unwrap(), e);
+    }
+
+    #[test]
+    fn oversized_selectors_name_the_limit() {
+        let many = vec!["a = 1"; MAX_TERMS + 1].join(" AND ");
+        let err = compile(&many).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the expression has {} property references; the limit is {MAX_TERMS}",
+                MAX_TERMS + 1
+            )
+        );
+        let at_limit = vec!["a = 1"; MAX_TERMS].join(" AND ");
+        assert!(compile(&at_limit).is_ok());
+        let long = format!("a IN ('{}')", "x".repeat(MAX_EXPRESSION_LEN));
+        let err = compile(&long).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("the limit is {MAX_EXPRESSION_LEN}")),
+            "{err}"
+        );
     }
 }

@@ -86,6 +86,23 @@ pub struct NamesrvConfig {
     pub server_pooled_byte_buf_allocator_enable: bool,
     /// Accepted for compatibility.
     pub use_epoll_native_selector: bool,
+    /// Bytes of answers queued for one peer past which its connection is
+    /// not read until the peer takes them (Netty's high-water mark).
+    pub write_buffer_high_water_mark: usize,
+    /// Requests of one connection processed at the same time (parked pulls
+    /// included); more are answered SYSTEM_BUSY. Apogee's own key.
+    pub server_max_in_flight_per_connection: usize,
+    /// A write to a peer that makes no progress for this many
+    /// milliseconds closes its connection (0: never). Apogee's own key.
+    pub server_write_stall_timeout_millis: u64,
+    /// Connections open at once, from one address, and the last slots kept
+    /// for addresses with few connections. Apogee's own keys.
+    pub server_max_connections: usize,
+    pub server_max_connections_per_ip: usize,
+    pub server_reserved_connections: usize,
+    /// Bytes all connections may hold for frames not fully received yet.
+    /// Apogee's own key.
+    pub server_max_unfinished_frame_bytes: usize,
 }
 
 fn home_dir() -> PathBuf {
@@ -133,6 +150,13 @@ impl Default for NamesrvConfig {
             server_socket_rcv_buf_size: 0,
             server_pooled_byte_buf_allocator_enable: true,
             use_epoll_native_selector: false,
+            write_buffer_high_water_mark: 4 << 20,
+            server_max_in_flight_per_connection: 4_096,
+            server_write_stall_timeout_millis: 30_000,
+            server_max_connections: 10_000,
+            server_max_connections_per_ip: 2_000,
+            server_reserved_connections: 100,
+            server_max_unfinished_frame_bytes: 64 << 20,
         }
     }
 }
@@ -156,6 +180,18 @@ impl NamesrvConfig {
         }
         if self.server_channel_max_idle_time_seconds == 0 {
             return bad("serverChannelMaxIdleTimeSeconds", "must be positive");
+        }
+        if self.server_max_in_flight_per_connection == 0 {
+            return bad("serverMaxInFlightPerConnection", "must be positive");
+        }
+        if self.server_max_connections_per_ip == 0 {
+            return bad("serverMaxConnectionsPerIp", "must be positive");
+        }
+        if self.server_reserved_connections >= self.server_max_connections {
+            return bad(
+                "serverReservedConnections",
+                "must be below serverMaxConnections",
+            );
         }
         if self.bind_address.parse::<IpAddr>().is_err() {
             return bad("bindAddress", "must be an IP address");
@@ -362,6 +398,15 @@ mod tests {
             ("supportActingMaster=true", "supportActingMaster"),
             ("bindAddress=nowhere", "bindAddress"),
             ("kvConfigPath=", "kvConfigPath"),
+            ("serverMaxConnectionsPerIp=0", "serverMaxConnectionsPerIp"),
+            (
+                "serverMaxInFlightPerConnection=0",
+                "serverMaxInFlightPerConnection",
+            ),
+            (
+                "serverMaxConnections=10\nserverReservedConnections=10",
+                "serverReservedConnections",
+            ),
         ] {
             let err = NamesrvConfig::from_properties(text).unwrap_err();
             assert!(err.to_string().contains(key), "{text}: {err}");

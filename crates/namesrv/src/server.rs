@@ -36,6 +36,13 @@ impl NameServer {
     ) -> Result<NameServer, NamesrvError> {
         let server_config = ServerConfig {
             idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
+            max_connections: config.server_max_connections,
+            max_connections_per_ip: config.server_max_connections_per_ip,
+            reserved_connections: config.server_reserved_connections,
+            max_in_flight_per_connection: config.server_max_in_flight_per_connection,
+            write_buffer_high_water_mark: config.write_buffer_high_water_mark,
+            write_stall_timeout: Duration::from_millis(config.server_write_stall_timeout_millis),
+            max_unfinished_frame_bytes: config.server_max_unfinished_frame_bytes,
             ..ServerConfig::default()
         };
         let state = NamesrvState::new(config)?;

@@ -11,6 +11,11 @@ use crate::CURRENT_VERSION;
 /// The custom header fields of a command. Sorted, as fastjson writes them.
 pub type ExtFields = BTreeMap<String, String>;
 
+/// The most extFields entries a decoded header may carry. The widest
+/// request header has a few dozen fields; a million tiny ones would cost far
+/// more memory decoded than on the wire.
+pub const MAX_EXT_FIELDS: usize = 1024;
+
 /// Flag bit 0: this command is a response.
 pub const FLAG_RESPONSE: i32 = 1;
 /// Flag bit 1: this request is oneway (the receiver must not answer).

@@ -58,6 +58,9 @@ pub enum ProtocolError {
     /// The stored body CRC does not match the body bytes.
     #[error("body CRC mismatch: stored {stored}, computed {computed}")]
     BodyCrcMismatch { stored: u32, computed: u32 },
+    /// A header carries more extFields entries than any request needs.
+    #[error("the header has more than {max} extFields entries")]
+    TooManyExtFields { max: usize },
     /// A field is longer than the wire format allows.
     #[error("{field} is {len} bytes, the limit is {max}")]
     TooLong {

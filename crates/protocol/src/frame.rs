@@ -11,6 +11,12 @@ use crate::{header_binary, header_json};
 /// The Java decoder's default maximum frame (`length` field), 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 
+/// The largest header accepted. Real headers are a few hundred bytes; the
+/// longest field clients send (message properties) is capped at 32 KiB by
+/// Java's record format, so this leaves room while keeping a header's
+/// decoded form (strings and map nodes, several times the wire size) small.
+pub const MAX_HEADER_LEN: usize = 1024 * 1024;
+
 /// Looks at the start of `buf` and says how long the whole frame is
 /// (including the 4-byte length field), or `None` if fewer than 4 bytes are
 /// there yet.
@@ -59,6 +65,13 @@ pub fn decode_frame(frame: Bytes) -> Result<RemotingCommand, ProtocolError> {
         return Err(ProtocolError::HeaderLengthOutOfRange {
             header: header_len,
             frame: length,
+        });
+    }
+    if header_len > MAX_HEADER_LEN {
+        return Err(ProtocolError::TooLong {
+            field: "header",
+            len: header_len,
+            max: MAX_HEADER_LEN,
         });
     }
     let header = &frame[8..8 + header_len];
@@ -172,6 +185,66 @@ mod tests {
         assert_eq!(
             decode_frame(frame),
             Err(ProtocolError::UnknownSerializeType(7))
+        );
+    }
+
+    fn frame_of(type_byte: u8, header: &[u8]) -> Bytes {
+        let mut f = Vec::new();
+        f.extend_from_slice(&((4 + header.len()) as u32).to_be_bytes());
+        f.extend_from_slice(&((u32::from(type_byte) << 24) | header.len() as u32).to_be_bytes());
+        f.extend_from_slice(header);
+        Bytes::from(f)
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_before_parsing() {
+        let header = vec![b' '; MAX_HEADER_LEN + 1];
+        let err = decode_frame(frame_of(0, &header)).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::TooLong {
+                field: "header",
+                len: MAX_HEADER_LEN + 1,
+                max: MAX_HEADER_LEN
+            }
+        );
+    }
+
+    #[test]
+    fn too_many_ext_fields_are_refused_in_every_encoding() {
+        use crate::command::MAX_EXT_FIELDS;
+        let n = MAX_EXT_FIELDS + 1;
+        let mut cmd = RemotingCommand::request(RequestCode::HEART_BEAT);
+        for i in 0..n {
+            cmd.ext_fields.insert(format!("k{i}"), "v".into());
+        }
+        for st in [SerializeType::Json, SerializeType::RocketMq] {
+            cmd.serialize_type = st;
+            let mut buf = BytesMut::new();
+            encode(&cmd, &mut buf);
+            let err = decode_frame(buf.freeze()).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains(&format!("more than {MAX_EXT_FIELDS} extFields")),
+                "{st:?}: {err}"
+            );
+        }
+        // JSON the fast path gives up on (a number value) reaches the
+        // general decoder, which counts too.
+        let mut json = String::from(r#"{"code":34,"extFields":{"n":1"#);
+        for i in 0..n {
+            json.push_str(&format!(r#","k{i}":"v""#));
+        }
+        json.push_str("}}");
+        let err = decode_frame(frame_of(0, json.as_bytes())).unwrap_err();
+        assert!(err.to_string().contains("extFields entries"), "{err}");
+        // At the limit is fine.
+        cmd.ext_fields.pop_first();
+        let mut buf = BytesMut::new();
+        encode(&cmd, &mut buf);
+        assert_eq!(
+            decode_frame(buf.freeze()).unwrap().ext_fields.len(),
+            MAX_EXT_FIELDS
         );
     }
 }

@@ -7,7 +7,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::codes::LanguageCode;
-use crate::command::{ExtFields, RemotingCommand, SerializeType};
+use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
 use crate::error::ProtocolError;
 
 struct Reader<'a> {
@@ -73,6 +73,11 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         let value = ext.string(vlen, "extFields value")?;
         if !key.is_empty() && !value.is_empty() {
             ext_fields.insert(key, value);
+            if ext_fields.len() > MAX_EXT_FIELDS {
+                return Err(ProtocolError::TooManyExtFields {
+                    max: MAX_EXT_FIELDS,
+                });
+            }
         }
     }
     if !r.buf.is_empty() {

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::codes::LanguageCode;
-use crate::command::{ExtFields, RemotingCommand, SerializeType};
+use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
 use crate::error::ProtocolError;
 
 #[derive(Deserialize)]
@@ -226,6 +226,12 @@ fn lenient_fields<'de, D: Deserializer<'de>>(d: D) -> Result<ExtFields, D::Error
             while let Some(key) = map.next_key::<String>()? {
                 if let Scalar(Some(text)) = map.next_value::<Scalar>()? {
                     out.insert(key, text);
+                    if out.len() > MAX_EXT_FIELDS {
+                        let limit = ProtocolError::TooManyExtFields {
+                            max: MAX_EXT_FIELDS,
+                        };
+                        return Err(de::Error::custom(limit));
+                    }
                 }
             }
             Ok(out)

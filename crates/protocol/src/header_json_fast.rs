@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use crate::codes::LanguageCode;
-use crate::command::{ExtFields, RemotingCommand, SerializeType};
+use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
 
 /// The header decoded, or `None` when the general decoder must decide.
 pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
@@ -290,6 +290,10 @@ impl<'a> Parser<'a> {
             if !self.null() {
                 let value = self.string()?;
                 out.insert(key, value);
+                // The general decoder words the error.
+                if out.len() > MAX_EXT_FIELDS {
+                    return None;
+                }
             }
             if self.eat(b',') {
                 continue;

@@ -15,8 +15,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+use crate::backlog::FrameBudget;
 use crate::connection::Connection;
-use crate::driver::{self, Endpoint};
+use crate::driver::{self, Endpoint, Limits};
+
+/// Requests a server may have in flight on one of our connections (the
+/// broker asks few: transaction checks, consumer-id changes).
+const CLIENT_MAX_IN_FLIGHT: usize = 65_536;
+/// Never stop reading: our own requests count in the backlog too, and
+/// answers are what drains the server's side, so pausing could stall both
+/// ends. Our requests wait for room in the bounded send queue instead.
+const CLIENT_HIGH_WATER: usize = usize::MAX;
 use crate::error::RemotingError;
 use crate::writer::EncodedFrame;
 use crate::{not_supported, BoxFuture, Processor};
@@ -109,6 +118,12 @@ impl RemotingClient {
                     processor,
                     max_frame: config.max_frame,
                     idle_timeout: config.idle_timeout,
+                    limits: Limits {
+                        max_in_flight: CLIENT_MAX_IN_FLIGHT,
+                        high_water: CLIENT_HIGH_WATER,
+                        write_stall: Duration::ZERO,
+                        frames: FrameBudget::new(usize::MAX),
+                    },
                     shutdown: CancellationToken::new(),
                     tracker: TaskTracker::new(),
                     yield_after_dispatch: true,

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backlog::{self, Backlog};
 use crate::error::RemotingError;
 use crate::writer::{EncodedFrame, Outbound};
 
@@ -43,6 +44,7 @@ struct Inner {
     pending: Mutex<Pending>,
     closed: CancellationToken,
     activity: Activity,
+    backlog: Backlog,
 }
 
 /// Requests sent on this connection that wait for a response. Dropping a
@@ -114,6 +116,7 @@ impl Connection {
         local: SocketAddr,
         outbound: mpsc::Sender<Outbound>,
         closed: CancellationToken,
+        high_water: usize,
     ) -> Self {
         Connection {
             inner: Arc::new(Inner {
@@ -124,6 +127,7 @@ impl Connection {
                 pending: Mutex::new(Pending::default()),
                 closed,
                 activity: Activity::new(),
+                backlog: Backlog::new(high_water),
             }),
         }
     }
@@ -246,17 +250,37 @@ impl Connection {
         if self.is_closed() {
             return Err(self.closed_error());
         }
-        self.inner
-            .outbound
-            .send(out)
-            .await
-            .map_err(|_| self.closed_error())
+        let cost = backlog::cost(&out);
+        self.inner.backlog.add(cost);
+        let sent = self.inner.outbound.send(out).await;
+        if sent.is_err() {
+            self.inner.backlog.remove(cost);
+        }
+        sent.map_err(|_| self.closed_error())
     }
 
     /// Queues one frame if there is room right now (for the reader task,
     /// which must not wait on its own writer).
     pub(crate) fn try_send(&self, cmd: RemotingCommand) -> bool {
-        !self.is_closed() && self.inner.outbound.try_send(Outbound::Command(cmd)).is_ok()
+        if self.is_closed() {
+            return false;
+        }
+        let cost = backlog::command_cost(&cmd);
+        self.inner.backlog.add(cost);
+        let sent = self.inner.outbound.try_send(Outbound::Command(cmd)).is_ok();
+        if !sent {
+            self.inner.backlog.remove(cost);
+        }
+        sent
+    }
+
+    /// Bytes queued for the peer that the writer has not taken yet.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.backlog.bytes()
+    }
+
+    pub(crate) fn backlog(&self) -> &Backlog {
+        &self.inner.backlog
     }
 
     /// Hands a response to the request waiting for it. Returns false if no

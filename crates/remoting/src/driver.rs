@@ -19,23 +19,39 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
 
+use crate::admission::Ticket;
+use crate::backlog::{FrameBudget, FrameHold};
 use crate::connection::Connection;
+use crate::writer::Sink;
 use crate::{writer, Processor};
 
 /// Commands waiting for the writer; senders wait when it is full.
 const OUTBOUND_QUEUE: usize = 4096;
-/// Requests of one connection processed at the same time; beyond this the
-/// connection is answered SYSTEM_BUSY (as Java's full thread pools do).
-/// Large because parked long-polling pulls count too.
-const MAX_IN_FLIGHT: usize = 65_536;
-/// Read buffer growth step.
+/// Read buffer growth step, and the buffer size a connection keeps at rest.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// What one connection may hold on behalf of its peer.
+pub(crate) struct Limits {
+    /// Requests of one connection processed at the same time; beyond this
+    /// the connection is answered SYSTEM_BUSY (as Java's full thread pools
+    /// do). Parked long-polling pulls count too.
+    pub max_in_flight: usize,
+    /// Bytes of answers queued for a peer past which its connection is no
+    /// longer read (and its requests wait before being processed).
+    pub high_water: usize,
+    /// A write that makes no progress for this long closes the connection
+    /// (zero: never).
+    pub write_stall: Duration,
+    /// Bytes of unfinished frames held across the endpoint's connections.
+    pub frames: Arc<FrameBudget>,
+}
 
 /// What the connections of one server (or one client) share.
 pub(crate) struct Endpoint {
     pub processor: Arc<dyn Processor>,
     pub max_frame: usize,
     pub idle_timeout: Duration,
+    pub limits: Limits,
     /// Cancelled at shutdown: closes every connection and abandons the
     /// requests still being processed.
     pub shutdown: CancellationToken,
@@ -52,7 +68,7 @@ pub(crate) struct Endpoint {
 pub(crate) fn start(
     ep: &Arc<Endpoint>,
     stream: TcpStream,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Ticket>,
 ) -> std::io::Result<Connection> {
     let peer = stream.peer_addr()?;
     let local = stream.local_addr()?;
@@ -60,8 +76,18 @@ pub(crate) fn start(
     stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let conn = Connection::new(peer, local, tx, ep.shutdown.child_token());
-    ep.tracker.spawn(writer::run(wr, rx, conn.clone()));
+    let conn = Connection::new(
+        peer,
+        local,
+        tx,
+        ep.shutdown.child_token(),
+        ep.limits.high_water,
+    );
+    let sink = Sink {
+        wr,
+        stall: ep.limits.write_stall,
+    };
+    ep.tracker.spawn(writer::run(sink, rx, conn.clone()));
     ep.tracker
         .spawn(read_task(Arc::clone(ep), rd, conn.clone(), permit));
     Ok(conn)
@@ -74,6 +100,12 @@ enum CloseReason {
     Idle(Duration),
     Truncated(usize),
     BadFrame(ProtocolError),
+    /// Growing this connection's unfinished frame would pass the cap on
+    /// such bytes across all connections (the total it would have made).
+    FrameBudget {
+        total: usize,
+        cap: usize,
+    },
     Io(std::io::Error),
 }
 
@@ -87,21 +119,20 @@ impl fmt::Display for CloseReason {
                 write!(f, "peer closed in the middle of a frame ({n} bytes unread)")
             }
             CloseReason::BadFrame(e) => write!(f, "bad frame: {e}"),
+            CloseReason::FrameBudget { total, cap } => write!(
+                f,
+                "unfinished frames would hold {total} bytes across connections; the cap is {cap}"
+            ),
             CloseReason::Io(e) => write!(f, "read failed: {e}"),
         }
     }
 }
 
-async fn read_task(
-    ep: Arc<Endpoint>,
-    rd: OwnedReadHalf,
-    conn: Connection,
-    permit: Option<OwnedSemaphorePermit>,
-) {
+async fn read_task(ep: Arc<Endpoint>, rd: OwnedReadHalf, conn: Connection, permit: Option<Ticket>) {
     let why = read_loop(&ep, rd, &conn).await;
     let (id, peer) = (conn.id(), conn.peer_addr());
     match &why {
-        CloseReason::BadFrame(_) | CloseReason::Truncated(_) => {
+        CloseReason::BadFrame(_) | CloseReason::Truncated(_) | CloseReason::FrameBudget { .. } => {
             warn!(conn = id, %peer, "closing connection: {why}");
         }
         CloseReason::Idle(_) => info!(conn = id, %peer, "closing idle connection: {why}"),
@@ -116,7 +147,8 @@ async fn read_task(
 
 async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection) -> CloseReason {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let in_flight = Arc::new(Semaphore::new(ep.limits.max_in_flight));
+    let mut hold = FrameHold::new(Arc::clone(&ep.limits.frames));
     loop {
         match split_frames(ep, conn, &mut buf, &in_flight) {
             Err(e) => return CloseReason::BadFrame(e),
@@ -124,8 +156,16 @@ async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection)
             Ok(_) if ep.yield_after_dispatch => tokio::task::yield_now().await,
             Ok(_) => {}
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+        if let Err(why) = make_room(&mut buf, &mut hold, ep.limits.frames.cap()) {
+            return why;
+        }
+        if conn.backlog().over() {
+            // The peer does not read its answers: leave its requests in
+            // the socket (TCP then slows the peer down) until it does.
+            tokio::select! {
+                _ = conn.closed_token().cancelled() => return CloseReason::Local,
+                _ = conn.backlog().wait_for_room() => {}
+            }
         }
         let idle_at = idle_deadline(conn, ep.idle_timeout);
         tokio::select! {
@@ -144,6 +184,30 @@ async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection)
             }
         }
     }
+}
+
+/// Grows the read buffer as a frame's bytes arrive (never ahead of them by
+/// more than the bytes already there), charging the growth to the shared
+/// budget for unfinished frames, and gives a burst's big buffer back once
+/// it has been handed out.
+fn make_room(buf: &mut BytesMut, hold: &mut FrameHold, cap: usize) -> Result<(), CloseReason> {
+    if buf.capacity() > 4 * READ_CHUNK && buf.len() < READ_CHUNK / 2 {
+        // The frames that used the big allocation now own it; start a
+        // small buffer so it is freed when they are.
+        let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
+    }
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        let grown = buf.len() + READ_CHUNK.max(buf.len());
+        hold.set(grown.saturating_sub(2 * READ_CHUNK))
+            .map_err(|total| CloseReason::FrameBudget { total, cap })?;
+        buf.reserve(READ_CHUNK.max(buf.len()));
+    }
+    // What the buffer holds beyond its resting size counts as unfinished
+    // frame bytes (it only grows for frames bigger than that).
+    hold.set(buf.capacity().saturating_sub(2 * READ_CHUNK))
+        .map_err(|total| CloseReason::FrameBudget { total, cap })
 }
 
 /// When the connection counts as idle; None when that never happens (a
@@ -173,8 +237,6 @@ fn split_frames(
     let mut n = 0;
     while let Some(len) = frame_len(buf, ep.max_frame)? {
         if buf.len() < len {
-            // Make room for the rest of this frame in one allocation.
-            buf.reserve(len - buf.len());
             break;
         }
         let cmd = decode_frame(buf.split_to(len).freeze())?;
@@ -205,7 +267,7 @@ fn dispatch(
         opaque = cmd.opaque
     );
     let Ok(permit) = Arc::clone(in_flight).try_acquire_owned() else {
-        span.in_scope(|| reject_busy(conn, &cmd));
+        span.in_scope(|| reject_busy(conn, &cmd, ep.limits.max_in_flight));
         return;
     };
     let task = serve(Arc::clone(ep), conn.clone(), cmd, permit).instrument(span);
@@ -220,6 +282,11 @@ async fn serve(
     _permit: OwnedSemaphorePermit,
 ) {
     debug!("request received");
+    // Held until the answer is queued (a turn of a backed-up connection).
+    let _turn = tokio::select! {
+        _ = conn.closed_token().cancelled() => return,
+        turn = conn.backlog().admit() => turn,
+    };
     let (opaque, serialize_type, oneway) =
         (request.opaque, request.serialize_type, request.is_oneway());
     let processing = ep.processor.process(conn.clone(), request);
@@ -250,14 +317,21 @@ async fn serve(
     }
 }
 
-fn reject_busy(conn: &Connection, request: &RemotingCommand) {
-    warn!("too many requests in flight on this connection; answering SYSTEM_BUSY");
+/// The remark Java brokers answer SYSTEM_BUSY with when a request cannot be
+/// taken; clients match on it.
+pub(crate) const SYSTEM_BUSY_REMARK: &str = "[REJECTREQUEST]system busy";
+
+fn reject_busy(conn: &Connection, request: &RemotingCommand, max: usize) {
+    debug!(
+        max_in_flight = max,
+        "too many requests in flight on this connection; answering SYSTEM_BUSY"
+    );
     if request.is_oneway() {
         return;
     }
     let busy = RemotingCommand::error(
         ResponseCode::SYSTEM_BUSY,
-        format!("[OVERLOAD] more than {MAX_IN_FLIGHT} requests in flight on this connection"),
+        format!("{SYSTEM_BUSY_REMARK}, more than {max} requests in flight on this connection"),
     )
     .answering(request);
     if !conn.try_send(busy) {

@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+mod admission;
+mod backlog;
 mod client;
 mod connection;
 mod driver;

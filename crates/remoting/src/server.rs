@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use protocol::frame::DEFAULT_MAX_FRAME;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::driver::{self, Endpoint};
+use crate::admission::{Admission, AdmissionLimits};
+use crate::backlog::FrameBudget;
+use crate::driver::{self, Endpoint, Limits};
 use crate::error::RemotingError;
 use crate::Processor;
 
@@ -24,9 +25,28 @@ pub struct ServerConfig {
     pub max_frame: usize,
     /// Connections open at the same time; more are accepted and closed at once.
     pub max_connections: usize,
+    /// Connections one remote address may hold.
+    pub max_connections_per_ip: usize,
+    /// The last this many of `max_connections` only go to addresses holding
+    /// fewer than four connections, so a flood from one address cannot
+    /// lock the others out.
+    pub reserved_connections: usize,
     /// A connection with no traffic in either direction for this long is closed
     /// (zero: never).
     pub idle_timeout: Duration,
+    /// Requests of one connection being processed at the same time (parked
+    /// long-polling pulls included); past it requests are answered
+    /// SYSTEM_BUSY `[REJECTREQUEST]system busy`.
+    pub max_in_flight_per_connection: usize,
+    /// Bytes of answers queued for one peer past which its connection is not
+    /// read until the peer takes them.
+    pub write_buffer_high_water_mark: usize,
+    /// A write that makes no progress for this long closes the connection
+    /// (zero: never).
+    pub write_stall_timeout: Duration,
+    /// Bytes all connections together may hold for frames that have not
+    /// fully arrived; a connection whose frame would pass it is closed.
+    pub max_unfinished_frame_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -34,7 +54,13 @@ impl Default for ServerConfig {
         ServerConfig {
             max_frame: DEFAULT_MAX_FRAME,
             max_connections: 10_000,
+            max_connections_per_ip: 2_000,
+            reserved_connections: 100,
             idle_timeout: Duration::from_secs(120),
+            max_in_flight_per_connection: 4_096,
+            write_buffer_high_water_mark: 4 << 20,
+            write_stall_timeout: Duration::from_secs(30),
+            max_unfinished_frame_bytes: 64 << 20,
         }
     }
 }
@@ -43,6 +69,7 @@ impl Default for ServerConfig {
 /// [`Server::shutdown`] stops it and waits.
 pub struct Server {
     local_addr: SocketAddr,
+    admission: Arc<Admission>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -74,20 +101,26 @@ impl Server {
             processor,
             max_frame: config.max_frame,
             idle_timeout: config.idle_timeout,
+            limits: Limits {
+                max_in_flight: config.max_in_flight_per_connection.max(1),
+                high_water: config.write_buffer_high_water_mark,
+                write_stall: config.write_stall_timeout,
+                frames: FrameBudget::new(config.max_unfinished_frame_bytes),
+            },
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             yield_after_dispatch: false,
         });
-        let slots = config.max_connections.min(Semaphore::MAX_PERMITS);
-        tracker.spawn(accept_loop(
-            listener,
-            ep,
-            Arc::new(Semaphore::new(slots)),
-            slots,
-        ));
+        let admission = Admission::new(AdmissionLimits {
+            max_total: config.max_connections,
+            max_per_ip: config.max_connections_per_ip,
+            reserved: config.reserved_connections,
+        });
+        tracker.spawn(accept_loop(listener, ep, Arc::clone(&admission)));
         info!(%local_addr, "remoting server listening");
         Ok(Server {
             local_addr,
+            admission,
             shutdown,
             tracker,
         })
@@ -96,6 +129,11 @@ impl Server {
     /// The address actually bound (the port chosen for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Connections refused by the connection limits since the server started.
+    pub fn refused_connections(&self) -> u64 {
+        self.admission.refused()
     }
 
     /// Stops accepting, closes every connection, abandons requests still
@@ -114,7 +152,7 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ep: Arc<Endpoint>, slots: Arc<Semaphore>, max: usize) {
+async fn accept_loop(listener: TcpListener, ep: Arc<Endpoint>, admission: Arc<Admission>) {
     loop {
         let accepted = tokio::select! {
             _ = ep.shutdown.cancelled() => return,
@@ -130,8 +168,8 @@ async fn accept_loop(listener: TcpListener, ep: Arc<Endpoint>, slots: Arc<Semaph
                 }
             }
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            warn!(%peer, max_connections = max, "connection limit reached; closing the new connection");
+        // Refusals are counted and logged (now and then) by admit().
+        let Ok(permit) = admission.admit(peer) else {
             drop(stream);
             continue;
         };

@@ -11,8 +11,9 @@ use protocol::RemotingCommand;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
+use crate::backlog;
 use crate::connection::Connection;
 
 /// Bodies larger than this are written from their own buffer instead of
@@ -22,6 +23,41 @@ pub(crate) const LARGE_BODY: usize = 64 * 1024;
 const MAX_BATCH: usize = 1024 * 1024;
 /// After a close, frames already queued get this long to leave.
 const CLOSE_FLUSH: Duration = Duration::from_millis(200);
+/// The batch buffer's size at rest; a burst may grow it, and it shrinks
+/// back once the queue is empty so idle connections hold little.
+const BATCH_AT_REST: usize = 64 * 1024;
+
+/// The socket's write half, with how long a write may make no progress
+/// before the peer counts as gone (zero: wait forever).
+pub(crate) struct Sink {
+    pub wr: OwnedWriteHalf,
+    pub stall: Duration,
+}
+
+impl Sink {
+    /// One write call, given up on after the stall timeout.
+    async fn write(&mut self, a: &[u8], b: &[u8]) -> io::Result<usize> {
+        let slices = [IoSlice::new(a), IoSlice::new(b)];
+        let write = self.wr.write_vectored(&slices);
+        if self.stall.is_zero() {
+            return write.await;
+        }
+        match tokio::time::timeout(self.stall, write).await {
+            Ok(n) => n,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the peer took nothing for {} ms (not reading its answers)",
+                    self.stall.as_millis()
+                ),
+            )),
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_two(self, buf, &[]).await
+    }
+}
 
 /// A request frame its sender encoded itself: `head` holds the length
 /// field, the header word and the header, `body` follows it on the wire.
@@ -41,12 +77,8 @@ pub(crate) enum Outbound {
 
 /// Runs until the connection closes or a write fails; either way the
 /// connection is closed when this returns.
-pub(crate) async fn run(
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Outbound>,
-    conn: Connection,
-) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+pub(crate) async fn run(mut wr: Sink, mut rx: mpsc::Receiver<Outbound>, conn: Connection) {
+    let mut buf = BytesMut::with_capacity(BATCH_AT_REST);
     let closed = conn.closed_token().clone();
     let result = tokio::select! {
         _ = closed.cancelled() => Ok(()),
@@ -59,43 +91,51 @@ pub(crate) async fn run(
         // after every completed write), or the peer would see a torn frame.
         Ok(()) if buf.is_empty() => {
             let _ =
-                tokio::time::timeout(CLOSE_FLUSH, drain_ready(&mut wr, &mut rx, &mut buf)).await;
+                tokio::time::timeout(CLOSE_FLUSH, drain_ready(&mut wr, &mut rx, &mut buf, &conn))
+                    .await;
         }
         Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            warn!(conn = conn.id(), peer = %conn.peer_addr(), "closing connection: {e}");
+        }
         Err(e) => debug!(conn = conn.id(), peer = %conn.peer_addr(), "write failed: {e}"),
     }
     conn.close();
 }
 
 async fn write_loop(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Sink,
     rx: &mut mpsc::Receiver<Outbound>,
     buf: &mut BytesMut,
     conn: &Connection,
 ) -> io::Result<()> {
     while let Some(first) = rx.recv().await {
-        push(wr, buf, &first).await?;
+        push(wr, buf, &first, conn).await?;
         // Let the tasks that are runnable right now (say every sender the
         // last batch of responses woke) queue their frames first, so they
         // leave in one write instead of one write (and one wakeup of the
         // peer) each.
         tokio::task::yield_now().await;
-        drain_ready(wr, rx, buf).await?;
+        drain_ready(wr, rx, buf, conn).await?;
         conn.touch();
+        if buf.capacity() > BATCH_AT_REST && rx.is_empty() {
+            *buf = BytesMut::with_capacity(BATCH_AT_REST);
+        }
     }
     Ok(())
 }
 
 /// Adds every command already queued to the batch, then writes the batch.
 async fn drain_ready(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Sink,
     rx: &mut mpsc::Receiver<Outbound>,
     buf: &mut BytesMut,
+    conn: &Connection,
 ) -> io::Result<()> {
     loop {
         while buf.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(cmd) => push(wr, buf, &cmd).await?,
+                Ok(cmd) => push(wr, buf, &cmd, conn).await?,
                 Err(_) => break,
             }
         }
@@ -107,9 +147,21 @@ async fn drain_ready(
     }
 }
 
-/// Appends one frame to the batch; a large body is written together with
-/// the batch (head included) straight from its own buffer.
-async fn push(wr: &mut OwnedWriteHalf, buf: &mut BytesMut, out: &Outbound) -> io::Result<()> {
+/// Appends one frame to the batch (a large body is written together with
+/// the batch, head included, straight from its own buffer), and takes it
+/// off the connection's backlog: from here the batch limit bounds it.
+async fn push(
+    wr: &mut Sink,
+    buf: &mut BytesMut,
+    out: &Outbound,
+    conn: &Connection,
+) -> io::Result<()> {
+    let written = push_frame(wr, buf, out).await;
+    conn.backlog().remove(backlog::cost(out));
+    written
+}
+
+async fn push_frame(wr: &mut Sink, buf: &mut BytesMut, out: &Outbound) -> io::Result<()> {
     let body = match out {
         Outbound::Command(cmd) if cmd.body.len() <= LARGE_BODY => {
             encode(cmd, buf);
@@ -134,11 +186,9 @@ async fn push(wr: &mut OwnedWriteHalf, buf: &mut BytesMut, out: &Outbound) -> io
 }
 
 /// Writes `a` then `b` with vectored writes, without joining them.
-async fn write_two(wr: &mut OwnedWriteHalf, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+async fn write_two(wr: &mut Sink, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
     while !a.is_empty() || !b.is_empty() {
-        let n = wr
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
+        let n = wr.write(a, b).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -167,7 +217,7 @@ mod tests {
         let (peer, local) = (out.peer_addr().unwrap(), out.local_addr().unwrap());
         let (_rd, wr) = out.into_split();
         let (tx, rx) = mpsc::channel(64);
-        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new());
+        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new(), 1 << 20);
 
         // Queued before the writer starts, so they go out as batches.
         let sizes = [10usize, LARGE_BODY + 1, 0, 300 * 1024, 5, 7];
@@ -188,7 +238,11 @@ mod tests {
             tx.send(out).await.unwrap();
         }
         drop(tx);
-        let writer = tokio::spawn(run(wr, rx, conn.clone()));
+        let sink = Sink {
+            wr,
+            stall: Duration::from_secs(30),
+        };
+        let writer = tokio::spawn(run(sink, rx, conn.clone()));
 
         let mut received = Vec::new();
         let mut expected = 0;

@@ -37,6 +37,10 @@ pub fn heartbeat(
         version: req.version,
         last_update: Instant::now(),
     };
+    // Groups and retry topics this heartbeat creates are saved once each,
+    // when these drop, however many it names.
+    let _groups = state.groups.batch();
+    let _topics = state.topics.batch();
     for consumer in &data.consumer_data_set {
         let Some(group) = state.groups.get_or_create(
             &consumer.group_name,

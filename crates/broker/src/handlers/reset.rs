@@ -51,7 +51,7 @@ pub fn invoke_broker_to_reset_offset(
     state.offsets.reset(&h.group, &h.topic, &moved);
     // Saved before the answer: a reset must survive a crash right after
     // it (the periodic save may be seconds away).
-    state.offsets.persist(&state.store, false);
+    crate::batching::off_worker(|| state.offsets.persist(&state.store, false));
     // A pull parked on a moved queue answers the reset now rather than at
     // the end of its hold (up to 30 s): clients that ignore the pushed
     // RESET_CONSUMER_CLIENT_OFFSET (ali-ons) only learn it from a pull.

@@ -5,10 +5,13 @@
 //! answered, so a kill right after it cannot lose it (as Java does).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 use protocol::body::group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
+
+use crate::batching::{off_worker, Batching};
 
 /// The file the table lives in under `config/`.
 pub const GROUPS_FILE: &str = "subscriptionGroup.json";
@@ -19,6 +22,8 @@ pub struct GroupTable {
     inner: RwLock<Inner>,
     save_to: OnceLock<Arc<store::MessageStore>>,
     save_lock: Mutex<()>,
+    batching: Batching,
+    saves: AtomicU64,
 }
 
 #[derive(Default)]
@@ -102,16 +107,32 @@ impl GroupTable {
                     .save(&text)
                     .map_err(|e| e.to_string())
             });
+        self.saves.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = saved {
             tracing::error!("cannot save {GROUPS_FILE}: {e}");
             self.inner.write().dirty = true;
         }
     }
 
+    /// How many times the file has been written (or tried).
+    pub fn saves(&self) -> u64 {
+        self.saves.load(Ordering::Relaxed)
+    }
+
     fn changed(&self) {
-        if let Some(store) = self.save_to.get() {
-            self.persist(store, false);
+        if self.batching.deferring() {
+            return;
         }
+        if let Some(store) = self.save_to.get() {
+            off_worker(|| self.persist(store, false));
+        }
+    }
+
+    /// Changes made until the returned guard drops are saved together,
+    /// when it drops (before the caller answers, so still durable).
+    pub fn batch(&self) -> GroupBatch<'_> {
+        self.batching.begin();
+        GroupBatch { table: self }
     }
 
     /// Every group name, sorted.
@@ -159,5 +180,53 @@ impl GroupTable {
         inner.groups = wrapper.subscription_group_table.into_iter().collect();
         inner.dirty = false;
         Ok(())
+    }
+}
+
+/// An open batch of group changes (see [`GroupTable::batch`]).
+pub struct GroupBatch<'a> {
+    table: &'a GroupTable,
+}
+
+impl Drop for GroupBatch<'_> {
+    fn drop(&mut self) {
+        if self.table.batching.end() {
+            self.table.changed();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thousand_new_groups_in_one_batch_are_saved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            store::MessageStore::open(store::StoreConfig {
+                mapped_file_size_commit_log: 8 << 20,
+                mapped_file_size_consume_queue: 20 * 1000,
+                ..store::StoreConfig::with_root(dir.path())
+            })
+            .unwrap(),
+        );
+        let groups = GroupTable::default();
+        groups.save_changes_to(store.clone());
+        {
+            let _batch = groups.batch();
+            for i in 0..1000 {
+                assert!(groups.get_or_create(&format!("G{i}"), true).is_some());
+            }
+            assert_eq!(groups.saves(), 0);
+        }
+        assert_eq!(groups.saves(), 1);
+        // Outside a batch each change is saved before it returns.
+        groups.get_or_create("late", true);
+        assert_eq!(groups.saves(), 2);
+        let reloaded = GroupTable::default();
+        let text = std::fs::read(dir.path().join("config").join(GROUPS_FILE)).unwrap();
+        reloaded.load_json(&text).unwrap();
+        assert_eq!(reloaded.names().len(), 1001);
     }
 }

@@ -107,15 +107,34 @@ impl SqlCache {
 pub fn compile_sql(expression: &str) -> Result<filter::Expression, BrokerError> {
     filter::compile(expression).map_err(|e| {
         BrokerError::SubscriptionParseFailed(format!(
-            "the SQL92 subscription `{expression}` does not parse: {e}"
+            "the SQL92 subscription `{}` does not parse: {e}",
+            quote_start(expression)
         ))
     })
+}
+
+/// The start of an expression, for error remarks: an oversized one must
+/// not be echoed back (or logged) whole.
+fn quote_start(expression: &str) -> String {
+    const SHOWN: usize = 120;
+    match expression.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &expression[..cut]),
+        None => expression.to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use protocol::message::hash::tag_hash;
+
+    #[test]
+    fn an_oversized_expression_is_refused_without_being_echoed() {
+        let huge = vec!["a = 1"; 50_000].join(" AND ");
+        let err = compile_sql(&huge).unwrap_err().to_string();
+        assert!(err.contains("the limit is"), "{err}");
+        assert!(err.len() < 400, "{err}");
+    }
 
     #[test]
     fn tag_expressions_compile() {

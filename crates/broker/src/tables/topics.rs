@@ -16,6 +16,7 @@ use protocol::message::sysflag::perm::{
 };
 use protocol::message::topics as mk;
 
+use crate::batching::{off_worker, Batching};
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BrokerResult};
 use protocol::clock::now_ms;
@@ -32,6 +33,7 @@ pub struct TopicTable {
     save_to: OnceLock<Arc<store::MessageStore>>,
     /// One save at a time (they share a temporary file).
     save_lock: Mutex<()>,
+    batching: Batching,
 }
 
 struct Inner {
@@ -87,6 +89,7 @@ impl TopicTable {
             changed: tokio::sync::Notify::new(),
             save_to: OnceLock::new(),
             save_lock: Mutex::new(()),
+            batching: Batching::default(),
         }
     }
 
@@ -111,10 +114,20 @@ impl TopicTable {
 
     /// Saves (when enabled) and wakes registration after a change.
     fn announce(&self) {
+        if self.batching.deferring() {
+            return;
+        }
         if let Some(store) = self.save_to.get() {
-            self.persist(store, false);
+            off_worker(|| self.persist(store, false));
         }
         self.changed.notify_one();
+    }
+
+    /// Changes made until the returned guard drops are saved (and
+    /// announced) together when it drops, before the caller answers.
+    pub fn batch(&self) -> TopicBatch<'_> {
+        self.batching.begin();
+        TopicBatch { table: self }
     }
 
     /// One topic's config.
@@ -292,4 +305,17 @@ pub fn validate_topic(topic: &str) -> BrokerResult<()> {
         )));
     }
     Ok(())
+}
+
+/// An open batch of topic changes (see [`TopicTable::batch`]).
+pub struct TopicBatch<'a> {
+    table: &'a TopicTable,
+}
+
+impl Drop for TopicBatch<'_> {
+    fn drop(&mut self) {
+        if self.table.batching.end() {
+            self.table.announce();
+        }
+    }
 }

@@ -26,6 +26,23 @@ pub const VERSION_5_0_0: i32 = 413;
 /// rather than exhausting memory (a broker with 100k topics needs ~10 MiB).
 pub const MAX_INFLATED: u64 = 256 << 20;
 
+/// How many times its own size a compressed body may inflate to (on top of
+/// [`INFLATE_FLOOR`]). Topic tables compress 10-30 times; a zlib bomb
+/// reaches 1000, and this keeps what it can cost a small multiple of the
+/// bytes the sender had to ship.
+pub const INFLATE_RATIO: u64 = 64;
+
+/// Every compressed body may inflate to at least this much.
+pub const INFLATE_FLOOR: u64 = 1 << 20;
+
+/// The inflated size a compressed body of `compressed` bytes may reach.
+pub fn inflate_limit(compressed: usize) -> u64 {
+    (compressed as u64)
+        .saturating_mul(INFLATE_RATIO)
+        .saturating_add(INFLATE_FLOOR)
+        .min(MAX_INFLATED)
+}
+
 /// What a broker registers: its topic table and filter servers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -90,14 +107,17 @@ impl RegisterBrokerBody {
     }
 
     fn decode_compressed(body: &[u8], version: i32) -> Result<Self, ProtocolError> {
+        let limit = inflate_limit(body.len());
         let mut raw = Vec::new();
         ZlibDecoder::new(body)
-            .take(MAX_INFLATED + 1)
+            .take(limit + 1)
             .read_to_end(&mut raw)
             .map_err(|e| ProtocolError::BadBody(format!("compressed register body: {e}")))?;
-        if raw.len() as u64 > MAX_INFLATED {
+        if raw.len() as u64 > limit {
             return Err(ProtocolError::BadBody(format!(
-                "compressed register body inflates beyond {MAX_INFLATED} bytes"
+                "compressed register body of {} bytes inflates beyond {limit} bytes \
+                 ({INFLATE_RATIO} times its size plus {INFLATE_FLOOR})",
+                body.len()
             )));
         }
         let mut cur = Cursor { buf: &raw, pos: 0 };
@@ -289,5 +309,23 @@ mod tests {
         let neg = z.finish().unwrap();
         let err = RegisterBrokerBody::decode(&neg, true, CURRENT_VERSION).unwrap_err();
         assert!(err.to_string().contains("negative"), "{err}");
+    }
+
+    #[test]
+    fn a_zlib_bomb_is_refused_at_a_multiple_of_its_size() {
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::best());
+        z.write_all(&vec![0u8; 16 << 20]).unwrap();
+        let bomb = z.finish().unwrap();
+        let limit = inflate_limit(bomb.len());
+        assert!(limit < 16 << 20, "limit {limit}");
+        let err = RegisterBrokerBody::decode(&bomb, true, CURRENT_VERSION).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("inflates beyond {limit} bytes")),
+            "{err}"
+        );
+        // A real topic table still decodes after it.
+        let ok = sample().encode_compressed(CURRENT_VERSION).unwrap();
+        assert!(RegisterBrokerBody::decode(&ok, true, CURRENT_VERSION).is_ok());
     }
 }

@@ -27,6 +27,9 @@ pub const CLOSE: i32 = 9003;
 pub const SILENT: i32 = 9004;
 /// Signals `started` and never finishes.
 pub const HANG: i32 = 9005;
+/// Answers a body of `size` bytes (extField), noting the connection's
+/// backlog when it started.
+pub const BIG: i32 = 9006;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -39,6 +42,8 @@ pub struct Scripted {
     pub last_conn: Mutex<Option<Connection>>,
     pub closed: Mutex<Vec<u64>>,
     pub started: Notify,
+    /// The most bytes queued on a connection a BIG request saw.
+    pub max_backlog: AtomicUsize,
 }
 
 impl Processor for Scripted {
@@ -67,6 +72,13 @@ impl Processor for Scripted {
             HANG => {
                 self.started.notify_one();
                 Box::pin(std::future::pending())
+            }
+            BIG => {
+                self.max_backlog
+                    .fetch_max(conn.queued_bytes(), Ordering::SeqCst);
+                let size: usize = request.field("size").unwrap_or("0").parse().unwrap();
+                let answer = RemotingCommand::success().with_body(Bytes::from(vec![7u8; size]));
+                Box::pin(async move { Some(answer) })
             }
             _ => Box::pin(async move { Some(not_supported(&request)) }),
         }
