@@ -30,6 +30,7 @@ mod error;
 mod handle;
 mod journal;
 mod peek;
+pub mod remoting;
 mod revive;
 mod service;
 mod settle;
