@@ -29,7 +29,7 @@ pub enum PopError {
     #[error("{0}")]
     InvalidFilter(String),
     /// The receipt handle does not parse.
-    #[error("receipt handle `{0}` is malformed: {1}")]
+    #[error("receipt handle (extraInfo) `{0}` is malformed: {1}")]
     MalformedHandle(String, String),
     /// The receipt handle was issued by another broker.
     #[error("receipt handle was issued by broker [{0}], not by this broker")]
