@@ -61,12 +61,17 @@ pub async fn pop_with(
         .invoke(&c.broker_addr(), pop_cmd(h), Duration::from_secs(30))
         .await
         .unwrap();
-    let popped = if r.code == 0 {
-        read_pop(&r, &c.broker_config.broker_name, h.order.unwrap_or(false))
+    let popped = read_answer(&r, &c.broker_config.broker_name, h);
+    (r, popped)
+}
+
+/// The messages of a pop answer (none unless it succeeded).
+pub fn read_answer(r: &RemotingCommand, broker: &str, h: &PopMessageRequestHeader) -> Vec<Popped> {
+    if r.code == 0 {
+        read_pop(r, broker, h.order.unwrap_or(false))
     } else {
         Vec::new()
-    };
-    (r, popped)
+    }
 }
 
 pub async fn pop(c: &TestCluster, h: &PopMessageRequestHeader) -> (RemotingCommand, Vec<Popped>) {
