@@ -425,3 +425,64 @@ async fn bad_pop_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(c.call(ack_cmd(&got[0])).await.code, 0);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_orderly_message_past_the_maximum_goes_to_the_dlq_and_the_queue_moves_on() {
+    let c = TestCluster::start().await;
+    set_max_retries(&c, 1);
+    one_queue_topic(&c, "T_POP_ORDER_DLQ", &[("first", ""), ("second", "")]).await;
+    let mut h = pop_req("T_POP_ORDER_DLQ", -1, 1, 100);
+    h.order = Some(true);
+    h.poll_time = 20_000;
+    let (_, a) = pop(&c, &h).await;
+    let (_, b) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&a), ["first"]);
+    assert_eq!(
+        (bodies_of(&b), b[0].reconsume_times),
+        (vec!["first".into()], 1)
+    );
+    // Two attempts were the maximum: the next pop gets the next message.
+    h.invisible_time = 60_000;
+    let (r, c2) = pop(&c, &h).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(
+        (bodies_of(&c2), c2[0].reconsume_times),
+        (vec!["second".into()], 0)
+    );
+    wait_queue(&c, "%DLQ%G_POP", 0, 1).await;
+    let r = c.call(pull_cmd(&pull_req("%DLQ%G_POP", 0, 0, 0))).await;
+    assert_eq!(bodies(&r.body), vec![b"first".to_vec()]);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn pop_state_survives_a_restart() {
+    let c = TestCluster::start().await;
+    one_queue_topic(
+        &c,
+        "T_POP_RESTART",
+        &[("acked", ""), ("held", ""), ("fresh", "")],
+    )
+    .await;
+    let (_, got) = pop(&c, &pop_req("T_POP_RESTART", -1, 2, 1_000)).await;
+    assert_eq!(bodies_of(&got), ["acked", "held"]);
+    assert_eq!(c.call(ack_cmd(&got[0])).await.code, 0);
+    let c = c.restart_broker().await;
+    // The acked message stays acked; the held one comes back once its
+    // invisible time passes, and its old handle is then dead.
+    let held = got[1].clone();
+    let mut h = pop_req("T_POP_RESTART", -1, 32, 60_000);
+    let (_, next) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&next), ["fresh"]);
+    h.poll_time = 20_000;
+    let (_, back) = pop(&c, &h).await;
+    assert_eq!(
+        (bodies_of(&back), back[0].reconsume_times),
+        (vec!["held".into()], 1)
+    );
+    assert_eq!(
+        c.call(ack_cmd(&held)).await.code,
+        ResponseCode::NO_MESSAGE.code()
+    );
+    c.shutdown().await;
+}
