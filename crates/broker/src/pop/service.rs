@@ -6,33 +6,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use protocol::message::decode_record;
 use protocol::message::record::DecodedRecord;
 use protocol::message::sysflag::perm;
-use protocol::message::{decode_record, topics};
 use store::GetStatus;
 
 use super::api::{FilterKind, InitMode, PopOutcome, PopRequest, PoppedMessage};
 use super::error::{PopError, PopResult};
 use super::handle::{ReceiptHandle, NORMAL_REVIVE_QID, ORDER_REVIVE_QID};
+use super::rules::{
+    group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL,
+    MIN_INVISIBLE_MS,
+};
 use super::table::{InFlight, QueueKey, Record};
 use crate::state::{now_ms, BrokerState};
 use crate::subscription::Filter;
 
-/// Largest batch a pop may ask for (Java's limit).
-pub const MAX_BATCH: u32 = 32;
-/// Shortest and longest invisible time accepted, ms.
-pub const MIN_INVISIBLE_MS: i64 = 1;
-pub const MAX_INVISIBLE_MS: i64 = 12 * 3600 * 1000;
-/// Longest a pop is held, whatever it asks.
-pub const MAX_POLL: Duration = Duration::from_secs(60);
 /// A parked pop looks again at least this often: orderly queues unlock
 /// when an invisible time passes, which no arrival signals.
 const RECHECK: Duration = Duration::from_millis(500);
-
-/// `%RETRY%{group}_{topic}`: where a group's unacked messages are revived.
-pub fn pop_retry_topic(group: &str, topic: &str) -> String {
-    format!("{}{group}_{topic}", topics::RETRY_GROUP_TOPIC_PREFIX)
-}
 
 /// What every pop of one request shares.
 pub(crate) struct Ctx {
@@ -116,7 +108,7 @@ fn check(state: &BrokerState, req: &PopRequest) -> PopResult<Ctx> {
             MAX_INVISIBLE_MS,
         ));
     }
-    let group = super::settle::group_config(state, &req.group)?;
+    let group = group_config(state, &req.group)?;
     let topic = state
         .topics
         .get(&req.topic)
@@ -161,34 +153,6 @@ pub(crate) fn compile_filter(
                 .get(expression)
                 .map(Filter::Sql)
                 .map_err(|e| PopError::InvalidFilter(e.to_string()))
-        }
-    }
-}
-
-/// The queues a pop reads, validated.
-pub(crate) fn queue_ids(
-    state: &BrokerState,
-    topic: &str,
-    queue_id: Option<i32>,
-) -> PopResult<Vec<i32>> {
-    let config = state
-        .topics
-        .get(topic)
-        .ok_or_else(|| PopError::TopicNotExist(topic.to_owned()))?;
-    let n = config.read_queue_nums.max(0);
-    match queue_id {
-        Some(q) if q < 0 || q >= n => Err(PopError::InvalidParameter(format!(
-            "queueId[{q}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{n}]"
-        ))),
-        Some(q) => Ok(vec![q]),
-        None => {
-            // Start at a random queue so that concurrent pops spread out.
-            let start = if n > 0 {
-                (state.next_random() % n as u64) as i32
-            } else {
-                0
-            };
-            Ok((0..n).map(|i| (start + i) % n).collect())
         }
     }
 }
