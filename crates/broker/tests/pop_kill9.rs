@@ -76,34 +76,41 @@ impl Consumer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
-    let spec = {
-        let mut s = BrokerSpec::new(0, "ASYNC_MASTER", "ASYNC_FLUSH");
-        for k in [
-            "diskMaxUsedSpaceRatio",
-            "diskSpaceCleanForciblyRatio",
-            "diskSpaceWarningLevelRatio",
-        ] {
-            s.extra.push((k.into(), "100".into()));
-        }
-        s
-    };
-    let Some(mut cluster) = tokio::task::block_in_place(|| ProcessCluster::start(1, &[spec]))
-    else {
-        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
-        return;
-    };
-    let addr = cluster.brokers[0].addr.clone();
+/// One NameServer and one broker as processes (`None`: no binary built).
+fn start_cluster() -> Option<ProcessCluster> {
+    let mut spec = BrokerSpec::new(0, "ASYNC_MASTER", "ASYNC_FLUSH");
+    for k in [
+        "diskMaxUsedSpaceRatio",
+        "diskSpaceCleanForciblyRatio",
+        "diskSpaceWarningLevelRatio",
+    ] {
+        spec.extra.push((k.into(), "100".into()));
+    }
+    tokio::task::block_in_place(|| ProcessCluster::start(1, &[spec]))
+}
+
+/// Sends the test's messages over four queues.
+async fn fill(addr: &str) -> RemotingClient {
     let producer = RemotingClient::new(ClientConfig::default(), None);
     for i in 0..MESSAGES {
         let cmd = send_v1(TOPIC, (i % 4) as i32, format!("m{i}").as_bytes(), "");
         let r = producer
-            .invoke(&addr, cmd, Duration::from_secs(5))
+            .invoke(addr, cmd, Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(r.code, 0, "send: {:?}", r.remark);
     }
+    producer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
+    let Some(mut cluster) = start_cluster() else {
+        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
+        return;
+    };
+    let addr = cluster.brokers[0].addr.clone();
+    let producer = fill(&addr).await;
     let mut consumer = Consumer {
         client: RemotingClient::new(ClientConfig::default(), None),
         addr: addr.clone(),

@@ -18,7 +18,7 @@ use super::rules::{
     group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL,
     MIN_INVISIBLE_MS,
 };
-use super::table::{InFlight, QueueKey, Record};
+use super::table::{InFlight, QueueKey, QueueState, Record};
 use crate::state::{now_ms, BrokerState};
 use crate::subscription::Filter;
 
@@ -232,6 +232,9 @@ fn init_cursor(state: &BrokerState, ctx: &Ctx, key: &QueueKey) -> u64 {
         .max(min)
 }
 
+/// A message chosen for a pop: queue offset, stored record, attempt.
+type Picked = (u64, Bytes, u32);
+
 /// Pops from one queue; returns the messages and how many remain there.
 fn pop_queue(
     state: &BrokerState,
@@ -245,39 +248,7 @@ fn pop_queue(
     if ctx.order && q.order_blocked(now, ctx.max_attempts) {
         return Ok((Vec::new(), 0));
     }
-    let mut picked: Vec<(u64, Bytes, u32)> = Vec::new();
-    if ctx.order {
-        for e in q.expired(now).take(need) {
-            // A message that retention removed meanwhile is skipped.
-            if let Some(bytes) = state.store.message_at(&key.topic, key.queue_id, e.offset) {
-                picked.push((e.offset, bytes, e.attempt + 1));
-            }
-        }
-    }
-    let mut next = q.cursor;
-    if picked.len() < need {
-        let r = state.store.get_messages_filtered(
-            &key.topic,
-            key.queue_id,
-            q.cursor,
-            need - picked.len(),
-            state.config.max_transfer_bytes_on_message_in_memory,
-            &|hash| ctx.filter.accepts_hash(hash),
-            &|record| ctx.filter.accepts_record(record),
-        );
-        next = match r.status {
-            GetStatus::Found | GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => {
-                r.next_begin_offset
-            }
-            GetStatus::OffsetTooSmall => r.min_offset,
-            GetStatus::OffsetOverflowBadly => r.max_offset,
-            _ => q.cursor,
-        };
-        for (bytes, offset) in r.messages.into_iter().zip(r.queue_offsets) {
-            let attempt = reconsume_times(&bytes) + 1;
-            picked.push((offset, bytes, attempt));
-        }
-    }
+    let (picked, next) = pick(state, ctx, key, &q, need, now);
     let rest = state
         .store
         .max_offset(&key.topic, key.queue_id)
@@ -310,19 +281,79 @@ fn pop_queue(
     state
         .offsets
         .commit(&key.group, &key.topic, key.queue_id, low as i64);
+    Ok((handed_out(state, ctx, key, picked, ck_offset, now), rest))
+}
+
+/// What a pop of `key` takes (orderly redeliveries first, then new
+/// messages from the cursor that pass the filter) and where the cursor
+/// moves.
+fn pick(
+    state: &BrokerState,
+    ctx: &Ctx,
+    key: &QueueKey,
+    q: &QueueState,
+    need: usize,
+    now: i64,
+) -> (Vec<Picked>, u64) {
+    let mut picked: Vec<Picked> = Vec::new();
+    if ctx.order {
+        for e in q.expired(now).take(need) {
+            // A message that retention removed meanwhile is skipped.
+            if let Some(bytes) = state.store.message_at(&key.topic, key.queue_id, e.offset) {
+                picked.push((e.offset, bytes, e.attempt + 1));
+            }
+        }
+    }
+    if picked.len() >= need {
+        return (picked, q.cursor);
+    }
+    let r = state.store.get_messages_filtered(
+        &key.topic,
+        key.queue_id,
+        q.cursor,
+        need - picked.len(),
+        state.config.max_transfer_bytes_on_message_in_memory,
+        &|hash| ctx.filter.accepts_hash(hash),
+        &|record| ctx.filter.accepts_record(record),
+    );
+    let next = match r.status {
+        GetStatus::Found | GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => {
+            r.next_begin_offset
+        }
+        GetStatus::OffsetTooSmall => r.min_offset,
+        GetStatus::OffsetOverflowBadly => r.max_offset,
+        _ => q.cursor,
+    };
+    for (bytes, offset) in r.messages.into_iter().zip(r.queue_offsets) {
+        let attempt = reconsume_times(&bytes) + 1;
+        picked.push((offset, bytes, attempt));
+    }
+    (picked, next)
+}
+
+/// The picked messages with their receipt handles.
+fn handed_out(
+    state: &BrokerState,
+    ctx: &Ctx,
+    key: &QueueKey,
+    picked: Vec<Picked>,
+    ck_offset: u64,
+    now: i64,
+) -> Vec<PoppedMessage> {
     let retry = key.topic != ctx.topic;
-    let messages = picked
+    let revive_qid = if ctx.order {
+        ORDER_REVIVE_QID
+    } else {
+        NORMAL_REVIVE_QID
+    };
+    picked
         .into_iter()
         .map(|(offset, record, attempt)| PoppedMessage {
             handle: ReceiptHandle {
                 ck_offset,
                 pop_time: now,
                 invisible_ms: ctx.invisible_ms,
-                revive_qid: if ctx.order {
-                    ORDER_REVIVE_QID
-                } else {
-                    NORMAL_REVIVE_QID
-                },
+                revive_qid,
                 retry,
                 broker_name: state.config.broker_name.clone(),
                 queue_id: key.queue_id,
@@ -336,8 +367,7 @@ fn pop_queue(
             queue_offset: offset,
             retry,
         })
-        .collect();
-    Ok((messages, rest))
+        .collect()
 }
 
 /// RECONSUMETIMES of a stored record (0 when it does not decode).
