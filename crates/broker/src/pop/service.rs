@@ -115,7 +115,7 @@ fn check(state: &BrokerState, req: &PopRequest) -> PopResult<Ctx> {
         .ok_or_else(|| PopError::TopicNotExist(req.topic.clone()))?;
     if topic.perm & perm::READ == 0 {
         return Err(PopError::NoPermission(format!(
-            "the topic[{}] peeking message is forbidden",
+            "the topic[{}] pop message is forbidden",
             req.topic
         )));
     }
