@@ -122,7 +122,9 @@ mod tests {
             ratio: 90,
         });
         assert_eq!(full.code(), ResponseCode::SERVICE_NOT_AVAILABLE);
-        assert!(full.to_string().contains("disk full: 7 bytes free on /data"));
+        assert!(full
+            .to_string()
+            .contains("disk full: 7 bytes free on /data"));
         assert!(full.is_transient());
         let big = BrokerError::from(StoreError::MessageTooLarge { size: 9, limit: 4 });
         assert_eq!(big.code(), ResponseCode::MESSAGE_ILLEGAL);

@@ -22,6 +22,9 @@ pub mod rules;
 pub mod handlers;
 pub mod services;
 
+/// POP consumption: its state, service tasks and remoting handlers.
+pub mod pop;
+
 pub mod processor;
 
 mod lifecycle;
