@@ -2,6 +2,7 @@
 //! expect them. Every broker's queues point back at the endpoint the
 //! client dialled, which forwards to the owning broker over remoting.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use client::instance::TopicRoute;
@@ -51,11 +52,13 @@ fn permission(readable: bool, writable: bool) -> Permission {
     }
 }
 
-/// The queues of `route` on master brokers, numbered from 0 per broker.
+/// The queues of `route` on master brokers, numbered from 0 per broker;
+/// `endpoints` names where each broker is served.
 pub fn queues(
     topic: &pb::Resource,
     route: &TopicRoute,
-    endpoints: &pb::Endpoints,
+    endpoints: &HashMap<String, pb::Endpoints>,
+    dialled: &pb::Endpoints,
     types: &[MessageType],
 ) -> Vec<pb::MessageQueue> {
     let mut out = Vec::new();
@@ -71,7 +74,7 @@ pub fn queues(
         let broker = pb::Broker {
             name: q.broker_name.clone(),
             id: 0,
-            endpoints: Some(endpoints.clone()),
+            endpoints: Some(endpoints.get(&q.broker_name).unwrap_or(dialled).clone()),
         };
         for id in 0..q.read_queue_nums.max(q.write_queue_nums) {
             let readable = id < q.read_queue_nums && perm::is_readable(q.perm);
@@ -83,6 +86,46 @@ pub fn queues(
                 broker: Some(broker.clone()),
                 accept_message_types: types.iter().map(|t| *t as i32).collect(),
             });
+        }
+    }
+    out
+}
+
+/// Where each broker of `route` serves gRPC: this endpoint (as the
+/// client dialled it) for the local broker, the broker's own
+/// `grpcListenPort` on its host for the others. POP state lives in each
+/// broker, so receives and acks must reach the broker that owns the queue.
+async fn broker_endpoints(
+    core: &Core,
+    route: &TopicRoute,
+    dialled: &pb::Endpoints,
+) -> HashMap<String, pb::Endpoints> {
+    let mut out = HashMap::new();
+    for b in &route.data.broker_datas {
+        if b.broker_name == core.local.config.broker_name {
+            out.insert(b.broker_name.clone(), dialled.clone());
+            continue;
+        }
+        let Some(addr) = b.broker_addrs.get(&0) else {
+            continue;
+        };
+        let Some((host, _)) = addr.rsplit_once(':') else {
+            continue;
+        };
+        match core.upstream.grpc_port(addr).await {
+            Ok(port) => {
+                let asked = pb::Endpoints {
+                    scheme: 0,
+                    addresses: vec![pb::Address {
+                        host: host.trim_matches(['[', ']']).to_string(),
+                        port: i32::from(port),
+                    }],
+                };
+                out.insert(b.broker_name.clone(), endpoints(Some(asked), addr));
+            }
+            // Sends still work through this endpoint; receives from that
+            // broker will say where the problem is.
+            Err(e) => tracing::warn!(broker = %b.broker_name, error = %e, "no gRPC endpoint known"),
         }
     }
     out
@@ -101,7 +144,8 @@ pub async fn query_route(
     let route = core.upstream.route(&topic.name).await?;
     let types = core.upstream.accepted_types(&topic.name, &route).await;
     let eps = endpoints(req.endpoints, &core.advertised);
-    let queues = queues(&topic, &route, &eps, &types);
+    let served = broker_endpoints(core, &route, &eps).await;
+    let queues = queues(&topic, &route, &served, &eps, &types);
     if queues.is_empty() {
         return Err(GrpcError::invalid(
             Code::TopicNotFound,
@@ -129,7 +173,8 @@ pub async fn query_assignment(
     let types = core.upstream.accepted_types(&topic.name, &route).await;
     let eps = endpoints(req.endpoints, &core.advertised);
     let orderly = core.upstream.group_orderly(&group.name, &route).await;
-    let readable = queues(&topic, &route, &eps, &types)
+    let served = broker_endpoints(core, &route, &eps).await;
+    let readable = queues(&topic, &route, &served, &eps, &types)
         .into_iter()
         .filter(|q| {
             q.permission == Permission::Read as i32 || q.permission == Permission::ReadWrite as i32
@@ -195,7 +240,11 @@ mod tests {
             resource_namespace: String::new(),
             name: "T".into(),
         };
-        let qs = queues(&topic, &route(), &eps, &[MessageType::Normal]);
+        let other = endpoints(None, "127.0.0.2:9000");
+        let served = HashMap::from([("b".to_string(), other.clone())]);
+        let qs = queues(&topic, &route(), &served, &eps, &[MessageType::Normal]);
+        assert_eq!(qs[0].broker.as_ref().unwrap().endpoints.as_ref(), Some(&eps));
+        assert_eq!(qs[2].broker.as_ref().unwrap().endpoints.as_ref(), Some(&other));
         let got: Vec<_> = qs
             .iter()
             .map(|q| (q.broker.as_ref().unwrap().name.as_str(), q.id, q.permission))

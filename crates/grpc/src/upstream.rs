@@ -23,6 +23,9 @@ use crate::pb::MessageType;
 /// How long a topic's message type is trusted before it is asked again.
 const TYPE_TTL: Duration = Duration::from_secs(10);
 
+/// How long another broker's gRPC port is trusted.
+const PORT_TTL: Duration = Duration::from_secs(60);
+
 /// Topic attribute naming the accepted message type.
 pub const MESSAGE_TYPE_ATTRIBUTE: &str = "message.type";
 
@@ -33,6 +36,7 @@ pub struct Upstream {
     timeout: Duration,
     types: Mutex<HashMap<String, (Instant, Vec<MessageType>)>>,
     orderly: Mutex<HashMap<String, (Instant, bool)>>,
+    grpc_ports: Mutex<HashMap<String, (Instant, u16)>>,
 }
 
 impl Upstream {
@@ -56,6 +60,7 @@ impl Upstream {
             timeout: Duration::from_secs(3),
             types: Mutex::new(HashMap::new()),
             orderly: Mutex::new(HashMap::new()),
+            grpc_ports: Mutex::new(HashMap::new()),
         }
     }
 
@@ -188,6 +193,37 @@ impl Upstream {
             .lock()
             .insert(group.to_string(), (Instant::now(), orderly));
         orderly
+    }
+
+    /// The gRPC port of the broker at `addr` (its `grpcListenPort`).
+    ///
+    /// # Errors
+    /// The broker cannot be asked, or does not announce a gRPC port.
+    pub async fn grpc_port(&self, addr: &str) -> GrpcResult<u16> {
+        if let Some((at, port)) = self.grpc_ports.lock().get(addr) {
+            if at.elapsed() < PORT_TTL {
+                return Ok(*port);
+            }
+        }
+        let req = RemotingCommand::request(RequestCode::GET_BROKER_CONFIG);
+        let resp = self.call_ok(addr, req).await?;
+        let text = String::from_utf8_lossy(&resp.body);
+        let port = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == "grpcListenPort")
+            .and_then(|(_, v)| v.trim().parse::<u16>().ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| {
+                GrpcError::invalid(
+                    crate::pb::Code::InternalServerError,
+                    format!("broker {addr} announces no grpcListenPort"),
+                )
+            })?;
+        self.grpc_ports
+            .lock()
+            .insert(addr.to_string(), (Instant::now(), port));
+        Ok(port)
     }
 
     /// Every master address currently known for `topics`' routes.
