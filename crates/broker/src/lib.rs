@@ -18,6 +18,7 @@ pub mod handlers;
 pub mod locks;
 pub mod long_poll;
 pub mod offsets;
+pub mod pop;
 pub mod processor;
 pub mod register;
 pub mod schedule;

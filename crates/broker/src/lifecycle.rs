@@ -66,10 +66,14 @@ impl Broker {
         let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
         locks.load(&store);
 
+        let pop = crate::pop::PopService::open(&store.config().store_path_root_dir.join("pop"))
+            .map_err(|e| BrokerError::Store(e.to_string()))?;
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
+        let pop_wake = pop.waiters.clone();
         store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _max, _tag| {
-            wake.wake(topic, queue_id)
+            wake.wake(topic, queue_id);
+            pop_wake.wake(topic);
         }));
 
         // Bind first: the advertised address needs the real port.
@@ -121,6 +125,7 @@ impl Broker {
             timer,
             transactions,
             locks,
+            pop,
         });
         let processor = Arc::new(BrokerProcessor {
             state: state.clone(),
@@ -182,6 +187,7 @@ impl Broker {
         self.state.locks.stop_saving();
         self.cancel.cancel();
         self.state.waiters.wake_all();
+        self.state.pop.shut_down();
         for server in self.servers {
             server.shutdown().await;
         }
@@ -301,6 +307,7 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         crate::schedule::spawn(state, cancel);
         crate::timer::spawn(state, cancel);
         crate::transaction::spawn(state, cancel);
+        crate::pop::spawn(state, cancel);
     }
     tasks.spawn(crate::register::run(state.clone(), cancel.clone()));
     let (s, c) = (state.clone(), cancel.clone());

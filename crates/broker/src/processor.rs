@@ -11,6 +11,7 @@ use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
+use crate::pop::remoting as pop;
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -90,6 +91,13 @@ async fn dispatch(
         C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
         C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
         C::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(state),
+        C::POP_MESSAGE => pop::pop_message(state, req).await,
+        C::ACK_MESSAGE => pop::ack_message(state, req),
+        C::BATCH_ACK_MESSAGE => pop::batch_ack_message(state, req),
+        C::PEEK_MESSAGE => pop::peek_message(state, req),
+        C::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(state, req),
+        C::NOTIFICATION => pop::notification(state, req).await,
+        C::POLLING_INFO => pop::polling_info(state, req),
         _ => Ok(remoting::not_supported(req)),
     }
 }

@@ -65,6 +65,8 @@ pub struct BrokerState {
     pub transactions: TransactionService,
     /// Ordered-consumption queue locks.
     pub locks: LockTable,
+    /// POP consumption state.
+    pub pop: crate::pop::PopService,
 }
 
 impl BrokerState {

@@ -1,0 +1,171 @@
+//! POP state across a kill -9: a consumer pops and acks continuously while
+//! the broker process is SIGKILLed and restarted on the same data. Nothing
+//! is lost, nothing whose ack was answered comes back, and messages whose
+//! delivery was in flight come back after their invisible time. The test
+//! prints how many messages were delivered more than once (the figure in
+//! docs/grpc.md, section POP).
+//!
+//! Skipped (with a note) when no `apogee` binary is built:
+//! `cargo build -p apogee` (or set `APOGEE_BIN`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod pop_common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::*;
+use pop_common::*;
+use protocol::RemotingCommand;
+use remoting::{ClientConfig, RemotingClient};
+use testkit::cluster::{BrokerSpec, ProcessCluster};
+
+const TOPIC: &str = "T_POP_KILL9";
+const MESSAGES: usize = 400;
+/// Invisible time of every pop: short, so in-flight messages come back
+/// quickly after the restart.
+const INVISIBLE_MS: i64 = 2_000;
+
+struct Consumer {
+    client: RemotingClient,
+    addr: String,
+    broker: String,
+    /// Deliveries per body.
+    delivered: BTreeMap<String, usize>,
+    /// Bodies whose ack was answered with success.
+    acked: BTreeSet<String>,
+    /// Acked bodies delivered again (must stay empty).
+    acked_then_redelivered: Vec<String>,
+}
+
+impl Consumer {
+    async fn call(&self, cmd: RemotingCommand, timeout: Duration) -> Option<RemotingCommand> {
+        self.client.invoke(&self.addr, cmd, timeout).await.ok()
+    }
+
+    /// One pop and the acks of what it returned; false when the broker
+    /// did not answer.
+    async fn round(&mut self) -> bool {
+        let mut h = pop_req(TOPIC, -1, 16, INVISIBLE_MS);
+        h.poll_time = 1_000;
+        let Some(r) = self.call(pop_cmd(&h), Duration::from_secs(5)).await else {
+            return false;
+        };
+        for m in read_answer(&r, &self.broker, &h) {
+            let body = String::from_utf8_lossy(&m.body).into_owned();
+            *self.delivered.entry(body.clone()).or_default() += 1;
+            if self.acked.contains(&body) {
+                self.acked_then_redelivered.push(body.clone());
+            }
+            match self.call(ack_cmd(&m), Duration::from_secs(3)).await {
+                Some(a) if a.code == 0 => {
+                    self.acked.insert(body);
+                }
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
+    let spec = {
+        let mut s = BrokerSpec::new(0, "ASYNC_MASTER", "ASYNC_FLUSH");
+        for k in [
+            "diskMaxUsedSpaceRatio",
+            "diskSpaceCleanForciblyRatio",
+            "diskSpaceWarningLevelRatio",
+        ] {
+            s.extra.push((k.into(), "100".into()));
+        }
+        s
+    };
+    let Some(mut cluster) = tokio::task::block_in_place(|| ProcessCluster::start(1, &[spec]))
+    else {
+        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
+        return;
+    };
+    let addr = cluster.brokers[0].addr.clone();
+    let producer = RemotingClient::new(ClientConfig::default(), None);
+    for i in 0..MESSAGES {
+        let cmd = send_v1(TOPIC, (i % 4) as i32, format!("m{i}").as_bytes(), "");
+        let r = producer
+            .invoke(&addr, cmd, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(r.code, 0, "send: {:?}", r.remark);
+    }
+    let mut consumer = Consumer {
+        client: RemotingClient::new(ClientConfig::default(), None),
+        addr: addr.clone(),
+        broker: "broker-a".into(),
+        delivered: BTreeMap::new(),
+        acked: BTreeSet::new(),
+        acked_then_redelivered: Vec::new(),
+    };
+    // Consume about a third, then kill the broker while a pop batch is out
+    // and unacked (popped, answered, its acks never sent).
+    while consumer.acked.len() < MESSAGES / 3 {
+        assert!(consumer.round().await, "the broker stopped answering");
+    }
+    let h = pop_req(TOPIC, -1, 16, INVISIBLE_MS);
+    let r = consumer
+        .call(pop_cmd(&h), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let in_flight = read_answer(&r, "broker-a", &h);
+    assert!(!in_flight.is_empty(), "{:?}", r.remark);
+    for m in &in_flight {
+        *consumer
+            .delivered
+            .entry(String::from_utf8_lossy(&m.body).into_owned())
+            .or_default() += 1;
+    }
+    tokio::task::block_in_place(|| {
+        let b = &mut cluster.brokers[0];
+        b.restart(); // SIGKILL, then start on the same data
+        assert!(
+            b.wait_listening(Duration::from_secs(20)),
+            "the broker did not come back:\n{}",
+            b.log_tail(40)
+        );
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while consumer.acked.len() < MESSAGES && Instant::now() < deadline {
+        if !consumer.round().await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let missing: Vec<String> = (0..MESSAGES)
+        .map(|i| format!("m{i}"))
+        .filter(|b| !consumer.acked.contains(b))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lost after kill -9: {missing:?}\n{}",
+        cluster.brokers[0].log_tail(40)
+    );
+    assert!(
+        consumer.acked_then_redelivered.is_empty(),
+        "acked messages came back: {:?}",
+        consumer.acked_then_redelivered
+    );
+    for m in &in_flight {
+        let body = String::from_utf8_lossy(&m.body).into_owned();
+        assert!(
+            consumer.delivered[&body] >= 2,
+            "{body} in flight at the kill did not come back"
+        );
+    }
+    let duplicates: usize = consumer.delivered.values().map(|n| n - 1).sum();
+    eprintln!(
+        "pop kill -9: {MESSAGES} messages, {} in flight at the kill, {duplicates} delivered more than once",
+        in_flight.len()
+    );
+    producer.shutdown().await;
+    consumer.client.shutdown().await;
+}
