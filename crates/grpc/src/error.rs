@@ -1,6 +1,7 @@
 //! The crate's error type and its mapping to the in-band `Status` codes
 //! that the 5.x clients read (one place for every mapping).
 
+use broker::pop::PopError;
 use protocol::ResponseCode;
 
 use crate::pb::{Code, Status};
@@ -24,6 +25,9 @@ pub enum GrpcError {
     /// A broker could not be reached or did not answer in time.
     #[error("{0}")]
     Transport(#[from] remoting::RemotingError),
+    /// The local broker's POP service refused.
+    #[error("{0}")]
+    Pop(#[from] broker::pop::PopError),
     /// A broker answer we could not decode.
     #[error("bad answer from a broker: {0}")]
     Protocol(#[from] protocol::ProtocolError),
@@ -46,6 +50,7 @@ impl GrpcError {
             GrpcError::Client(e) => e.response_code().map_or(Code::ProxyTimeout, from_remoting),
             GrpcError::Transport(_) => Code::ProxyTimeout,
             GrpcError::Protocol(_) => Code::InternalServerError,
+            GrpcError::Pop(e) => from_pop(e),
         }
     }
 
@@ -78,6 +83,23 @@ pub fn from_remoting(code: i32) -> Code {
     }
 }
 
+/// Maps a POP failure onto the code the proxy answers.
+fn from_pop(e: &PopError) -> Code {
+    if e.is_bad_handle() {
+        return Code::InvalidReceiptHandle;
+    }
+    match e {
+        PopError::TopicNotExist(_) => Code::TopicNotFound,
+        PopError::GroupNotExist(_) => Code::ConsumerGroupNotFound,
+        PopError::NoPermission(_) => Code::Forbidden,
+        PopError::InvalidParameter(_) => Code::BadRequest,
+        PopError::InvalidInvisibleTime(..) => Code::IllegalInvisibleTime,
+        PopError::InvalidFilter(_) => Code::IllegalFilterExpression,
+        PopError::PollingFull(_) => Code::TooManyRequests,
+        _ => Code::InternalServerError,
+    }
+}
+
 /// An OK status.
 pub fn ok() -> Status {
     Status {
@@ -105,6 +127,31 @@ mod tests {
         assert_eq!(from_remoting(2), Code::TooManyRequests);
         assert_eq!(from_remoting(10), Code::MasterPersistenceTimeout);
         assert_eq!(from_remoting(1), Code::InternalServerError);
+    }
+
+    #[test]
+    fn pop_failures_map_to_proxy_codes() {
+        let code = |e: PopError| GrpcError::from(e).code();
+        assert_eq!(
+            code(PopError::HandleExpired("h".into(), "g".into())),
+            Code::InvalidReceiptHandle
+        );
+        assert_eq!(
+            code(PopError::ForeignHandle("b".into())),
+            Code::InvalidReceiptHandle
+        );
+        assert_eq!(
+            code(PopError::InvalidFilter("x".into())),
+            Code::IllegalFilterExpression
+        );
+        assert_eq!(
+            code(PopError::InvalidInvisibleTime(1, 2, 3)),
+            Code::IllegalInvisibleTime
+        );
+        assert_eq!(
+            code(PopError::TopicNotExist("t".into())),
+            Code::TopicNotFound
+        );
     }
 
     #[test]

@@ -243,8 +243,14 @@ mod tests {
         let other = endpoints(None, "127.0.0.2:9000");
         let served = HashMap::from([("b".to_string(), other.clone())]);
         let qs = queues(&topic, &route(), &served, &eps, &[MessageType::Normal]);
-        assert_eq!(qs[0].broker.as_ref().unwrap().endpoints.as_ref(), Some(&eps));
-        assert_eq!(qs[2].broker.as_ref().unwrap().endpoints.as_ref(), Some(&other));
+        assert_eq!(
+            qs[0].broker.as_ref().unwrap().endpoints.as_ref(),
+            Some(&eps)
+        );
+        assert_eq!(
+            qs[2].broker.as_ref().unwrap().endpoints.as_ref(),
+            Some(&other)
+        );
         let got: Vec<_> = qs
             .iter()
             .map(|q| (q.broker.as_ref().unwrap().name.as_str(), q.id, q.permission))
