@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use broker::{Broker, BrokerConfig, StoreConfig};
+use grpc::GrpcServer;
 use serde::{Deserialize, Serialize};
 
 use crate::{config_load, logging};
@@ -35,6 +36,24 @@ pub struct BrokerArgs {
     /// `.toml`. `APOGEE_BROKER_<KEY>` variables override.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Address of the 5.x gRPC endpoint; overrides `grpcListenPort`
+    /// (default 0.0.0.0:8081).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<SocketAddr>,
+}
+
+/// A broker and the gRPC endpoint beside it.
+pub struct Running {
+    pub broker: Broker,
+    pub grpc: GrpcServer,
+}
+
+impl Running {
+    /// Stops the endpoint, then the broker.
+    pub async fn shutdown(self) {
+        self.grpc.shutdown().await;
+        self.broker.shutdown().await;
+    }
 }
 
 /// Loads a broker config file (or the defaults) and applies the flags.
@@ -53,17 +72,30 @@ pub fn load(
     Ok(file)
 }
 
-/// Starts a broker from a loaded config.
-pub async fn start(file: BrokerFile, listen: SocketAddr) -> Result<Broker> {
+/// Starts a broker from a loaded config, and its gRPC endpoint on `grpc`.
+pub async fn start(mut file: BrokerFile, listen: SocketAddr, grpc: SocketAddr) -> Result<Running> {
     let root = file.store.store_path_root_dir.clone();
-    Broker::start(file.broker, file.store, listen)
+    let listener = GrpcServer::bind(grpc).await?;
+    // The bound port, so that a port of 0 is announced as the real one.
+    file.broker.grpc_listen_port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(grpc.port());
+    let broker = Broker::start(file.broker, file.store, listen)
         .await
         .with_context(|| {
             format!(
                 "cannot start the broker on {listen} with data in {}",
                 root.display()
             )
-        })
+        })?;
+    match GrpcServer::start(broker.state().clone(), listener).await {
+        Ok(grpc) => Ok(Running { broker, grpc }),
+        Err(e) => {
+            broker.shutdown().await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Runs a broker until Ctrl-C or SIGTERM.
@@ -72,15 +104,19 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
-    let broker = start(file, listen).await?;
+    let grpc = args
+        .grpc_listen
+        .unwrap_or_else(|| SocketAddr::new(listen.ip(), file.broker.grpc_listen_port));
+    let running = start(file, listen, grpc).await?;
     tracing::info!(
-        "broker listening on {} (clients dial {})",
-        broker.local_addr(),
-        broker.advertised_addr()
+        "broker listening on {} (clients dial {}), gRPC on {}",
+        running.broker.local_addr(),
+        running.broker.advertised_addr(),
+        running.grpc.local_addr()
     );
     logging::shutdown_signal().await;
     tracing::info!("broker shutting down");
-    broker.shutdown().await;
+    running.shutdown().await;
     Ok(())
 }
 

@@ -25,6 +25,9 @@ pub struct StandaloneArgs {
     /// Broker config file (any broker.conf key, e.g. flushDiskType=SYNC_FLUSH).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Address of the 5.x gRPC endpoint.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub grpc_listen: SocketAddr,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -52,7 +55,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let mut file = broker_cmd::load(args.config.as_deref(), None, None)?;
     file.broker.namesrv_addr = namesrv_addr.clone();
     file.store.store_path_root_dir = data.join("store");
-    let broker = match broker_cmd::start(file, args.broker_listen).await {
+    let running = match broker_cmd::start(file, args.broker_listen, args.grpc_listen).await {
         Ok(b) => b,
         Err(e) => {
             namesrv.shutdown().await;
@@ -60,14 +63,15 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         }
     };
     tracing::info!(
-        "standalone ready in {} ms: NameServer {namesrv_addr}, broker {} (data in {})",
+        "standalone ready in {} ms: NameServer {namesrv_addr}, broker {}, gRPC {} (data in {})",
         started.elapsed().as_millis(),
-        broker.advertised_addr(),
+        running.broker.advertised_addr(),
+        running.grpc.local_addr(),
         data.display()
     );
     logging::shutdown_signal().await;
     tracing::info!("standalone shutting down");
-    broker.shutdown().await;
+    running.shutdown().await;
     namesrv.shutdown().await;
     Ok(())
 }

@@ -34,6 +34,10 @@ pub struct BrokerConfig {
     /// NameServer addresses, `;`-separated.
     pub namesrv_addr: String,
     pub listen_port: u16,
+    /// Port of the 5.x gRPC endpoint the `apogee` binary serves beside the
+    /// broker (8081, as the Java proxy). Other endpoints read it through
+    /// GET_BROKER_CONFIG to send clients to this broker's own endpoint.
+    pub grpc_listen_port: u16,
     /// The address clients are told to dial; empty: the listen address
     /// (or, when listening on 0.0.0.0, the first non-loopback IPv4).
     #[serde(rename = "brokerIP1")]
@@ -119,6 +123,7 @@ impl Default for BrokerConfig {
             broker_role: BrokerRole::AsyncMaster,
             namesrv_addr: String::new(),
             listen_port: 10911,
+            grpc_listen_port: 8081,
             broker_ip1: String::new(),
             broker_ip2: String::new(),
             ha_listen_port: 0,

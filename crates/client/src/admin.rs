@@ -44,6 +44,8 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic flag.
     pub order: bool,
+    /// 5.x attribute edits, `+key=value,-key` (e.g. `+message.type=FIFO`).
+    pub attributes: Option<String>,
 }
 
 impl TopicSpec {
@@ -55,6 +57,7 @@ impl TopicSpec {
             write_queues: queues,
             perm: perm::READ_WRITE,
             order: false,
+            attributes: None,
         }
     }
 }
@@ -159,7 +162,7 @@ impl Admin {
             topic_filter_type: Some("SINGLE_TAG".into()),
             topic_sys_flag: Some(0),
             order: Some(spec.order),
-            attributes: None,
+            attributes: spec.attributes.clone(),
             force: None,
         };
         let req =

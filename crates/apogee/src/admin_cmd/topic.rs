@@ -33,6 +33,9 @@ pub struct UpdateTopicArgs {
     /// Ordered topic.
     #[arg(short = 'o', long = "order", action = ArgAction::Set, default_value_t = false)]
     pub order: bool,
+    /// 5.x attributes, `+key=value,-key` (e.g. `+message.type=FIFO`).
+    #[arg(short = 'a', long = "attributes")]
+    pub attributes: Option<String>,
 }
 
 /// The `-t` flag alone.
@@ -70,6 +73,7 @@ pub async fn update_topic(admin: &Admin, a: &UpdateTopicArgs) -> Result<Report> 
         write_queues: a.write_queues,
         perm: a.perm,
         order: a.order,
+        attributes: a.attributes.clone(),
     };
     let targets = match &a.broker {
         Some(addr) => {

@@ -120,6 +120,9 @@ fn check_queue_nums(field: &str, n: i32) -> BrokerResult<()> {
     Ok(())
 }
 
+/// The values of the `message.type` topic attribute (5.x TopicMessageType).
+const MESSAGE_TYPES: [&str; 5] = ["NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"];
+
 /// Applies `+key=value,-key` attribute edits (5.x `attributes` header).
 fn apply_attributes(attributes: &mut BTreeMap<String, String>, text: &str) -> BrokerResult<()> {
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -132,6 +135,14 @@ fn apply_attributes(attributes: &mut BTreeMap<String, String>, text: &str) -> Br
             let (k, v) = kv.split_once('=').ok_or_else(bad)?;
             if k.is_empty() {
                 return Err(bad());
+            }
+            // Java's enum attribute: a typo would silently make a topic
+            // accept every type, so refuse it here.
+            if k == "message.type" && !MESSAGE_TYPES.contains(&v) {
+                return Err(BrokerError::InvalidParameter(format!(
+                    "attribute message.type=`{v}` is not one of {}",
+                    MESSAGE_TYPES.join("|")
+                )));
             }
             attributes.insert(k.to_owned(), v.to_owned());
         } else if let Some(k) = item.strip_prefix('-') {
@@ -341,6 +352,8 @@ mod tests {
         let mut a = BTreeMap::from([("x".to_owned(), "1".to_owned())]);
         apply_attributes(&mut a, "+message.type=FIFO, -x").unwrap();
         assert_eq!(a, BTreeMap::from([("message.type".into(), "FIFO".into())]));
+        let e = apply_attributes(&mut a, "+message.type=FIFOO").unwrap_err();
+        assert!(e.to_string().contains("FIFOO"), "{e}");
         for bad in ["x=1", "+=1", "+k", "-", "-k=v"] {
             let e = apply_attributes(&mut a, bad).unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");

@@ -1,0 +1,112 @@
+//! Binding and running the gRPC endpoint (plaintext h2c) beside a broker,
+//! and stopping it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use broker::state::BrokerState;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::{GrpcError, GrpcResult};
+use crate::pb::messaging_service_server::MessagingServiceServer;
+use crate::pb::Code;
+use crate::service::{Core, Service};
+use crate::transaction::{heartbeat_loop, CheckProcessor};
+use crate::upstream::Upstream;
+
+/// A running gRPC endpoint.
+pub struct GrpcServer {
+    local: SocketAddr,
+    core: Arc<Core>,
+}
+
+impl GrpcServer {
+    /// Binds the gRPC port before the broker starts, so the broker can
+    /// announce the real port (`grpcListenPort`) even when asked for 0.
+    ///
+    /// # Errors
+    /// The port cannot be bound.
+    pub async fn bind(listen: SocketAddr) -> GrpcResult<TcpListener> {
+        TcpListener::bind(listen).await.map_err(|e| {
+            GrpcError::invalid(
+                Code::InternalServerError,
+                format!("cannot listen for gRPC on {listen}: {e}"),
+            )
+        })
+    }
+
+    /// Serves MessagingService on `listener` for the broker `state`.
+    ///
+    /// # Errors
+    /// The broker has no NameServer address.
+    pub async fn start(state: Arc<BrokerState>, listener: TcpListener) -> GrpcResult<GrpcServer> {
+        let namesrv = state.config.namesrv_addr.clone();
+        if namesrv.trim().is_empty() {
+            return Err(GrpcError::invalid(
+                Code::InternalServerError,
+                "the gRPC endpoint needs the broker's namesrvAddr",
+            ));
+        }
+        let local = listener.local_addr().map_err(|e| {
+            GrpcError::invalid(
+                Code::InternalServerError,
+                format!("gRPC listener address: {e}"),
+            )
+        })?;
+        let advertised = match state.advertised_addr.rsplit_once(':') {
+            Some((host, _)) if local.ip().is_unspecified() => format!("{host}:{}", local.port()),
+            _ => local.to_string(),
+        };
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let names = Upstream::names(&namesrv)?;
+        let core = Arc::new_cyclic(|weak| {
+            let processor = Arc::new(CheckProcessor::new(weak.clone()));
+            Core::new(
+                Upstream::new(names, processor),
+                state,
+                advertised,
+                cancel,
+                tasks,
+            )
+        });
+        Ok(GrpcServer::run(core, listener, local))
+    }
+
+    fn run(core: Arc<Core>, listener: TcpListener, local: SocketAddr) -> GrpcServer {
+        let service = Service { core: core.clone() };
+        let cancel = core.cancel.clone();
+        core.tasks.spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .add_service(MessagingServiceServer::new(service))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), cancel.cancelled())
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        });
+        core.tasks.spawn(heartbeat_loop(
+            core.clone(),
+            core.heartbeat_now.clone(),
+            core.cancel.clone(),
+        ));
+        tracing::info!(%local, "gRPC endpoint listening");
+        GrpcServer { local, core }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Stops serving: open streams end, tasks are awaited, connections close.
+    pub async fn shutdown(self) {
+        self.core.cancel.cancel();
+        self.core.tasks.close();
+        self.core.tasks.wait().await;
+        self.core.upstream.shutdown().await;
+    }
+}

@@ -1,0 +1,328 @@
+//! `apache.rocketmq.v2.MessagingService`: each RPC handed to its module,
+//! errors turned into in-band statuses (clients read those, not gRPC
+//! status codes).
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use broker::state::BrokerState;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::{ok, status};
+use crate::pb::messaging_service_server::MessagingService;
+use crate::pb::{self, Code};
+use crate::sessions::Sessions;
+use crate::upstream::Upstream;
+use crate::{offsets, pop, route, send, telemetry, transaction};
+
+/// Shared by every RPC.
+pub struct Core {
+    pub upstream: Upstream,
+    pub sessions: Sessions,
+    /// The broker this endpoint runs beside (POP runs on it).
+    pub local: Arc<BrokerState>,
+    /// `host:port` to advertise when a client did not say what it dialled.
+    pub advertised: String,
+    pub round_robin: AtomicUsize,
+    /// Wakes the producer heartbeat (a new producer must be checkable soon).
+    pub heartbeat_now: Arc<tokio::sync::Notify>,
+    pub cancel: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+impl Core {
+    /// Everything an endpoint of the broker `local` shares.
+    pub fn new(
+        upstream: Upstream,
+        local: Arc<BrokerState>,
+        advertised: String,
+        cancel: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Core {
+            upstream,
+            sessions: Sessions::default(),
+            local,
+            advertised,
+            round_robin: AtomicUsize::new(0),
+            heartbeat_now: Arc::new(tokio::sync::Notify::new()),
+            cancel,
+            tasks,
+        }
+    }
+}
+
+/// The tonic service.
+#[derive(Clone)]
+pub struct Service {
+    pub core: Arc<Core>,
+}
+
+/// The `x-mq-client-id` every 5.x client sends.
+fn client_id<T>(req: &Request<T>) -> Option<String> {
+    req.metadata()
+        .get("x-mq-client-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .map(str::to_string)
+}
+
+type Stream<T> = ReceiverStream<Result<T, Status>>;
+
+#[tonic::async_trait]
+impl MessagingService for Service {
+    async fn query_route(
+        &self,
+        req: Request<pb::QueryRouteRequest>,
+    ) -> Result<Response<pb::QueryRouteResponse>, Status> {
+        let resp = match route::query_route(&self.core, req.into_inner()).await {
+            Ok(message_queues) => pb::QueryRouteResponse {
+                status: Some(ok()),
+                message_queues,
+            },
+            Err(e) => pb::QueryRouteResponse {
+                status: Some(e.status()),
+                message_queues: Vec::new(),
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn heartbeat(
+        &self,
+        _req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        // Liveness is the Telemetry stream; answer OK even before settings
+        // arrive (clients race their first heartbeat against them).
+        Ok(Response::new(pb::HeartbeatResponse { status: Some(ok()) }))
+    }
+
+    async fn send_message(
+        &self,
+        req: Request<pb::SendMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        Ok(Response::new(
+            send::send(&self.core, req.into_inner()).await,
+        ))
+    }
+
+    async fn query_assignment(
+        &self,
+        req: Request<pb::QueryAssignmentRequest>,
+    ) -> Result<Response<pb::QueryAssignmentResponse>, Status> {
+        let resp = match route::query_assignment(&self.core, req.into_inner()).await {
+            Ok(assignments) => pb::QueryAssignmentResponse {
+                status: Some(ok()),
+                assignments,
+            },
+            Err(e) => pb::QueryAssignmentResponse {
+                status: Some(e.status()),
+                assignments: Vec::new(),
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    type ReceiveMessageStream = Stream<pb::ReceiveMessageResponse>;
+
+    async fn receive_message(
+        &self,
+        req: Request<pb::ReceiveMessageRequest>,
+    ) -> Result<Response<Self::ReceiveMessageStream>, Status> {
+        let deadline = grpc_deadline(&req);
+        let (tx, rx) = mpsc::channel(64);
+        let core = self.core.clone();
+        let cancel = core.cancel.clone();
+        let body = req.into_inner();
+        self.core.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = pop::receive(&core, body, deadline, &tx) => {}
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn ack_message(
+        &self,
+        req: Request<pb::AckMessageRequest>,
+    ) -> Result<Response<pb::AckMessageResponse>, Status> {
+        Ok(Response::new(pop::ack(&self.core, req.into_inner()).await))
+    }
+
+    async fn forward_message_to_dead_letter_queue(
+        &self,
+        req: Request<pb::ForwardMessageToDeadLetterQueueRequest>,
+    ) -> Result<Response<pb::ForwardMessageToDeadLetterQueueResponse>, Status> {
+        let status = match pop::forward_to_dlq(&self.core, req.into_inner()).await {
+            Ok(()) => ok(),
+            Err(e) => e.status(),
+        };
+        Ok(Response::new(pb::ForwardMessageToDeadLetterQueueResponse {
+            status: Some(status),
+        }))
+    }
+
+    type PullMessageStream = Stream<pb::PullMessageResponse>;
+
+    async fn pull_message(
+        &self,
+        req: Request<pb::PullMessageRequest>,
+    ) -> Result<Response<Self::PullMessageStream>, Status> {
+        let (tx, rx) = mpsc::channel(64);
+        let core = self.core.clone();
+        let cancel = core.cancel.clone();
+        let body = req.into_inner();
+        self.core.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = offsets::pull(&core, body, &tx) => {}
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn update_offset(
+        &self,
+        req: Request<pb::UpdateOffsetRequest>,
+    ) -> Result<Response<pb::UpdateOffsetResponse>, Status> {
+        let status = match offsets::update(&self.core, req.into_inner()).await {
+            Ok(()) => ok(),
+            Err(e) => e.status(),
+        };
+        Ok(Response::new(pb::UpdateOffsetResponse {
+            status: Some(status),
+        }))
+    }
+
+    async fn get_offset(
+        &self,
+        req: Request<pb::GetOffsetRequest>,
+    ) -> Result<Response<pb::GetOffsetResponse>, Status> {
+        let resp = match offsets::get(&self.core, req.into_inner()).await {
+            Ok(offset) => pb::GetOffsetResponse {
+                status: Some(ok()),
+                offset,
+            },
+            Err(e) => pb::GetOffsetResponse {
+                status: Some(e.status()),
+                offset: 0,
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn query_offset(
+        &self,
+        req: Request<pb::QueryOffsetRequest>,
+    ) -> Result<Response<pb::QueryOffsetResponse>, Status> {
+        let resp = match offsets::query(&self.core, req.into_inner()).await {
+            Ok(offset) => pb::QueryOffsetResponse {
+                status: Some(ok()),
+                offset,
+            },
+            Err(e) => pb::QueryOffsetResponse {
+                status: Some(e.status()),
+                offset: 0,
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn end_transaction(
+        &self,
+        req: Request<pb::EndTransactionRequest>,
+    ) -> Result<Response<pb::EndTransactionResponse>, Status> {
+        let status = match transaction::end(&self.core, req.into_inner()).await {
+            Ok(()) => ok(),
+            Err(e) => e.status(),
+        };
+        Ok(Response::new(pb::EndTransactionResponse {
+            status: Some(status),
+        }))
+    }
+
+    type TelemetryStream = telemetry::Outbound;
+
+    async fn telemetry(
+        &self,
+        req: Request<Streaming<pb::TelemetryCommand>>,
+    ) -> Result<Response<Self::TelemetryStream>, Status> {
+        let Some(client) = client_id(&req) else {
+            return Err(Status::invalid_argument(
+                "x-mq-client-id metadata is required",
+            ));
+        };
+        Ok(Response::new(telemetry::open(
+            self.core.clone(),
+            client,
+            req.into_inner(),
+        )))
+    }
+
+    async fn notify_client_termination(
+        &self,
+        req: Request<pb::NotifyClientTerminationRequest>,
+    ) -> Result<Response<pb::NotifyClientTerminationResponse>, Status> {
+        if let Some(client) = client_id(&req) {
+            self.core.sessions.terminate(&client);
+        }
+        Ok(Response::new(pb::NotifyClientTerminationResponse {
+            status: Some(ok()),
+        }))
+    }
+
+    async fn change_invisible_duration(
+        &self,
+        req: Request<pb::ChangeInvisibleDurationRequest>,
+    ) -> Result<Response<pb::ChangeInvisibleDurationResponse>, Status> {
+        let resp = match pop::change_invisible(&self.core, req.into_inner()).await {
+            Ok(receipt_handle) => pb::ChangeInvisibleDurationResponse {
+                status: Some(ok()),
+                receipt_handle,
+            },
+            Err(e) => pb::ChangeInvisibleDurationResponse {
+                status: Some(e.status()),
+                receipt_handle: String::new(),
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn recall_message(
+        &self,
+        req: Request<pb::RecallMessageRequest>,
+    ) -> Result<Response<pb::RecallMessageResponse>, Status> {
+        let req = req.into_inner();
+        // Our brokers issue no recall handles, so no handle can be valid.
+        let message = if req.recall_handle.trim().is_empty() {
+            "recall_handle is blank".to_string()
+        } else {
+            format!("recall_handle `{}` was not issued by this server (timed messages cannot be recalled yet)", req.recall_handle)
+        };
+        Ok(Response::new(pb::RecallMessageResponse {
+            status: Some(status(Code::InvalidReceiptHandle, message)),
+            message_id: String::new(),
+        }))
+    }
+}
+
+/// The client's deadline (`grpc-timeout`), if it sent one.
+fn grpc_deadline<T>(req: &Request<T>) -> Option<std::time::Duration> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (num, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => std::time::Duration::from_secs(n * 3600),
+        "M" => std::time::Duration::from_secs(n * 60),
+        "S" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_millis(n),
+        "u" => std::time::Duration::from_micros(n),
+        "n" => std::time::Duration::from_nanos(n),
+        _ => return None,
+    })
+}
