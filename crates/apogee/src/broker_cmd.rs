@@ -16,6 +16,8 @@ pub struct BrokerFile {
     pub broker: BrokerConfig,
     #[serde(flatten)]
     pub store: StoreConfig,
+    #[serde(flatten)]
+    pub http: crate::web::HttpFile,
 }
 
 /// Options of `apogee broker`.
@@ -35,6 +37,10 @@ pub struct BrokerArgs {
     /// `.toml`. `APOGEE_BROKER_<KEY>` variables override.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve /metrics, /health, /ready and the console here; overrides
+    /// `httpListenPort` (which binds 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Loads a broker config file (or the defaults) and applies the flags.
@@ -72,14 +78,32 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
+    let http_addr = args.http_listen.or_else(|| file.http.addr());
+    let namesrv = file.broker.namesrv_addr.clone();
     let broker = start(file, listen).await?;
     tracing::info!(
         "broker listening on {} (clients dial {})",
         broker.local_addr(),
         broker.advertised_addr()
     );
+    let sources = http::Sources {
+        broker: Some(broker.state().clone()),
+        admin: crate::web::admin_for(&namesrv),
+        ..http::Sources::default()
+    };
+    let server = match http_addr {
+        Some(addr) => match crate::web::start(addr, sources.clone()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                broker.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     logging::shutdown_signal().await;
     tracing::info!("broker shutting down");
+    crate::web::stop(server, &sources).await;
     broker.shutdown().await;
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod ha;
 pub mod handlers;
 pub mod locks;
 pub mod long_poll;
+pub mod metrics;
 pub mod offsets;
 pub mod processor;
 pub mod register;

@@ -121,6 +121,7 @@ impl Broker {
             timer,
             transactions,
             locks,
+            metrics: Default::default(),
         });
         let processor = Arc::new(BrokerProcessor {
             state: state.clone(),

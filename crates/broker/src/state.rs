@@ -65,6 +65,8 @@ pub struct BrokerState {
     pub transactions: TransactionService,
     /// Ordered-consumption queue locks.
     pub locks: LockTable,
+    /// Counters the send, pull and request paths bump (read by `/metrics`).
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 impl BrokerState {

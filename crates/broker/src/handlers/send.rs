@@ -95,6 +95,10 @@ pub async fn handle(
         None => make(&req.body, props_text.as_bytes(), header.flag, &mut buf).map(|_| ())?,
     }
     let put = state.store.put(&buf, wait).await.map_err(store_error)?;
+    let kind = crate::metrics::MessageType::classify(sysflag, &header_props);
+    state
+        .metrics
+        .record_in(&header.topic, kind, u64::from(put.size));
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::ha::sync::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
@@ -147,6 +151,12 @@ async fn send_batch(
         .put_batch(&records, wait)
         .await
         .map_err(store_error)?;
+    for r in &put.records {
+        let kind = crate::metrics::MessageType::Normal;
+        state
+            .metrics
+            .record_in(&header.topic, kind, u64::from(r.size));
+    }
     let first = put
         .records
         .first()
