@@ -54,7 +54,10 @@ async function startApogee(bin) {
   const broker = await freePort([-2, 1]);
   const http = await freePort();
   const log = fs.openSync(path.join(dir, 'apogee.log'), 'w');
-  const child = spawn(bin, ['standalone',
+  // The build machine's disk may be fuller than the broker's default limit.
+  const conf = path.join(dir, 'broker.conf');
+  fs.writeFileSync(conf, 'diskMaxUsedSpaceRatio=99\ndiskSpaceCleanForciblyRatio=99\ndiskSpaceWarningLevelRatio=99\n');
+  const child = spawn(bin, ['standalone', '-c', conf,
     '--namesrv-listen', `127.0.0.1:${ns}`,
     '--broker-listen', `127.0.0.1:${broker}`,
     '--http-listen', `127.0.0.1:${http}`,

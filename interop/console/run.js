@@ -202,6 +202,8 @@ const TESTS = [
     await ctx.page.click('#reset-by-time');
     await ctx.page.click('#confirm-ok');
     await waitFor(`lag ${total} after the reset`, async () => (await groupLag(ctx)) === total, 15000);
+    const errors = await ctx.page.$$eval('#toast .error', (els) => els.map((e) => e.textContent));
+    assert(!errors.some((e) => /reset/i.test(e)), 'the reset was reported as failed: ' + errors.join('; '));
     await shot(ctx, 'group-reset');
     await ctx.page.click('#skip-accumulated');
     await ctx.page.click('#confirm-ok');
@@ -228,8 +230,12 @@ const TESTS = [
 
   ['the cluster and topic charts draw', async (ctx) => {
     let sending = true;
+    let loadError = null;
     const load = (async () => {
-      while (sending) await api(ctx, 'POST', '/messages', { topic: TOPIC, body: 'tick' });
+      while (sending && !loadError) {
+        await api(ctx, 'POST', '/messages', { topic: TOPIC, body: 'tick' }).catch((e) => { loadError = e; });
+        await sleep(10);
+      }
     })();
     try {
       await open(ctx, 'cluster', '#broker-table');
@@ -246,6 +252,7 @@ const TESTS = [
       sending = false;
       await load;
     }
+    if (loadError) throw loadError;
   }],
 
   ['/metrics counts what was sent, scraped during the load', async (ctx) => {

@@ -2,7 +2,7 @@
 // per-queue lag, clients and subscriptions; reset offsets by time or skip
 // the accumulated messages (both with confirmation).
 
-import { api, get, h, table, act, confirmBox, errorBox, every, formValues, fmtTime } from './ui.js';
+import { api, get, h, table, act, toast, confirmBox, errorBox, every, formValues, fmtTime } from './ui.js';
 
 export function render(main, params) {
   if (params[0]) return detail(main, params[0]);
@@ -73,7 +73,11 @@ function detail(main, name) {
     if (!topic) { act('Reset', () => Promise.reject(new Error('the group consumes no topic yet'))); return; }
     const what = ts === -1 ? 'skip every accumulated message (move to the end)' : `move back to ${fmtTime(ts)}`;
     if (!(await confirmBox(`Reset "${name}" on topic "${topic}": ${what}?`, 'Reset'))) return;
-    if (await act('Offset reset', () => api('POST', `/groups/${encodeURIComponent(name)}/reset`, { topic, timestamp: ts }))) load();
+    const r = await act('Offset reset', () => api('POST', `/groups/${encodeURIComponent(name)}/reset`, { topic, timestamp: ts }));
+    if (r) {
+      if (r.note) toast('Offset reset: ' + r.note);
+      load();
+    }
   }
   async function load() {
     let g;

@@ -186,15 +186,26 @@ pub async fn reset(
             "the field 'timestamp' must be -1 (skip accumulated) or a time in ms, not {ts}"
         )));
     }
-    let offsets = s
-        .admin()?
-        .reset_offset_by_time(&name, topic, ts, true)
-        .await?;
+    let admin = s.admin()?;
+    // A broker answers CONSUMER_NOT_ONLINE for a group with no live member
+    // after storing the new offsets (they apply on its next pull): for the
+    // console that is a completed reset, reported with a note.
+    let (offsets, note) = match admin.reset_offset_by_time(&name, topic, ts, true).await {
+        Ok(o) => (o, None),
+        Err(ClientError::Response { code, .. })
+            if code == ResponseCode::CONSUMER_NOT_ONLINE.code() =>
+        {
+            let note =
+                "the group is offline: the new offsets are stored and apply when it next pulls";
+            (BTreeMap::new(), Some(note))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let rows: Vec<Value> = offsets
         .iter()
         .map(|(mq, o)| json!({ "broker": mq.broker_name, "queueId": mq.queue_id, "offset": o }))
         .collect();
     Ok(Json(
-        json!({ "group": name, "topic": topic, "offsets": rows }),
+        json!({ "group": name, "topic": topic, "offsets": rows, "note": note }),
     ))
 }
