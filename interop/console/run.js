@@ -175,6 +175,15 @@ const TESTS = [
     await ctx.page.waitForSelector(`#message-fields >> text=${ctx.sent.offsetId}`, { timeout: 10000 });
   }],
 
+  ['find the message by topic and time range', async (ctx) => {
+    await open(ctx, 'messages', '#by-time-form');
+    await ctx.page.fill('#by-time-form input[name=topic]', TOPIC);
+    await ctx.page.click('#by-time-search');
+    await ctx.page.waitForSelector(`#message-table button[data-msg="${ctx.sent.msgId}"]`, { timeout: 15000 });
+    const res = await api(ctx, 'GET', `/messages/by-time?topic=${TOPIC}&begin=0&end=1`);
+    assert(res.matched === 0, 'a range before the message found ' + res.matched);
+  }],
+
   ['bad input shows a clear error', async (ctx) => {
     await open(ctx, 'send', '#send-form');
     await ctx.page.fill('#send-form input[name=topic]', 'bad topic!');

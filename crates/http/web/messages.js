@@ -1,5 +1,5 @@
-// Messages: find by key or by id; a message's body as text, hex or
-// pretty-printed JSON, and its properties.
+// Messages: find by topic and time range, by key or by id; a message's
+// body as text, hex or pretty-printed JSON, and its properties.
 
 import { get, h, table, errorBox, formValues, fmtTime } from './ui.js';
 
@@ -18,9 +18,14 @@ export function render(main) {
     results.replaceChildren(h('p', { class: 'muted' }, 'Searching…'));
     detailEl.replaceChildren();
     try {
-      const found = await get(path);
+      const answer = await get(path);
+      const found = Array.isArray(answer) ? answer : answer.messages;
+      const summary = Array.isArray(answer)
+        ? `${found.length} message(s) found.`
+        : `${answer.matched} message(s) in the range (showing ${found.length}; ${answer.scanned} read` +
+          (answer.complete ? ').' : ', stopped early: narrow the range to see the rest).');
       results.replaceChildren(
-        h('p', {}, `${found.length} message(s) found.`),
+        h('p', {}, summary),
         table([
           { title: 'Message id', render: (m) => h('button', { class: 'link', 'data-msg': m.msgId, onclick: () => show(m) }, m.msgId) },
           { title: 'Tags', key: 'tags' }, { title: 'Keys', key: 'keys' },
@@ -33,6 +38,19 @@ export function render(main) {
       results.replaceChildren(errorBox(e));
     }
   };
+  const hourAgo = Date.now() - 3600 * 1000;
+  const byTime = h('form', { class: 'inline', id: 'by-time-form' },
+    h('label', {}, 'Topic', h('input', { name: 'topic', required: true })),
+    h('label', {}, 'From', h('input', { name: 'begin', type: 'datetime-local', step: 1, value: localInput(hourAgo) })),
+    h('label', {}, 'To', h('input', { name: 'end', type: 'datetime-local', step: 1, value: localInput(Date.now() + 60000) })),
+    h('button', { type: 'submit', id: 'by-time-search' }, 'Search'));
+  byTime.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = formValues(byTime);
+    const begin = new Date(v.begin).getTime();
+    const end = new Date(v.end).getTime();
+    search(`/messages/by-time?topic=${encodeURIComponent(v.topic)}&begin=${begin}&end=${end}`);
+  });
   byKey.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const v = formValues(byKey);
@@ -44,6 +62,7 @@ export function render(main) {
     search(`/messages/by-id?topic=${encodeURIComponent(v.topic)}&id=${encodeURIComponent(v.id)}`);
   });
   main.append(h('h1', {}, 'Messages'),
+    h('div', { class: 'card' }, h('h2', {}, 'By topic and time'), byTime),
     h('div', { class: 'card' }, h('h2', {}, 'By key'), byKey),
     h('div', { class: 'card' }, h('h2', {}, 'By message id'), byId),
     results, detailEl);
@@ -79,4 +98,10 @@ export function render(main) {
       h('h2', {}, 'Body'), tabs, pre));
     pick('text');
   }
+}
+
+function localInput(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }

@@ -31,7 +31,11 @@ const BUILTIN_GROUPS: [&str; 8] = [
 ];
 
 fn is_system(group: &str) -> bool {
-    is_system_group(group) || BUILTIN_GROUPS.contains(&group) || group.starts_with("CID_ONSAPI")
+    // The console's own browsing consumer counts as a system group too.
+    is_system_group(group)
+        || BUILTIN_GROUPS.contains(&group)
+        || group.starts_with("CID_ONSAPI")
+        || group.starts_with("APOGEE_CONSOLE_")
 }
 
 fn lag_of(stats: &ConsumeStats) -> i64 {

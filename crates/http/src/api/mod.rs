@@ -2,6 +2,7 @@
 //! the same against the local broker and a remote cluster). Errors come back
 //! as `{"error": "..."}` with a 4xx/5xx status (see [`crate::error`]).
 
+mod browse;
 mod cluster;
 mod groups;
 mod messages;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Sources> {
         .route("/messages", post(messages::send))
         .route("/messages/by-key", get(messages::by_key))
         .route("/messages/by-id", get(messages::by_id))
+        .route("/messages/by-time", get(browse::by_time))
 }
 
 /// A required, non-blank text field, or an error naming it.
