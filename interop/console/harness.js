@@ -54,14 +54,17 @@ async function startApogee(bin) {
   const broker = await freePort([-2, 1]);
   const http = await freePort();
   const log = fs.openSync(path.join(dir, 'apogee.log'), 'w');
-  // The build machine's disk may be fuller than the broker's default limit.
+  // The build machine's disk may be fuller than the broker's limits allow;
+  // the tests write a few megabytes.
   const conf = path.join(dir, 'broker.conf');
-  fs.writeFileSync(conf, 'diskMaxUsedSpaceRatio=99\ndiskSpaceCleanForciblyRatio=99\ndiskSpaceWarningLevelRatio=99\n');
+  fs.writeFileSync(conf, 'diskMaxUsedSpaceRatio=100\ndiskSpaceCleanForciblyRatio=100\ndiskSpaceWarningLevelRatio=100\n');
   const child = spawn(bin, ['standalone', '-c', conf,
     '--namesrv-listen', `127.0.0.1:${ns}`,
     '--broker-listen', `127.0.0.1:${broker}`,
     '--http-listen', `127.0.0.1:${http}`,
     '--data-dir', path.join(dir, 'data')], { stdio: ['ignore', log, log] });
+  // Whatever happens to the test run, the server does not outlive it.
+  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const base = `http://127.0.0.1:${http}`;
   const apogee = {
     child, dir, base, namesrv: `127.0.0.1:${ns}`,

@@ -219,6 +219,29 @@ const TESTS = [
     await waitFor('lag 0 after skipping', async () => (await groupLag(ctx)) === 0, 15000);
   }],
 
+  ['resend a message to one group', async (ctx) => {
+    await open(ctx, 'messages', '#by-id-form');
+    await ctx.page.fill('#by-id-form input[name=id]', ctx.sent.offsetId);
+    await ctx.page.click('#by-id-search');
+    await ctx.page.waitForSelector('#resend-form', { timeout: 10000 });
+    await ctx.page.fill('#resend-form input[name=group]', GROUP);
+    await ctx.page.click('#resend-button');
+    await ctx.page.waitForSelector(`#toast div.ok >> text=Resent to ${GROUP}`, { timeout: 10000 });
+    // The copy waits in the group's retry topic: its lag shows it.
+    await open(ctx, `groups/${GROUP}`, '#lag-table');
+    await waitFor('lag 1 from the resent copy', async () => (await groupLag(ctx)) === 1, 15000);
+    const found = await api(ctx, 'GET', `/messages/by-time?topic=%25RETRY%25${GROUP}&begin=0&end=${Date.now() + 60000}`);
+    const copy = found.messages.find((m) => m.properties.ORIGIN_MESSAGE_ID === ctx.sent.msgId);
+    assert(copy && copy.bodyText === BODY, 'the retry topic does not hold the copy');
+    assert(copy.properties.RETRY_TOPIC === TOPIC, 'the copy does not name its topic');
+    // The DLQ link opens a time-range search of %DLQ%group (which, for a
+    // group that never dead-lettered anything, answers that it does not exist).
+    await ctx.page.click('#dlq-link');
+    await ctx.page.waitForSelector('#message-results p, #message-results .error', { timeout: 15000 });
+    const prefilled = await ctx.page.inputValue('#by-time-form input[name=topic]');
+    assert(prefilled === `%DLQ%${GROUP}`, 'the DLQ link searched ' + prefilled);
+  }],
+
   ['create and delete a group and a topic with confirmation', async (ctx) => {
     await open(ctx, 'groups', '#group-table');
     await ctx.page.fill('#group-form input[name=name]', 'CG_UI_TMP');
@@ -303,6 +326,12 @@ const TESTS = [
     assert(ctx.pageErrors.length === 0, 'page errors: ' + ctx.pageErrors.join('; '));
   }],
 ];
+
+process.on('unhandledRejection', (e) => {
+  console.error('unhandled rejection: ' + (e && e.stack ? e.stack : e));
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
 
 main().catch((e) => {
   console.error(e.stack || e);

@@ -65,7 +65,9 @@ function detail(main, name) {
     if (!when.value) { act('Reset', () => Promise.reject(new Error('pick a time first'))); return; }
     reset(new Date(when.value).getTime());
   });
-  main.append(h('h1', {}, 'Consumer group ', h('code', {}, name)), h('p', {}, h('a', { href: '#/groups' }, '← all groups')),
+  const dlq = h('a', { id: 'dlq-link', href: '#/messages/' + encodeURIComponent('%DLQ%' + name) }, 'browse its dead-letter queue');
+  main.append(h('h1', {}, 'Consumer group ', h('code', {}, name)),
+    h('p', {}, h('a', { href: '#/groups' }, '← all groups'), ' · ', dlq),
     h('div', { class: 'card' }, h('p', {}, 'Total lag: ', lagEl), h('h2', {}, 'Reset offsets'), resetForm), body);
 
   async function reset(ts) {

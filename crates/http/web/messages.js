@@ -1,9 +1,9 @@
 // Messages: find by topic and time range, by key or by id; a message's
 // body as text, hex or pretty-printed JSON, and its properties.
 
-import { get, h, table, errorBox, formValues, fmtTime } from './ui.js';
+import { api, act, get, h, table, errorBox, formValues, fmtTime } from './ui.js';
 
-export function render(main) {
+export function render(main, params) {
   const results = h('div', { id: 'message-results' });
   const detailEl = h('div', { id: 'message-detail' });
   const byKey = h('form', { class: 'inline', id: 'by-key-form' },
@@ -61,6 +61,11 @@ export function render(main) {
     const v = formValues(byId);
     search(`/messages/by-id?topic=${encodeURIComponent(v.topic)}&id=${encodeURIComponent(v.id)}`);
   });
+  if (params && params[0]) {
+    // #/messages/TOPIC: browse that topic's last hour (e.g. a group's DLQ).
+    byTime.elements.topic.value = params[0];
+    setTimeout(() => byTime.requestSubmit(), 0);
+  }
   main.append(h('h1', {}, 'Messages'),
     h('div', { class: 'card' }, h('h2', {}, 'By topic and time'), byTime),
     h('div', { class: 'card' }, h('h2', {}, 'By key'), byKey),
@@ -95,7 +100,8 @@ export function render(main) {
       table([{ title: 'Field', render: (r) => r[0] }, { title: 'Value', render: (r) => String(r[1] ?? '') }], fields, { id: 'message-fields' }),
       h('h2', {}, 'Properties'),
       table([{ title: 'Name', render: (r) => r[0] }, { title: 'Value', render: (r) => r[1] }], Object.entries(m.properties), { id: 'message-props' }),
-      h('h2', {}, 'Body'), tabs, pre));
+      h('h2', {}, 'Body'), tabs, pre,
+      h('h2', {}, 'Resend'), resendForm(m)));
     pick('text');
   }
 }
@@ -104,4 +110,17 @@ function localInput(ms) {
   const d = new Date(ms);
   const p = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+// Delivers the message again to one group, through its retry topic.
+function resendForm(m) {
+  const form = h('form', { class: 'inline', id: 'resend-form' },
+    h('label', {}, 'Consumer group', h('input', { name: 'group', required: true })),
+    h('button', { type: 'submit', id: 'resend-button' }, 'Resend to this group'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const { group } = formValues(form);
+    await act(`Resent to ${group}`, () => api('POST', '/messages/resend', { offsetMsgId: m.offsetMsgId, group }));
+  });
+  return form;
 }

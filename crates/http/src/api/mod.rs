@@ -6,6 +6,7 @@ mod browse;
 mod cluster;
 mod groups;
 mod messages;
+mod resend;
 mod topics;
 
 use axum::routing::{get, post};
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Sources> {
         .route("/messages/by-key", get(messages::by_key))
         .route("/messages/by-id", get(messages::by_id))
         .route("/messages/by-time", get(browse::by_time))
+        .route("/messages/resend", post(resend::resend))
 }
 
 /// A required, non-blank text field, or an error naming it.
