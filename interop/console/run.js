@@ -236,6 +236,15 @@ const TESTS = [
     assert(copy.properties.RETRY_TOPIC === TOPIC, 'the copy does not name its topic');
     // The DLQ link opens a time-range search of %DLQ%group (which, for a
     // group that never dead-lettered anything, answers that it does not exist).
+    // The message's delivery table now shows the drained group consumed it.
+    await open(ctx, 'messages', '#by-id-form');
+    await ctx.page.fill('#by-id-form input[name=id]', ctx.sent.offsetId);
+    await ctx.page.click('#by-id-search');
+    await ctx.page.waitForSelector(`#track-table tr[data-row="${GROUP}"]`, { timeout: 10000 });
+    const state = await text(ctx, `#track-table tr[data-row="${GROUP}"]`);
+    assert(state.includes('CONSUMED') && !state.includes('NOT_'), 'delivery state: ' + state);
+    await shot(ctx, 'message-delivery');
+    await open(ctx, `groups/${GROUP}`, '#lag-table');
     await ctx.page.click('#dlq-link');
     await ctx.page.waitForSelector('#message-results p, #message-results .error', { timeout: 15000 });
     const prefilled = await ctx.page.inputValue('#by-time-form input[name=topic]');

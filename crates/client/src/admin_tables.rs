@@ -81,3 +81,43 @@ impl Admin {
         Ok(done)
     }
 }
+
+protocol::command_header! {
+    /// QUERY_TOPIC_CONSUME_BY_WHO (300) request.
+    pub struct ConsumeByWhoRequestHeader {
+        pub topic: String = "topic",
+    }
+}
+
+impl Admin {
+    /// QUERY_TOPIC_CONSUME_BY_WHO on every master of `topic`: the groups
+    /// with offsets on it or subscribed to it, merged and sorted.
+    ///
+    /// # Errors
+    /// Routing, transport, broker or decode errors.
+    pub async fn groups_consuming(&self, topic: &str) -> Result<Vec<String>> {
+        let route = self.client().fetch_route(topic).await?;
+        let header = ConsumeByWhoRequestHeader {
+            topic: topic.to_string(),
+        };
+        let mut groups = std::collections::BTreeSet::new();
+        for addr in route.broker_datas.iter().filter_map(|b| b.master_addr()) {
+            let req = RemotingCommand::request_with_header(
+                RequestCode::QUERY_TOPIC_CONSUME_BY_WHO,
+                &header,
+            );
+            let resp = self.client().invoke_ok(addr, req, TABLE_TIMEOUT).await?;
+            let body: GroupList = serde_json::from_slice(&resp.body).map_err(|e| {
+                protocol::ProtocolError::BadBody(format!("group list from {addr}: {e}"))
+            })?;
+            groups.extend(body.group_list);
+        }
+        Ok(groups.into_iter().collect())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct GroupList {
+    #[serde(rename = "groupList", default)]
+    group_list: Vec<String>,
+}

@@ -101,6 +101,7 @@ export function render(main, params) {
       h('h2', {}, 'Properties'),
       table([{ title: 'Name', render: (r) => r[0] }, { title: 'Value', render: (r) => r[1] }], Object.entries(m.properties), { id: 'message-props' }),
       h('h2', {}, 'Body'), tabs, pre,
+      h('h2', {}, 'Delivery'), trackTable(m),
       h('h2', {}, 'Resend'), resendForm(m)));
     pick('text');
   }
@@ -123,4 +124,15 @@ function resendForm(m) {
     await act(`Resent to ${group}`, () => api('POST', '/messages/resend', { offsetMsgId: m.offsetMsgId, group }));
   });
   return form;
+}
+
+// Which groups consumed the message (from their committed offsets).
+function trackTable(m) {
+  const box = h('div', { id: 'message-track' }, h('p', { class: 'muted' }, 'Loading…'));
+  get('/messages/track?offsetMsgId=' + encodeURIComponent(m.offsetMsgId))
+    .then((t) => box.replaceChildren(table([
+      { title: 'Consumer group', key: 'group' }, { title: 'State', key: 'state' },
+    ], t.groups, { id: 'track-table', rowKey: (g) => g.group, empty: 'No group consumes this topic.' })))
+    .catch((e) => box.replaceChildren(errorBox(e)));
+  return box;
 }

@@ -67,6 +67,8 @@ export function toast(text, kind = 'ok') {
   const box = document.getElementById('toast');
   const el = h('div', { class: kind }, text);
   box.append(el);
+  // Only the latest few stay; older ones would cover the page.
+  while (box.children.length > 3) box.firstChild.remove();
   setTimeout(() => el.remove(), kind === 'error' ? 9000 : 4000);
 }
 

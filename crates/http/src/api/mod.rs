@@ -8,6 +8,7 @@ mod groups;
 mod messages;
 mod resend;
 mod topics;
+mod track;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<Sources> {
         .route("/messages/by-id", get(messages::by_id))
         .route("/messages/by-time", get(browse::by_time))
         .route("/messages/resend", post(resend::resend))
+        .route("/messages/track", get(track::track))
 }
 
 /// A required, non-blank text field, or an error naming it.
