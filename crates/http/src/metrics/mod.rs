@@ -37,23 +37,15 @@ pub async fn handler(State(s): State<Sources>) -> Response {
 /// # Errors
 /// Only a formatting failure of the encoder.
 pub fn render(s: &Sources) -> Result<String, std::fmt::Error> {
-    let mut registry = match &s.broker {
-        Some(b) => Registry::with_labels(base_labels(b).into_iter()),
-        None => Registry::with_labels(
-            [(
-                std::borrow::Cow::Borrowed("node_type"),
-                std::borrow::Cow::Borrowed("namesrv"),
-            )]
-            .into_iter(),
-        ),
-    };
+    let mut out = String::new();
     if let Some(b) = &s.broker {
+        let mut registry = Registry::with_labels(base_labels(b).into_iter());
         registry.register_collector(Box::new(broker_counters::Counters(b.clone())));
         registry.register_collector(Box::new(broker_gauges::Gauges(b.clone())));
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
     }
-    let mut out = String::new();
-    prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
-    // Process figures carry no broker labels: they describe the process.
+    // Process figures carry no broker labels: they describe the process
+    // (broker, NameServer or console alike).
     let mut proc_registry = Registry::default();
     proc_registry.register_collector(Box::new(process::Process));
     prometheus_client::encoding::prometheus_text::encode(&mut out, &proc_registry)?;
