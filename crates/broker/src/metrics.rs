@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use parking_lot::RwLock;
 use protocol::message::sysflag::message as msgflag;
@@ -182,10 +181,10 @@ pub type RpcRow = (i32, i32, HistogramSnapshot);
 /// Every counter the broker keeps; held by the broker state.
 #[derive(Debug, Default)]
 pub struct BrokerMetrics {
-    topics_in: RwLock<HashMap<String, Arc<TopicIn>>>,
+    topics_in: RwLock<HashMap<String, TopicIn>>,
     /// group → topic → counters (two string keys without building a pair).
-    out: RwLock<HashMap<String, HashMap<String, Arc<OutCounters>>>>,
-    rpc: RwLock<HashMap<(i32, i32), Arc<Histogram>>>,
+    out: RwLock<HashMap<String, HashMap<String, OutCounters>>>,
+    rpc: RwLock<HashMap<(i32, i32), Histogram>>,
 }
 
 impl BrokerMetrics {
@@ -195,11 +194,18 @@ impl BrokerMetrics {
         if is_retry_or_dlq(topic) {
             return;
         }
-        let counters = self.topic_in(topic);
-        let c = counters.of(kind);
-        c.messages.fetch_add(1, Ordering::Relaxed);
-        c.bytes.fetch_add(size, Ordering::Relaxed);
-        c.size.observe(size);
+        let bump = |t: &TopicIn| {
+            let c = t.of(kind);
+            c.messages.fetch_add(1, Ordering::Relaxed);
+            c.bytes.fetch_add(size, Ordering::Relaxed);
+            c.size.observe(size);
+        };
+        // Counting under the read lock spares the Arc's shared refcount,
+        // which every sender would otherwise bounce between cores.
+        if let Some(t) = self.topics_in.read().get(topic) {
+            return bump(t);
+        }
+        bump(self.topics_in.write().entry(topic.to_owned()).or_default());
     }
 
     /// Counts `messages` messages of `bytes` bytes returned to `group`.
@@ -207,49 +213,33 @@ impl BrokerMetrics {
         if messages == 0 || is_retry_or_dlq(topic) {
             return;
         }
-        let c = self.out_counters(group, topic);
-        c.messages.fetch_add(messages, Ordering::Relaxed);
-        c.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let bump = |c: &OutCounters| {
+            c.messages.fetch_add(messages, Ordering::Relaxed);
+            c.bytes.fetch_add(bytes, Ordering::Relaxed);
+        };
+        if let Some(c) = self.out.read().get(group).and_then(|m| m.get(topic)) {
+            return bump(c);
+        }
+        let mut map = self.out.write();
+        bump(
+            map.entry(group.to_owned())
+                .or_default()
+                .entry(topic.to_owned())
+                .or_default(),
+        );
     }
 
     /// Records how long a request took from decode to response.
     pub fn record_rpc(&self, request_code: i32, response_code: i32, millis: u64) {
         let key = (request_code, response_code);
-        let found = self.rpc.read().get(&key).cloned();
-        let h = match found {
-            Some(h) => h,
-            None => self
-                .rpc
-                .write()
-                .entry(key)
-                .or_insert_with(|| Arc::new(Histogram::new(RPC_LATENCY_BUCKETS_MS)))
-                .clone(),
-        };
-        h.observe(millis);
-    }
-
-    fn topic_in(&self, topic: &str) -> Arc<TopicIn> {
-        if let Some(t) = self.topics_in.read().get(topic) {
-            return t.clone();
+        if let Some(h) = self.rpc.read().get(&key) {
+            return h.observe(millis);
         }
-        self.topics_in
+        self.rpc
             .write()
-            .entry(topic.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    fn out_counters(&self, group: &str, topic: &str) -> Arc<OutCounters> {
-        if let Some(c) = self.out.read().get(group).and_then(|m| m.get(topic)) {
-            return c.clone();
-        }
-        self.out
-            .write()
-            .entry(group.to_owned())
-            .or_default()
-            .entry(topic.to_owned())
-            .or_default()
-            .clone()
+            .entry(key)
+            .or_insert_with(|| Histogram::new(RPC_LATENCY_BUCKETS_MS))
+            .observe(millis);
     }
 
     /// Forgets a deleted topic's series.
