@@ -200,8 +200,8 @@ impl BrokerMetrics {
             c.bytes.fetch_add(size, Ordering::Relaxed);
             c.size.observe(size);
         };
-        // Counting under the read lock spares the Arc's shared refcount,
-        // which every sender would otherwise bounce between cores.
+        // Counting under the read lock leaves no per-series refcount for
+        // every sender to bounce between cores.
         if let Some(t) = self.topics_in.read().get(topic) {
             return bump(t);
         }
