@@ -17,6 +17,8 @@ pub struct BrokerFile {
     pub broker: BrokerConfig,
     #[serde(flatten)]
     pub store: StoreConfig,
+    #[serde(flatten)]
+    pub http: crate::web::HttpFile,
 }
 
 /// Options of `apogee broker`.
@@ -40,6 +42,10 @@ pub struct BrokerArgs {
     /// (default 0.0.0.0:8081).
     #[arg(long, value_name = "ADDR")]
     pub grpc_listen: Option<SocketAddr>,
+    /// Serve /metrics, /health, /ready and the console here; overrides
+    /// `httpListenPort` (which binds 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// A broker and the gRPC endpoint beside it.
@@ -104,6 +110,8 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
+    let http_addr = args.http_listen.or_else(|| file.http.addr());
+    let namesrv = file.broker.namesrv_addr.clone();
     let grpc = args
         .grpc_listen
         .unwrap_or_else(|| SocketAddr::new(listen.ip(), file.broker.grpc_listen_port));
@@ -114,8 +122,24 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         running.broker.advertised_addr(),
         running.grpc.local_addr()
     );
+    let sources = http::Sources {
+        broker: Some(running.broker.state().clone()),
+        admin: crate::web::admin_for(&namesrv),
+        ..http::Sources::default()
+    };
+    let server = match http_addr {
+        Some(addr) => match crate::web::start(addr, sources.clone()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                running.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     logging::shutdown_signal().await;
     tracing::info!("broker shutting down");
+    crate::web::stop(server, &sources).await;
     running.shutdown().await;
     Ok(())
 }

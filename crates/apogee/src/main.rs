@@ -11,6 +11,7 @@ mod java_keys;
 mod logging;
 mod namesrv_cmd;
 mod standalone_cmd;
+mod web;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,8 @@ enum Command {
     Admin(admin_cmd::AdminArgs),
     /// Load generation: produce or consume, with RocketMQ's benchmark figures.
     Bench(bench_cmd::BenchArgs),
+    /// The web console alone, against a running cluster's NameServers.
+    Console(web::ConsoleArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
             Command::Standalone(args) => standalone_cmd::run(args).await,
             Command::Admin(args) => admin_cmd::run(args).await,
             Command::Bench(args) => bench_cmd::run(args).await,
+            Command::Console(args) => web::run_console(args).await,
         }
     });
     match result {

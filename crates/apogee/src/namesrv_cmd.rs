@@ -19,6 +19,10 @@ pub struct NamesrvArgs {
     /// when the name ends in `.toml`. `APOGEE_NAMESRV_<KEY>` variables override.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve /metrics, /health and /ready here (process metrics; the
+    /// console too, over this NameServer).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Runs a NameServer until Ctrl-C or SIGTERM.
@@ -31,8 +35,34 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot start the NameServer on {addr}"))?;
     tracing::info!("NameServer listening on {}", server.local_addr());
+    let sources = http::Sources {
+        namesrv: Some(server.state().clone()),
+        admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string()),
+        ..http::Sources::default()
+    };
+    let http_server = match args.http_listen {
+        Some(addr) => match crate::web::start(addr, sources.clone()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                server.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     logging::shutdown_signal().await;
     tracing::info!("NameServer shutting down");
+    crate::web::stop(http_server, &sources).await;
     server.shutdown().await;
     Ok(())
+}
+
+/// The address to dial our own listener on (a wildcard bind is dialled on
+/// loopback).
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
 }

@@ -28,6 +28,13 @@ pub struct StandaloneArgs {
     /// Address of the 5.x gRPC endpoint.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub grpc_listen: SocketAddr,
+    /// Where to serve the console, /metrics, /health and /ready (default
+    /// 127.0.0.1:8080; `httpListenPort` in the config file also sets it).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+    /// Run without the HTTP listener.
+    #[arg(long, conflicts_with = "http_listen")]
+    pub no_http: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -55,6 +62,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let mut file = broker_cmd::load(args.config.as_deref(), None, None)?;
     file.broker.namesrv_addr = namesrv_addr.clone();
     file.store.store_path_root_dir = data.join("store");
+    let http_addr = args.http_listen.or_else(|| file.http.addr());
     let running = match broker_cmd::start(file, args.broker_listen, args.grpc_listen).await {
         Ok(b) => b,
         Err(e) => {
@@ -69,9 +77,48 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         running.grpc.local_addr(),
         data.display()
     );
+    let sources = http::Sources {
+        broker: Some(running.broker.state().clone()),
+        namesrv: Some(namesrv.state().clone()),
+        admin: crate::web::admin_for(&namesrv_addr),
+        ..http::Sources::default()
+    };
+    let server = if args.no_http {
+        None
+    } else {
+        match start_http(http_addr, &sources).await {
+            Ok(s) => s,
+            Err(e) => {
+                running.shutdown().await;
+                namesrv.shutdown().await;
+                return Err(e);
+            }
+        }
+    };
     logging::shutdown_signal().await;
     tracing::info!("standalone shutting down");
+    crate::web::stop(server, &sources).await;
     running.shutdown().await;
     namesrv.shutdown().await;
     Ok(())
+}
+
+/// The console's listener: an address the user chose must bind; the
+/// default (127.0.0.1:8080) may be taken, which only costs the console.
+async fn start_http(
+    chosen: Option<SocketAddr>,
+    sources: &http::Sources,
+) -> Result<Option<http::HttpServer>> {
+    let addr = chosen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    match crate::web::start(addr, sources.clone()).await {
+        Ok(s) => {
+            println!("Apogee console: http://{}/", s.local_addr());
+            Ok(Some(s))
+        }
+        Err(e) if chosen.is_none() => {
+            tracing::warn!("{e:#}; running without the console");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }

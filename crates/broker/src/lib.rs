@@ -11,6 +11,7 @@
 pub mod batching;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod tables;
 
 pub mod state;

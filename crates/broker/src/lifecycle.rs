@@ -130,6 +130,7 @@ impl Broker {
             transactions,
             locks,
             pop,
+            metrics: Default::default(),
         });
         let processor = Arc::new(BrokerProcessor::new(state.clone()));
         placeholder.set(processor.clone());

@@ -74,15 +74,19 @@ impl Processor for BrokerProcessor {
                 Ok(place) => place,
                 Err(busy) => return Some(busy),
             };
+            let started = std::time::Instant::now();
             let code = request.request_code_enum();
             let result = dispatch(&state, &conn, code, &request).await;
-            Some(match result {
+            let response = match result {
                 Ok(response) => response,
                 Err(e) => {
                     tracing::debug!(code = code.code(), error = %e, "request failed");
                     e.to_response()
                 }
-            })
+            };
+            let millis = started.elapsed().as_millis() as u64;
+            state.metrics.record_rpc(code.code(), response.code, millis);
+            Some(response)
         })
     }
 

@@ -25,7 +25,7 @@ use crate::tables::subscription::SqlCache;
 use crate::tables::timer::TimerService;
 use crate::tables::topics::TopicTable;
 use crate::tables::transactions::TransactionService;
-use protocol::clock::now_ms;
+pub use protocol::clock::now_ms;
 
 /// Everything handlers share.
 pub struct BrokerState {
@@ -68,6 +68,8 @@ pub struct BrokerState {
     pub locks: LockTable,
     /// POP consumption state.
     pub pop: crate::pop::core::PopService,
+    /// Counters the send, pull and request paths bump (read by `/metrics`).
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 impl BrokerState {

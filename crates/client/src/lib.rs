@@ -58,6 +58,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod admin_tables;
 pub mod consumer;
 pub mod error;
 pub mod instance;

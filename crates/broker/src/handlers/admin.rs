@@ -216,6 +216,7 @@ pub fn delete_topic(
     refuse_system_topic(state, &h.topic)?;
     let existed = state.topics.remove(&h.topic);
     state.offsets.remove_topic(&h.topic);
+    state.metrics.remove_topic(&h.topic);
     state
         .store
         .delete_topic(&h.topic)

@@ -285,6 +285,10 @@ fn respond(
     };
     let mut cmd = RemotingCommand::response(code, Some(remark.to_owned())).with_header(&header);
     if code == ResponseCode::SUCCESS {
+        let (n, bytes) = (r.messages.len() as u64, r.total_bytes as u64);
+        state
+            .metrics
+            .record_out(&h.consumer_group, &h.topic, n, bytes);
         let mut body = BytesMut::with_capacity(r.total_bytes);
         for m in &r.messages {
             body.extend_from_slice(m);

@@ -98,6 +98,10 @@ pub async fn handle(
         .put(&buf, wait)
         .await
         .map_err(BrokerError::from)?;
+    let kind = crate::metrics::MessageType::classify(sysflag, &props);
+    state
+        .metrics
+        .record_in(&header.topic, kind, u64::from(put.size));
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
@@ -150,6 +154,12 @@ async fn send_batch(
         .put_batch(&records, wait)
         .await
         .map_err(BrokerError::from)?;
+    for r in &put.records {
+        let kind = crate::metrics::MessageType::Normal;
+        state
+            .metrics
+            .record_in(&header.topic, kind, u64::from(r.size));
+    }
     let first = put
         .records
         .first()

@@ -202,6 +202,11 @@ impl Clients {
             .cloned()
     }
 
+    /// Names of the producer groups with connections (for `/metrics`).
+    pub fn producer_groups(&self) -> Vec<String> {
+        self.producers.lock().keys().cloned().collect()
+    }
+
     /// Connections of a producer group.
     pub fn producer_connections(&self, group: &str) -> Vec<ClientChannel> {
         self.producers

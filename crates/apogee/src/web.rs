@@ -1,0 +1,94 @@
+//! The HTTP listener of every role (`/metrics`, `/health`, `/ready`, the
+//! console) and `apogee console`, the console alone against a remote
+//! cluster.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use http::{HttpServer, Sources};
+use serde::{Deserialize, Serialize};
+
+use crate::logging;
+
+/// The broker.conf key of the listener (0: none). It binds loopback only:
+/// there is no login yet (see docs/observability.md, "Access").
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct HttpFile {
+    #[serde(rename = "httpListenPort", default)]
+    pub http_listen_port: u16,
+}
+
+impl HttpFile {
+    /// The address `httpListenPort` asks for, if any.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        (self.http_listen_port != 0)
+            .then(|| SocketAddr::from(([127, 0, 0, 1], self.http_listen_port)))
+    }
+}
+
+/// An admin client for `namesrv` (none when the list is empty).
+pub fn admin_for(namesrv: &str) -> Option<Arc<client::Admin>> {
+    match client::Admin::connect(namesrv) {
+        Ok(a) => Some(Arc::new(a)),
+        Err(e) => {
+            tracing::warn!("the console API is off: {e}");
+            None
+        }
+    }
+}
+
+/// Starts the listener on `addr` over `sources`.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn start(addr: SocketAddr, sources: Sources) -> Result<HttpServer> {
+    let server = HttpServer::start(addr, sources)
+        .await
+        .with_context(|| format!("cannot start the HTTP listener on {addr}"))?;
+    tracing::info!("console and metrics on http://{}/", server.local_addr());
+    Ok(server)
+}
+
+/// Stops the listener and the console's clients.
+pub async fn stop(server: Option<HttpServer>, sources: &Sources) {
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    sources.shutdown().await;
+}
+
+/// Options of `apogee console`.
+#[derive(clap::Args)]
+pub struct ConsoleArgs {
+    /// NameServer addresses of the cluster to show, `;`-separated.
+    #[arg(
+        short = 'n',
+        long = "namesrv",
+        value_name = "ADDRS",
+        default_value = "127.0.0.1:9876"
+    )]
+    pub namesrv: String,
+    /// Address to serve the console on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+/// Serves the console against a remote cluster until Ctrl-C or SIGTERM.
+pub async fn run_console(args: ConsoleArgs) -> Result<()> {
+    let admin = client::Admin::connect(&args.namesrv)
+        .with_context(|| format!("bad NameServer list `{}`", args.namesrv))?;
+    let sources = Sources {
+        admin: Some(Arc::new(admin)),
+        ..Sources::default()
+    };
+    let server = start(args.listen, sources.clone()).await?;
+    println!(
+        "Apogee console: http://{}/ (cluster {})",
+        server.local_addr(),
+        args.namesrv
+    );
+    logging::shutdown_signal().await;
+    stop(Some(server), &sources).await;
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The HTTP side of broker and NameServer processes: Prometheus `/metrics`,
+//! `/health` and `/ready`, and the web console (static assets embedded at
+//! build time plus a JSON API over the client crate's admin calls, so the
+//! console also runs against a remote cluster with no local broker).
+//!
+//! Depends on `broker`, `namesrv` and `client` (read-only use of their
+//! state); nothing depends on it but the `apogee` binary.
+//!
+//! Access: the listener binds loopback by default. There is no login yet:
+//! when the ACL work lands, the console and its write endpoints must ask
+//! for an admin account, and `/metrics` gets a public/protected switch.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod assets;
+pub mod error;
+pub mod metrics;
+mod probes;
+pub mod server;
+pub mod sources;
+
+pub use error::HttpError;
+pub use server::HttpServer;
+pub use sources::Sources;
