@@ -73,6 +73,10 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
     let broker = start(file, listen).await?;
+    if let Some(path) = args.config {
+        // updateBrokerConfig writes back to the file the broker started from.
+        broker.state().live.set_file(path);
+    }
     tracing::info!(
         "broker listening on {} (clients dial {})",
         broker.local_addr(),

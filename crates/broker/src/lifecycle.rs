@@ -97,6 +97,8 @@ impl Broker {
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
+            live: crate::live_config::LiveConfig::new(config.clone(), store.config().clone()),
+            rates: Default::default(),
             config,
             store,
             topics,
@@ -324,4 +326,5 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
             }
         }
     });
+    tasks.spawn(crate::rates::run(state.clone(), cancel.clone()));
 }

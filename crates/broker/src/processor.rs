@@ -11,6 +11,7 @@ use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
+use crate::handlers::{broker_config, broker_consume, maintenance, producers, relay, stats_view};
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -90,6 +91,18 @@ async fn dispatch(
         C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
         C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
         C::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(state),
+        C::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(state, req),
+        C::GET_PRODUCER_CONNECTION_LIST => producers::get_producer_connection_list(state, req),
+        C::GET_ALL_PRODUCER_INFO => producers::get_all_producer_info(state, req),
+        C::GET_CONSUMER_RUNNING_INFO => relay::get_consumer_running_info(state, req).await,
+        C::CONSUME_MESSAGE_DIRECTLY => relay::consume_message_directly(state, req).await,
+        C::GET_BROKER_CONSUME_STATS => broker_consume::get_broker_consume_stats(state, req),
+        C::QUERY_CONSUME_QUEUE => broker_consume::query_consume_queue(state, req),
+        C::CLEAN_EXPIRED_CONSUMEQUEUE => maintenance::clean_expired_consume_queue(state, req).await,
+        C::DELETE_EXPIRED_COMMITLOG => maintenance::delete_expired_commitlog(state, req).await,
+        C::CLEAN_UNUSED_TOPIC => maintenance::clean_unused_topic(state, req).await,
+        C::VIEW_BROKER_STATS_DATA => stats_view::view_broker_stats_data(state, req),
+        C::CLONE_GROUP_OFFSET => stats_view::clone_group_offset(state, req),
         _ => Ok(remoting::not_supported(req)),
     }
 }

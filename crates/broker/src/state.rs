@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::clients::Clients;
 use crate::config::{BrokerConfig, BrokerRole};
 use crate::groups::GroupTable;
+use crate::live_config::LiveConfig;
 use crate::locks::LockTable;
 use crate::long_poll::PullWaiters;
 use crate::offsets::OffsetTable;
@@ -65,6 +66,10 @@ pub struct BrokerState {
     pub transactions: TransactionService,
     /// Ordered-consumption queue locks.
     pub locks: LockTable,
+    /// Settings changed at run time (UPDATE_BROKER_CONFIG).
+    pub live: LiveConfig,
+    /// Sampled counters behind every rate reported.
+    pub rates: crate::rates::Rates,
 }
 
 impl BrokerState {

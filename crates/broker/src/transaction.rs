@@ -147,7 +147,7 @@ pub fn divert_half(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult
     if !tran || !prepared {
         return Ok(false);
     }
-    if state.config.reject_transaction_message {
+    if state.live.broker().reject_transaction_message {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] sending transaction message is forbidden",
             state.config.broker_name
@@ -321,7 +321,7 @@ fn verdict(state: &BrokerState, offset: u64, rec: &MessageRecord) -> Verdict {
         .get(keys::CHECK_IMMUNITY_TIME_IN_SECONDS)
         .and_then(|s| s.trim().parse::<i64>().ok())
         .map(|s| s.saturating_mul(1000));
-    let timeout = state.config.transaction_time_out as i64;
+    let timeout = state.live.broker().transaction_time_out as i64;
     let mut inner = state.transactions.inner.lock();
     let (count, next) = inner.checks.get(&offset).copied().unwrap_or((0, 0));
     if count == 0 {
@@ -333,7 +333,7 @@ fn verdict(state: &BrokerState, offset: u64, rec: &MessageRecord) -> Verdict {
         return Verdict::Later;
     }
     inner.checks_dirty = true;
-    if count >= state.config.transaction_check_max {
+    if count >= state.live.broker().transaction_check_max {
         inner.checks.remove(&offset);
         return Verdict::Discard;
     }

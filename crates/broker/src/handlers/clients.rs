@@ -167,7 +167,7 @@ pub fn connection_closed(state: &Arc<BrokerState>, conn: &Connection) {
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to each connection, in the
 /// background so a slow client never delays the request that caused it.
 pub fn notify_ids_changed(state: &Arc<BrokerState>, group: &str, members: Vec<Connection>) {
-    if !state.config.notify_consumer_ids_changed_enable || members.is_empty() {
+    if !state.live.broker().notify_consumer_ids_changed_enable || members.is_empty() {
         return;
     }
     let header = NotifyConsumerIdsChangedRequestHeader {
@@ -188,7 +188,7 @@ pub fn notify_ids_changed(state: &Arc<BrokerState>, group: &str, members: Vec<Co
 /// Drops clients silent for longer than `channelExpiredTimeout` and tells
 /// their groups (run every 10 s).
 pub fn expire_clients(state: &Arc<BrokerState>) {
-    let timeout = std::time::Duration::from_millis(state.config.channel_expired_timeout);
+    let timeout = std::time::Duration::from_millis(state.live.broker().channel_expired_timeout);
     for (group, rest) in state.clients.expire(timeout) {
         tracing::info!(%group, "expired silent consumer channels");
         notify_ids_changed(state, &group, rest);
