@@ -87,3 +87,22 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     broker.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_deploy_confs_load_and_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/compose");
+        for (name, role) in [
+            ("broker-a-master.conf", broker::BrokerRole::AsyncMaster),
+            ("broker-a-slave.conf", broker::BrokerRole::Slave),
+        ] {
+            let file = load(Some(&dir.join(name)), None, None).unwrap();
+            file.broker.validate().unwrap();
+            file.store.validate().unwrap();
+            assert_eq!(file.broker.broker_role, role, "{name}");
+        }
+    }
+}
