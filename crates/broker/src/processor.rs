@@ -11,7 +11,9 @@ use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
-use crate::handlers::{broker_config, broker_consume, maintenance, producers, relay, stats_view};
+use crate::handlers::{
+    broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,
+};
 use crate::state::BrokerState;
 
 /// The broker's remoting processor (both listening ports share it).
@@ -72,12 +74,12 @@ async fn dispatch(
         C::UPDATE_AND_CREATE_TOPIC => admin::update_and_create_topic(state, req),
         C::UPDATE_AND_CREATE_TOPIC_LIST => admin::update_and_create_topic_list(state, req),
         C::DELETE_TOPIC_IN_BROKER => admin::delete_topic(state, req),
-        C::GET_ALL_TOPIC_CONFIG => admin::get_all_topic_config(state, req),
+        C::GET_ALL_TOPIC_CONFIG => metadata_pages::get_all_topic_config(state, req),
         C::GET_TOPIC_CONFIG => admin::get_topic_config(state, req),
         C::GET_TOPIC_NAME_LIST => admin::get_topic_name_list(state, req),
         C::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::update_and_create_group(state, req),
         C::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(state, req),
-        C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::get_all_group_config(state, req),
+        C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => metadata_pages::get_all_group_config(state, req),
         C::GET_SUBSCRIPTIONGROUP_CONFIG => admin::get_group_config(state, req),
         C::GET_ALL_CONSUMER_OFFSET => admin::get_all_consumer_offset(state, req),
         C::GET_BROKER_RUNTIME_INFO => stats::get_broker_runtime_info(state, req),

@@ -150,7 +150,8 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
 
 /// Every rate the broker reports.
 pub struct Rates {
-    items: Mutex<HashMap<(&'static str, String), Item>>,
+    /// statsName → statsKey → counter.
+    items: Mutex<HashMap<&'static str, HashMap<String, Item>>>,
     store: Mutex<[Ring; 5]>,
     ticks: Mutex<u64>,
 }
@@ -168,11 +169,11 @@ impl Default for Rates {
 impl Rates {
     fn add(&self, name: &'static str, key: &str, value: u64, times: u64) {
         let mut items = self.items.lock();
-        let item = match items.get_mut(&(name, key.to_owned())) {
+        let by_key = items.entry(name).or_default();
+        // Only a key's first event allocates its name.
+        let item = match by_key.get_mut(key) {
             Some(i) => i,
-            None => items
-                .entry((name, key.to_owned()))
-                .or_insert_with(Item::new),
+            None => by_key.entry(key.to_owned()).or_insert_with(Item::new),
         };
         item.value += value;
         item.times += times;
@@ -219,7 +220,7 @@ impl Rates {
         if tick % 10 != 1 {
             return;
         }
-        for item in self.items.lock().values_mut() {
+        for item in self.items.lock().values_mut().flat_map(HashMap::values_mut) {
             let s = Sample {
                 ms: now_ms,
                 value: item.value,
@@ -254,7 +255,7 @@ impl Rates {
     /// VIEW_BROKER_STATS_DATA for `name`/`key`; None when never counted.
     pub fn stats_data(&self, name: &str, key: &str) -> Option<BrokerStatsData> {
         let items = self.items.lock();
-        let (_, item) = items.iter().find(|((n, k), _)| *n == name && k == key)?;
+        let item = items.get(name)?.get(key)?;
         Some(BrokerStatsData {
             stats_minute: item.minute.window(),
             stats_hour: item.hour.window(),

@@ -354,3 +354,83 @@ async fn cleaning_requests_run_and_report() {
     }
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn topic_and_group_tables_page_in_5x_style() {
+    use protocol::body::group::SubscriptionGroupWrapper;
+    use protocol::body::topic::TopicConfigSerializeWrapper;
+    use protocol::header::ops::{
+        GetAllSubscriptionGroupRequestHeader, GetAllSubscriptionGroupResponseHeader,
+        GetAllTopicConfigRequestHeader, GetAllTopicConfigResponseHeader,
+    };
+    let c = TestCluster::start().await;
+    for t in ["PageA", "PageB", "PageC"] {
+        send_ok(&c, send_v2(t, 0, b"x", "")).await;
+    }
+    let whole = c
+        .call(RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG))
+        .await;
+    let all = TopicConfigSerializeWrapper::decode(&whole.body).unwrap();
+    let total = all.topic_config_table.len();
+    assert!(total >= 3);
+    let mut seen = Vec::new();
+    let mut seq = 0;
+    while seen.len() < total {
+        let r = c
+            .call(req(
+                RequestCode::GET_ALL_TOPIC_CONFIG,
+                &GetAllTopicConfigRequestHeader {
+                    topic_seq: Some(seq),
+                    data_version: None,
+                    max_topic_num: Some(2),
+                },
+            ))
+            .await;
+        let h: GetAllTopicConfigResponseHeader = r.decode_header().unwrap();
+        assert_eq!(h.total_topic_num as usize, total);
+        let page = TopicConfigSerializeWrapper::decode(&r.body).unwrap();
+        assert!(!page.topic_config_table.is_empty() && page.topic_config_table.len() <= 2);
+        seq += page.topic_config_table.len() as i32;
+        seen.extend(page.topic_config_table.into_keys());
+    }
+    let expected: Vec<String> = all.topic_config_table.into_keys().collect();
+    assert_eq!(seen, expected);
+    let bad = req(
+        RequestCode::GET_ALL_TOPIC_CONFIG,
+        &GetAllTopicConfigRequestHeader {
+            topic_seq: Some(0),
+            data_version: None,
+            max_topic_num: Some(0),
+        },
+    );
+    assert_error(
+        &c.call(bad).await,
+        ResponseCode::INVALID_PARAMETER,
+        "maxTopicNum",
+    );
+
+    for g in ["PageG1", "PageG2"] {
+        let config = protocol::body::group::SubscriptionGroupConfig {
+            group_name: g.into(),
+            ..Default::default()
+        };
+        let create = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+            .with_body(config.to_json_bytes().unwrap());
+        assert_eq!(c.call(create).await.code, 0);
+    }
+    let r = c
+        .call(req(
+            RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+            &GetAllSubscriptionGroupRequestHeader {
+                group_seq: Some(0),
+                data_version: None,
+                max_group_num: Some(1),
+            },
+        ))
+        .await;
+    let h: GetAllSubscriptionGroupResponseHeader = r.decode_header().unwrap();
+    let page: SubscriptionGroupWrapper = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(page.subscription_group_table.len(), 1);
+    assert!(h.total_group_num >= 2);
+    c.shutdown().await;
+}

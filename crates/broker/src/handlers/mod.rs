@@ -6,6 +6,7 @@ pub mod broker_consume;
 pub mod clients;
 pub mod lock;
 pub mod maintenance;
+pub mod metadata_pages;
 pub mod offsets;
 pub mod producers;
 pub mod pull;
