@@ -97,7 +97,11 @@ impl Broker {
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
-            live: crate::live_config::LiveConfig::new(config.clone(), store.config().clone()),
+            live: crate::live_config::LiveConfig::new(
+                config.clone(),
+                store.config().clone(),
+                now_ms(),
+            ),
             rates: Default::default(),
             config,
             store,
@@ -326,5 +330,6 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
             }
         }
     });
-    tasks.spawn(crate::rates::run(state.clone(), cancel.clone()));
+    let (s, c) = (state.clone(), cancel.clone());
+    tasks.spawn(async move { crate::rates::run(&s.rates, &s.store, now_ms, c).await });
 }

@@ -16,7 +16,6 @@ use store::StoreConfig;
 
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BrokerResult};
-use crate::state::now_ms;
 
 /// Keys whose new values the running broker uses at once.
 pub const LIVE_KEYS: &[&str] = &[
@@ -62,17 +61,17 @@ pub struct LiveConfig {
 }
 
 impl LiveConfig {
-    /// Starts from the boot configuration; updates go to the store's
-    /// `config/broker.properties` until [`LiveConfig::set_file`] names the
-    /// file the broker was started from.
-    pub fn new(broker: BrokerConfig, store: StoreConfig) -> Self {
+    /// Starts from the boot configuration (at `now_ms`); updates go to the
+    /// store's `config/broker.properties` until [`LiveConfig::set_file`]
+    /// names the file the broker was started from.
+    pub fn new(broker: BrokerConfig, store: StoreConfig, now_ms: i64) -> Self {
         let file = store.config_dir().join(DEFAULT_FILE);
         LiveConfig {
             broker: RwLock::new(broker),
             store: RwLock::new(store),
             file: Mutex::new(file),
             counter: AtomicI64::new(0),
-            changed_ms: AtomicI64::new(now_ms()),
+            changed_ms: AtomicI64::new(now_ms),
         }
     }
 
@@ -100,14 +99,19 @@ impl LiveConfig {
     }
 
     /// Validates every pair, writes them to the config file, then makes
-    /// them the desired settings. Any bad pair changes nothing.
+    /// them the desired settings (version stamped `now_ms`). Any bad pair
+    /// changes nothing.
     ///
     /// # Errors
     /// [`BrokerError::InvalidParameter`] naming an unknown or refused key or
     /// a value that does not fit; [`BrokerError::Config`] when the result
     /// fails validation; [`BrokerError::Store`] when the file cannot be
     /// written.
-    pub fn update(&self, pairs: &BTreeMap<String, String>) -> BrokerResult<UpdateOutcome> {
+    pub fn update(
+        &self,
+        pairs: &BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> BrokerResult<UpdateOutcome> {
         if let Some(k) = pairs.keys().find(|k| REFUSED_KEYS.contains(&k.as_str())) {
             return Err(BrokerError::InvalidParameter(format!(
                 "`{k}` cannot be changed at run time: edit the config file and restart"
@@ -150,7 +154,7 @@ impl LiveConfig {
         *self.broker.write() = broker;
         *self.store.write() = store;
         self.counter.fetch_add(1, Ordering::AcqRel);
-        self.changed_ms.store(now_ms(), Ordering::Release);
+        self.changed_ms.store(now_ms, Ordering::Release);
         Ok(outcome)
     }
 }
@@ -257,7 +261,7 @@ mod tests {
 
     fn live(dir: &Path) -> LiveConfig {
         let store = StoreConfig::with_root(dir);
-        LiveConfig::new(BrokerConfig::default(), store)
+        LiveConfig::new(BrokerConfig::default(), store, 1)
     }
 
     fn pairs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -271,17 +275,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = live(dir.path());
         let out = l
-            .update(&pairs(&[
-                ("brokerPermission", "4"),
-                ("fileReservedTime", "24"),
-                ("brokerName", "b2"),
-            ]))
+            .update(
+                &pairs(&[
+                    ("brokerPermission", "4"),
+                    ("fileReservedTime", "24"),
+                    ("brokerName", "b2"),
+                ]),
+                2,
+            )
             .unwrap();
         assert_eq!(out.live, vec!["brokerPermission"]);
         assert_eq!(out.on_restart, vec!["brokerName", "fileReservedTime"]);
         assert_eq!(l.broker().broker_permission, 4);
         assert_eq!(l.broker().broker_name, "b2");
-        assert_eq!(l.version().0, 1);
+        assert_eq!(l.version(), (1, 2));
         let text = std::fs::read_to_string(&out.file).unwrap();
         assert!(text.contains("brokerPermission=4\n"), "{text}");
         assert!(text.contains("brokerName=b2\n"), "{text}");
@@ -303,7 +310,7 @@ mod tests {
             (vec![("storePathRootDir", "/tmp")], "storePathRootDir"),
         ] {
             let bad: Vec<(&str, &str)> = bad;
-            let e = l.update(&pairs(&bad)).unwrap_err().to_string();
+            let e = l.update(&pairs(&bad), 2).unwrap_err().to_string();
             assert!(e.contains(named), "{e}");
         }
         assert_eq!(l.broker().broker_permission, 6);

@@ -9,14 +9,12 @@
 //!   (mqadmin `statsAll`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use protocol::body::ops::{BrokerStatsData, BrokerStatsItem};
+use store::MessageStore;
 use tokio_util::sync::CancellationToken;
-
-use crate::state::{now_ms, BrokerState};
 
 /// `statsName`s VIEW_BROKER_STATS_DATA answers.
 pub const TOPIC_PUT_NUMS: &str = "TOPIC_PUT_NUMS";
@@ -126,8 +124,9 @@ pub struct StoreCounters {
     pub get_transferred: u64,
 }
 
-/// Samples once a second until cancelled.
-pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
+/// Samples `store`'s counters into `rates` once a second (`now` gives the
+/// wall-clock ms) until cancelled.
+pub async fn run(rates: &Rates, store: &MessageStore, now: fn() -> i64, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -135,9 +134,9 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {}
         }
-        let info = state.store.runtime_info();
-        state.rates.tick(
-            now_ms(),
+        let info = store.runtime_info();
+        rates.tick(
+            now(),
             StoreCounters {
                 put: info.put_records,
                 get_found: info.get_found,

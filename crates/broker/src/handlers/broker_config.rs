@@ -8,7 +8,7 @@ use std::sync::Arc;
 use protocol::RemotingCommand;
 
 use crate::error::{BrokerError, BrokerResult};
-use crate::state::BrokerState;
+use crate::state::{now_ms, BrokerState};
 
 /// UPDATE_BROKER_CONFIG (25).
 pub fn update_broker_config(
@@ -24,7 +24,7 @@ pub fn update_broker_config(
         ));
     }
     let before = state.live.broker().broker_permission;
-    let outcome = state.live.update(&pairs)?;
+    let outcome = state.live.update(&pairs, now_ms())?;
     tracing::info!(live = ?outcome.live, on_restart = ?outcome.on_restart,
         file = %outcome.file.display(), "broker config updated by admin");
     if state.live.broker().broker_permission != before {
