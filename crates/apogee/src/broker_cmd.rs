@@ -116,6 +116,10 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         .grpc_listen
         .unwrap_or_else(|| SocketAddr::new(listen.ip(), file.broker.grpc_listen_port));
     let running = start(file, listen, grpc).await?;
+    if let Some(path) = args.config {
+        // updateBrokerConfig writes back to the file the broker started from.
+        running.broker.state().live.set_file(path);
+    }
     tracing::info!(
         "broker listening on {} (clients dial {}), gRPC on {}",
         running.broker.local_addr(),
@@ -203,5 +207,19 @@ mod tests {
         );
         assert_eq!(f.store.disk_max_used_space_ratio, 88);
         f.store.validate().unwrap();
+    }
+
+    #[test]
+    fn the_shipped_deploy_confs_load_and_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/compose");
+        for (name, role) in [
+            ("broker-a-master.conf", broker::BrokerRole::AsyncMaster),
+            ("broker-a-slave.conf", broker::BrokerRole::Slave),
+        ] {
+            let file = load(Some(&dir.join(name)), None, None).unwrap();
+            file.broker.validate().unwrap();
+            file.store.validate().unwrap();
+            assert_eq!(file.broker.broker_role, role, "{name}");
+        }
     }
 }

@@ -7,13 +7,14 @@ mod alloc;
 mod bench_cmd;
 mod broker_cmd;
 mod config_load;
+mod docs_cmd;
 mod java_keys;
 mod logging;
 mod namesrv_cmd;
 mod standalone_cmd;
 mod web;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Apogee: a RocketMQ-compatible message queue.
 #[derive(Parser)]
@@ -37,10 +38,33 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// The web console alone, against a running cluster's NameServers.
     Console(web::ConsoleArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the man page (roff) of apogee and all its subcommands.
+    Manpage,
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line (clap's first) and exit 1, like every other failure.
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("apogee: {}", line.trim_start_matches("error: "));
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match &cli.command {
+        Command::Completions(args) => return finish(docs_cmd::completions(Cli::command(), args)),
+        Command::Manpage => return finish(docs_cmd::manpage(Cli::command())),
+        _ => {}
+    }
     // Admin and bench print reports; only warnings of the client belong
     // beside them unless RUST_LOG asks for more.
     match cli.command {
@@ -67,8 +91,13 @@ fn main() -> std::process::ExitCode {
             Command::Admin(args) => admin_cmd::run(args).await,
             Command::Bench(args) => bench_cmd::run(args).await,
             Command::Console(args) => web::run_console(args).await,
+            Command::Completions(_) | Command::Manpage => Ok(()),
         }
     });
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

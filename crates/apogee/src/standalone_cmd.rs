@@ -70,6 +70,10 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
             return Err(e);
         }
     };
+    if let Some(path) = args.config {
+        // updateBrokerConfig writes back to the file the broker started from.
+        running.broker.state().live.set_file(path);
+    }
     tracing::info!(
         "standalone ready in {} ms: NameServer {namesrv_addr}, broker {}, gRPC {} (data in {})",
         started.elapsed().as_millis(),

@@ -332,3 +332,470 @@ async fn bench_produce_sends_the_count_asked() {
     assert!(summary["msgs"].as_u64().unwrap() >= 200, "{summary}");
     cluster.shutdown().await;
 }
+
+/// The first line of a failing command's stderr, which must name `needle`.
+async fn fails_naming(cli: &Cli, cmd: &[&str], needle: &str) {
+    let err = cli.admin_fails(cmd).await;
+    assert!(err.contains(needle), "{cmd:?}: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_commands_change_and_show_config() {
+    let cluster = start_cluster().await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    let addr = cluster.broker_addr();
+    let b = addr.as_str();
+
+    let out = cli
+        .admin(&[
+            "updateBrokerConfig",
+            "-b",
+            b,
+            "-k",
+            "brokerPermission",
+            "-v",
+            "4",
+        ])
+        .await;
+    let result = out["brokers"][0]["result"].as_str().unwrap();
+    assert!(result.contains("applied now: brokerPermission"), "{out}");
+    let config = cli.admin(&["getBrokerConfig", "-b", b]).await;
+    assert_eq!(config[b]["brokerPermission"], "4", "{config}");
+    cli.admin(&[
+        "updateBrokerConfig",
+        "-b",
+        b,
+        "-k",
+        "brokerPermission",
+        "-v",
+        "6",
+    ])
+    .await;
+    fails_naming(
+        &cli,
+        &["updateBrokerConfig", "-b", b, "-k", "noSuchKey", "-v", "1"],
+        "noSuchKey",
+    )
+    .await;
+    fails_naming(
+        &cli,
+        &["updateBrokerConfig", "-b", b, "-k", "a=b", "-v", "1"],
+        "a=b",
+    )
+    .await;
+    fails_naming(
+        &cli,
+        &["getBrokerConfig", "-b", "127.0.0.1:1"],
+        "127.0.0.1:1",
+    )
+    .await;
+
+    let ns = cli.admin(&["getNamesrvConfig"]).await;
+    assert_eq!(ns[&cli.namesrv]["orderMessageEnable"], "false", "{ns}");
+    cli.admin(&[
+        "updateNamesrvConfig",
+        "-k",
+        "orderMessageEnable",
+        "-v",
+        "true",
+    ])
+    .await;
+    let ns = cli.admin(&["getNamesrvConfig"]).await;
+    assert_eq!(ns[&cli.namesrv]["orderMessageEnable"], "true", "{ns}");
+    fails_naming(
+        &cli,
+        &["updateNamesrvConfig", "-k", "noSuchKey", "-v", "1"],
+        "noSuchKey",
+    )
+    .await;
+
+    cli.admin(&["updateKvConfig", "-s", "NS1", "-k", "K1", "-v", "V1"])
+        .await;
+    cli.admin(&["deleteKvConfig", "-s", "NS1", "-k", "K1"])
+        .await;
+    cli.admin(&["updateTopic", "-t", "OpsTopic", "-r", "4", "-w", "4"])
+        .await;
+    let put = cli
+        .admin(&[
+            "updateOrderConf",
+            "-t",
+            "OpsTopic",
+            "-m",
+            "put",
+            "-v",
+            "broker-a:4",
+        ])
+        .await;
+    assert_eq!(put["orderConf"], "broker-a:4");
+    let got = cli.admin(&["updateOrderConf", "-t", "OpsTopic"]).await;
+    assert_eq!(got["orderConf"], "broker-a:4", "{got}");
+    cli.admin(&["updateOrderConf", "-t", "OpsTopic", "-m", "delete"])
+        .await;
+    let got = cli.admin(&["updateOrderConf", "-t", "OpsTopic"]).await;
+    assert!(got["orderConf"].is_null(), "{got}");
+    fails_naming(
+        &cli,
+        &["updateOrderConf", "-t", "OpsTopic", "-m", "put", "-v", "x"],
+        "x",
+    )
+    .await;
+    fails_naming(
+        &cli,
+        &["updateOrderConf", "-t", "OpsTopic", "-m", "drop"],
+        "drop",
+    )
+    .await;
+
+    let wiped = cli.admin(&["wipeWritePerm", "-b", "broker-a"]).await;
+    assert!(
+        wiped["namesrvs"][0]["topicCount"].as_i64().unwrap() > 0,
+        "{wiped}"
+    );
+    let route = cli.admin(&["topicRoute", "-t", "OpsTopic"]).await;
+    assert_eq!(route["queueDatas"][0]["perm"], 4, "{route}");
+    cli.admin(&["addWritePerm", "-b", "broker-a"]).await;
+    fails_naming(&cli, &["wipeWritePerm", "-b", "broker-x"], "broker-x").await;
+
+    let clusters = cli.admin(&["topicClusterList", "-t", "OpsTopic"]).await;
+    assert_eq!(clusters["clusters"][0], "DefaultCluster", "{clusters}");
+    fails_naming(
+        &cli,
+        &["topicClusterList", "-t", "NoSuchTopic"],
+        "NoSuchTopic",
+    )
+    .await;
+    let perm = cli
+        .admin(&["updateTopicPerm", "-t", "OpsTopic", "-b", b, "-p", "4"])
+        .await;
+    assert_eq!(perm["brokers"][0]["oldPerm"], 6, "{perm}");
+    let text = cli.admin_text(&["topicRoute", "-t", "OpsTopic"]).await;
+    assert!(text.contains('4'), "{text}");
+    cli.admin(&["updateTopicPerm", "-t", "OpsTopic", "-b", b, "-p", "6"])
+        .await;
+    fails_naming(
+        &cli,
+        &["updateTopicPerm", "-t", "OpsTopic", "-b", b, "-p", "5"],
+        "perm 5",
+    )
+    .await;
+
+    let alloc = cli
+        .admin(&["allocateMQ", "-t", "OpsTopic", "-i", "10.0.0.1,10.0.0.2"])
+        .await;
+    assert_eq!(
+        alloc["result"]["10.0.0.1"].as_array().unwrap().len(),
+        2,
+        "{alloc}"
+    );
+    fails_naming(&cli, &["allocateMQ", "-t", "OpsTopic", "-i", ","], "ipList").await;
+
+    for cmd in [
+        "cleanExpiredCQ",
+        "deleteExpiredCommitLog",
+        "cleanUnusedTopic",
+    ] {
+        let out = cli.admin(&[cmd, "-b", b]).await;
+        assert!(out["brokers"][0]["result"].is_string(), "{cmd}: {out}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_commands_show_messages_queues_and_rates() {
+    let cluster = start_cluster().await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    let addr = cluster.broker_addr();
+    let b = addr.as_str();
+    cli.admin(&["updateTopic", "-t", "OpsMsg", "-r", "1", "-w", "1"])
+        .await;
+    let sent = cli
+        .admin(&[
+            "sendMessage",
+            "-t",
+            "OpsMsg",
+            "-p",
+            "hello-ops",
+            "--tags",
+            "TagA",
+        ])
+        .await;
+    let msg_id = sent["msgId"].as_str().unwrap().to_owned();
+    cli.admin(&[
+        "sendMessage",
+        "-t",
+        "OpsMsg",
+        "-p",
+        "second",
+        "--tags",
+        "TagB",
+    ])
+    .await;
+
+    let cq = cli
+        .admin(&["queryCq", "-t", "OpsMsg", "-q", "0", "-i", "0", "-c", "5"])
+        .await;
+    assert_eq!(cq["queueData"].as_array().unwrap().len(), 2, "{cq}");
+    fails_naming(
+        &cli,
+        &["queryCq", "-t", "OpsMsg", "-q", "9", "-i", "0"],
+        "queueId 9",
+    )
+    .await;
+
+    let by_offset = cli
+        .admin(&[
+            "queryMsgByOffset",
+            "-t",
+            "OpsMsg",
+            "-b",
+            "broker-a",
+            "-i",
+            "0",
+            "-o",
+            "0",
+        ])
+        .await;
+    assert_eq!(by_offset["messages"][0]["body"], "hello-ops", "{by_offset}");
+    fails_naming(
+        &cli,
+        &[
+            "queryMsgByOffset",
+            "-t",
+            "OpsMsg",
+            "-b",
+            "broker-a",
+            "-i",
+            "0",
+            "-o",
+            "7",
+        ],
+        "offset 7",
+    )
+    .await;
+    let by_key = cli
+        .admin(&["queryMsgByUniqueKey", "-i", &msg_id, "-t", "OpsMsg"])
+        .await;
+    assert_eq!(by_key["messages"][0]["body"], "hello-ops", "{by_key}");
+    fails_naming(
+        &cli,
+        &["queryMsgByUniqueKey", "-i", "00FF", "-t", "OpsMsg"],
+        "00FF",
+    )
+    .await;
+
+    let printed = cli.admin(&["printMsg", "-t", "OpsMsg", "-s", "TagB"]).await;
+    let msgs = printed["messages"].as_array().unwrap();
+    assert_eq!(
+        (msgs.len(), &msgs[0]["body"]),
+        (1, &Value::from("second")),
+        "{printed}"
+    );
+    let counted = cli
+        .admin(&[
+            "printMsgByQueue",
+            "-t",
+            "OpsMsg",
+            "-a",
+            "broker-a",
+            "-i",
+            "0",
+            "-f",
+            "true",
+        ])
+        .await;
+    assert_eq!(
+        counted["tags"],
+        serde_json::json!({"TagA": 1, "TagB": 1}),
+        "{counted}"
+    );
+    fails_naming(
+        &cli,
+        &["printMsg", "-t", "OpsMsg", "-b", "5", "-e", "1"],
+        "time range",
+    )
+    .await;
+
+    let rt = cli
+        .admin(&["checkMsgSendRT", "-t", "OpsMsg", "-a", "3", "-s", "16"])
+        .await;
+    assert_eq!(rt["sends"].as_array().unwrap().len(), 3, "{rt}");
+    let status = cli
+        .admin(&["sendMsgStatus", "-b", "broker-a", "-c", "2", "-s", "16"])
+        .await;
+    assert_eq!(status["sends"][0]["status"], "SEND_OK", "{status}");
+    let crt = cli.admin(&["clusterRT", "-a", "2", "-s", "16"]).await;
+    assert_eq!(crt["brokers"][0]["successful"], 2, "{crt}");
+    fails_naming(
+        &cli,
+        &["checkMsgSendRT", "-t", "OpsMsg", "-a", "0"],
+        "amount 0",
+    )
+    .await;
+    fails_naming(&cli, &["clusterRT", "-c", "NoCluster"], "NoCluster").await;
+
+    // A group with a committed offset: stats, cloning and per-queue resets.
+    cli.admin(&["updateSubGroup", "-g", "OpsGroup"]).await;
+    let reset = cli
+        .admin(&[
+            "resetOffsetByTime",
+            "-g",
+            "OpsGroup",
+            "-t",
+            "OpsMsg",
+            "-q",
+            "0",
+            "-o",
+            "1",
+        ])
+        .await;
+    assert_eq!(reset["offsets"][0]["offset"], 1, "{reset}");
+    let stats = cli.admin(&["brokerConsumeStats", "-b", b]).await;
+    assert!(
+        stats["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["group"] == "OpsGroup"),
+        "{stats}"
+    );
+    fails_naming(
+        &cli,
+        &["brokerConsumeStats", "-b", "127.0.0.1:1"],
+        "127.0.0.1:1",
+    )
+    .await;
+    cli.admin(&[
+        "cloneGroupOffset",
+        "-s",
+        "OpsGroup",
+        "-d",
+        "OpsGroup2",
+        "-t",
+        "OpsMsg",
+        "-o",
+        "true",
+    ])
+    .await;
+    let progress = cli.admin(&["consumerProgress", "-g", "OpsGroup2"]).await;
+    assert_eq!(progress["queues"][0]["consumerOffset"], 1, "{progress}");
+    let all = cli.admin(&["statsAll", "-t", "OpsMsg"]).await;
+    let rows = all["stats"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["group"] == "OpsGroup"), "{all}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_commands_reach_live_clients() {
+    let cluster = start_cluster().await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    cli.admin(&["updateTopic", "-t", "OpsLive", "-r", "2", "-w", "2"])
+        .await;
+    let producer = client::Producer::builder()
+        .namesrv(&cli.namesrv)
+        .group("OpsProducers")
+        .build()
+        .await
+        .unwrap();
+    producer
+        .send(client::Message::new("OpsLive", b"x".to_vec()))
+        .await
+        .unwrap();
+    let consumer = client::PushConsumer::builder()
+        .namesrv(&cli.namesrv)
+        .group("OpsLiveGroup")
+        .subscribe("OpsLive", "*")
+        .listener(|_msgs| async { client::ConsumeResult::Success })
+        .build()
+        .await
+        .unwrap();
+    // Membership and queue assignment settle after the first heartbeat.
+    let mut conns = Value::Null;
+    for _ in 0..100 {
+        let out =
+            apogee(cli.args(&["admin", "consumerConnection", "-g", "OpsLiveGroup"], true)).await;
+        if out.status.success() {
+            conns = serde_json::from_slice(&out.stdout).unwrap();
+            if !consumer.assigned_queues().is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        conns["connections"].as_array().map(Vec::len),
+        Some(1),
+        "{conns}"
+    );
+    let client_id = conns["connections"][0]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let producers = cli
+        .admin(&["producerConnection", "-g", "OpsProducers", "-t", "OpsLive"])
+        .await;
+    assert_eq!(
+        producers["connections"].as_array().unwrap().len(),
+        1,
+        "{producers}"
+    );
+    fails_naming(
+        &cli,
+        &["producerConnection", "-g", "NoProducers", "-t", "OpsLive"],
+        "NoProducers",
+    )
+    .await;
+
+    let status = cli.admin(&["consumerStatus", "-g", "OpsLiveGroup"]).await;
+    assert_eq!(status["subscriptionConsistent"], true, "{status}");
+    assert_eq!(
+        status["clients"][0]["clientId"],
+        client_id.as_str(),
+        "{status}"
+    );
+    let one = cli
+        .admin(&["consumerStatus", "-g", "OpsLiveGroup", "-i", &client_id])
+        .await;
+    assert!(one["mqTable"].is_object(), "{one}");
+    fails_naming(
+        &cli,
+        &["consumerStatus", "-g", "OpsLiveGroup", "-i", "nobody"],
+        "nobody",
+    )
+    .await;
+
+    let progress = cli
+        .admin(&["consumerProgress", "-g", "OpsLiveGroup", "-s"])
+        .await;
+    let queues = progress["queues"].as_array().unwrap();
+    assert!(queues.iter().any(|q| q["clientIp"] != "N/A"), "{progress}");
+    consumer.shutdown().await;
+    producer.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn completions_man_page_and_argument_errors() {
+    let out = apogee(vec!["completions".into(), "bash".into()]).await;
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("updateBrokerConfig") && script.contains("consumerStatus"));
+    let out = apogee(vec!["manpage".into()]).await;
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH apogee-admin-statsAll 1"), "{page}");
+    let out = apogee(vec!["completions".into(), "tcsh".into()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    // A malformed argument: exit 1 and one line naming it.
+    let args = ["admin", "queryCq", "-t", "T", "-q", "x", "-i", "0"];
+    let out = apogee(args.iter().map(|s| s.to_string()).collect()).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("'x'") && err.contains("--queue"), "{err}");
+}

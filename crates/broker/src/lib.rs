@@ -11,7 +11,9 @@
 pub mod batching;
 pub mod config;
 pub mod error;
+pub mod live_config;
 pub mod metrics;
+pub mod rates;
 pub mod tables;
 
 pub mod state;

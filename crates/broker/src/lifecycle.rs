@@ -105,6 +105,12 @@ impl Broker {
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
+            live: crate::live_config::LiveConfig::new(
+                config.clone(),
+                store.config().clone(),
+                now_ms(),
+            ),
+            rates: Default::default(),
             config,
             store,
             topics,
@@ -326,4 +332,6 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         }
     });
     services::clients::spawn(state, cancel);
+    let (s, c) = (state.clone(), cancel.clone());
+    tasks.spawn(async move { crate::rates::run(&s.rates, &s.store, now_ms, c).await });
 }

@@ -13,7 +13,7 @@ use crate::state::BrokerState;
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to each connection, in the
 /// background so a slow client never delays the request that caused it.
 pub fn notify_ids_changed(state: &Arc<BrokerState>, group: &str, members: Vec<Connection>) {
-    if !state.config.notify_consumer_ids_changed_enable || members.is_empty() {
+    if !state.live.broker().notify_consumer_ids_changed_enable || members.is_empty() {
         return;
     }
     let header = NotifyConsumerIdsChangedRequestHeader {

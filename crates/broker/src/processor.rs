@@ -12,6 +12,9 @@ use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
+use crate::handlers::{
+    broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,
+};
 use crate::pop::remoting as pop;
 use crate::state::BrokerState;
 
@@ -129,12 +132,12 @@ async fn dispatch(
             crate::services::register::registered_then(state, created).await
         }
         C::DELETE_TOPIC_IN_BROKER => admin::delete_topic(state, req),
-        C::GET_ALL_TOPIC_CONFIG => admin::get_all_topic_config(state, req),
+        C::GET_ALL_TOPIC_CONFIG => metadata_pages::get_all_topic_config(state, req),
         C::GET_TOPIC_CONFIG => admin::get_topic_config(state, req),
         C::GET_TOPIC_NAME_LIST => admin::get_topic_name_list(state, req),
         C::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::update_and_create_group(state, req),
         C::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(state, req),
-        C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::get_all_group_config(state, req),
+        C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => metadata_pages::get_all_group_config(state, req),
         C::GET_SUBSCRIPTIONGROUP_CONFIG => admin::get_group_config(state, req),
         C::GET_ALL_CONSUMER_OFFSET => admin::get_all_consumer_offset(state, req),
         C::GET_BROKER_RUNTIME_INFO => stats::get_broker_runtime_info(state, req),
@@ -155,6 +158,18 @@ async fn dispatch(
         C::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(state, req),
         C::NOTIFICATION => pop::notification(state, req).await,
         C::POLLING_INFO => pop::polling_info(state, req),
+        C::UPDATE_BROKER_CONFIG => broker_config::update_broker_config(state, req),
+        C::GET_PRODUCER_CONNECTION_LIST => producers::get_producer_connection_list(state, req),
+        C::GET_ALL_PRODUCER_INFO => producers::get_all_producer_info(state, req),
+        C::GET_CONSUMER_RUNNING_INFO => relay::get_consumer_running_info(state, req).await,
+        C::CONSUME_MESSAGE_DIRECTLY => relay::consume_message_directly(state, req).await,
+        C::GET_BROKER_CONSUME_STATS => broker_consume::get_broker_consume_stats(state, req),
+        C::QUERY_CONSUME_QUEUE => broker_consume::query_consume_queue(state, req),
+        C::CLEAN_EXPIRED_CONSUMEQUEUE => maintenance::clean_expired_consume_queue(state, req).await,
+        C::DELETE_EXPIRED_COMMITLOG => maintenance::delete_expired_commitlog(state, req).await,
+        C::CLEAN_UNUSED_TOPIC => maintenance::clean_unused_topic(state, req).await,
+        C::VIEW_BROKER_STATS_DATA => stats_view::view_broker_stats_data(state, req),
+        C::CLONE_GROUP_OFFSET => stats_view::clone_group_offset(state, req),
         _ => Ok(remoting::not_supported(req)),
     }
 }

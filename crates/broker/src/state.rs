@@ -14,6 +14,7 @@ use store::MessageStore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{BrokerConfig, BrokerRole};
+use crate::live_config::LiveConfig;
 use crate::tables::arrivals::PullWaiters;
 use crate::tables::clients::Clients;
 use crate::tables::delay::ScheduleService;
@@ -70,6 +71,10 @@ pub struct BrokerState {
     pub pop: crate::pop::core::PopService,
     /// Counters the send, pull and request paths bump (read by `/metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// Settings changed at run time (UPDATE_BROKER_CONFIG).
+    pub live: LiveConfig,
+    /// Sampled counters behind every rate reported.
+    pub rates: crate::rates::Rates,
 }
 
 impl BrokerState {

@@ -2,6 +2,8 @@
 //! state, consumer progress, message lookup and offset resets. The
 //! `apogee admin` CLI is a thin shell over these.
 
+mod ops;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -528,6 +528,20 @@ impl MessageStore {
         self.cqs.remove_topic(topic)
     }
 
+    /// Topics that have consume queues, sorted (CLEAN_UNUSED_TOPIC looks
+    /// for those no topic config names).
+    pub fn queue_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .cqs
+            .all()
+            .iter()
+            .map(|cq| cq.topic().to_owned())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
     /// A metadata file under `config/` (topics.json, consumerOffset.json…).
     pub fn metadata_file(&self, name: &str) -> MetadataFile {
         MetadataFile::new(&self.cfg.config_dir(), name)

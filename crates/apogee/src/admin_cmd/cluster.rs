@@ -90,7 +90,7 @@ pub async fn cluster_list(admin: &Admin) -> Result<Report> {
 }
 
 /// `(name, address)` of the selected brokers.
-async fn selected(admin: &Admin, sel: &BrokerSelect) -> Result<Vec<(String, String)>> {
+pub(super) async fn selected(admin: &Admin, sel: &BrokerSelect) -> Result<Vec<(String, String)>> {
     if let Some(addr) = &sel.broker {
         return Ok(vec![(addr.clone(), addr.clone())]);
     }

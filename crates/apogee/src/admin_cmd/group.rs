@@ -62,6 +62,10 @@ pub struct ConsumerProgressArgs {
     /// Only this topic.
     #[arg(short = 't', long = "topicName")]
     pub topic: Option<String>,
+    /// Show the address of the client holding each queue.
+    #[arg(short = 's', long = "showClientIP", action = ArgAction::Set, default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub show_ip: bool,
 }
 
 pub async fn update_sub_group(admin: &Admin, a: &UpdateSubGroupArgs) -> Result<Report> {
@@ -110,34 +114,50 @@ pub async fn consumer_progress(admin: &Admin, a: &ConsumerProgressArgs) -> Resul
         .consume_stats(&a.group, a.topic.as_deref())
         .await
         .or_fail(|| format!("cannot read the progress of consumer group {}", a.group))?;
-    let mut t = Table::new([
+    let owners = if a.show_ip {
+        super::ops::clients::queue_owners(admin, &a.group).await?
+    } else {
+        Default::default()
+    };
+    let mut headers = vec![
         "#Topic",
         "#Broker Name",
         "#QID",
         "#Broker Offset",
         "#Consumer Offset",
-        "#Diff",
-        "#LastTime",
-    ]);
+    ];
+    if a.show_ip {
+        headers.push("#Client IP");
+    }
+    headers.extend(["#Diff", "#LastTime"]);
+    let mut t = Table::new(headers);
     let mut rows = Vec::new();
     let mut total = 0i64;
     for (mq, o) in &stats.offset_table {
         let diff = queue_lag(o.broker_offset, o.consumer_offset);
         total += diff;
-        t.row([
+        let owner = owners.get(mq).cloned().unwrap_or_else(|| "N/A".into());
+        let mut cells = vec![
             mq.topic.clone(),
             mq.broker_name.clone(),
             mq.queue_id.to_string(),
             o.broker_offset.to_string(),
             o.consumer_offset.to_string(),
-            diff.to_string(),
-            format_ms(o.last_timestamp),
-        ]);
-        rows.push(json!({
+        ];
+        if a.show_ip {
+            cells.push(owner.clone());
+        }
+        cells.extend([diff.to_string(), format_ms(o.last_timestamp)]);
+        t.row(cells);
+        let mut row = json!({
             "topic": mq.topic, "brokerName": mq.broker_name, "queueId": mq.queue_id,
             "brokerOffset": o.broker_offset, "consumerOffset": o.consumer_offset,
             "diff": diff, "lastTimestamp": o.last_timestamp,
-        }));
+        });
+        if a.show_ip {
+            row["clientIp"] = json!(owner);
+        }
+        rows.push(row);
     }
     let text = if t.is_empty() {
         format!(

@@ -117,7 +117,7 @@ pub fn message_json(m: &MessageExt) -> serde_json::Value {
     })
 }
 
-fn message_text(m: &MessageExt) -> String {
+pub(super) fn message_text(m: &MessageExt) -> String {
     let props: Vec<String> = m
         .properties
         .iter()
@@ -148,7 +148,7 @@ fn message_text(m: &MessageExt) -> String {
 }
 
 /// RocketMQ's names of send statuses.
-fn status_name(s: SendStatus) -> &'static str {
+pub(super) fn status_name(s: SendStatus) -> &'static str {
     match s {
         SendStatus::Ok => "SEND_OK",
         SendStatus::FlushDiskTimeout => "FLUSH_DISK_TIMEOUT",
@@ -167,7 +167,7 @@ fn preview(body: &[u8]) -> String {
     }
 }
 
-fn message_table(msgs: &[MessageExt]) -> String {
+pub(super) fn message_table(msgs: &[MessageExt]) -> String {
     let mut t = Table::new([
         "#Message ID",
         "#Broker",

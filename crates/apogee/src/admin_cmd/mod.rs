@@ -6,6 +6,7 @@ mod cluster;
 mod group;
 mod message;
 mod offset;
+mod ops;
 pub mod table;
 pub mod time;
 mod topic;
@@ -89,6 +90,8 @@ pub enum AdminCommand {
     /// Show a broker's replication figures (role, offsets, lag).
     #[command(name = "haStatus")]
     HaStatus(cluster::BrokerSelect),
+    #[command(flatten)]
+    Ops(ops::OpsCommand),
 }
 
 /// What a command produced: text for people and JSON for scripts.
@@ -154,6 +157,7 @@ async fn execute(admin: &Admin, namesrv: &str, command: AdminCommand) -> Result<
         AdminCommand::SkipAccumulatedMessage(a) => offset::skip_accumulated(admin, &a).await,
         AdminCommand::BrokerStatus(a) => cluster::broker_status(admin, &a).await,
         AdminCommand::HaStatus(a) => cluster::ha_status(admin, &a).await,
+        AdminCommand::Ops(c) => ops::execute(admin, namesrv, c).await,
     }
 }
 
@@ -280,14 +284,14 @@ mod tests {
         let AdminCommand::ResetOffsetByTime(r) = a.command else {
             panic!("wrong command")
         };
-        assert_eq!(r.timestamp, 1_700_000_000_123);
+        assert_eq!(r.timestamp, Some(1_700_000_000_123));
         assert!(!r.force);
         let a = parse(&["resetOffsetByTime", "-g", "G", "-t", "T", "-s", "5"]);
         let AdminCommand::ResetOffsetByTime(r) = a.command else {
             panic!("wrong command")
         };
         assert!(r.force, "mqadmin's default is force");
-        assert_eq!(r.timestamp, 5);
+        assert_eq!(r.timestamp, Some(5));
     }
 
     #[test]

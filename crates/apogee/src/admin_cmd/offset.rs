@@ -32,12 +32,22 @@ pub struct ResetOffsetArgs {
     #[arg(short = 't', long = "topic")]
     pub topic: String,
     /// Time: milliseconds, `now`, or yyyy-MM-dd#HH:mm:ss:SSS (UTC).
-    #[arg(short = 's', long = "timestamp", value_parser = parse_timestamp, allow_negative_numbers = true)]
-    pub timestamp: i64,
+    #[arg(short = 's', long = "timestamp", value_parser = parse_timestamp,
+          allow_negative_numbers = true, required_unless_present = "offset")]
+    pub timestamp: Option<i64>,
     /// Also move offsets forward (false: only back).
     #[arg(short = 'f', long = "force", action = ArgAction::Set, default_value_t = true,
           num_args = 0..=1, default_missing_value = "true")]
     pub force: bool,
+    /// Only this broker address (with -q).
+    #[arg(short = 'b', long = "broker", requires = "queue")]
+    pub broker: Option<String>,
+    /// Only this queue id.
+    #[arg(short = 'q', long = "queue")]
+    pub queue: Option<i32>,
+    /// An explicit offset for the queue given with -q (instead of -s).
+    #[arg(short = 'o', long = "offset", requires = "queue")]
+    pub offset: Option<i64>,
 }
 
 /// Flags of `skipAccumulatedMessage`.
@@ -52,15 +62,41 @@ pub struct SkipArgs {
 }
 
 pub async fn reset_offset_by_time(admin: &Admin, a: &ResetOffsetArgs) -> Result<Report> {
-    reset(admin, &a.group, &a.topic, a.timestamp, a.force).await
+    if a.queue.is_some_and(|q| q < 0) || a.offset.is_some_and(|o| o < 0) {
+        bail!("invalid -q/-o: queue ids and offsets are not negative");
+    }
+    let target = Target {
+        broker: a.broker.as_deref(),
+        queue: a.queue,
+        offset: a.offset,
+    };
+    // With an explicit offset the broker ignores the time.
+    let ts = a.timestamp.unwrap_or(-1);
+    reset(admin, &a.group, &a.topic, ts, a.force, target).await
+}
+
+/// Which queues a reset moves: every queue, or one (on one broker), to a
+/// time or to an explicit offset.
+#[derive(Default, Clone, Copy)]
+struct Target<'a> {
+    broker: Option<&'a str>,
+    queue: Option<i32>,
+    offset: Option<i64>,
 }
 
 pub async fn skip_accumulated(admin: &Admin, a: &SkipArgs) -> Result<Report> {
     // Timestamp -1 asks the broker for the max offset of every queue.
-    reset(admin, &a.group, &a.topic, -1, true).await
+    reset(admin, &a.group, &a.topic, -1, true, Target::default()).await
 }
 
-async fn reset(admin: &Admin, group: &str, topic: &str, ts: i64, force: bool) -> Result<Report> {
+async fn reset(
+    admin: &Admin,
+    group: &str,
+    topic: &str,
+    ts: i64,
+    force: bool,
+    target: Target<'_>,
+) -> Result<Report> {
     let route = admin
         .topic_route(topic)
         .await
@@ -69,15 +105,19 @@ async fn reset(admin: &Admin, group: &str, topic: &str, ts: i64, force: bool) ->
         .broker_datas
         .iter()
         .filter_map(|b| b.master_addr().map(str::to_string))
+        .filter(|a| target.broker.is_none_or(|b| b == a))
         .collect();
     if masters.is_empty() {
-        bail!("topic {topic} has no master broker in its route");
+        match target.broker {
+            Some(b) => bail!("broker {b} is not a master of topic {topic}"),
+            None => bail!("topic {topic} has no master broker in its route"),
+        }
     }
     let header = ResetOffsetRequestHeader {
         topic: topic.to_string(),
         group: group.to_string(),
-        queue_id: Some(-1),
-        offset: None,
+        queue_id: Some(target.queue.unwrap_or(-1)),
+        offset: target.offset,
         timestamp: ts,
         is_force: force,
     };
@@ -125,13 +165,19 @@ async fn reset(admin: &Admin, group: &str, topic: &str, ts: i64, force: bool) ->
             }
         }
     }
-    Ok(render(group, topic, ts, &offsets, &offline))
+    let when = match (target.offset, ts) {
+        (Some(o), _) => format!("offset {o}"),
+        (None, -1) => "the newest message".to_string(),
+        (None, ts) => format_ms(ts),
+    };
+    Ok(render(group, topic, ts, &when, &offsets, &offline))
 }
 
 fn render(
     group: &str,
     topic: &str,
     ts: i64,
+    when: &str,
     offsets: &BTreeMap<MessageQueue, i64>,
     offline: &[String],
 ) -> Report {
@@ -145,11 +191,6 @@ fn render(
         ]);
         rows.push(json!({ "brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": o }));
     }
-    let when = if ts == -1 {
-        "the newest message".to_string()
-    } else {
-        format_ms(ts)
-    };
     let mut text = format!("reset offsets of group {group} on topic {topic} to {when}\n");
     text.push_str(&t.render());
     if !offline.is_empty() {

@@ -1,9 +1,8 @@
 //! Topic and subscription-group administration (mqadmin, dashboards):
 //! UPDATE_AND_CREATE_TOPIC (17), UPDATE_AND_CREATE_TOPIC_LIST (18),
-//! DELETE_TOPIC_IN_BROKER (215), GET_ALL_TOPIC_CONFIG (21),
-//! GET_TOPIC_CONFIG (351), GET_TOPIC_NAME_LIST (23),
+//! DELETE_TOPIC_IN_BROKER (215), GET_TOPIC_CONFIG (351), GET_TOPIC_NAME_LIST (23),
 //! UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), DELETE_SUBSCRIPTIONGROUP (207),
-//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), GET_SUBSCRIPTIONGROUP_CONFIG (352)
+//! GET_SUBSCRIPTIONGROUP_CONFIG (352)
 //! and GET_ALL_CONSUMER_OFFSET (43).
 
 use std::collections::BTreeMap;
@@ -225,14 +224,6 @@ pub fn delete_topic(
     Ok(RemotingCommand::success())
 }
 
-/// GET_ALL_TOPIC_CONFIG (21): the whole table with its data version.
-pub fn get_all_topic_config(
-    state: &Arc<BrokerState>,
-    _req: &RemotingCommand,
-) -> BrokerResult<RemotingCommand> {
-    Ok(RemotingCommand::success().with_body(state.topics.wrapper().encode()))
-}
-
 /// GET_TOPIC_CONFIG (351): one topic's config.
 pub fn get_topic_config(
     state: &Arc<BrokerState>,
@@ -313,14 +304,6 @@ pub fn delete_group(
     tracing::info!(group = %h.group_name, existed, clean_offset = ?h.clean_offset,
         "subscription group deleted by admin");
     Ok(RemotingCommand::success())
-}
-
-/// GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201).
-pub fn get_all_group_config(
-    state: &Arc<BrokerState>,
-    _req: &RemotingCommand,
-) -> BrokerResult<RemotingCommand> {
-    Ok(RemotingCommand::success().with_body(state.groups.wrapper().to_json_bytes()?))
 }
 
 /// GET_SUBSCRIPTIONGROUP_CONFIG (352).

@@ -85,13 +85,13 @@ pub async fn handle(
 
 /// Validates group, topic, queue and subscription; returns the filter.
 fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filter> {
-    if state.is_slave() && !state.config.slave_read_enable {
+    if state.is_slave() && !state.live.broker().slave_read_enable {
         return Err(BrokerError::SystemBusy(format!(
             "the slave broker[{}] does not serve reads (slaveReadEnable=false)",
             state.config.broker_name
         )));
     }
-    if state.config.broker_permission & perm::READ == 0 {
+    if state.live.broker().broker_permission & perm::READ == 0 {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] pulling message is forbidden",
             state.config.broker_name
@@ -178,10 +178,10 @@ async fn hold(
     offset: u64,
     read: &impl Fn(u64) -> GetResult,
 ) -> GetResult {
-    let hold_for = if state.config.long_polling_enable {
+    let hold_for = if state.live.broker().long_polling_enable {
         Duration::from_millis(h.suspend_timeout_millis.max(0) as u64).min(MAX_HOLD)
     } else {
-        Duration::from_millis(state.config.short_polling_time_mills)
+        Duration::from_millis(state.live.broker().short_polling_time_mills)
     };
     let deadline = tokio::time::Instant::now() + hold_for;
     let waiter = state.waiters.waiter(&h.topic, h.queue_id);
@@ -235,6 +235,10 @@ fn respond(
     offset: u64,
     r: GetResult,
 ) -> RemotingCommand {
+    if r.status == GetStatus::Found {
+        let (n, bytes) = (r.messages.len() as u64, r.total_bytes as u64);
+        state.rates.group_get(&h.topic, &h.consumer_group, n, bytes);
+    }
     let (code, next, remark) = match r.status {
         GetStatus::Found => (ResponseCode::SUCCESS, r.next_begin_offset, "FOUND"),
         GetStatus::NoMatchedMessage => (
@@ -268,7 +272,7 @@ fn respond(
             "OFFSET_OVERFLOW_BADLY",
         ),
     };
-    let suggest = if r.suggest_pull_from_slave && state.config.slave_read_enable {
+    let suggest = if r.suggest_pull_from_slave && state.live.broker().slave_read_enable {
         state
             .groups
             .get(&h.consumer_group)

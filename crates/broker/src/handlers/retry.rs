@@ -38,7 +38,7 @@ pub async fn send_msg_back(
         .groups
         .get_or_create(&h.group, state.config.auto_create_subscription_group)
         .ok_or_else(|| BrokerError::GroupNotExist(h.group.clone()))?;
-    if state.config.broker_permission & perm::WRITE == 0 {
+    if state.live.broker().broker_permission & perm::WRITE == 0 {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] sending message is forbidden",
             state.config.broker_name

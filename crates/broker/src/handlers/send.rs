@@ -102,6 +102,7 @@ pub async fn handle(
     state
         .metrics
         .record_in(&header.topic, kind, u64::from(put.size));
+    state.rates.topic_put(&header.topic, 1, u64::from(put.size));
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
@@ -168,6 +169,10 @@ async fn send_batch(
         .records
         .last()
         .map_or(0, |a| a.phys_offset + u64::from(a.size));
+    let bytes = put.records.iter().map(|a| u64::from(a.size)).sum();
+    state
+        .rates
+        .topic_put(&header.topic, put.records.len() as u64, bytes);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let ids: Vec<String> = put
         .records
@@ -227,7 +232,7 @@ fn check_and_pick_queue(
             state.config.broker_name
         )));
     }
-    if state.config.broker_permission & perm::WRITE == 0 {
+    if state.live.broker().broker_permission & perm::WRITE == 0 {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] sending message is forbidden",
             state.config.broker_name
@@ -278,7 +283,7 @@ fn create_topic_for_send(
             .topics
             .ensure(&config.topic_name, queues, perm::READ_WRITE));
     }
-    if state.config.auto_create_topic_enable {
+    if state.live.broker().auto_create_topic_enable {
         if let Some(c) = state.topics.create_on_send(
             &header.topic,
             &header.default_topic,

@@ -31,7 +31,7 @@ protocol::command_header! {
 
 /// GET_BROKER_RUNTIME_INFO (28): a KVTable with the keys mqadmin
 /// (`brokerStatus`, `clusterList`) and dashboards read. Counters are since
-/// the broker started; rates are averages over that time.
+/// the broker started; rates cover the last 10 s, 1 min and 10 min.
 pub fn get_broker_runtime_info(
     state: &Arc<BrokerState>,
     _req: &RemotingCommand,
@@ -39,11 +39,6 @@ pub fn get_broker_runtime_info(
     let info = state.store.runtime_info();
     let now = now_ms();
     let up_ms = (now - state.start_ms).max(1);
-    let rate = |n: u64| format!("{:.2}", n as f64 * 1000.0 / up_ms as f64);
-    let tps = |n: u64| {
-        let r = rate(n);
-        format!("{r} {r} {r}")
-    };
     let ratio =
         store::mmap::disk_used_ratio(&state.store.config().store_path_root_dir).unwrap_or(0.0);
     let earliest = state
@@ -84,11 +79,12 @@ pub fn get_broker_runtime_info(
     ] {
         put(k, "0".into());
     }
-    put("putTps", tps(info.put_records));
-    put("getFoundTps", tps(info.get_found));
-    put("getMissTps", tps(info.get_miss));
-    put("getTransferedTps", tps(info.get_found));
-    put("getTotalTps", tps(info.get_found + info.get_miss));
+    // "10 s, 1 min, 10 min" windows of once-a-second samples, as Java.
+    put("putTps", state.rates.store_tps(0));
+    put("getFoundTps", state.rates.store_tps(1));
+    put("getMissTps", state.rates.store_tps(2));
+    put("getTransferedTps", state.rates.store_tps(3));
+    put("getTotalTps", state.rates.store_tps(4));
     put("putMessageTimesTotal", info.put_records.to_string());
     put("putMessageSizeTotal", info.put_bytes.to_string());
     let avg = info.put_bytes.checked_div(info.put_records).unwrap_or(0);
@@ -147,8 +143,8 @@ pub fn get_broker_config(
 ) -> BrokerResult<RemotingCommand> {
     let mut lines = BTreeMap::new();
     for value in [
-        serde_json::to_value(&state.config),
-        serde_json::to_value(state.store.config()),
+        serde_json::to_value(&*state.live.broker()),
+        serde_json::to_value(&*state.live.store()),
     ] {
         let value = value.map_err(|e| BrokerError::System(format!("config to JSON: {e}")))?;
         if let Value::Object(map) = value {
@@ -169,11 +165,12 @@ pub fn get_broker_config(
         body.push_str(&v);
         body.push('\n');
     }
-    // The config never changes at run time, so its version is the boot.
+    // UPDATE_BROKER_CONFIG bumps the version.
+    let (counter, timestamp) = state.live.version();
     let version = DataVersion {
-        counter: 0,
+        counter,
         state_version: 0,
-        timestamp: state.start_ms,
+        timestamp,
     };
     let header = GetBrokerConfigResponseHeader {
         version: String::from_utf8_lossy(&version.encode()).into_owned(),
@@ -215,7 +212,7 @@ pub fn get_topic_stats_info(
 
 /// The topics a group consumes: those it has offsets on or subscribes to,
 /// plus its retry topic when that exists.
-fn topics_of_group(state: &BrokerState, group: &str) -> BTreeSet<String> {
+pub(crate) fn topics_of_group(state: &BrokerState, group: &str) -> BTreeSet<String> {
     let mut set: BTreeSet<String> = state.offsets.topics_of_group(group).into_iter().collect();
     if let Some(g) = state.clients.consumer_group(group) {
         set.extend(g.subscriptions.into_keys());
@@ -240,8 +237,19 @@ pub fn get_consume_stats(
         given if given.is_empty() => topics_of_group(state, group),
         given => given.into_iter().map(str::to_owned).collect(),
     };
+    let stats = consume_stats_of(state, group, &topics);
+    Ok(RemotingCommand::success().with_body(stats.to_json_bytes()?))
+}
+
+/// Per queue of each of `topics`: the broker's max offset and the group's
+/// committed and pulled offsets (GET_CONSUME_STATS, GET_BROKER_CONSUME_STATS).
+pub(crate) fn consume_stats_of(
+    state: &BrokerState,
+    group: &str,
+    topics: &BTreeSet<String>,
+) -> ConsumeStats {
     let mut stats = ConsumeStats::default();
-    for topic in &topics {
+    for topic in topics {
         // A topic deleted since the group consumed it has nothing to show.
         let Some(config) = state.topics.get(topic) else {
             continue;
@@ -268,7 +276,7 @@ pub fn get_consume_stats(
             );
         }
     }
-    Ok(RemotingCommand::success().with_body(stats.to_json_bytes()?))
+    stats
 }
 
 protocol::command_header! {

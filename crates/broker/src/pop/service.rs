@@ -89,7 +89,7 @@ fn check(state: &BrokerState, req: &PopRequest) -> PopResult<Ctx> {
             state.config.broker_name
         )));
     }
-    if state.config.broker_permission & perm::READ == 0 {
+    if state.live.broker().broker_permission & perm::READ == 0 {
         return Err(PopError::NoPermission(format!(
             "the broker[{}] pop message is forbidden",
             state.config.broker_name

@@ -23,7 +23,7 @@ pub fn divert_half(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult
     if !tran || !prepared {
         return Ok(false);
     }
-    if state.config.reject_transaction_message {
+    if state.live.broker().reject_transaction_message {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] sending transaction message is forbidden",
             state.config.broker_name

@@ -28,7 +28,7 @@ pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
 /// Drops clients silent for longer than `channelExpiredTimeout` and tells
 /// their groups (run every [`EXPIRY_PERIOD`]).
 fn expire_clients(state: &Arc<BrokerState>) {
-    let timeout = std::time::Duration::from_millis(state.config.channel_expired_timeout);
+    let timeout = std::time::Duration::from_millis(state.live.broker().channel_expired_timeout);
     for (group, rest) in state.clients.expire(timeout) {
         tracing::info!(%group, "expired silent consumer channels");
         notify_ids_changed(state, &group, rest);

@@ -9,6 +9,7 @@ use protocol::body::register::RegisterBrokerBody;
 use protocol::header::namesrv::{
     RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
 };
+use protocol::message::sysflag::perm;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +20,15 @@ use crate::tables::ha::RegisterOutcome;
 /// answer that named a master (slaves need it) and logs failures.
 pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
     let namesrvs = state.config.namesrv_list();
-    let wrapper = state.topics.wrapper();
+    let mut wrapper = state.topics.wrapper();
+    // A broker whose write (or read) permission was taken away advertises
+    // every topic without it, so clients route around it (as Java does).
+    let broker_perm = state.live.broker().broker_permission;
+    if broker_perm & perm::READ_WRITE != perm::READ_WRITE {
+        for c in wrapper.topic_config_table.values_mut() {
+            c.perm &= broker_perm;
+        }
+    }
     let body = RegisterBrokerBody {
         topic_config_serialize_wrapper: wrapper,
         filter_server_list: Vec::new(),

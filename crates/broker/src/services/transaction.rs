@@ -153,7 +153,7 @@ fn verdict(state: &BrokerState, offset: u64, rec: &MessageRecord) -> Verdict {
         .get(keys::CHECK_IMMUNITY_TIME_IN_SECONDS)
         .and_then(|s| s.trim().parse::<i64>().ok())
         .map(|s| s.saturating_mul(1000));
-    let timeout = state.config.transaction_time_out as i64;
+    let timeout = state.live.broker().transaction_time_out as i64;
     let mut inner = state.transactions.inner.lock();
     let (count, next) = inner.checks.get(&offset).copied().unwrap_or((0, 0));
     if count == 0 {
@@ -165,7 +165,7 @@ fn verdict(state: &BrokerState, offset: u64, rec: &MessageRecord) -> Verdict {
         return Verdict::Later;
     }
     inner.checks_dirty = true;
-    if count >= state.config.transaction_check_max {
+    if count >= state.live.broker().transaction_check_max {
         inner.checks.remove(&offset);
         return Verdict::Discard;
     }

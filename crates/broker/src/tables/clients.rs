@@ -203,8 +203,30 @@ impl Clients {
     }
 
     /// Names of the producer groups with connections (for `/metrics`).
-    pub fn producer_groups(&self) -> Vec<String> {
+    pub fn producer_group_names(&self) -> Vec<String> {
         self.producers.lock().keys().cloned().collect()
+    }
+
+    /// Every producer group and its channels (GET_ALL_PRODUCER_INFO).
+    pub fn producer_groups(&self) -> Vec<(String, Vec<ClientChannel>)> {
+        let mut all: Vec<(String, Vec<ClientChannel>)> = self
+            .producers
+            .lock()
+            .iter()
+            .map(|(g, m)| (g.clone(), m.values().cloned().collect()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// The channel of one client in a consumer group.
+    pub fn consumer_channel(&self, group: &str, client_id: &str) -> Option<ClientChannel> {
+        self.consumers
+            .lock()
+            .get(group)?
+            .channels
+            .get(client_id)
+            .cloned()
     }
 
     /// Connections of a producer group.

@@ -34,7 +34,7 @@ impl Collector for Gauges {
             "rocketmq_broker_permission",
             "Broker permission bits.",
             None,
-            &one(i64::from(s.config.broker_permission)),
+            &one(i64::from(s.live.broker().broker_permission)),
         )?;
         gauges(
             &mut enc,
@@ -58,7 +58,7 @@ impl Collector for Gauges {
 
 fn connections(s: &BrokerState, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let mut producers: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    for g in s.clients.producer_groups() {
+    for g in s.clients.producer_group_names() {
         for c in s.clients.producer_connections(&g) {
             *producers
                 .entry((c.language.to_ascii_lowercase(), c.version))

@@ -9,6 +9,7 @@ pub mod heartbeat;
 pub mod lenient;
 pub mod lock;
 pub mod message_queue;
+pub mod ops;
 pub mod pop;
 pub mod reset_offset;
 pub mod stats;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod consumer;
 pub mod offset;
+pub mod ops;
 pub mod pop;
 pub mod pull;
 pub mod query;
