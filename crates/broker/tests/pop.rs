@@ -486,3 +486,34 @@ async fn pop_state_survives_a_restart() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_admin_reset_moves_a_pop_group_back() {
+    let c = TestCluster::start().await;
+    one_queue_topic(&c, "T_POP_RESET", &[("r0", ""), ("r1", "")]).await;
+    let (_, got) = pop(&c, &pop_req("T_POP_RESET", -1, 32, 60_000)).await;
+    assert_eq!(bodies_of(&got), ["r0", "r1"]);
+    for m in &got {
+        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+    }
+    let reset = RemotingCommand::request_with_header(
+        RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+        &protocol::header::offset::ResetOffsetRequestHeader {
+            topic: "T_POP_RESET".into(),
+            group: POP_GROUP.into(),
+            queue_id: None,
+            offset: Some(1),
+            timestamp: 0,
+            is_force: true,
+        },
+    );
+    // No consumer is connected: the broker stores the reset and says so.
+    let r = c.call(reset).await;
+    assert!(
+        r.code == 0 || r.code == ResponseCode::CONSUMER_NOT_ONLINE.code(),
+        "{r:?}"
+    );
+    let (_, again) = pop(&c, &pop_req("T_POP_RESET", -1, 32, 60_000)).await;
+    assert_eq!(bodies_of(&again), ["r1"]);
+    c.shutdown().await;
+}

@@ -245,6 +245,7 @@ fn pop_queue(
 ) -> PopResult<(Vec<PoppedMessage>, u64)> {
     let queue = state.pop.tables.queue(key, || init_cursor(state, ctx, key));
     let mut q = queue.lock();
+    apply_admin_reset(state, key, &mut q)?;
     if ctx.order && q.order_blocked(now, ctx.max_attempts) {
         return Ok((Vec::new(), 0));
     }
@@ -282,6 +283,29 @@ fn pop_queue(
         .offsets
         .commit(&key.group, &key.topic, key.queue_id, low as i64);
     Ok((handed_out(state, ctx, key, picked, ck_offset, now), rest))
+}
+
+/// Moves the cursor where an admin reset (INVOKE_BROKER_TO_RESET_OFFSET)
+/// asked, once.
+fn apply_admin_reset(state: &BrokerState, key: &QueueKey, q: &mut QueueState) -> PopResult<()> {
+    let Some(next) = state
+        .offsets
+        .take_reset(&key.group, &key.topic, key.queue_id)
+    else {
+        return Ok(());
+    };
+    let record = Record::Reset {
+        key: key.clone(),
+        next: u64::try_from(next).unwrap_or(0),
+    };
+    if let Err(e) = state.pop.journal.append(&record) {
+        // Keep the reset pending for the next pop.
+        let again = std::collections::BTreeMap::from([(key.queue_id, next)]);
+        state.offsets.reset(&key.group, &key.topic, &again);
+        return Err(e);
+    }
+    q.apply(&record);
+    Ok(())
 }
 
 /// What a pop of `key` takes (orderly redeliveries first, then new
