@@ -517,3 +517,51 @@ async fn an_admin_reset_moves_a_pop_group_back() {
     assert_eq!(bodies_of(&again), ["r1"]);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_notification_long_poll_answers_when_a_message_arrives() {
+    let c = TestCluster::start().await;
+    one_queue_topic(&c, "T_POP_NOTIFY", &[]).await;
+    let notify = RemotingCommand::request_with_header(
+        RequestCode::NOTIFICATION,
+        &NotificationRequestHeader {
+            consumer_group: POP_GROUP.into(),
+            topic: "T_POP_NOTIFY".into(),
+            queue_id: -1,
+            poll_time: 20_000,
+            ..Default::default()
+        },
+    );
+    let addr = c.broker_addr();
+    let waiting = c.client.invoke(&addr, notify, Duration::from_secs(30));
+    let sender = async {
+        // Send once the notification is parked (it counts as polling).
+        let info = RemotingCommand::request_with_header(
+            RequestCode::POLLING_INFO,
+            &PollingInfoRequestHeader {
+                consumer_group: POP_GROUP.into(),
+                topic: "T_POP_NOTIFY".into(),
+                queue_id: 0,
+                broker_name: None,
+            },
+        );
+        while c
+            .call(info.clone())
+            .await
+            .decode_header::<PollingInfoResponseHeader>()
+            .unwrap()
+            .polling_num
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        send_ok(&c, send_v1("T_POP_NOTIFY", 0, b"n", "")).await;
+    };
+    let (r, ()) = tokio::join!(waiting, sender);
+    let r = r.unwrap();
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let h: NotificationResponseHeader = r.decode_header().unwrap();
+    assert!(h.has_msg);
+    assert_eq!(h.polling_full, Some(false));
+    c.shutdown().await;
+}
