@@ -565,3 +565,54 @@ async fn a_notification_long_poll_answers_when_a_message_arrives() {
     assert_eq!(h.polling_full, Some(false));
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pops_hand_out_each_message_once() {
+    let c = std::sync::Arc::new(TestCluster::start().await);
+    let topic = "T_POP_CONCURRENT";
+    c.broker
+        .state()
+        .topics
+        .put(broker::topics::topic_config(topic, 4, 4, perm::READ_WRITE));
+    for i in 0..200 {
+        send_ok(&c, send_v1(topic, i % 4, format!("c{i}").as_bytes(), "")).await;
+    }
+    for q in 0..4 {
+        wait_queue(&c, topic, q, 50).await;
+    }
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let (r, got) = pop(&c, &pop_req(topic, -1, 7, 60_000)).await;
+                    if got.is_empty() {
+                        assert_eq!(
+                            r.code,
+                            ResponseCode::PULL_NOT_FOUND.code(),
+                            "{:?}",
+                            r.remark
+                        );
+                        return mine;
+                    }
+                    for m in &got {
+                        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+                    }
+                    mine.extend(bodies_of(&got));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let unique: std::collections::BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!((all.len(), unique.len()), (200, 200));
+    match std::sync::Arc::try_unwrap(c) {
+        Ok(c) => c.shutdown().await,
+        Err(_) => panic!("cluster still shared"),
+    }
+}
