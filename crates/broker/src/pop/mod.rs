@@ -26,10 +26,12 @@
 //! message being revived at that moment, never lose it.
 
 mod api;
+pub mod assignment;
 pub mod core;
 mod error;
 mod handle;
 mod journal;
+mod modes;
 mod peek;
 pub mod remoting;
 mod revive;
