@@ -171,10 +171,10 @@ async fn past_the_groups_maximum_a_message_goes_to_the_dlq() {
 }
 
 #[tokio::test]
-async fn orderly_pops_serve_the_queue_in_order_one_batch_at_a_time() {
+async fn orderly_pops_serve_each_queue_in_order_one_message_at_a_time() {
     let c = TestCluster::start().await;
     one_queue_topic(&c, "T_POP_ORDER", &[("o0", ""), ("o1", ""), ("o2", "")]).await;
-    let mut h = pop_req("T_POP_ORDER", -1, 1, 60_000);
+    let mut h = pop_req("T_POP_ORDER", -1, 32, 60_000);
     h.order = Some(true);
     let (_, a) = pop(&c, &h).await;
     assert_eq!(bodies_of(&a), ["o0"]);
@@ -194,16 +194,47 @@ async fn orderly_pops_serve_the_queue_in_order_one_batch_at_a_time() {
     let (_, b) = pop(&c, &short).await;
     assert_eq!(bodies_of(&b), ["o1"]);
     let mut wait = h.clone();
-    wait.max_msg_nums = 2;
     wait.poll_time = 20_000;
     let (r, again) = pop(&c, &wait).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
-    assert_eq!(bodies_of(&again), ["o1", "o2"]);
-    assert_eq!(again[0].topic, "T_POP_ORDER");
-    assert_eq!((again[0].reconsume_times, again[1].reconsume_times), (1, 0));
-    for m in &again {
-        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+    assert_eq!(bodies_of(&again), ["o1"]);
+    assert_eq!(
+        (again[0].topic.as_str(), again[0].reconsume_times),
+        ("T_POP_ORDER", 1)
+    );
+    assert_eq!(c.call(ack_cmd(&again[0])).await.code, 0);
+    let (_, last) = pop(&c, &h).await;
+    assert_eq!(
+        (bodies_of(&last), last[0].reconsume_times),
+        (vec!["o2".into()], 0)
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_orderly_pop_takes_the_head_of_every_free_queue() {
+    let c = TestCluster::start().await;
+    let topic = "T_POP_ORDER_QUEUES";
+    c.broker
+        .state()
+        .topics
+        .put(broker::topics::topic_config(topic, 2, 2, perm::READ_WRITE));
+    for (q, body) in [(0, "q0a"), (0, "q0b"), (1, "q1a"), (1, "q1b")] {
+        send_ok(&c, send_v1(topic, q, body.as_bytes(), "")).await;
     }
+    wait_queue(&c, topic, 0, 2).await;
+    wait_queue(&c, topic, 1, 2).await;
+    let mut h = pop_req(topic, -1, 32, 60_000);
+    h.order = Some(true);
+    let (_, got) = pop(&c, &h).await;
+    let mut heads = bodies_of(&got);
+    heads.sort();
+    assert_eq!(heads, ["q0a", "q1a"]);
+    let q1 = got.iter().find(|m| m.queue_id == 1).unwrap();
+    assert_eq!(c.call(ack_cmd(q1)).await.code, 0);
+    // Queue 0 is still locked; queue 1 moves on.
+    let (_, next) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&next), ["q1b"]);
     c.shutdown().await;
 }
 

@@ -249,6 +249,10 @@ fn pop_queue(
     if ctx.order && q.order_blocked(now, ctx.max_attempts) {
         return Ok((Vec::new(), 0));
     }
+    // Orderly: one message in flight per queue, so a message is never
+    // handed out while an earlier one of its queue (and so of its message
+    // group) may still fail and come back.
+    let need = if ctx.order { need.min(1) } else { need };
     let (picked, next) = pick(state, ctx, key, &q, need, now);
     let rest = state
         .store
