@@ -647,3 +647,43 @@ async fn concurrent_pops_hand_out_each_message_once() {
         Err(_) => panic!("cluster still shared"),
     }
 }
+
+#[tokio::test]
+async fn an_orderly_notification_sees_a_locked_queue_as_empty() {
+    let c = TestCluster::start().await;
+    one_queue_topic(&c, "T_POP_NOTIFY_ORDER", &[("x0", ""), ("x1", "")]).await;
+    let notify = |order: bool| {
+        RemotingCommand::request_with_header(
+            RequestCode::NOTIFICATION,
+            &NotificationRequestHeader {
+                consumer_group: POP_GROUP.into(),
+                topic: "T_POP_NOTIFY_ORDER".into(),
+                queue_id: -1,
+                poll_time: 0,
+                order: Some(order),
+                ..Default::default()
+            },
+        )
+    };
+    let has = |r: RemotingCommand| {
+        assert_eq!(r.code, 0, "{:?}", r.remark);
+        r.decode_header::<NotificationResponseHeader>()
+            .unwrap()
+            .has_msg
+    };
+    let mut h = pop_req("T_POP_NOTIFY_ORDER", -1, 1, 60_000);
+    h.order = Some(true);
+    let (_, got) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&got), ["x0"]);
+    assert!(
+        !has(c.call(notify(true)).await),
+        "x0 in flight locks the queue"
+    );
+    assert!(
+        has(c.call(notify(false)).await),
+        "x1 is there for other pops"
+    );
+    assert_eq!(c.call(ack_cmd(&got[0])).await.code, 0);
+    assert!(has(c.call(notify(true)).await));
+    c.shutdown().await;
+}

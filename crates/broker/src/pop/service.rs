@@ -3,7 +3,6 @@
 //! handed out, and long polling until one message is there.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::message::decode_record;
@@ -16,15 +15,11 @@ use super::error::{PopError, PopResult};
 use super::handle::{ReceiptHandle, NORMAL_REVIVE_QID, ORDER_REVIVE_QID};
 use super::rules::{
     group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL,
-    MIN_INVISIBLE_MS,
+    MIN_INVISIBLE_MS, RECHECK,
 };
 use super::table::{InFlight, QueueKey, QueueState, Record};
 use crate::state::{now_ms, BrokerState};
 use crate::subscription::Filter;
-
-/// A parked pop looks again at least this often: orderly queues unlock
-/// when an invisible time passes, which no arrival signals.
-const RECHECK: Duration = Duration::from_millis(500);
 
 /// What every pop of one request shares.
 pub(crate) struct Ctx {
