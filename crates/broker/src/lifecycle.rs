@@ -72,6 +72,10 @@ impl Broker {
                 file: "pop journal",
                 reason: e.to_string(),
             })?;
+        pop.modes.load(&store).map_err(|e| BrokerError::Metadata {
+            file: "message request modes",
+            reason: e.to_string(),
+        })?;
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
         let pop_wake = pop.waiters.clone();

@@ -15,6 +15,7 @@ use crate::handlers::{
 use crate::handlers::{
     broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,
 };
+use crate::pop::assignment;
 use crate::pop::remoting as pop;
 use crate::state::BrokerState;
 
@@ -170,6 +171,9 @@ async fn dispatch(
         C::CLEAN_UNUSED_TOPIC => maintenance::clean_unused_topic(state, req).await,
         C::VIEW_BROKER_STATS_DATA => stats_view::view_broker_stats_data(state, req),
         C::CLONE_GROUP_OFFSET => stats_view::clone_group_offset(state, req),
+        C::QUERY_ASSIGNMENT => assignment::query_assignment(state, req).await,
+        C::SET_MESSAGE_REQUEST_MODE => assignment::set_message_request_mode(state, req),
+        C::GET_ALL_MESSAGE_REQUEST_MODE => assignment::get_all_message_request_mode(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::error::PopResult;
 use super::journal::Journal;
+use super::modes::RequestModes;
 use super::table::Tables;
 use super::waiters::PopWaiters;
 
@@ -15,6 +16,8 @@ pub struct PopService {
     pub(super) journal: Journal,
     /// Parked pops (the store's arrival listener wakes them).
     pub waiters: std::sync::Arc<PopWaiters>,
+    /// Which groups pop which topics (server-side rebalance).
+    pub modes: RequestModes,
 }
 
 impl PopService {
@@ -29,6 +32,7 @@ impl PopService {
             tables,
             journal,
             waiters: Default::default(),
+            modes: RequestModes::default(),
         })
     }
 

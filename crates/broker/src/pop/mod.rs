@@ -9,7 +9,7 @@
 //!   this broker, the group's retry topic mixed in), each with a receipt
 //!   handle, its delivery attempt, queue id and offset; long polling
 //!   answers as soon as one message is there. `order` serves each queue
-//!   in order with one batch in flight per queue.
+//!   in order with one message in flight per queue.
 //! - [`ack()`]: the message is consumed.
 //! - [`change_invisible()`]: a new invisible time from now; returns the new
 //!   handle (the old one still acks the same delivery).
@@ -26,10 +26,12 @@
 //! message being revived at that moment, never lose it.
 
 mod api;
+pub mod assignment;
 pub mod core;
 mod error;
 mod handle;
 mod journal;
+mod modes;
 mod peek;
 pub mod remoting;
 mod revive;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::error::{PopError, PopResult};
-use super::rules::{group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_POLL};
+use super::rules::{group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_POLL, RECHECK};
 use super::table::QueueKey;
-use crate::state::BrokerState;
+use crate::state::{now_ms, BrokerState};
 
 /// Where the next pop of `key` reads (without creating its state).
 fn next_offset(state: &BrokerState, key: &QueueKey) -> u64 {
@@ -91,7 +91,8 @@ pub fn peek(
 }
 
 /// Whether a pop of `group` would find something, waiting up to `poll`
-/// for an arrival.
+/// for an arrival. `order`: as an orderly pop sees it (queues with a
+/// message in flight have nothing to give; expired ones do).
 ///
 /// # Errors
 /// As [`peek`].
@@ -100,12 +101,27 @@ pub async fn has_message(
     group: &str,
     topic: &str,
     queue_id: Option<i32>,
+    order: bool,
     poll: Duration,
 ) -> PopResult<bool> {
-    let keys = keys(state, group, topic, queue_id)?;
-    let any = || {
-        keys.iter()
-            .any(|k| next_offset(state, k) < state.store.max_offset(&k.topic, k.queue_id))
+    let mut keys = keys(state, group, topic, queue_id)?;
+    if order {
+        // Orderly pops never read the retry topic.
+        keys.retain(|k| k.topic == topic);
+    }
+    let retries = group_config(state, group)?.retry_max_times.max(0);
+    let max_attempts = u32::try_from(retries).unwrap_or(0) + 1;
+    let available = |k: &QueueKey| {
+        let end = state.store.max_offset(&k.topic, k.queue_id);
+        match (order, state.pop.tables.get(k)) {
+            (true, Some(q)) => {
+                let q = q.lock();
+                let now = now_ms();
+                !q.order_blocked(now, max_attempts)
+                    && (q.expired(now).next().is_some() || q.cursor < end)
+            }
+            _ => next_offset(state, k) < end,
+        }
     };
     let deadline = tokio::time::Instant::now() + poll.min(MAX_POLL);
     let topic_waiter = state.pop.waiters.waiter(topic);
@@ -116,16 +132,19 @@ pub async fn has_message(
         tokio::pin!(a, b);
         a.as_mut().enable();
         b.as_mut().enable();
-        if any() {
+        if keys.iter().any(available) {
             return Ok(true);
         }
         if tokio::time::Instant::now() >= deadline || state.pop.waiters.is_shut_down() {
             return Ok(false);
         }
+        // An orderly queue also frees up when an invisible time passes,
+        // which nothing signals: look again now and then.
+        let wake_at = deadline.min(tokio::time::Instant::now() + RECHECK);
         tokio::select! {
             _ = &mut a => {}
             _ = &mut b => {}
-            _ = tokio::time::sleep_until(deadline) => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
         }
     }
 }

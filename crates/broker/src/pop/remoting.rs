@@ -266,6 +266,7 @@ pub async fn notification(
             &h.consumer_group,
             &h.topic,
             queue_selector(h.queue_id),
+            h.order.unwrap_or(false),
             poll,
         )
         .await?;

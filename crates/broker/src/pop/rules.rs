@@ -16,6 +16,9 @@ pub const MIN_INVISIBLE_MS: i64 = 1;
 pub const MAX_INVISIBLE_MS: i64 = 12 * 3600 * 1000;
 /// Longest a pop is held, whatever it asks.
 pub const MAX_POLL: Duration = Duration::from_secs(60);
+/// A parked pop looks again at least this often: orderly queues unlock
+/// when an invisible time passes, which no arrival signals.
+pub const RECHECK: Duration = Duration::from_millis(500);
 
 /// `%RETRY%{group}_{topic}`: where a group's unacked messages are revived.
 pub fn pop_retry_topic(group: &str, topic: &str) -> String {

@@ -3,7 +3,6 @@
 //! handed out, and long polling until one message is there.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::message::decode_record;
@@ -16,16 +15,12 @@ use super::error::{PopError, PopResult};
 use super::handle::{ReceiptHandle, NORMAL_REVIVE_QID, ORDER_REVIVE_QID};
 use super::rules::{
     group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL,
-    MIN_INVISIBLE_MS,
+    MIN_INVISIBLE_MS, RECHECK,
 };
 use super::table::{InFlight, QueueKey, QueueState, Record};
 use crate::state::BrokerState;
 use crate::subscription::Filter;
 use protocol::clock::now_ms;
-
-/// A parked pop looks again at least this often: orderly queues unlock
-/// when an invisible time passes, which no arrival signals.
-const RECHECK: Duration = Duration::from_millis(500);
 
 /// What every pop of one request shares.
 pub(crate) struct Ctx {
@@ -246,9 +241,14 @@ fn pop_queue(
 ) -> PopResult<(Vec<PoppedMessage>, u64)> {
     let queue = state.pop.tables.queue(key, || init_cursor(state, ctx, key));
     let mut q = queue.lock();
+    apply_admin_reset(state, key, &mut q)?;
     if ctx.order && q.order_blocked(now, ctx.max_attempts) {
         return Ok((Vec::new(), 0));
     }
+    // Orderly: one message in flight per queue, so a message is never
+    // handed out while an earlier one of its queue (and so of its message
+    // group) may still fail and come back.
+    let need = if ctx.order { need.min(1) } else { need };
     let (picked, next) = pick(state, ctx, key, &q, need, now);
     let rest = state
         .store
@@ -283,6 +283,29 @@ fn pop_queue(
         .offsets
         .commit(&key.group, &key.topic, key.queue_id, low as i64);
     Ok((handed_out(state, ctx, key, picked, ck_offset, now), rest))
+}
+
+/// Moves the cursor where an admin reset (INVOKE_BROKER_TO_RESET_OFFSET)
+/// asked, once.
+fn apply_admin_reset(state: &BrokerState, key: &QueueKey, q: &mut QueueState) -> PopResult<()> {
+    let Some(next) = state
+        .offsets
+        .take_reset(&key.group, &key.topic, key.queue_id)
+    else {
+        return Ok(());
+    };
+    let record = Record::Reset {
+        key: key.clone(),
+        next: u64::try_from(next).unwrap_or(0),
+    };
+    if let Err(e) = state.pop.journal.append(&record) {
+        // Keep the reset pending for the next pop.
+        let again = std::collections::BTreeMap::from([(key.queue_id, next)]);
+        state.offsets.reset(&key.group, &key.topic, &again);
+        return Err(e);
+    }
+    q.apply(&record);
+    Ok(())
 }
 
 /// What a pop of `key` takes (orderly redeliveries first, then new
