@@ -5,14 +5,13 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{now_ms, sync_dir};
-use crate::mmap::{local_time, MmapRegion};
+use crate::mmap::local_time;
 use crate::record::index_key_hash;
 
 const HEADER: usize = 40;
@@ -62,30 +61,30 @@ impl Header {
     }
 }
 
-fn read_i32(region: &MmapRegion, at: usize) -> i32 {
-    region
-        .slice(at, 4)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, i32::from_be_bytes)
+/// `N` bytes at `at`, zeros past the end or on a failed read (a missing
+/// slot or item reads as empty, which ends a chain).
+fn read_bytes<const N: usize>(file: &std::fs::File, at: usize) -> [u8; N] {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; N];
+    if file.read_exact_at(&mut buf, at as u64).is_err() {
+        buf = [0u8; N];
+    }
+    buf
 }
 
-fn read_i64(region: &MmapRegion, at: usize) -> i64 {
-    region
-        .slice(at, 8)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, i64::from_be_bytes)
+fn read_i32(file: &std::fs::File, at: usize) -> i32 {
+    i32::from_be_bytes(read_bytes(file, at))
 }
 
 /// One index file.
 pub struct IndexFile {
     path: PathBuf,
-    region: MmapRegion,
-    /// Writes go through the file: slots are written all over a sparse
-    /// file, and a store through the mapping into a hole on a full disk
-    /// is a SIGBUS, while `pwrite` answers `ENOSPC`.
+    /// Read and written through the file, not a mapping: slots are spread
+    /// over a sparse file, and a store through a mapping into a hole on a
+    /// full disk is a SIGBUS (a read of a hole can be too, on tmpfs), while
+    /// `pwrite` answers `ENOSPC`. A key costs a few small syscalls on the
+    /// dispatcher thread, off the send path.
     file: std::fs::File,
-    /// The file has all its blocks (see `ready`).
-    allocated: AtomicBool,
     slots: u32,
     max_items: u32,
     header: RwLock<Header>,
@@ -111,20 +110,10 @@ impl IndexFile {
                 path.display()
             )));
         }
-        let region = MmapRegion::map(&file, size).map_err(|e| StoreError::io(path, e))?;
-        // Slots are read all over the file; a read of a hole through the
-        // mapping may allocate a page (tmpfs does), a SIGBUS on a full disk.
-        let allocated = crate::mmap::allocate(&file, 0, size as u64).is_ok();
-        let header = if allocated || len != 0 {
-            Header::decode(region.slice(0, HEADER).unwrap_or_default())
-        } else {
-            Header::decode(&[])
-        };
+        let header = Header::decode(&read_bytes::<HEADER>(&file, 0));
         Ok(Self {
             path: path.to_path_buf(),
-            region,
             file,
-            allocated: AtomicBool::new(allocated),
             slots,
             max_items,
             header: RwLock::new(header),
@@ -135,19 +124,7 @@ impl IndexFile {
         StoreError::io(&self.path, e)
     }
 
-    /// Gives the whole file blocks if that failed before (full disk).
-    fn ready(&self) -> Result<()> {
-        if self.allocated.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let len = self.region.len() as u64;
-        crate::mmap::allocate(&self.file, 0, len).map_err(|e| self.io(e))?;
-        self.allocated.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Writes `data` at `pos` (readers see it through the mapping: both
-    /// share the page cache).
+    /// Writes `data` at `pos`.
     fn write_at(&self, pos: usize, data: &[u8]) -> Result<()> {
         use std::os::unix::fs::FileExt;
         self.file
@@ -157,13 +134,12 @@ impl IndexFile {
 
     /// Adds one key; `Ok(false)` when the file is full.
     fn put(&self, key_hash: u32, phys: u64, store_ts: i64) -> Result<bool> {
-        self.ready()?;
         let mut h = self.header.write();
         if h.index_count as u32 >= self.max_items {
             return Ok(false);
         }
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
-        let mut prev = read_i32(&self.region, slot_pos);
+        let mut prev = read_i32(&self.file, slot_pos);
         if prev <= 0 || prev >= h.index_count {
             prev = 0;
         }
@@ -192,18 +168,19 @@ impl IndexFile {
     }
 
     fn query(&self, key_hash: u32, max: usize, begin: i64, end: i64, out: &mut Vec<u64>) {
-        if self.ready().is_err() {
-            return;
-        }
         let h = self.header.read();
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
-        let mut n = read_i32(&self.region, slot_pos);
+        let mut n = read_i32(&self.file, slot_pos);
         while n > 0 && n < h.index_count && out.len() < max {
             let at = HEADER + self.slots as usize * 4 + n as usize * ITEM;
-            let hash = read_i32(&self.region, at) as u32;
-            let phys = read_i64(&self.region, at + 4);
-            let diff = read_i32(&self.region, at + 12);
-            let prev = read_i32(&self.region, at + 16);
+            let item = read_bytes::<ITEM>(&self.file, at);
+            let field = |from: usize| [item[from], item[from + 1], item[from + 2], item[from + 3]];
+            let hash = u32::from_be_bytes(field(0));
+            let phys = i64::from_be_bytes([
+                item[4], item[5], item[6], item[7], item[8], item[9], item[10], item[11],
+            ]);
+            let diff = i32::from_be_bytes(field(12));
+            let prev = i32::from_be_bytes(field(16));
             let time = h.begin_ts + i64::from(diff) * 1000;
             if hash == key_hash && time >= begin && time <= end && phys >= 0 {
                 out.push(phys as u64);
@@ -217,9 +194,7 @@ impl IndexFile {
 
     fn flush(&self) -> Result<()> {
         let _h = self.header.read();
-        self.region
-            .flush_range(0, self.region.len())
-            .map_err(|e| self.io(e))
+        self.file.sync_data().map_err(|e| self.io(e))
     }
 
     fn end_phy(&self) -> i64 {

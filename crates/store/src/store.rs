@@ -629,6 +629,10 @@ mod tests {
             max_message_size: 32 * 1024,
             max_hash_slot_num: 64,
             max_index_num: 256,
+            // The host disk is shared and may be nearly full.
+            disk_space_warning_level_ratio: 100,
+            disk_max_used_space_ratio: 100,
+            disk_space_clean_forcibly_ratio: 100,
             ..StoreConfig::with_root(dir.path())
         };
         let store = MessageStore::open(cfg).unwrap();
