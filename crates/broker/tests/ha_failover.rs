@@ -105,16 +105,25 @@ async fn a_slave_serves_a_topic_created_just_before_its_master_died() {
         acked.len()
     );
 
-    // Consumers continue from the slave: every acknowledged message is there.
-    let mut seen = Vec::new();
-    for q in 0..QUEUES {
-        let got = pull_queue(&c, &slave, TOPIC, q)
-            .await
-            .unwrap_or_else(|e| panic!("the slave refused queue {q}: {e}"));
-        seen.extend(got.into_iter().map(|(_, body)| body));
-    }
-    let distinct: BTreeSet<Vec<u8>> = seen.iter().cloned().collect();
-    let lost = acked.difference(&distinct).count();
+    // Consumers continue from the slave: every acknowledged message is
+    // there (re-read while the slave still builds its consume queues from
+    // what it received).
+    let start = Instant::now();
+    let (seen, distinct, lost) = loop {
+        let mut seen = Vec::new();
+        for q in 0..QUEUES {
+            let got = pull_queue(&c, &slave, TOPIC, q)
+                .await
+                .unwrap_or_else(|e| panic!("the slave refused queue {q}: {e}"));
+            seen.extend(got.into_iter().map(|(_, body)| body));
+        }
+        let distinct: BTreeSet<Vec<u8>> = seen.iter().cloned().collect();
+        let lost = acked.difference(&distinct).count();
+        if lost == 0 || start.elapsed() > Duration::from_secs(10) {
+            break (seen, distinct, lost);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     eprintln!(
         "SYNC_MASTER killed after sends to a fresh topic: {} acknowledged, {lost} lost, {} duplicated on the slave",
         acked.len(),

@@ -399,7 +399,8 @@ impl MessageStore {
             return Err(StoreError::ShutDown);
         }
         self.health.check()?;
-        self.guard.admit()?;
+        let bytes: usize = records.iter().map(|r| r.as_ref().len()).sum();
+        self.guard.admit(bytes as u64)?;
         let (appended, end) = self
             .log
             .append(records)
@@ -425,7 +426,7 @@ impl MessageStore {
             return Err(StoreError::ShutDown);
         }
         self.health.check()?;
-        self.guard.admit()?;
+        self.guard.admit(data.len() as u64)?;
         let end = self
             .log
             .append_raw(offset, data)
