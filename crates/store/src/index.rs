@@ -5,13 +5,14 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{now_ms, sync_dir};
-use crate::mmap::local_time;
+use crate::mmap::{local_time, MmapRegion};
 use crate::record::index_key_hash;
 
 const HEADER: usize = 40;
@@ -61,34 +62,41 @@ impl Header {
     }
 }
 
-/// `N` bytes at `at`, zeros past the end or on a failed read (a missing
-/// slot or item reads as empty, which ends a chain).
-fn read_bytes<const N: usize>(file: &std::fs::File, at: usize) -> [u8; N] {
-    use std::os::unix::fs::FileExt;
-    let mut buf = [0u8; N];
-    if file.read_exact_at(&mut buf, at as u64).is_err() {
-        buf = [0u8; N];
-    }
-    buf
+fn read_i32(region: &MmapRegion, at: usize) -> i32 {
+    region
+        .slice(at, 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, i32::from_be_bytes)
 }
 
-fn read_i32(file: &std::fs::File, at: usize) -> i32 {
-    i32::from_be_bytes(read_bytes(file, at))
+fn read_i64(region: &MmapRegion, at: usize) -> i64 {
+    region
+        .slice(at, 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, i64::from_be_bytes)
 }
 
 /// One index file.
+///
+/// It is written and read through a mapping of a sparse file, which must
+/// never touch a hole: a store into one on a full disk is a SIGBUS, and on
+/// tmpfs even a read of one is. So the header and slots (written all over)
+/// get their blocks before the file is used, and items (appended in order)
+/// a run at a time ahead of the next one; until the blocks are there,
+/// puts fail with `ENOSPC` and queries find nothing.
 pub struct IndexFile {
     path: PathBuf,
-    /// Read and written through the file, not a mapping: slots are spread
-    /// over a sparse file, and a store through a mapping into a hole on a
-    /// full disk is a SIGBUS (a read of a hole can be too, on tmpfs), while
-    /// `pwrite` answers `ENOSPC`. A key costs a few small syscalls on the
-    /// dispatcher thread, off the send path.
+    region: MmapRegion,
     file: std::fs::File,
     slots: u32,
     max_items: u32,
     header: RwLock<Header>,
+    /// Bytes from the start known to have blocks (header, slots, items).
+    allocated: AtomicU64,
 }
+
+/// Items are given blocks this many bytes at a time.
+const ITEM_RUN: u64 = 1 << 20;
 
 impl IndexFile {
     fn open(path: &Path, slots: u32, max_items: u32) -> Result<Self> {
@@ -110,36 +118,67 @@ impl IndexFile {
                 path.display()
             )));
         }
-        let header = Header::decode(&read_bytes::<HEADER>(&file, 0));
-        Ok(Self {
+        let region = MmapRegion::map(&file, size).map_err(|e| StoreError::io(path, e))?;
+        let index = Self {
             path: path.to_path_buf(),
+            region,
             file,
             slots,
             max_items,
-            header: RwLock::new(header),
-        })
+            header: RwLock::new(Header::decode(&[])),
+            allocated: AtomicU64::new(0),
+        };
+        if index.ensure_allocated(index.items_start()).is_ok() {
+            *index.header.write() =
+                Header::decode(index.region.slice(0, HEADER).unwrap_or_default());
+        } else {
+            tracing::error!(path = %path.display(), "index file has no disk blocks yet; keys are not indexed until space returns");
+        }
+        Ok(index)
+    }
+
+    fn items_start(&self) -> u64 {
+        (HEADER + self.slots as usize * 4) as u64
+    }
+
+    /// Makes sure the first `end` bytes have blocks (see the type's doc).
+    fn ensure_allocated(&self, end: u64) -> Result<()> {
+        let done = self.allocated.load(Ordering::Acquire);
+        if end <= done {
+            return Ok(());
+        }
+        let to = end
+            .max(done + ITEM_RUN)
+            .min(self.region.len() as u64)
+            .max(end);
+        crate::mmap::allocate(&self.file, done, to - done).map_err(|e| self.io(e))?;
+        self.allocated.fetch_max(to, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Whether the header and slots have their blocks (reads are safe).
+    fn slots_ready(&self) -> bool {
+        self.allocated.load(Ordering::Acquire) >= self.items_start()
     }
 
     fn io(&self, e: std::io::Error) -> StoreError {
         StoreError::io(&self.path, e)
     }
 
-    /// Writes `data` at `pos`.
-    fn write_at(&self, pos: usize, data: &[u8]) -> Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.file
-            .write_all_at(data, pos as u64)
-            .map_err(|e| self.io(e))
-    }
-
     /// Adds one key; `Ok(false)` when the file is full.
     fn put(&self, key_hash: u32, phys: u64, store_ts: i64) -> Result<bool> {
+        if !self.slots_ready() {
+            self.ensure_allocated(self.items_start())?;
+            *self.header.write() = Header::decode(self.region.slice(0, HEADER).unwrap_or_default());
+        }
         let mut h = self.header.write();
         if h.index_count as u32 >= self.max_items {
             return Ok(false);
         }
+        let item_end = self.items_start() + (h.index_count as u64 + 1) * ITEM as u64;
+        self.ensure_allocated(item_end)?;
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
-        let mut prev = read_i32(&self.file, slot_pos);
+        let mut prev = read_i32(&self.region, slot_pos);
         if prev <= 0 || prev >= h.index_count {
             prev = 0;
         }
@@ -155,32 +194,37 @@ impl IndexFile {
         item[4..12].copy_from_slice(&(phys as i64).to_be_bytes());
         item[12..16].copy_from_slice(&diff.to_be_bytes());
         item[16..20].copy_from_slice(&prev.to_be_bytes());
-        self.write_at(item_pos, &item)?;
-        self.write_at(slot_pos, &n.to_be_bytes())?;
+        self.region
+            .write_at(item_pos, &item)
+            .map_err(|e| self.io(e))?;
+        self.region
+            .write_at(slot_pos, &n.to_be_bytes())
+            .map_err(|e| self.io(e))?;
         if prev == 0 {
             h.slot_count += 1;
         }
         h.index_count += 1;
         h.end_phy = phys as i64;
         h.end_ts = store_ts;
-        self.write_at(0, &h.encode())?;
+        self.region
+            .write_at(0, &h.encode())
+            .map_err(|e| self.io(e))?;
         Ok(true)
     }
 
     fn query(&self, key_hash: u32, max: usize, begin: i64, end: i64, out: &mut Vec<u64>) {
+        if !self.slots_ready() {
+            return;
+        }
         let h = self.header.read();
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
-        let mut n = read_i32(&self.file, slot_pos);
+        let mut n = read_i32(&self.region, slot_pos);
         while n > 0 && n < h.index_count && out.len() < max {
             let at = HEADER + self.slots as usize * 4 + n as usize * ITEM;
-            let item = read_bytes::<ITEM>(&self.file, at);
-            let field = |from: usize| [item[from], item[from + 1], item[from + 2], item[from + 3]];
-            let hash = u32::from_be_bytes(field(0));
-            let phys = i64::from_be_bytes([
-                item[4], item[5], item[6], item[7], item[8], item[9], item[10], item[11],
-            ]);
-            let diff = i32::from_be_bytes(field(12));
-            let prev = i32::from_be_bytes(field(16));
+            let hash = read_i32(&self.region, at) as u32;
+            let phys = read_i64(&self.region, at + 4);
+            let diff = read_i32(&self.region, at + 12);
+            let prev = read_i32(&self.region, at + 16);
             let time = h.begin_ts + i64::from(diff) * 1000;
             if hash == key_hash && time >= begin && time <= end && phys >= 0 {
                 out.push(phys as u64);
@@ -194,7 +238,9 @@ impl IndexFile {
 
     fn flush(&self) -> Result<()> {
         let _h = self.header.read();
-        self.file.sync_data().map_err(|e| self.io(e))
+        self.region
+            .flush_range(0, self.region.len())
+            .map_err(|e| self.io(e))
     }
 
     fn end_phy(&self) -> i64 {
@@ -349,7 +395,7 @@ impl IndexService {
             let mut h = f.header.write();
             if h.index_count > 1 && h.end_phy >= log_end as i64 {
                 h.end_phy = log_end as i64 - 1;
-                f.write_at(0, &h.encode())?;
+                f.region.write_at(0, &h.encode()).map_err(|e| f.io(e))?;
             }
         }
         Ok(())
