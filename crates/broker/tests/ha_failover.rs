@@ -10,12 +10,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use protocol::header::admin::CreateTopicRequestHeader;
-use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
 use protocol::header::send::SendMessageRequestHeader;
 use protocol::{RemotingCommand, RequestCode};
 use remoting::{ClientConfig, RemotingClient};
-use store::record::RecordView;
 use testkit::cluster::{BrokerSpec, ProcessCluster};
+use testkit::readback::pull_queue;
 
 const TOPIC: &str = "FreshBeforeFailover";
 const QUEUES: i32 = 4;
@@ -49,44 +48,6 @@ async fn wait_slave_connected(c: &RemotingClient, slave: &str, limit: Duration) 
             "the slave never connected to its master"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Every body in `queue` from offset 0 on `addr`; `Err` with the remark
-/// when the broker refuses the pull.
-async fn pull_all(c: &RemotingClient, addr: &str, queue: i32) -> Result<Vec<Vec<u8>>, String> {
-    let mut out = Vec::new();
-    let mut offset = 0i64;
-    loop {
-        let header = PullMessageRequestHeader {
-            consumer_group: "FailoverCG".into(),
-            topic: TOPIC.into(),
-            queue_id: queue,
-            queue_offset: offset,
-            max_msg_nums: 32,
-            sys_flag: 1 << 2,
-            suspend_timeout_millis: 0,
-            subscription: Some("*".into()),
-            ..PullMessageRequestHeader::default()
-        };
-        let req = RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &header);
-        let r = c.invoke(addr, req, Duration::from_secs(5)).await.unwrap();
-        if r.code != 0 {
-            let h: Option<PullMessageResponseHeader> = r.decode_header().ok();
-            // "No new message" (19/20) ends the queue; anything else is refused.
-            if [19, 20, 21].contains(&r.code) && h.is_some() {
-                return Ok(out);
-            }
-            return Err(format!("code {}: {:?}", r.code, r.remark));
-        }
-        let h: PullMessageResponseHeader = r.decode_header().unwrap();
-        let mut body = &r.body[..];
-        while !body.is_empty() {
-            let v = RecordView::parse(body).unwrap();
-            out.push(v.body().to_vec());
-            body = &body[v.size()..];
-        }
-        offset = h.next_begin_offset;
     }
 }
 
@@ -144,16 +105,25 @@ async fn a_slave_serves_a_topic_created_just_before_its_master_died() {
         acked.len()
     );
 
-    // Consumers continue from the slave: every acknowledged message is there.
-    let mut seen = Vec::new();
-    for q in 0..QUEUES {
-        let got = pull_all(&c, &slave, q)
-            .await
-            .unwrap_or_else(|e| panic!("the slave refused queue {q}: {e}"));
-        seen.extend(got);
-    }
-    let distinct: BTreeSet<Vec<u8>> = seen.iter().cloned().collect();
-    let lost = acked.difference(&distinct).count();
+    // Consumers continue from the slave: every acknowledged message is
+    // there (re-read while the slave still builds its consume queues from
+    // what it received).
+    let start = Instant::now();
+    let (seen, distinct, lost) = loop {
+        let mut seen = Vec::new();
+        for q in 0..QUEUES {
+            let got = pull_queue(&c, &slave, TOPIC, q)
+                .await
+                .unwrap_or_else(|e| panic!("the slave refused queue {q}: {e}"));
+            seen.extend(got.into_iter().map(|(_, body)| body));
+        }
+        let distinct: BTreeSet<Vec<u8>> = seen.iter().cloned().collect();
+        let lost = acked.difference(&distinct).count();
+        if lost == 0 || start.elapsed() > Duration::from_secs(10) {
+            break (seen, distinct, lost);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     eprintln!(
         "SYNC_MASTER killed after sends to a fresh topic: {} acknowledged, {lost} lost, {} duplicated on the slave",
         acked.len(),

@@ -187,13 +187,22 @@ impl Dispatcher {
         }
         if let Some(index) = &self.index {
             if !view.is_rollback() {
-                index.put_record(
+                let indexed = index.put_record(
                     view.topic,
                     view.property("UNIQ_KEY"),
                     view.property("KEYS"),
                     phys,
                     view.store_timestamp,
-                )?;
+                );
+                match indexed {
+                    // The key index is a lookup aid: on a full disk the
+                    // message goes unindexed rather than stalling every
+                    // consume queue behind it until space returns.
+                    Err(e) if crate::error::is_no_space(&e) => {
+                        tracing::warn!(offset = phys, error = %e, "message not indexed: no disk space");
+                    }
+                    other => other?,
+                }
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -77,19 +77,26 @@ fn read_i64(region: &MmapRegion, at: usize) -> i64 {
 }
 
 /// One index file.
+///
+/// It is written and read through a mapping of a sparse file, which must
+/// never touch a hole: a store into one on a full disk is a SIGBUS, and on
+/// tmpfs even a read of one is. So the header and slots (written all over)
+/// get their blocks before the file is used, and items (appended in order)
+/// a run at a time ahead of the next one; until the blocks are there,
+/// puts fail with `ENOSPC` and queries find nothing.
 pub struct IndexFile {
     path: PathBuf,
     region: MmapRegion,
-    /// Writes go through the file: slots are written all over a sparse
-    /// file, and a store through the mapping into a hole on a full disk
-    /// is a SIGBUS, while `pwrite` answers `ENOSPC`.
     file: std::fs::File,
-    /// The file has all its blocks (see `ready`).
-    allocated: AtomicBool,
     slots: u32,
     max_items: u32,
     header: RwLock<Header>,
+    /// Bytes from the start known to have blocks (header, slots, items).
+    allocated: AtomicU64,
 }
+
+/// Items are given blocks this many bytes at a time.
+const ITEM_RUN: u64 = 1 << 20;
 
 impl IndexFile {
     fn open(path: &Path, slots: u32, max_items: u32) -> Result<Self> {
@@ -112,56 +119,64 @@ impl IndexFile {
             )));
         }
         let region = MmapRegion::map(&file, size).map_err(|e| StoreError::io(path, e))?;
-        // Slots are read all over the file; a read of a hole through the
-        // mapping may allocate a page (tmpfs does), a SIGBUS on a full disk.
-        let allocated = crate::mmap::allocate(&file, 0, size as u64).is_ok();
-        let header = if allocated || len != 0 {
-            Header::decode(region.slice(0, HEADER).unwrap_or_default())
-        } else {
-            Header::decode(&[])
-        };
-        Ok(Self {
+        let index = Self {
             path: path.to_path_buf(),
             region,
             file,
-            allocated: AtomicBool::new(allocated),
             slots,
             max_items,
-            header: RwLock::new(header),
-        })
+            header: RwLock::new(Header::decode(&[])),
+            allocated: AtomicU64::new(0),
+        };
+        if index.ensure_allocated(index.items_start()).is_ok() {
+            *index.header.write() =
+                Header::decode(index.region.slice(0, HEADER).unwrap_or_default());
+        } else {
+            tracing::error!(path = %path.display(), "index file has no disk blocks yet; keys are not indexed until space returns");
+        }
+        Ok(index)
+    }
+
+    fn items_start(&self) -> u64 {
+        (HEADER + self.slots as usize * 4) as u64
+    }
+
+    /// Makes sure the first `end` bytes have blocks (see the type's doc).
+    fn ensure_allocated(&self, end: u64) -> Result<()> {
+        let done = self.allocated.load(Ordering::Acquire);
+        if end <= done {
+            return Ok(());
+        }
+        let to = end
+            .max(done + ITEM_RUN)
+            .min(self.region.len() as u64)
+            .max(end);
+        crate::mmap::allocate(&self.file, done, to - done).map_err(|e| self.io(e))?;
+        self.allocated.fetch_max(to, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Whether the header and slots have their blocks (reads are safe).
+    fn slots_ready(&self) -> bool {
+        self.allocated.load(Ordering::Acquire) >= self.items_start()
     }
 
     fn io(&self, e: std::io::Error) -> StoreError {
         StoreError::io(&self.path, e)
     }
 
-    /// Gives the whole file blocks if that failed before (full disk).
-    fn ready(&self) -> Result<()> {
-        if self.allocated.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let len = self.region.len() as u64;
-        crate::mmap::allocate(&self.file, 0, len).map_err(|e| self.io(e))?;
-        self.allocated.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Writes `data` at `pos` (readers see it through the mapping: both
-    /// share the page cache).
-    fn write_at(&self, pos: usize, data: &[u8]) -> Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.file
-            .write_all_at(data, pos as u64)
-            .map_err(|e| self.io(e))
-    }
-
     /// Adds one key; `Ok(false)` when the file is full.
     fn put(&self, key_hash: u32, phys: u64, store_ts: i64) -> Result<bool> {
-        self.ready()?;
+        if !self.slots_ready() {
+            self.ensure_allocated(self.items_start())?;
+            *self.header.write() = Header::decode(self.region.slice(0, HEADER).unwrap_or_default());
+        }
         let mut h = self.header.write();
         if h.index_count as u32 >= self.max_items {
             return Ok(false);
         }
+        let item_end = self.items_start() + (h.index_count as u64 + 1) * ITEM as u64;
+        self.ensure_allocated(item_end)?;
         let slot_pos = HEADER + (key_hash % self.slots) as usize * 4;
         let mut prev = read_i32(&self.region, slot_pos);
         if prev <= 0 || prev >= h.index_count {
@@ -179,20 +194,26 @@ impl IndexFile {
         item[4..12].copy_from_slice(&(phys as i64).to_be_bytes());
         item[12..16].copy_from_slice(&diff.to_be_bytes());
         item[16..20].copy_from_slice(&prev.to_be_bytes());
-        self.write_at(item_pos, &item)?;
-        self.write_at(slot_pos, &n.to_be_bytes())?;
+        self.region
+            .write_at(item_pos, &item)
+            .map_err(|e| self.io(e))?;
+        self.region
+            .write_at(slot_pos, &n.to_be_bytes())
+            .map_err(|e| self.io(e))?;
         if prev == 0 {
             h.slot_count += 1;
         }
         h.index_count += 1;
         h.end_phy = phys as i64;
         h.end_ts = store_ts;
-        self.write_at(0, &h.encode())?;
+        self.region
+            .write_at(0, &h.encode())
+            .map_err(|e| self.io(e))?;
         Ok(true)
     }
 
     fn query(&self, key_hash: u32, max: usize, begin: i64, end: i64, out: &mut Vec<u64>) {
-        if self.ready().is_err() {
+        if !self.slots_ready() {
             return;
         }
         let h = self.header.read();
@@ -374,7 +395,7 @@ impl IndexService {
             let mut h = f.header.write();
             if h.index_count > 1 && h.end_phy >= log_end as i64 {
                 h.end_phy = log_end as i64 - 1;
-                f.write_at(0, &h.encode())?;
+                f.region.write_at(0, &h.encode()).map_err(|e| f.io(e))?;
             }
         }
         Ok(())

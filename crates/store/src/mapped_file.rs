@@ -52,9 +52,14 @@ pub struct MappedFile {
     last_write_ms: AtomicI64,
 }
 
-/// Blocks are allocated this far ahead of a write, so the `fallocate` call
-/// is paid once per few MiB rather than per append.
-const ALLOCATE_AHEAD: u64 = 4 << 20;
+/// Blocks are allocated up to this far ahead of a write, so the
+/// `fallocate` call is paid once per few MiB of commit log rather than per
+/// append; small files (consume queues, one per queue) take a 64th of their
+/// size at a time, so a broker with thousands of queues does not reserve
+/// megabytes for each.
+fn allocate_ahead(size: u64) -> u64 {
+    (size / 64).clamp(4 << 10, 4 << 20)
+}
 
 impl MappedFile {
     /// Opens (creating and pre-allocating if missing) the segment at `start`.
@@ -164,7 +169,10 @@ impl MappedFile {
         if end <= done {
             return Ok(());
         }
-        let ahead = end.saturating_add(ALLOCATE_AHEAD).min(self.size).max(end);
+        let ahead = end
+            .saturating_add(allocate_ahead(self.size))
+            .min(self.size)
+            .max(end);
         // Near a full disk the run-ahead may not fit where the write does.
         let to = match crate::mmap::allocate(&self.file, done, ahead - done) {
             Ok(()) => ahead,

@@ -17,6 +17,10 @@ use crate::signal::StopSignal;
 /// How often free space is measured.
 pub const CHECK_PERIOD: Duration = Duration::from_millis(200);
 
+/// Appenders also re-measure after this many bytes, so a fast burst (a
+/// 1 MiB record takes about a millisecond) cannot run past the limit.
+pub const CHECK_BYTES: u64 = 1 << 20;
+
 const LIMIT_KEY: &str = "diskSpaceWarningLevelRatio";
 
 /// The guard's state.
@@ -26,6 +30,8 @@ pub struct DiskGuard {
     full: AtomicBool,
     free: AtomicU64,
     checked_ms: AtomicI64,
+    /// Bytes admitted since the last measurement.
+    since_check: AtomicU64,
 }
 
 impl DiskGuard {
@@ -37,6 +43,7 @@ impl DiskGuard {
             full: AtomicBool::new(false),
             free: AtomicU64::new(u64::MAX),
             checked_ms: AtomicI64::new(0),
+            since_check: AtomicU64::new(0),
         }
     }
 
@@ -45,6 +52,7 @@ impl DiskGuard {
     /// allocation check still catches a real `ENOSPC`).
     pub fn check(&self) -> f64 {
         self.checked_ms.store(now_ms(), Ordering::Relaxed);
+        self.since_check.store(0, Ordering::Relaxed);
         let Ok(space) = disk_space(&self.root) else {
             return 0.0;
         };
@@ -73,14 +81,16 @@ impl DiskGuard {
         self.full.load(Ordering::Acquire)
     }
 
-    /// `Ok` when a put may go ahead; re-measures first when the last
-    /// measurement is older than [`CHECK_PERIOD`].
+    /// `Ok` when a put of `bytes` may go ahead; re-measures first when the
+    /// last measurement is older than [`CHECK_PERIOD`] or [`CHECK_BYTES`]
+    /// were admitted since.
     ///
     /// # Errors
     /// `DiskFull` naming the free bytes, the path and the limit.
-    pub fn admit(&self) -> Result<()> {
+    pub fn admit(&self, bytes: u64) -> Result<()> {
         let age = now_ms() - self.checked_ms.load(Ordering::Relaxed);
-        if u128::try_from(age).unwrap_or(0) >= CHECK_PERIOD.as_millis() {
+        let written = self.since_check.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if written >= CHECK_BYTES || u128::try_from(age).unwrap_or(0) >= CHECK_PERIOD.as_millis() {
             self.check();
         }
         if self.is_full() {

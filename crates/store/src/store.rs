@@ -399,7 +399,8 @@ impl MessageStore {
             return Err(StoreError::ShutDown);
         }
         self.health.check()?;
-        self.guard.admit()?;
+        let bytes: usize = records.iter().map(|r| r.as_ref().len()).sum();
+        self.guard.admit(bytes as u64)?;
         let (appended, end) = self
             .log
             .append(records)
@@ -425,7 +426,7 @@ impl MessageStore {
             return Err(StoreError::ShutDown);
         }
         self.health.check()?;
-        self.guard.admit()?;
+        self.guard.admit(data.len() as u64)?;
         let end = self
             .log
             .append_raw(offset, data)
@@ -643,6 +644,10 @@ mod tests {
             max_message_size: 32 * 1024,
             max_hash_slot_num: 64,
             max_index_num: 256,
+            // The host disk is shared and may be nearly full.
+            disk_space_warning_level_ratio: 100,
+            disk_max_used_space_ratio: 100,
+            disk_space_clean_forcibly_ratio: 100,
             ..StoreConfig::with_root(dir.path())
         };
         let store = MessageStore::open(cfg).unwrap();

@@ -22,6 +22,11 @@ fn config(dir: &Path) -> StoreConfig {
         max_message_size: 8 * 1024,
         max_hash_slot_num: 64,
         max_index_num: 512,
+        // The host disk is shared and may be nearly full: no refusals and
+        // no forcible cleaning because of it.
+        disk_space_warning_level_ratio: 100,
+        disk_max_used_space_ratio: 100,
+        disk_space_clean_forcibly_ratio: 100,
         ..StoreConfig::with_root(dir)
     }
 }

@@ -15,6 +15,11 @@ fn small_config(dir: &std::path::Path) -> StoreConfig {
         max_hash_slot_num: 64,
         max_index_num: 256,
         flush_interval_consume_queue: 50,
+        // The host disk is shared and may be nearly full: only the
+        // disk-full test below lowers these.
+        disk_space_warning_level_ratio: 100,
+        disk_max_used_space_ratio: 100,
+        disk_space_clean_forcibly_ratio: 100,
         ..StoreConfig::with_root(dir)
     }
 }
