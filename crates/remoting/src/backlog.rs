@@ -6,18 +6,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use protocol::RemotingCommand;
 use tokio::sync::{Notify, Semaphore, SemaphorePermit};
-
-use crate::writer::Outbound;
 
 /// Requests of a backed-up connection that may be processed at the same
 /// time. A few, not one: a parked long-polling pull holds its turn until it
 /// is answered, and must not stall everything else on the connection.
 const SLOW_LANE: usize = 4;
-
-/// Header bytes assumed per queued frame (the body is counted exactly).
-const HEAD_ESTIMATE: usize = 128;
 
 /// Bytes queued for the writer of one connection, with a high-water mark
 /// past which the connection stops taking new work.
@@ -91,18 +85,6 @@ impl Backlog {
         self.wait_for_room().await;
         turn
     }
-}
-
-/// What one queued frame costs the backlog.
-pub(crate) fn cost(out: &Outbound) -> usize {
-    match out {
-        Outbound::Command(cmd) => command_cost(cmd),
-        Outbound::Frame(f) => f.head.len() + f.body.len(),
-    }
-}
-
-pub(crate) fn command_cost(cmd: &RemotingCommand) -> usize {
-    HEAD_ESTIMATE + cmd.body.len()
 }
 
 /// The bytes every connection of a server holds for frames that have not

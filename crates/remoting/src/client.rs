@@ -27,7 +27,7 @@ const CLIENT_MAX_IN_FLIGHT: usize = 65_536;
 /// ends. Our requests wait for room in the bounded send queue instead.
 const CLIENT_HIGH_WATER: usize = usize::MAX;
 use crate::error::RemotingError;
-use crate::writer::EncodedFrame;
+use crate::outbound::EncodedFrame;
 use crate::{not_supported, BoxFuture, Processor};
 
 /// Settings of a [`RemotingClient`].

@@ -16,9 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backlog::{self, Backlog};
+use crate::backlog::Backlog;
 use crate::error::RemotingError;
-use crate::writer::{EncodedFrame, Outbound};
+use crate::outbound::{command_cost, EncodedFrame, Outbound};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(0);
@@ -250,7 +250,7 @@ impl Connection {
         if self.is_closed() {
             return Err(self.closed_error());
         }
-        let cost = backlog::cost(&out);
+        let cost = out.cost();
         self.inner.backlog.add(cost);
         let sent = self.inner.outbound.send(out).await;
         if sent.is_err() {
@@ -265,7 +265,7 @@ impl Connection {
         if self.is_closed() {
             return false;
         }
-        let cost = backlog::command_cost(&cmd);
+        let cost = command_cost(&cmd);
         self.inner.backlog.add(cost);
         let sent = self.inner.outbound.try_send(Outbound::Command(cmd)).is_ok();
         if !sent {

@@ -16,6 +16,7 @@ mod client;
 mod connection;
 mod driver;
 mod error;
+mod outbound;
 mod server;
 mod writer;
 
@@ -27,8 +28,8 @@ use protocol::{RemotingCommand, ResponseCode};
 pub use client::{ClientConfig, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
+pub use outbound::EncodedFrame;
 pub use server::{Server, ServerConfig};
-pub use writer::EncodedFrame;
 
 /// A boxed future, as [`Processor::process`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

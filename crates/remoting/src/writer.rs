@@ -5,16 +5,15 @@
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use protocol::frame::{encode, encode_head};
-use protocol::RemotingCommand;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::backlog;
 use crate::connection::Connection;
+use crate::outbound::Outbound;
 
 /// Bodies larger than this are written from their own buffer instead of
 /// being copied into the batch (the broker ships mapped commitlog slices).
@@ -57,22 +56,6 @@ impl Sink {
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         write_two(self, buf, &[]).await
     }
-}
-
-/// A request frame its sender encoded itself: `head` holds the length
-/// field, the header word and the header, `body` follows it on the wire.
-/// Hot paths (producer sends) use it to write their header straight into
-/// bytes instead of building an extFields map per request.
-#[derive(Debug, Clone)]
-pub struct EncodedFrame {
-    pub head: Bytes,
-    pub body: Bytes,
-}
-
-/// One item of a connection's send queue.
-pub(crate) enum Outbound {
-    Command(RemotingCommand),
-    Frame(EncodedFrame),
 }
 
 /// Runs until the connection closes or a write fails; either way the
@@ -157,7 +140,7 @@ async fn push(
     conn: &Connection,
 ) -> io::Result<()> {
     let written = push_frame(wr, buf, out).await;
-    conn.backlog().remove(backlog::cost(out));
+    conn.backlog().remove(out.cost());
     written
 }
 
@@ -202,7 +185,10 @@ async fn write_two(wr: &mut Sink, mut a: &[u8], mut b: &[u8]) -> io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::EncodedFrame;
+    use bytes::Bytes;
     use protocol::frame::decode;
+    use protocol::RemotingCommand;
     use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpStream};
     use tokio_util::sync::CancellationToken;
