@@ -75,6 +75,18 @@ async fn broker_and_namesrv_config_commands() {
     cluster.shutdown().await;
 }
 
+/// Waits until the NameServer has a route for `topic`.
+async fn wait_for_route(cli: &Cli, topic: &str) {
+    for _ in 0..100 {
+        let args = cli.args(&["admin", "topicRoute", "-t", topic], true);
+        if apogee(args).await.status.success() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no route for {topic}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_permission_order_and_cleaning_commands() {
     let (cluster, cli, addr) = started().await;
@@ -106,6 +118,9 @@ async fn topic_permission_order_and_cleaning_commands() {
     )
     .await;
 
+    // The broker's registration of OpsTopic must land before the wipe, or
+    // it would restore the permission right after.
+    wait_for_route(&cli, "OpsTopic").await;
     let wiped = cli.admin(&["wipeWritePerm", "-b", "broker-a"]).await;
     assert!(
         wiped["namesrvs"][0]["topicCount"].as_i64().unwrap() > 0,
@@ -149,7 +164,9 @@ async fn topic_permission_order_and_cleaning_commands() {
     cluster.shutdown().await;
 }
 
-/// Sends two messages (tags TagA, TagB) to a one-queue topic; the first's id.
+/// Sends two messages (tags TagA, TagB) to a one-queue topic and waits
+/// until its consume queue lists both (it is built just after the append);
+/// the first's id.
 async fn two_messages(cli: &Cli, topic: &str) -> String {
     cli.admin(&["updateTopic", "-t", topic, "-r", "1", "-w", "1"])
         .await;
@@ -165,6 +182,15 @@ async fn two_messages(cli: &Cli, topic: &str) -> String {
     let sent = cli.admin(&first).await;
     cli.admin(&["sendMessage", "-t", topic, "-p", "second", "--tags", "TagB"])
         .await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = cli.admin(&["topicStatus", "-t", topic]).await;
+        if status["queues"][0]["maxOffset"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["queues"][0]["maxOffset"], 2, "{status}");
     sent["msgId"].as_str().unwrap().to_owned()
 }
 
