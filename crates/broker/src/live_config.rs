@@ -320,6 +320,29 @@ mod tests {
     }
 
     #[test]
+    fn updates_go_back_into_the_file_the_broker_started_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("broker.conf");
+        std::fs::write(&conf, "# mine\nbrokerName=b1\nbrokerPermission=6\n").unwrap();
+        let l = live(dir.path());
+        l.set_file(conf.clone());
+        let out = l.update(&pairs(&[("brokerPermission", "2")]), 3).unwrap();
+        assert_eq!(out.file, conf);
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert_eq!(text, "# mine\nbrokerName=b1\nbrokerPermission=2\n");
+        let toml = dir.path().join("broker.toml");
+        std::fs::write(&toml, "brokerName = \"b1\"\n").unwrap();
+        l.set_file(toml.clone());
+        l.update(
+            &pairs(&[("brokerName", "b2"), ("slaveReadEnable", "true")]),
+            4,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&toml).unwrap();
+        assert_eq!(text, "brokerName = \"b2\"\nslaveReadEnable = true\n");
+    }
+
+    #[test]
     fn rewrite_keeps_other_lines_and_speaks_the_file_syntax() {
         let new = BTreeMap::from([
             ("a".to_owned(), Value::from(2)),

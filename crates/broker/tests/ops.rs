@@ -205,13 +205,15 @@ async fn running_info_and_direct_consume_reach_the_named_client() {
     c.shutdown().await;
 }
 
-#[tokio::test]
-async fn consume_views_stats_and_offset_cloning() {
+/// A cluster with three messages in OpsView queue 0 and group G_VIEW
+/// (in the subscription table) committed at offset 1.
+async fn viewed_cluster() -> TestCluster {
     let c = TestCluster::start().await;
     for i in 0..3 {
+        let body = format!("m{i}");
         send_ok(
             &c,
-            send_v2("OpsView", 0, format!("m{i}").as_bytes(), &props("TagA", "")),
+            send_v2("OpsView", 0, body.as_bytes(), &props("TagA", "")),
         )
         .await;
     }
@@ -226,26 +228,25 @@ async fn consume_views_stats_and_offset_cloning() {
         },
     );
     assert_eq!(c.call(commit).await.code, 0);
-    // The group must exist in the subscription table to be listed.
     let group = protocol::body::group::SubscriptionGroupConfig {
         group_name: "G_VIEW".into(),
         ..Default::default()
     };
-    let r = c
-        .call(
-            RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
-                .with_body(group.to_json_bytes().unwrap()),
-        )
-        .await;
+    let create = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+        .with_body(group.to_json_bytes().unwrap());
+    let r = c.call(create).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
+    c
+}
 
-    let r = c
-        .call(req(
-            RequestCode::GET_BROKER_CONSUME_STATS,
-            &GetConsumeStatsInBrokerHeader { is_order: None },
-        ))
-        .await;
-    let list = ConsumeStatsList::from_json_bytes(&r.body).unwrap();
+#[tokio::test]
+async fn broker_consume_stats_and_consume_queue_views() {
+    let c = viewed_cluster().await;
+    let stats = req(
+        RequestCode::GET_BROKER_CONSUME_STATS,
+        &GetConsumeStatsInBrokerHeader { is_order: None },
+    );
+    let list = ConsumeStatsList::from_json_bytes(&c.call(stats).await.body).unwrap();
     let (_, stats) = list.groups.iter().find(|(g, _)| g == "G_VIEW").unwrap();
     assert_eq!(stats.len(), 1);
     assert!(list.total_diff >= 2, "{list:?}");
@@ -267,12 +268,14 @@ async fn consume_views_stats_and_offset_cloning() {
     assert_eq!((body.min_queue_index, body.max_queue_index), (0, 3));
     assert_eq!(body.queue_data.len(), 2);
     assert!(body.queue_data[1].physic_offset > body.queue_data[0].physic_offset);
-    assert_error(
-        &c.call(cq(0, 0)).await,
-        ResponseCode::INVALID_PARAMETER,
-        "count",
-    );
+    let r = c.call(cq(0, 0)).await;
+    assert_error(&r, ResponseCode::INVALID_PARAMETER, "count");
+    c.shutdown().await;
+}
 
+#[tokio::test]
+async fn stats_windows_rates_and_offset_cloning() {
+    let c = viewed_cluster().await;
     let view = |name: &str, key: &str| {
         req(
             RequestCode::VIEW_BROKER_STATS_DATA,
@@ -283,16 +286,10 @@ async fn consume_views_stats_and_offset_cloning() {
         )
     };
     assert_eq!(c.call(view("TOPIC_PUT_NUMS", "OpsView")).await.code, 0);
-    assert_error(
-        &c.call(view("TOPIC_PUT_NUMS", "Nope")).await,
-        ResponseCode::SYSTEM_ERROR,
-        "Nope",
-    );
-    assert_error(
-        &c.call(view("BAD", "x")).await,
-        ResponseCode::INVALID_PARAMETER,
-        "BAD",
-    );
+    let r = c.call(view("TOPIC_PUT_NUMS", "Nope")).await;
+    assert_error(&r, ResponseCode::SYSTEM_ERROR, "Nope");
+    let r = c.call(view("BAD", "x")).await;
+    assert_error(&r, ResponseCode::INVALID_PARAMETER, "BAD");
 
     let clone = req(
         RequestCode::CLONE_GROUP_OFFSET,
@@ -304,20 +301,12 @@ async fn consume_views_stats_and_offset_cloning() {
         },
     );
     assert_eq!(c.call(clone).await.code, 0);
-    let r = c
-        .call(RemotingCommand::request(
-            RequestCode::GET_ALL_CONSUMER_OFFSET,
-        ))
-        .await;
-    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let all = RemotingCommand::request(RequestCode::GET_ALL_CONSUMER_OFFSET);
+    let text = String::from_utf8_lossy(&c.call(all).await.body).into_owned();
     assert!(text.contains("OpsView@G_COPY"), "{text}");
 
-    let info = c
-        .call(RemotingCommand::request(
-            RequestCode::GET_BROKER_RUNTIME_INFO,
-        ))
-        .await;
-    let table = KvTable::decode(&info.body).unwrap().table;
+    let info = RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO);
+    let table = KvTable::decode(&c.call(info).await.body).unwrap().table;
     assert_eq!(table["putTps"].split(' ').count(), 3, "{table:?}");
     c.shutdown().await;
 }
