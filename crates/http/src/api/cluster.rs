@@ -27,7 +27,12 @@ pub async fn overview(State(s): State<Sources>) -> ApiResult<Json<Value>> {
                         "getTotal": get("msgGetTotalTodayNow").parse::<u64>().unwrap_or(0),
                         "diskRatio": get("commitLogDiskRatio").parse::<f64>().unwrap_or(0.0),
                         "commitLogMaxOffset": get("commitLogMaxOffset"),
-                        "haLagBytes": get("haLagBytes"),
+                        // A master without slaves has no replication lag.
+                        "haLagBytes": if get("brokerRole") != "SLAVE" && get("slaves").is_empty() {
+                            String::new()
+                        } else {
+                            get("haLagBytes")
+                        },
                         "bootTimestamp": get("bootTimestamp"),
                     })
                 }

@@ -1,7 +1,7 @@
 //! Topics: list with configs, create/update, delete, and one topic's queues
 //! (min/max offsets), route and consuming groups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -21,12 +21,14 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
-fn kind(name: &str) -> &'static str {
+/// Cluster and broker names are topics too (brokers route by them), and
+/// system ones.
+fn kind(name: &str, infra: &BTreeSet<String>) -> &'static str {
     if topics::is_retry_topic(name) {
         "retry"
     } else if topics::is_dlq_topic(name) {
         "dlq"
-    } else if is_system_topic(name) {
+    } else if is_system_topic(name) || infra.contains(name) {
         "system"
     } else {
         "normal"
@@ -44,6 +46,13 @@ fn message_type(c: &TopicConfig) -> String {
 pub async fn list(State(s): State<Sources>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let needle = q.q.unwrap_or_default().to_ascii_lowercase();
+    let info = admin.cluster_info().await?;
+    let infra: BTreeSet<String> = info
+        .cluster_addr_table
+        .keys()
+        .chain(info.broker_addr_table.keys())
+        .cloned()
+        .collect();
     let mut merged: BTreeMap<String, (TopicConfig, Vec<String>)> = BTreeMap::new();
     for (broker, addr) in admin.masters(None).await? {
         for (name, config) in admin.topic_configs(&addr).await?.topic_config_table {
@@ -61,7 +70,7 @@ pub async fn list(State(s): State<Sources>, Query(q): Query<ListQuery>) -> ApiRe
         .into_iter()
         .map(|(name, (c, brokers))| {
             json!({
-                "name": name, "kind": kind(&name), "brokers": brokers,
+                "name": name, "kind": kind(&name, &infra), "brokers": brokers,
                 "readQueues": c.read_queue_nums, "writeQueues": c.write_queue_nums,
                 "perm": c.perm, "order": c.order, "messageType": message_type(&c),
             })

@@ -271,20 +271,30 @@ fn store(s: &BrokerState, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::E
         unit("milliseconds"),
         &reserve,
     )?;
+    // A master without slaves has nothing to be behind: no sample then
+    // (rather than its whole commit log as "lag").
     let ha = broker::ha::status(s);
+    let replicated = s.is_slave() || !ha.slaves.is_empty();
+    let sample = |v: u64| -> Vec<(Labels, i64)> {
+        if replicated {
+            vec![(Labels::new(), v as i64)]
+        } else {
+            Vec::new()
+        }
+    };
     gauges(
         enc,
         "apogee_ha_lag",
         "Commit-log bytes the slowest slave is behind (slave: behind its master).",
         Some(Unit::Bytes),
-        &[(Labels::new(), ha.lag_bytes as i64)],
+        &sample(ha.lag_bytes),
     )?;
     gauges(
         enc,
         "apogee_ha_lag_time",
         "Seconds the replica is behind.",
         Some(Unit::Seconds),
-        &[(Labels::new(), ha.lag_seconds as i64)],
+        &sample(ha.lag_seconds),
     )
 }
 
