@@ -283,6 +283,9 @@ impl ProcessCluster {
                 self.namesrv_list(),
                 "--listen".into(),
                 addr,
+                // Several brokers share this host: none may take 8081.
+                "--grpc-listen".into(),
+                "127.0.0.1:0".into(),
                 "-c".into(),
                 conf_path.display().to_string(),
             ],
