@@ -58,6 +58,10 @@ pub enum ProtocolError {
     /// The stored body CRC does not match the body bytes.
     #[error("body CRC mismatch: stored {stored}, computed {computed}")]
     BodyCrcMismatch { stored: u32, computed: u32 },
+    /// Java properties text (a config file or a config body) with a line
+    /// that is not `key=value`.
+    #[error("properties line {line}: {reason}")]
+    BadProperties { line: usize, reason: String },
     /// A field is longer than the wire format allows.
     #[error("{field} is {len} bytes, the limit is {max}")]
     TooLong {
