@@ -16,7 +16,7 @@ use crate::error::BrokerError;
 use crate::processor::BrokerProcessor;
 use crate::services;
 use crate::state::BrokerState;
-use crate::tables::arrivals::PullWaiters;
+use crate::tables::arrivals::QueueArrivals;
 use crate::tables::clients::Clients;
 use crate::tables::delay::ScheduleService;
 use crate::tables::groups::{GroupTable, GROUPS_FILE};
@@ -67,8 +67,8 @@ impl Broker {
         let locks = LockTable::new(Duration::from_millis(config.rebalance_lock_max_live_time));
         locks.load(&store);
 
-        let waiters = Arc::new(PullWaiters::default());
-        let wake = waiters.clone();
+        let arrivals = Arc::new(QueueArrivals::default());
+        let wake = arrivals.clone();
         store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _max, _tag| {
             wake.wake(topic, queue_id)
         }));
@@ -104,7 +104,7 @@ impl Broker {
             groups,
             offsets,
             clients: Clients::default(),
-            waiters,
+            arrivals,
             sql: Default::default(),
             client: RemotingClient::new(ClientConfig::default(), None),
             advertised_addr: advertised,
@@ -182,7 +182,7 @@ impl Broker {
         // owners: they keep their queues across the restart.
         self.state.locks.stop_saving();
         self.cancel.cancel();
-        self.state.waiters.wake_all();
+        self.state.arrivals.wake_all();
         for server in self.servers {
             server.shutdown().await;
         }

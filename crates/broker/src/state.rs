@@ -14,7 +14,7 @@ use store::MessageStore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{BrokerConfig, BrokerRole};
-use crate::tables::arrivals::PullWaiters;
+use crate::tables::arrivals::QueueArrivals;
 use crate::tables::clients::Clients;
 use crate::tables::delay::ScheduleService;
 use crate::tables::groups::GroupTable;
@@ -35,7 +35,9 @@ pub struct BrokerState {
     pub groups: GroupTable,
     pub offsets: OffsetTable,
     pub clients: Clients,
-    pub waiters: Arc<PullWaiters>,
+    /// Per-queue arrival signals: parked pulls and the delivery services
+    /// wait on them; the store's dispatcher fires them.
+    pub arrivals: Arc<QueueArrivals>,
     /// Compiled SQL92 subscriptions.
     pub sql: SqlCache,
     /// Client for NameServers and, on slaves, the master.

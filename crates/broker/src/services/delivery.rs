@@ -34,7 +34,7 @@ pub async fn wake_loop<F, Fut>(
     F: FnMut() -> Fut,
     Fut: Future<Output = Duration>,
 {
-    let arrivals = state.waiters.waiter(topic, queue_id);
+    let arrivals = state.arrivals.signal(topic, queue_id);
     while !cancel.is_cancelled() {
         let notified = arrivals.notified();
         tokio::pin!(notified);
