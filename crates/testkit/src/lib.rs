@@ -6,6 +6,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod cluster;
+pub mod requests;
+pub mod wait;
 
 use std::net::SocketAddr;
 use std::time::Duration;
