@@ -117,7 +117,7 @@ pub fn get_broker_runtime_info(
     ] {
         put(k, "0".into());
     }
-    for (k, v) in crate::services::ha::status(state).kv_pairs() {
+    for (k, v) in state.ha_status().kv_pairs() {
         put(&k, v);
     }
     let body = KvTable { table: t }.encode();
