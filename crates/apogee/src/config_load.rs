@@ -81,30 +81,12 @@ fn env_key(suffix: &str, table: &toml::Table) -> String {
         .unwrap_or(flat)
 }
 
-/// Parses Java properties text: `key=value` or `key:value` lines, `#` and
-/// `!` comments, blank lines. (Continuation lines are not used by RocketMQ's
-/// shipped configs and are rejected.)
+/// Parses Java properties text (protocol's one parser); a later duplicate
+/// key wins.
 pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        if line.ends_with('\\') {
-            bail!("line {}: continuation lines are not supported", n + 1);
-        }
-        let split = line
-            .find(['=', ':'])
-            .ok_or_else(|| anyhow!("line {}: expected key=value, got `{line}`", n + 1))?;
-        let key = line[..split].trim();
-        let value = line[split + 1..].trim();
-        if key.is_empty() {
-            bail!("line {}: empty key", n + 1);
-        }
-        out.insert(key.to_owned(), value.to_owned());
-    }
-    Ok(out)
+    Ok(protocol::java_properties::parse(text)?
+        .into_iter()
+        .collect())
 }
 
 /// Types each property by the default of the field it sets; a key that no

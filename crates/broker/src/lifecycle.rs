@@ -16,7 +16,7 @@ use crate::error::BrokerError;
 use crate::processor::BrokerProcessor;
 use crate::services;
 use crate::state::BrokerState;
-use crate::tables::arrivals::PullWaiters;
+use crate::tables::arrivals::QueueArrivals;
 use crate::tables::clients::Clients;
 use crate::tables::delay::ScheduleService;
 use crate::tables::groups::{GroupTable, GROUPS_FILE};
@@ -76,8 +76,8 @@ impl Broker {
             file: "message request modes",
             reason: e.to_string(),
         })?;
-        let waiters = Arc::new(PullWaiters::default());
-        let wake = waiters.clone();
+        let arrivals = Arc::new(QueueArrivals::default());
+        let wake = arrivals.clone();
         let pop_wake = pop.waiters.clone();
         store.set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, _max, _tag| {
             wake.wake(topic, queue_id);
@@ -121,7 +121,7 @@ impl Broker {
             groups,
             offsets,
             clients: Clients::default(),
-            waiters,
+            arrivals,
             sql: Default::default(),
             client: RemotingClient::new(ClientConfig::default(), None),
             advertised_addr: advertised,
@@ -199,7 +199,7 @@ impl Broker {
         // owners: they keep their queues across the restart.
         self.state.locks.stop_saving();
         self.cancel.cancel();
-        self.state.waiters.wake_all();
+        self.state.arrivals.wake_all();
         self.state.pop.shut_down();
         for server in self.servers {
             server.shutdown().await;

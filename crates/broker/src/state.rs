@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{BrokerConfig, BrokerRole};
 use crate::live_config::LiveConfig;
-use crate::tables::arrivals::PullWaiters;
+use crate::tables::arrivals::QueueArrivals;
 use crate::tables::clients::Clients;
 use crate::tables::delay::ScheduleService;
 use crate::tables::groups::GroupTable;
@@ -36,7 +36,9 @@ pub struct BrokerState {
     pub groups: GroupTable,
     pub offsets: OffsetTable,
     pub clients: Clients,
-    pub waiters: Arc<PullWaiters>,
+    /// Per-queue arrival signals: parked pulls and the delivery services
+    /// wait on them; the store's dispatcher fires them.
+    pub arrivals: Arc<QueueArrivals>,
     /// Compiled SQL92 subscriptions.
     pub sql: SqlCache,
     /// Client for NameServers and, on slaves, the master.

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use broker::{Broker, BrokerConfig, BrokerRole};
 use namesrv::{NameServer, NamesrvConfig};
-use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
-use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::header::pull::PullMessageResponseHeader;
+use protocol::header::send::SendMessageResponseHeader;
 use protocol::message::msgid::decode_offset_msg_id;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
+use testkit::requests::{pull_request, send_request};
 
 /// A test store that keeps accepting writes on a nearly full shared disk.
 fn store_at(dir: &std::path::Path) -> broker::StoreConfig {
@@ -111,20 +112,7 @@ async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) {
 }
 
 async fn send(client: &RemotingClient, addr: &str, topic: &str, body: &[u8]) -> RemotingCommand {
-    let header = SendMessageRequestHeader {
-        producer_group: "PG".into(),
-        topic: topic.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: 0,
-        sys_flag: 0,
-        born_timestamp: 1,
-        flag: 0,
-        properties: Some("TAGS\u{1}t\u{2}".into()),
-        ..SendMessageRequestHeader::default()
-    };
-    let req = RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE, &header)
-        .with_body(bytes::Bytes::copy_from_slice(body));
+    let req = send_request(topic, 0, "t", body);
     client
         .invoke(addr, req, Duration::from_secs(10))
         .await
@@ -132,22 +120,12 @@ async fn send(client: &RemotingClient, addr: &str, topic: &str, body: &[u8]) -> 
 }
 
 async fn pull(client: &RemotingClient, addr: &str, topic: &str, offset: i64) -> RemotingCommand {
-    let header = PullMessageRequestHeader {
-        consumer_group: "CG".into(),
-        topic: topic.into(),
-        queue_id: 0,
-        queue_offset: offset,
-        max_msg_nums: 32,
-        sys_flag: 1 << 2,
-        commit_offset: 0,
-        suspend_timeout_millis: 0,
-        subscription: Some("*".into()),
-        sub_version: 0,
-        ..PullMessageRequestHeader::default()
-    };
-    let req = RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &header);
     client
-        .invoke(addr, req, Duration::from_secs(10))
+        .invoke(
+            addr,
+            pull_request(topic, 0, offset),
+            Duration::from_secs(10),
+        )
         .await
         .unwrap()
 }

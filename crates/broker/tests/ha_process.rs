@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+use protocol::header::pull::PullMessageResponseHeader;
 use protocol::header::query::ViewMessageRequestHeader;
-use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::header::send::SendMessageResponseHeader;
 use protocol::message::msgid::decode_offset_msg_id;
 use protocol::{RemotingCommand, RequestCode};
 use remoting::{ClientConfig, RemotingClient};
 use store::record::RecordView;
 use testkit::cluster::{BrokerSpec, ProcessCluster};
+use testkit::requests::pull_request;
 
 const TOPIC: &str = "HaLoad";
 
@@ -24,20 +25,7 @@ fn client() -> RemotingClient {
 }
 
 fn send_request(body: &[u8]) -> RemotingCommand {
-    let header = SendMessageRequestHeader {
-        producer_group: "PG".into(),
-        topic: TOPIC.into(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
-        queue_id: -1,
-        sys_flag: 0,
-        born_timestamp: 1,
-        flag: 0,
-        properties: Some("TAGS\u{1}load\u{2}".into()),
-        ..SendMessageRequestHeader::default()
-    };
-    RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE, &header)
-        .with_body(bytes::Bytes::copy_from_slice(body))
+    testkit::requests::send_request(TOPIC, -1, "load", body)
 }
 
 /// Acknowledged sends: commit-log offset → body.
@@ -305,20 +293,7 @@ async fn producing_and_consuming_survive_a_nameserver_kill() {
     let start = Instant::now();
     while got < sent && start.elapsed() < Duration::from_secs(10) {
         for (q, offset) in offsets.iter_mut().enumerate() {
-            let header = PullMessageRequestHeader {
-                consumer_group: "CG".into(),
-                topic: TOPIC.into(),
-                queue_id: q as i32,
-                queue_offset: *offset,
-                max_msg_nums: 32,
-                sys_flag: 1 << 2,
-                commit_offset: 0,
-                suspend_timeout_millis: 0,
-                subscription: Some("*".into()),
-                sub_version: 0,
-                ..PullMessageRequestHeader::default()
-            };
-            let req = RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &header);
+            let req = pull_request(TOPIC, q as i32, *offset);
             let r = c
                 .invoke(&broker, req, Duration::from_secs(5))
                 .await

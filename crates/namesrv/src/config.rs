@@ -241,7 +241,7 @@ impl NamesrvConfig {
     /// # Errors
     /// [`NamesrvError::Config`] naming an unknown key or a bad value.
     pub fn with_properties(&self, text: &str) -> Result<Self, NamesrvError> {
-        self.with_pairs(&parse_properties(text))
+        self.with_pairs(&parse_properties(text)?)
     }
 
     /// This config with `key=value` pairs applied (then validated).
@@ -314,17 +314,12 @@ fn typed_like(current: &Value, key: &str, raw: &str) -> Result<Value, NamesrvErr
     })
 }
 
-/// Parses Java properties text: `key=value` or `key: value` lines, `#` and
-/// `!` comments, blank lines skipped.
-pub fn parse_properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .map(|l| match l.find(['=', ':']) {
-            Some(i) => (l[..i].trim().to_owned(), l[i + 1..].trim().to_owned()),
-            None => (l.to_owned(), String::new()),
-        })
-        .collect()
+/// Parses Java properties text (protocol's one parser).
+///
+/// # Errors
+/// [`NamesrvError::Config`] naming the bad line.
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, NamesrvError> {
+    protocol::java_properties::parse(text).map_err(|e| NamesrvError::Config(e.to_string()))
 }
 
 /// Durations as integer milliseconds, as Java's keys are.

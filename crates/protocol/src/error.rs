@@ -61,6 +61,10 @@ pub enum ProtocolError {
     /// A header carries more extFields entries than any request needs.
     #[error("the header has more than {max} extFields entries")]
     TooManyExtFields { max: usize },
+    /// Java properties text (a config file or a config body) with a line
+    /// that is not `key=value`.
+    #[error("properties line {line}: {reason}")]
+    BadProperties { line: usize, reason: String },
     /// A field is longer than the wire format allows.
     #[error("{field} is {len} bytes, the limit is {max}")]
     TooLong {

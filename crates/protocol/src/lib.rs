@@ -18,6 +18,7 @@ pub mod header;
 pub mod header_binary;
 pub mod header_json;
 mod header_json_fast;
+pub mod java_properties;
 pub mod message;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode};

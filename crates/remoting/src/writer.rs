@@ -15,8 +15,11 @@ use tracing::{debug, warn};
 use crate::connection::Connection;
 use crate::outbound::Outbound;
 
-/// Bodies larger than this are written from their own buffer instead of
-/// being copied into the batch (the broker ships mapped commitlog slices).
+/// Bodies larger than this are written from their own buffer (one vectored
+/// write with the batch) instead of being copied into the batch; smaller
+/// ones are copied, which lets many frames leave in one write. A pull
+/// response's body is already one buffer: the broker joined the mapped
+/// commit-log slices into it (docs/architecture.md, "Pull").
 pub(crate) const LARGE_BODY: usize = 64 * 1024;
 /// A batch stops collecting commands once it holds this many bytes.
 const MAX_BATCH: usize = 1024 * 1024;

@@ -7,6 +7,8 @@
 
 pub mod cluster;
 pub mod readback;
+pub mod requests;
+pub mod wait;
 
 use std::net::SocketAddr;
 use std::time::Duration;

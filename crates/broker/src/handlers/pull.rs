@@ -184,14 +184,14 @@ async fn hold(
         Duration::from_millis(state.live.broker().short_polling_time_mills)
     };
     let deadline = tokio::time::Instant::now() + hold_for;
-    let waiter = state.waiters.waiter(&h.topic, h.queue_id);
+    let arrival = state.arrivals.signal(&h.topic, h.queue_id);
     let mut from = offset;
     let mut last;
     loop {
-        let notified = waiter.notified();
+        let notified = arrival.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        // Re-read after arming the waiter: a message that arrived in between
+        // Re-read after arming the signal: a message that arrived in between
         // is seen now rather than missed.
         let again = read(from);
         match again.status {

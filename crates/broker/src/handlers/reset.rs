@@ -56,7 +56,7 @@ pub fn invoke_broker_to_reset_offset(
     // the end of its hold (up to 30 s): clients that ignore the pushed
     // RESET_CONSUMER_CLIENT_OFFSET (ali-ons) only learn it from a pull.
     for q in moved.keys() {
-        state.waiters.wake(&h.topic, *q);
+        state.arrivals.wake(&h.topic, *q);
     }
     tracing::info!(group = %h.group, topic = %h.topic, timestamp = h.timestamp,
         force = h.is_force, ?table, "consumer offsets reset by admin");

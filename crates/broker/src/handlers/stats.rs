@@ -116,7 +116,7 @@ pub fn get_broker_runtime_info(
     for (k, v) in state.store.fault_status() {
         put(&k, v);
     }
-    for (k, v) in crate::services::ha::status(state).kv_pairs() {
+    for (k, v) in state.ha_status().kv_pairs() {
         put(&k, v);
     }
     let body = KvTable { table: t }.encode();

@@ -7,47 +7,35 @@
 //! real topic and queue. The delivered copy keeps REAL_TOPIC / REAL_QID (as
 //! Java's does) but has no DELAY property, so it is never delayed again.
 //!
-//! Progress is saved after the copy is stored (and at shutdown): a crash
-//! can deliver a message twice, never early and never not at all.
+//! Progress is saved after the copy is stored (within a second, and at
+//! shutdown): a crash can deliver a message twice, never early and never
+//! not at all.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::clock::now_ms;
 use protocol::message::{keys, topics};
 use tokio_util::sync::CancellationToken;
 
-use crate::records;
+use crate::services::delivery::{self, Retry, MAX_SLEEP, RETRY_PAUSE};
 use crate::state::BrokerState;
-use protocol::clock::now_ms;
 
-/// Longest sleep of an idle level task (bounds the effect of clock jumps).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
-/// Pause after a put the store refused (disk full, shutting down).
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-/// Starts one delivery task per level.
+/// Starts one delivery task per level, and the task saving their progress.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     for level in 1..=state.schedule.max_level() {
-        state
-            .tasks
-            .spawn(run_level(state.clone(), level, cancel.clone()));
+        let s = state.clone();
+        let c = cancel.clone();
+        state.tasks.spawn(async move {
+            let round = || deliver_due(&s, level);
+            delivery::wake_loop(&s, topics::SCHEDULE_TOPIC, level - 1, c, round).await;
+        });
     }
-}
-
-async fn run_level(state: Arc<BrokerState>, level: i32, cancel: CancellationToken) {
-    let waiter = state.waiters.waiter(topics::SCHEDULE_TOPIC, level - 1);
-    while !cancel.is_cancelled() {
-        let notified = waiter.notified();
-        tokio::pin!(notified);
-        // Armed before looking, so an arrival in between is not missed.
-        notified.as_mut().enable();
-        let sleep = deliver_due(&state, level).await;
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = &mut notified => {}
-            _ = tokio::time::sleep(sleep) => {}
-        }
-    }
+    state
+        .tasks
+        .spawn(delivery::persist_loop(state.clone(), cancel.clone(), |s| {
+            &s.schedule
+        }));
 }
 
 /// Delivers every due entry of a level; returns how long to sleep.
@@ -72,48 +60,13 @@ async fn deliver_due(state: &Arc<BrokerState>, level: i32) -> Duration {
             let wait = Duration::from_millis((entry.tag_hash - now) as u64);
             break wait.min(MAX_SLEEP);
         }
-        match deliver_one(state, entry.phys_offset).await {
+        match delivery::deliver(state, entry.phys_offset, "delay", &[keys::DELAY]).await {
             Ok(()) => offset += 1,
             Err(Retry) => break RETRY_PAUSE,
         }
     };
     if offset != start {
         state.schedule.set_offset(level, offset);
-        let s = state.clone();
-        let _ = tokio::task::spawn_blocking(move || s.schedule.persist(&s.store)).await;
     }
     sleep
-}
-
-/// The put failed for a reason that may pass (disk full, shutting down).
-struct Retry;
-
-/// Puts the real message for one schedule entry. Entries whose record is
-/// gone or unusable are skipped with a log line (Ok), so one bad record
-/// never blocks its level.
-async fn deliver_one(state: &Arc<BrokerState>, phys_offset: i64) -> Result<(), Retry> {
-    let mut rec = match records::load(state, phys_offset) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(offset = phys_offset, error = %e, "scheduled message skipped");
-            return Ok(());
-        }
-    };
-    if let Err(e) = records::restore_real(&mut rec) {
-        tracing::warn!(offset = phys_offset, error = %e, "scheduled message skipped");
-        return Ok(());
-    }
-    rec.properties.remove(keys::DELAY);
-    rec.properties.insert(keys::WAIT, "false");
-    match records::put(state, &rec, false).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => {
-            tracing::warn!(offset = phys_offset, error = %e, "scheduled delivery will be retried");
-            Err(Retry)
-        }
-        Err(e) => {
-            tracing::error!(offset = phys_offset, error = %e, "scheduled message dropped");
-            Ok(())
-        }
-    }
 }

@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod delay;
+pub mod delivery;
 pub mod ha;
 pub mod register;
 pub mod timer;

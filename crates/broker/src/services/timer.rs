@@ -9,67 +9,33 @@ use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::clock::now_ms;
 use protocol::message::sysflag::perm;
 use protocol::message::{keys, topics};
 use tokio_util::sync::CancellationToken;
 
 use crate::records;
+use crate::services::delivery::{self, MAX_SLEEP, RETRY_PAUSE};
 use crate::state::BrokerState;
-use protocol::clock::now_ms;
 
-/// Longest sleep when nothing is due (bounds the effect of clock jumps).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
-/// Pause after a put the store refused.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
-/// How often the checkpoint is saved while it changes.
-const PERSIST_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Starts the timer task.
+/// Starts the timer task, and the task saving its checkpoint.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     state
         .topics
         .ensure(topics::TIMER_TOPIC, 1, perm::READ_WRITE);
-    state.tasks.spawn(run(state.clone(), cancel.clone()));
+    let (s, c) = (state.clone(), cancel.clone());
+    state.tasks.spawn(async move {
+        let round = || async {
+            scan(&s);
+            deliver_due(&s).await
+        };
+        delivery::wake_loop(&s, topics::TIMER_TOPIC, 0, c, round).await;
+    });
     state
         .tasks
-        .spawn(persist_loop(state.clone(), cancel.clone()));
-}
-
-/// Saves the checkpoint every [`PERSIST_INTERVAL`] when it changed. Saving
-/// is apart from delivering because a save (three fsyncs, and up to
-/// [`MAX_REMEMBERED`] offsets of JSON) takes milliseconds to hundreds of
-/// milliseconds on a busy disk: done after each round of deliveries, it
-/// held back every message falling due meanwhile. The final save is the
-/// broker's, at shutdown, once this task has stopped.
-async fn persist_loop(state: Arc<BrokerState>, cancel: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(PERSIST_INTERVAL) => {}
-        }
-        if state.timer.inner.lock().dirty {
-            let s = state.clone();
-            // Not cancelled midway: a save in flight finishes before the
-            // broker's own final save can start.
-            let _ = tokio::task::spawn_blocking(move || s.timer.persist(&s.store)).await;
-        }
-    }
-}
-
-async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
-    let waiter = state.waiters.waiter(topics::TIMER_TOPIC, 0);
-    while !cancel.is_cancelled() {
-        let notified = waiter.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        scan(&state);
-        let sleep = deliver_due(&state).await;
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = &mut notified => {}
-            _ = tokio::time::sleep(sleep) => {}
-        }
-    }
+        .spawn(delivery::persist_loop(state.clone(), cancel.clone(), |s| {
+            &s.timer
+        }));
 }
 
 /// Loads new entries of the timer queue into the heap.
@@ -133,7 +99,7 @@ async fn deliver_due(state: &Arc<BrokerState>) -> Duration {
             }
         };
         let Reverse((_, queue_offset, phys)) = next;
-        if deliver_one(state, phys).await.is_err() {
+        if delivery::deliver(state, phys, "timer", &[]).await.is_err() {
             state.timer.inner.lock().heap.push(next);
             return RETRY_PAUSE;
         }
@@ -141,32 +107,5 @@ async fn deliver_due(state: &Arc<BrokerState>) -> Duration {
         inner.waiting.remove(&queue_offset);
         inner.delivered.insert(queue_offset);
         inner.dirty = true;
-    }
-}
-
-/// Puts the real message; `Err` when worth retrying.
-async fn deliver_one(state: &Arc<BrokerState>, phys: i64) -> Result<(), ()> {
-    let mut rec = match records::load(state, phys) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(offset = phys, error = %e, "timed message skipped");
-            return Ok(());
-        }
-    };
-    if let Err(e) = records::restore_real(&mut rec) {
-        tracing::warn!(offset = phys, error = %e, "timed message skipped");
-        return Ok(());
-    }
-    rec.properties.insert(keys::WAIT, "false");
-    match records::put(state, &rec, false).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_transient() => {
-            tracing::warn!(offset = phys, error = %e, "timed delivery will be retried");
-            Err(())
-        }
-        Err(e) => {
-            tracing::error!(offset = phys, error = %e, "timed message dropped");
-            Ok(())
-        }
     }
 }

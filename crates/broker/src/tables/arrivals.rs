@@ -1,5 +1,8 @@
-//! Long polling: pulls that found nothing park on their queue until a
-//! message for it is dispatched or their hold time ends.
+//! Arrival signals, one per topic and queue, fired by the store's
+//! dispatcher when a message for that queue is dispatched. Long polling
+//! parks a pull that found nothing on its queue's signal until a message
+//! arrives or its hold time ends; the delay and timer services wait on
+//! their system queues' signals the same way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,15 +10,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-/// Wake-up points per topic and queue.
+/// Arrival signals per topic and queue.
 #[derive(Default)]
-pub struct PullWaiters {
+pub struct QueueArrivals {
     queues: Mutex<HashMap<String, HashMap<i32, Arc<Notify>>>>,
 }
 
-impl PullWaiters {
-    /// The wake-up point of one queue (created on first use).
-    pub fn waiter(&self, topic: &str, queue_id: i32) -> Arc<Notify> {
+impl QueueArrivals {
+    /// The arrival signal of one queue (created on first use).
+    pub fn signal(&self, topic: &str, queue_id: i32) -> Arc<Notify> {
         let mut queues = self.queues.lock();
         if let Some(n) = queues.get(topic).and_then(|q| q.get(&queue_id)) {
             return n.clone();
@@ -28,7 +31,8 @@ impl PullWaiters {
             .clone()
     }
 
-    /// Wakes every pull parked on a queue (called by the store's dispatcher).
+    /// Wakes everything waiting on a queue (the store's dispatcher calls it
+    /// for every message; a reset of offsets calls it too).
     pub fn wake(&self, topic: &str, queue_id: i32) {
         let queues = self.queues.lock();
         if let Some(n) = queues.get(topic).and_then(|q| q.get(&queue_id)) {
@@ -36,7 +40,7 @@ impl PullWaiters {
         }
     }
 
-    /// Wakes every parked pull (shutdown).
+    /// Wakes everything waiting on any queue (shutdown).
     pub fn wake_all(&self) {
         for q in self.queues.lock().values() {
             for n in q.values() {
@@ -53,8 +57,8 @@ mod tests {
 
     #[tokio::test]
     async fn wake_reaches_a_parked_waiter() {
-        let w = Arc::new(PullWaiters::default());
-        let n = w.waiter("T", 1);
+        let w = Arc::new(QueueArrivals::default());
+        let n = w.signal("T", 1);
         let notified = n.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();

@@ -4,11 +4,15 @@
 //! in `services/delay.rs`; the send-path rule in `rules/delay.rs`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use protocol::body::group::DelayOffsetSerializeWrapper;
 
-use crate::error::{BrokerError, BrokerResult};
+use store::MessageStore;
+
+use crate::error::BrokerResult;
+use crate::tables::metadata::{self, SavedProgress};
 
 /// The offsets file under `config/`.
 pub const DELAY_OFFSET_FILE: &str = "delayOffset.json";
@@ -18,6 +22,8 @@ pub struct ScheduleService {
     /// Delay of each level in ms, level 1 first.
     levels: Vec<i64>,
     offsets: Mutex<BTreeMap<i32, i64>>,
+    /// Offsets changed since the last save.
+    dirty: AtomicBool,
 }
 
 impl ScheduleService {
@@ -27,6 +33,7 @@ impl ScheduleService {
         ScheduleService {
             levels,
             offsets: Mutex::new(BTreeMap::new()),
+            dirty: AtomicBool::new(false),
         }
     }
 
@@ -42,6 +49,7 @@ impl ScheduleService {
 
     pub(crate) fn set_offset(&self, level: i32, offset: i64) {
         self.offsets.lock().insert(level, offset);
+        self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// The persisted / GET_ALL_DELAY_OFFSET form.
@@ -60,34 +68,34 @@ impl ScheduleService {
     ///
     /// # Errors
     /// A file that cannot be read or parsed.
-    pub fn load(&self, store: &store::MessageStore) -> BrokerResult<()> {
-        let text = store
-            .metadata_file(DELAY_OFFSET_FILE)
-            .load()
-            .map_err(BrokerError::from)?;
-        if let Some(text) = text {
-            let w = DelayOffsetSerializeWrapper::from_json_bytes(text.as_bytes()).map_err(|e| {
-                BrokerError::Metadata {
-                    file: DELAY_OFFSET_FILE,
-                    reason: e.to_string(),
-                }
-            })?;
+    pub fn load(&self, store: &MessageStore) -> BrokerResult<()> {
+        let parse = |text: &str| {
+            DelayOffsetSerializeWrapper::from_json_bytes(text.as_bytes()).map_err(|e| e.to_string())
+        };
+        if let Some(w) = metadata::load(store, DELAY_OFFSET_FILE, parse)? {
             *self.offsets.lock() = w.offset_table;
         }
         Ok(())
     }
 
     /// Saves `delayOffset.json` (errors are logged).
-    pub fn persist(&self, store: &store::MessageStore) {
-        match self.to_json() {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                if let Err(e) = store.metadata_file(DELAY_OFFSET_FILE).save(&text) {
-                    tracing::error!("cannot save {DELAY_OFFSET_FILE}: {e}");
-                }
-            }
-            Err(e) => tracing::error!("cannot encode {DELAY_OFFSET_FILE}: {e}"),
-        }
+    pub fn persist(&self, store: &MessageStore) {
+        self.dirty.store(false, Ordering::Relaxed);
+        let text = self
+            .to_json()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| e.to_string());
+        metadata::save(store, DELAY_OFFSET_FILE, text);
+    }
+}
+
+impl SavedProgress for ScheduleService {
+    fn changed(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
+    fn save(&self, store: &MessageStore) {
+        self.persist(store);
     }
 }
 

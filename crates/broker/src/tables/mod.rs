@@ -10,6 +10,7 @@ pub mod delay;
 pub mod groups;
 pub mod ha;
 pub mod locks;
+pub mod metadata;
 pub mod offsets;
 pub mod subscription;
 pub mod timer;

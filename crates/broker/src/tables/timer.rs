@@ -10,7 +10,10 @@ use std::collections::{BTreeSet, BinaryHeap};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{BrokerError, BrokerResult};
+use store::MessageStore;
+
+use crate::error::BrokerResult;
+use crate::tables::metadata::{self, SavedProgress};
 
 /// The checkpoint file under `config/`.
 pub const CHECKPOINT_FILE: &str = "timerCheckpoint.json";
@@ -61,17 +64,10 @@ impl TimerService {
     ///
     /// # Errors
     /// A file that cannot be read or parsed.
-    pub fn load(&self, store: &store::MessageStore) -> BrokerResult<()> {
-        let text = store
-            .metadata_file(CHECKPOINT_FILE)
-            .load()
-            .map_err(BrokerError::from)?;
-        if let Some(text) = text {
-            let cp: Checkpoint =
-                serde_json::from_str(&text).map_err(|e| BrokerError::Metadata {
-                    file: CHECKPOINT_FILE,
-                    reason: e.to_string(),
-                })?;
+    pub fn load(&self, store: &MessageStore) -> BrokerResult<()> {
+        let parse =
+            |text: &str| serde_json::from_str::<Checkpoint>(text).map_err(|e| e.to_string());
+        if let Some(cp) = metadata::load(store, CHECKPOINT_FILE, parse)? {
             let mut inner = self.inner.lock();
             inner.scanned = cp.checkpoint;
             inner.delivered = cp.delivered.into_iter().collect();
@@ -80,7 +76,7 @@ impl TimerService {
     }
 
     /// Saves the checkpoint (errors are logged).
-    pub fn persist(&self, store: &store::MessageStore) {
+    pub fn persist(&self, store: &MessageStore) {
         let cp = {
             let mut inner = self.inner.lock();
             let checkpoint = inner.checkpoint();
@@ -96,14 +92,8 @@ impl TimerService {
                     .collect(),
             }
         };
-        match serde_json::to_string(&cp) {
-            Ok(text) => {
-                if let Err(e) = store.metadata_file(CHECKPOINT_FILE).save(&text) {
-                    tracing::error!("cannot save {CHECKPOINT_FILE}: {e}");
-                }
-            }
-            Err(e) => tracing::error!("cannot encode {CHECKPOINT_FILE}: {e}"),
-        }
+        let text = serde_json::to_string(&cp).map_err(|e| e.to_string());
+        metadata::save(store, CHECKPOINT_FILE, text);
     }
 
     /// The lowest queue offset of `rmq_sys_wheel_timer` not yet delivered.
@@ -114,6 +104,16 @@ impl TimerService {
     /// Timed messages waiting in memory.
     pub fn waiting(&self) -> usize {
         self.inner.lock().waiting.len()
+    }
+}
+
+impl SavedProgress for TimerService {
+    fn changed(&self) -> bool {
+        self.inner.lock().dirty
+    }
+
+    fn save(&self, store: &MessageStore) {
+        self.persist(store);
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 use protocol::message::topics;
 
-use crate::error::{BrokerError, BrokerResult};
+use crate::error::BrokerResult;
+use crate::tables::metadata;
 use crate::tables::offsets::OffsetTable;
 
 /// Check counts under `config/`.
@@ -53,16 +54,10 @@ impl TransactionService {
         inner.op_scanned = state_offsets
             .committed(group, topics::TRANS_OP_HALF_TOPIC, 0)
             .map_or(0, |o| o.max(0) as u64);
-        let text = store
-            .metadata_file(CHECK_FILE)
-            .load()
-            .map_err(BrokerError::from)?;
-        if let Some(text) = text {
-            let map: BTreeMap<u64, i32> =
-                serde_json::from_str(&text).map_err(|e| BrokerError::Metadata {
-                    file: CHECK_FILE,
-                    reason: e.to_string(),
-                })?;
+        let parse = |text: &str| {
+            serde_json::from_str::<BTreeMap<u64, i32>>(text).map_err(|e| e.to_string())
+        };
+        if let Some(map) = metadata::load(store, CHECK_FILE, parse)? {
             inner.checks = map.into_iter().map(|(k, v)| (k, (v, 0))).collect();
         }
         Ok(())
@@ -91,14 +86,8 @@ impl TransactionService {
         offsets.commit(group, topics::TRANS_HALF_TOPIC, 0, half as i64);
         offsets.commit(group, topics::TRANS_OP_HALF_TOPIC, 0, op as i64);
         if let Some(checks) = checks {
-            match serde_json::to_string(&checks) {
-                Ok(text) => {
-                    if let Err(e) = store.metadata_file(CHECK_FILE).save(&text) {
-                        tracing::error!("cannot save {CHECK_FILE}: {e}");
-                    }
-                }
-                Err(e) => tracing::error!("cannot encode {CHECK_FILE}: {e}"),
-            }
+            let text = serde_json::to_string(&checks).map_err(|e| e.to_string());
+            metadata::save(store, CHECK_FILE, text);
         }
     }
 

@@ -3,10 +3,10 @@
 
 use std::future::Ready;
 use std::sync::Arc;
-use std::time::Duration;
 
 use client::{Admin, ConsumeResult, MessageExt, Producer, TopicSpec};
 use parking_lot::Mutex;
+pub use testkit::wait::{trace, wait_async, wait_for};
 
 pub type Seen = Arc<Mutex<Vec<MessageExt>>>;
 
@@ -52,32 +52,6 @@ pub async fn producer(ns: &str, group: &str) -> Producer {
         .unwrap()
 }
 
-/// Polls `cond` every 50 ms for up to `secs` seconds.
-pub async fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 20 {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond()
-}
-
-/// [`wait_for`] with an asynchronous condition.
-pub async fn wait_async<F, Fut>(secs: u64, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..secs * 20 {
-        if cond().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond().await
-}
-
 /// Bodies of `seen`, as text, in arrival order.
 pub fn bodies(seen: &Seen) -> Vec<String> {
     seen.lock()
@@ -91,14 +65,4 @@ pub fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
     let mut v = v.to_vec();
     v.sort();
     v
-}
-
-/// Logs to the test output when `RUST_LOG` is set (e.g. `client=debug`).
-pub fn trace() {
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
 }

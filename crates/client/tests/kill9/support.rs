@@ -2,13 +2,13 @@
 //! broker can be SIGKILLed and restarted, clients with fast heartbeats,
 //! topic creation, recording listeners and polling waits.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use client::{Admin, Client, ClientOptions, MessageExt, TopicSpec};
 use parking_lot::Mutex;
 use testkit::cluster::{BrokerSpec, ProcessCluster};
+pub use testkit::wait::{trace, wait_async, wait_for};
 
 pub const SYNC: &str = "SYNC_FLUSH";
 pub const ASYNC: &str = "ASYNC_FLUSH";
@@ -145,32 +145,6 @@ pub async fn wait_routed(admin: &Admin, topic: &str, queues: i32, secs: u64) -> 
     .await
 }
 
-/// Polls `cond` every 50 ms for up to `secs` seconds.
-pub async fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 20 {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond()
-}
-
-/// [`wait_for`] with an asynchronous condition.
-pub async fn wait_async<F, Fut>(secs: u64, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..secs * 20 {
-        if cond().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond().await
-}
-
 /// Body text of a message.
 pub fn text(m: &MessageExt) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
@@ -178,16 +152,6 @@ pub fn text(m: &MessageExt) -> String {
 
 /// The clock the broker stamps with (same host).
 pub use protocol::clock::now_ms;
-
-/// Logs to the test output when `RUST_LOG` is set (e.g. `client=debug`).
-pub fn trace() {
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
-}
 
 /// Reads `topic` from its first offset with a fresh lite-pull group until
 /// `done` holds for what was read (or `secs` pass); returns what was read.

@@ -23,7 +23,7 @@ pub(super) fn update(
     }
     let text = std::str::from_utf8(&req.body)
         .map_err(|_| NamesrvError::Config("the properties body is not UTF-8".into()))?;
-    let pairs = parse_properties(text);
+    let pairs = parse_properties(text)?;
     let current = s.config();
     let black = current.black_listed_keys();
     if pairs.iter().any(|(k, _)| black.contains(&k.as_str())) {
