@@ -5,11 +5,11 @@ loopback ports. Prints "N passed, M failed" last; exits non-zero on failure.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import uuid
@@ -378,6 +378,8 @@ def main():
                 proc.kill()
     if failed:
         print(f"logs in {WORK}")
+    else:
+        shutil.rmtree(WORK, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

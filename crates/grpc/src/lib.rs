@@ -22,6 +22,7 @@ pub mod convert;
 pub mod error;
 pub mod offsets;
 pub mod pop;
+pub mod renew;
 pub mod route;
 pub mod send;
 pub mod server;

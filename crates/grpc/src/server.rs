@@ -88,6 +88,8 @@ impl GrpcServer {
                 tracing::error!(error = %e, "gRPC server stopped");
             }
         });
+        core.tasks
+            .spawn(crate::renew::run(core.clone(), core.cancel.clone()));
         core.tasks.spawn(heartbeat_loop(
             core.clone(),
             core.heartbeat_now.clone(),

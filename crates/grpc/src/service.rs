@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::error::{ok, status};
 use crate::pb::messaging_service_server::MessagingService;
 use crate::pb::{self, Code};
+use crate::renew::Renewals;
 use crate::sessions::Sessions;
 use crate::upstream::Upstream;
 use crate::{offsets, pop, route, send, telemetry, transaction};
@@ -23,6 +24,8 @@ use crate::{offsets, pop, route, send, telemetry, transaction};
 pub struct Core {
     pub upstream: Upstream,
     pub sessions: Sessions,
+    /// Push consumers' messages kept invisible while they are connected.
+    pub renewals: Renewals,
     /// The broker this endpoint runs beside (POP runs on it).
     pub local: Arc<BrokerState>,
     /// `host:port` to advertise when a client did not say what it dialled.
@@ -46,6 +49,7 @@ impl Core {
         Core {
             upstream,
             sessions: Sessions::default(),
+            renewals: Renewals::default(),
             local,
             advertised,
             round_robin: AtomicUsize::new(0),
@@ -134,6 +138,7 @@ impl MessagingService for Service {
         req: Request<pb::ReceiveMessageRequest>,
     ) -> Result<Response<Self::ReceiveMessageStream>, Status> {
         let deadline = grpc_deadline(&req);
+        let client = client_id(&req).unwrap_or_default();
         let (tx, rx) = mpsc::channel(64);
         let core = self.core.clone();
         let cancel = core.cancel.clone();
@@ -141,7 +146,7 @@ impl MessagingService for Service {
         self.core.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = pop::receive(&core, body, deadline, &tx) => {}
+                _ = pop::receive(&core, &client, body, deadline, &tx) => {}
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))

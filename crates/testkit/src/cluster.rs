@@ -283,6 +283,9 @@ impl ProcessCluster {
                 self.namesrv_list(),
                 "--listen".into(),
                 addr,
+                // Never the default gRPC port: other brokers run beside.
+                "--grpc-listen".into(),
+                "127.0.0.1:0".into(),
                 "-c".into(),
                 conf_path.display().to_string(),
             ],
