@@ -98,10 +98,13 @@ impl MessagingService for Service {
 
     async fn heartbeat(
         &self,
-        _req: Request<pb::HeartbeatRequest>,
+        req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         // Liveness is the Telemetry stream; answer OK even before settings
         // arrive (clients race their first heartbeat against them).
+        if let Some(client) = client_id(&req) {
+            telemetry::repush(&self.core, &client).await;
+        }
         Ok(Response::new(pb::HeartbeatResponse { status: Some(ok()) }))
     }
 
