@@ -68,6 +68,9 @@ impl Broker {
 
         let pop = crate::pop::PopService::open(&store.config().store_path_root_dir.join("pop"))
             .map_err(|e| BrokerError::Store(e.to_string()))?;
+        pop.modes
+            .load(&store)
+            .map_err(|e| BrokerError::Store(e.to_string()))?;
         let waiters = Arc::new(PullWaiters::default());
         let wake = waiters.clone();
         let pop_wake = pop.waiters.clone();

@@ -11,6 +11,7 @@ use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, lock, offsets, pull, query, reset, retry, send, stats, transaction,
 };
+use crate::pop::assignment;
 use crate::pop::remoting as pop;
 use crate::state::BrokerState;
 
@@ -98,6 +99,9 @@ async fn dispatch(
         C::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(state, req),
         C::NOTIFICATION => pop::notification(state, req).await,
         C::POLLING_INFO => pop::polling_info(state, req),
+        C::QUERY_ASSIGNMENT => assignment::query_assignment(state, req).await,
+        C::SET_MESSAGE_REQUEST_MODE => assignment::set_message_request_mode(state, req),
+        C::GET_ALL_MESSAGE_REQUEST_MODE => assignment::get_all_message_request_mode(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

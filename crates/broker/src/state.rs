@@ -66,7 +66,7 @@ pub struct BrokerState {
     /// Ordered-consumption queue locks.
     pub locks: LockTable,
     /// POP consumption state.
-    pub pop: crate::pop::PopService,
+    pub pop: crate::pop::core::PopService,
 }
 
 impl BrokerState {

@@ -171,10 +171,10 @@ async fn past_the_groups_maximum_a_message_goes_to_the_dlq() {
 }
 
 #[tokio::test]
-async fn orderly_pops_serve_the_queue_in_order_one_batch_at_a_time() {
+async fn orderly_pops_serve_each_queue_in_order_one_message_at_a_time() {
     let c = TestCluster::start().await;
     one_queue_topic(&c, "T_POP_ORDER", &[("o0", ""), ("o1", ""), ("o2", "")]).await;
-    let mut h = pop_req("T_POP_ORDER", -1, 1, 60_000);
+    let mut h = pop_req("T_POP_ORDER", -1, 32, 60_000);
     h.order = Some(true);
     let (_, a) = pop(&c, &h).await;
     assert_eq!(bodies_of(&a), ["o0"]);
@@ -194,16 +194,47 @@ async fn orderly_pops_serve_the_queue_in_order_one_batch_at_a_time() {
     let (_, b) = pop(&c, &short).await;
     assert_eq!(bodies_of(&b), ["o1"]);
     let mut wait = h.clone();
-    wait.max_msg_nums = 2;
     wait.poll_time = 20_000;
     let (r, again) = pop(&c, &wait).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
-    assert_eq!(bodies_of(&again), ["o1", "o2"]);
-    assert_eq!(again[0].topic, "T_POP_ORDER");
-    assert_eq!((again[0].reconsume_times, again[1].reconsume_times), (1, 0));
-    for m in &again {
-        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+    assert_eq!(bodies_of(&again), ["o1"]);
+    assert_eq!(
+        (again[0].topic.as_str(), again[0].reconsume_times),
+        ("T_POP_ORDER", 1)
+    );
+    assert_eq!(c.call(ack_cmd(&again[0])).await.code, 0);
+    let (_, last) = pop(&c, &h).await;
+    assert_eq!(
+        (bodies_of(&last), last[0].reconsume_times),
+        (vec!["o2".into()], 0)
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_orderly_pop_takes_the_head_of_every_free_queue() {
+    let c = TestCluster::start().await;
+    let topic = "T_POP_ORDER_QUEUES";
+    c.broker
+        .state()
+        .topics
+        .put(broker::topics::topic_config(topic, 2, 2, perm::READ_WRITE));
+    for (q, body) in [(0, "q0a"), (0, "q0b"), (1, "q1a"), (1, "q1b")] {
+        send_ok(&c, send_v1(topic, q, body.as_bytes(), "")).await;
     }
+    wait_queue(&c, topic, 0, 2).await;
+    wait_queue(&c, topic, 1, 2).await;
+    let mut h = pop_req(topic, -1, 32, 60_000);
+    h.order = Some(true);
+    let (_, got) = pop(&c, &h).await;
+    let mut heads = bodies_of(&got);
+    heads.sort();
+    assert_eq!(heads, ["q0a", "q1a"]);
+    let q1 = got.iter().find(|m| m.queue_id == 1).unwrap();
+    assert_eq!(c.call(ack_cmd(q1)).await.code, 0);
+    // Queue 0 is still locked; queue 1 moves on.
+    let (_, next) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&next), ["q1b"]);
     c.shutdown().await;
 }
 
@@ -424,4 +455,195 @@ async fn bad_pop_input_gets_a_clear_error_and_changes_nothing() {
     // None of that touched the delivery.
     assert_eq!(c.call(ack_cmd(&got[0])).await.code, 0);
     c.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_orderly_message_past_the_maximum_goes_to_the_dlq_and_the_queue_moves_on() {
+    let c = TestCluster::start().await;
+    set_max_retries(&c, 1);
+    one_queue_topic(&c, "T_POP_ORDER_DLQ", &[("first", ""), ("second", "")]).await;
+    let mut h = pop_req("T_POP_ORDER_DLQ", -1, 1, 100);
+    h.order = Some(true);
+    h.poll_time = 20_000;
+    let (_, a) = pop(&c, &h).await;
+    let (_, b) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&a), ["first"]);
+    assert_eq!(
+        (bodies_of(&b), b[0].reconsume_times),
+        (vec!["first".into()], 1)
+    );
+    // Two attempts were the maximum: the next pop gets the next message.
+    h.invisible_time = 60_000;
+    let (r, c2) = pop(&c, &h).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    assert_eq!(
+        (bodies_of(&c2), c2[0].reconsume_times),
+        (vec!["second".into()], 0)
+    );
+    wait_queue(&c, "%DLQ%G_POP", 0, 1).await;
+    let r = c.call(pull_cmd(&pull_req("%DLQ%G_POP", 0, 0, 0))).await;
+    assert_eq!(bodies(&r.body), vec![b"first".to_vec()]);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn pop_state_survives_a_restart() {
+    let c = TestCluster::start().await;
+    one_queue_topic(
+        &c,
+        "T_POP_RESTART",
+        &[("acked", ""), ("held", ""), ("fresh", "")],
+    )
+    .await;
+    let (_, got) = pop(&c, &pop_req("T_POP_RESTART", -1, 2, 1_000)).await;
+    assert_eq!(bodies_of(&got), ["acked", "held"]);
+    assert_eq!(c.call(ack_cmd(&got[0])).await.code, 0);
+    let c = c.restart_broker().await;
+    // The acked message stays acked; the held one comes back once its
+    // invisible time passes, and its old handle is then dead.
+    let held = got[1].clone();
+    let mut h = pop_req("T_POP_RESTART", -1, 32, 60_000);
+    let (_, next) = pop(&c, &h).await;
+    assert_eq!(bodies_of(&next), ["fresh"]);
+    h.poll_time = 20_000;
+    let (_, back) = pop(&c, &h).await;
+    assert_eq!(
+        (bodies_of(&back), back[0].reconsume_times),
+        (vec!["held".into()], 1)
+    );
+    assert_eq!(
+        c.call(ack_cmd(&held)).await.code,
+        ResponseCode::NO_MESSAGE.code()
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_reset_moves_a_pop_group_back() {
+    let c = TestCluster::start().await;
+    one_queue_topic(&c, "T_POP_RESET", &[("r0", ""), ("r1", "")]).await;
+    let (_, got) = pop(&c, &pop_req("T_POP_RESET", -1, 32, 60_000)).await;
+    assert_eq!(bodies_of(&got), ["r0", "r1"]);
+    for m in &got {
+        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+    }
+    let reset = RemotingCommand::request_with_header(
+        RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+        &protocol::header::offset::ResetOffsetRequestHeader {
+            topic: "T_POP_RESET".into(),
+            group: POP_GROUP.into(),
+            queue_id: None,
+            offset: Some(1),
+            timestamp: 0,
+            is_force: true,
+        },
+    );
+    // No consumer is connected: the broker stores the reset and says so.
+    let r = c.call(reset).await;
+    assert!(
+        r.code == 0 || r.code == ResponseCode::CONSUMER_NOT_ONLINE.code(),
+        "{r:?}"
+    );
+    let (_, again) = pop(&c, &pop_req("T_POP_RESET", -1, 32, 60_000)).await;
+    assert_eq!(bodies_of(&again), ["r1"]);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_notification_long_poll_answers_when_a_message_arrives() {
+    let c = TestCluster::start().await;
+    one_queue_topic(&c, "T_POP_NOTIFY", &[]).await;
+    let notify = RemotingCommand::request_with_header(
+        RequestCode::NOTIFICATION,
+        &NotificationRequestHeader {
+            consumer_group: POP_GROUP.into(),
+            topic: "T_POP_NOTIFY".into(),
+            queue_id: -1,
+            poll_time: 20_000,
+            ..Default::default()
+        },
+    );
+    let addr = c.broker_addr();
+    let waiting = c.client.invoke(&addr, notify, Duration::from_secs(30));
+    let sender = async {
+        // Send once the notification is parked (it counts as polling).
+        let info = RemotingCommand::request_with_header(
+            RequestCode::POLLING_INFO,
+            &PollingInfoRequestHeader {
+                consumer_group: POP_GROUP.into(),
+                topic: "T_POP_NOTIFY".into(),
+                queue_id: 0,
+                broker_name: None,
+            },
+        );
+        while c
+            .call(info.clone())
+            .await
+            .decode_header::<PollingInfoResponseHeader>()
+            .unwrap()
+            .polling_num
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        send_ok(&c, send_v1("T_POP_NOTIFY", 0, b"n", "")).await;
+    };
+    let (r, ()) = tokio::join!(waiting, sender);
+    let r = r.unwrap();
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let h: NotificationResponseHeader = r.decode_header().unwrap();
+    assert!(h.has_msg);
+    assert_eq!(h.polling_full, Some(false));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pops_hand_out_each_message_once() {
+    let c = std::sync::Arc::new(TestCluster::start().await);
+    let topic = "T_POP_CONCURRENT";
+    c.broker
+        .state()
+        .topics
+        .put(broker::topics::topic_config(topic, 4, 4, perm::READ_WRITE));
+    for i in 0..200 {
+        send_ok(&c, send_v1(topic, i % 4, format!("c{i}").as_bytes(), "")).await;
+    }
+    for q in 0..4 {
+        wait_queue(&c, topic, q, 50).await;
+    }
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let (r, got) = pop(&c, &pop_req(topic, -1, 7, 60_000)).await;
+                    if got.is_empty() {
+                        assert_eq!(
+                            r.code,
+                            ResponseCode::PULL_NOT_FOUND.code(),
+                            "{:?}",
+                            r.remark
+                        );
+                        return mine;
+                    }
+                    for m in &got {
+                        assert_eq!(c.call(ack_cmd(m)).await.code, 0);
+                    }
+                    mine.extend(bodies_of(&got));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let unique: std::collections::BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!((all.len(), unique.len()), (200, 200));
+    match std::sync::Arc::try_unwrap(c) {
+        Ok(c) => c.shutdown().await,
+        Err(_) => panic!("cluster still shared"),
+    }
 }

@@ -14,6 +14,8 @@ mod common;
 mod pop_common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -38,6 +40,8 @@ struct Consumer {
     acked: BTreeSet<String>,
     /// Acked bodies delivered again (must stay empty).
     acked_then_redelivered: Vec<String>,
+    /// `acked.len()`, readable while the consumer runs in its own task.
+    progress: Arc<AtomicUsize>,
 }
 
 impl Consumer {
@@ -62,6 +66,7 @@ impl Consumer {
             match self.call(ack_cmd(&m), Duration::from_secs(3)).await {
                 Some(a) if a.code == 0 => {
                     self.acked.insert(body);
+                    self.progress.store(self.acked.len(), Ordering::Relaxed);
                 }
                 Some(_) => {}
                 None => return false,
@@ -71,34 +76,41 @@ impl Consumer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
-    let spec = {
-        let mut s = BrokerSpec::new(0, "ASYNC_MASTER", "ASYNC_FLUSH");
-        for k in [
-            "diskMaxUsedSpaceRatio",
-            "diskSpaceCleanForciblyRatio",
-            "diskSpaceWarningLevelRatio",
-        ] {
-            s.extra.push((k.into(), "100".into()));
-        }
-        s
-    };
-    let Some(mut cluster) = tokio::task::block_in_place(|| ProcessCluster::start(1, &[spec]))
-    else {
-        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
-        return;
-    };
-    let addr = cluster.brokers[0].addr.clone();
+/// One NameServer and one broker as processes (`None`: no binary built).
+fn start_cluster() -> Option<ProcessCluster> {
+    let mut spec = BrokerSpec::new(0, "ASYNC_MASTER", "ASYNC_FLUSH");
+    for k in [
+        "diskMaxUsedSpaceRatio",
+        "diskSpaceCleanForciblyRatio",
+        "diskSpaceWarningLevelRatio",
+    ] {
+        spec.extra.push((k.into(), "100".into()));
+    }
+    tokio::task::block_in_place(|| ProcessCluster::start(1, &[spec]))
+}
+
+/// Sends the test's messages over four queues.
+async fn fill(addr: &str) -> RemotingClient {
     let producer = RemotingClient::new(ClientConfig::default(), None);
     for i in 0..MESSAGES {
         let cmd = send_v1(TOPIC, (i % 4) as i32, format!("m{i}").as_bytes(), "");
         let r = producer
-            .invoke(&addr, cmd, Duration::from_secs(5))
+            .invoke(addr, cmd, Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(r.code, 0, "send: {:?}", r.remark);
     }
+    producer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
+    let Some(mut cluster) = start_cluster() else {
+        eprintln!("skipped: no apogee binary (cargo build -p apogee, or set APOGEE_BIN)");
+        return;
+    };
+    let addr = cluster.brokers[0].addr.clone();
+    let producer = fill(&addr).await;
     let mut consumer = Consumer {
         client: RemotingClient::new(ClientConfig::default(), None),
         addr: addr.clone(),
@@ -106,6 +118,7 @@ async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
         delivered: BTreeMap::new(),
         acked: BTreeSet::new(),
         acked_then_redelivered: Vec::new(),
+        progress: Arc::new(AtomicUsize::new(0)),
     };
     // Consume about a third, then kill the broker while a pop batch is out
     // and unacked (popped, answered, its acks never sent).
@@ -125,6 +138,21 @@ async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
             .entry(String::from_utf8_lossy(&m.body).into_owned())
             .or_default() += 1;
     }
+    // Keep consuming in a task and kill the broker while it pops and acks.
+    let progress = consumer.progress.clone();
+    let before = progress.load(Ordering::Relaxed);
+    let running = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while consumer.acked.len() < MESSAGES && Instant::now() < deadline {
+            if !consumer.round().await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        consumer
+    });
+    while progress.load(Ordering::Relaxed) < before + 40 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     tokio::task::block_in_place(|| {
         let b = &mut cluster.brokers[0];
         b.restart(); // SIGKILL, then start on the same data
@@ -134,12 +162,7 @@ async fn acked_stay_acked_and_unacked_come_back_after_a_kill_9() {
             b.log_tail(40)
         );
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while consumer.acked.len() < MESSAGES && Instant::now() < deadline {
-        if !consumer.round().await {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    let consumer = running.await.unwrap();
     let missing: Vec<String> = (0..MESSAGES)
         .map(|i| format!("m{i}"))
         .filter(|b| !consumer.acked.contains(b))

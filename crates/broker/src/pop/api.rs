@@ -42,7 +42,7 @@ pub struct PopRequest {
     /// Filter expression (`*` when empty).
     pub expression: String,
     pub filter_kind: FilterKind,
-    /// FIFO: serve each queue in order, one batch in flight per queue, and
+    /// FIFO: serve each queue in order, one message in flight per queue, and
     /// redeliver expired messages in place instead of via the retry topic.
     pub order: bool,
     /// Long polling: how long to wait for a first message (zero: answer at

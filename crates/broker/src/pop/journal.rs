@@ -91,10 +91,13 @@ impl Journal {
             .map_err(|e| PopError::Journal(format!("cannot encode a journal entry: {e}")))?;
         line.push(b'\n');
         let mut cur = self.current.lock();
-        let path = journal_path(&self.dir, cur.generation);
-        cur.file
-            .write_all(&line)
-            .map_err(|e| io_err("cannot append to", &path, e))?;
+        if let Err(e) = cur.file.write_all(&line) {
+            // A part of the line may have been written (a full disk): cut
+            // it off, or the next line would be glued to it and lost.
+            let _ = cur.file.set_len(cur.bytes);
+            let path = journal_path(&self.dir, cur.generation);
+            return Err(io_err("cannot append to", &path, e));
+        }
         cur.bytes += line.len() as u64;
         Ok(())
     }

@@ -9,7 +9,7 @@
 //!   this broker, the group's retry topic mixed in), each with a receipt
 //!   handle, its delivery attempt, queue id and offset; long polling
 //!   answers as soon as one message is there. `order` serves each queue
-//!   in order with one batch in flight per queue.
+//!   in order with one message in flight per queue.
 //! - [`ack()`]: the message is consumed.
 //! - [`change_invisible()`]: a new invisible time from now; returns the new
 //!   handle (the old one still acks the same delivery).
@@ -26,62 +26,29 @@
 //! message being revived at that moment, never lose it.
 
 mod api;
+pub mod assignment;
+pub mod core;
 mod error;
 mod handle;
 mod journal;
+mod modes;
 mod peek;
 pub mod remoting;
 mod revive;
+mod rules;
 mod service;
 mod settle;
 mod table;
 mod waiters;
-
-use std::path::Path;
 
 pub use api::{FilterKind, InitMode, PopOutcome, PopRequest, PoppedMessage, Renewed};
 pub use error::{PopError, PopResult};
 pub use handle::{ReceiptHandle, NORMAL_REVIVE_QID, ORDER_REVIVE_QID};
 pub use peek::{has_message, peek};
 pub use revive::{revive_expired, spawn};
-pub use service::{pop, pop_retry_topic, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL, MIN_INVISIBLE_MS};
+pub use rules::{pop_retry_topic, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL, MIN_INVISIBLE_MS};
+pub use service::pop;
 pub use settle::{ack, change_invisible, dead_letter};
 pub use waiters::PopWaiters;
 
-use journal::Journal;
-use table::Tables;
-
-/// The broker's POP state: tables, their journal and the parked pops.
-pub struct PopService {
-    tables: Tables,
-    journal: Journal,
-    /// Parked pops (the store's arrival listener wakes them).
-    pub waiters: std::sync::Arc<PopWaiters>,
-}
-
-impl PopService {
-    /// Opens (and replays) the POP state kept under `dir`.
-    ///
-    /// # Errors
-    /// [`PopError::Journal`] when the files cannot be read or written.
-    pub fn open(dir: &Path) -> PopResult<PopService> {
-        let tables = Tables::default();
-        let journal = Journal::open(dir, &tables)?;
-        Ok(PopService {
-            tables,
-            journal,
-            waiters: Default::default(),
-        })
-    }
-
-    /// Messages handed out and not yet settled, over all groups.
-    pub fn inflight_count(&self) -> usize {
-        self.tables.inflight_count()
-    }
-
-    /// Stops parked pops and flushes the journal (clean shutdown).
-    pub fn shut_down(&self) {
-        self.waiters.shut_down();
-        self.journal.sync();
-    }
-}
+pub use core::PopService;

@@ -8,8 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::error::{PopError, PopResult};
-use super::service::{pop_retry_topic, queue_ids, MAX_BATCH, MAX_POLL};
-use super::settle::group_config;
+use super::rules::{group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_POLL};
 use super::table::QueueKey;
 use crate::state::BrokerState;
 

@@ -283,8 +283,8 @@ pub async fn notification(
 pub fn polling_info(state: &BrokerState, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
     answer((|| {
         let h: PollingInfoRequestHeader = req.decode_header()?;
-        super::settle::group_config(state, &h.consumer_group)?;
-        super::service::queue_ids(state, &h.topic, queue_selector(h.queue_id))?;
+        super::rules::group_config(state, &h.consumer_group)?;
+        super::rules::queue_ids(state, &h.topic, queue_selector(h.queue_id))?;
         let n = state.pop.waiters.parked(&h.topic, &h.consumer_group);
         Ok(
             RemotingCommand::success().with_header(&PollingInfoResponseHeader {

@@ -18,7 +18,7 @@ use protocol::message::{keys, topics, MessageRecord};
 use tokio_util::sync::CancellationToken;
 
 use super::error::PopResult;
-use super::service::pop_retry_topic;
+use super::rules::pop_retry_topic;
 use super::table::{InFlight, QueueKey, Record};
 use crate::state::{now_ms, BrokerState};
 

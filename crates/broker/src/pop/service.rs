@@ -6,33 +6,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use protocol::message::decode_record;
 use protocol::message::record::DecodedRecord;
 use protocol::message::sysflag::perm;
-use protocol::message::{decode_record, topics};
 use store::GetStatus;
 
 use super::api::{FilterKind, InitMode, PopOutcome, PopRequest, PoppedMessage};
 use super::error::{PopError, PopResult};
 use super::handle::{ReceiptHandle, NORMAL_REVIVE_QID, ORDER_REVIVE_QID};
-use super::table::{InFlight, QueueKey, Record};
+use super::rules::{
+    group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_INVISIBLE_MS, MAX_POLL,
+    MIN_INVISIBLE_MS,
+};
+use super::table::{InFlight, QueueKey, QueueState, Record};
 use crate::state::{now_ms, BrokerState};
 use crate::subscription::Filter;
 
-/// Largest batch a pop may ask for (Java's limit).
-pub const MAX_BATCH: u32 = 32;
-/// Shortest and longest invisible time accepted, ms.
-pub const MIN_INVISIBLE_MS: i64 = 1;
-pub const MAX_INVISIBLE_MS: i64 = 12 * 3600 * 1000;
-/// Longest a pop is held, whatever it asks.
-pub const MAX_POLL: Duration = Duration::from_secs(60);
 /// A parked pop looks again at least this often: orderly queues unlock
 /// when an invisible time passes, which no arrival signals.
 const RECHECK: Duration = Duration::from_millis(500);
-
-/// `%RETRY%{group}_{topic}`: where a group's unacked messages are revived.
-pub fn pop_retry_topic(group: &str, topic: &str) -> String {
-    format!("{}{group}_{topic}", topics::RETRY_GROUP_TOPIC_PREFIX)
-}
 
 /// What every pop of one request shares.
 pub(crate) struct Ctx {
@@ -116,14 +108,14 @@ fn check(state: &BrokerState, req: &PopRequest) -> PopResult<Ctx> {
             MAX_INVISIBLE_MS,
         ));
     }
-    let group = super::settle::group_config(state, &req.group)?;
+    let group = group_config(state, &req.group)?;
     let topic = state
         .topics
         .get(&req.topic)
         .ok_or_else(|| PopError::TopicNotExist(req.topic.clone()))?;
     if topic.perm & perm::READ == 0 {
         return Err(PopError::NoPermission(format!(
-            "the topic[{}] peeking message is forbidden",
+            "the topic[{}] pop message is forbidden",
             req.topic
         )));
     }
@@ -161,34 +153,6 @@ pub(crate) fn compile_filter(
                 .get(expression)
                 .map(Filter::Sql)
                 .map_err(|e| PopError::InvalidFilter(e.to_string()))
-        }
-    }
-}
-
-/// The queues a pop reads, validated.
-pub(crate) fn queue_ids(
-    state: &BrokerState,
-    topic: &str,
-    queue_id: Option<i32>,
-) -> PopResult<Vec<i32>> {
-    let config = state
-        .topics
-        .get(topic)
-        .ok_or_else(|| PopError::TopicNotExist(topic.to_owned()))?;
-    let n = config.read_queue_nums.max(0);
-    match queue_id {
-        Some(q) if q < 0 || q >= n => Err(PopError::InvalidParameter(format!(
-            "queueId[{q}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{n}]"
-        ))),
-        Some(q) => Ok(vec![q]),
-        None => {
-            // Start at a random queue so that concurrent pops spread out.
-            let start = if n > 0 {
-                (state.next_random() % n as u64) as i32
-            } else {
-                0
-            };
-            Ok((0..n).map(|i| (start + i) % n).collect())
         }
     }
 }
@@ -268,6 +232,9 @@ fn init_cursor(state: &BrokerState, ctx: &Ctx, key: &QueueKey) -> u64 {
         .max(min)
 }
 
+/// A message chosen for a pop: queue offset, stored record, attempt.
+type Picked = (u64, Bytes, u32);
+
 /// Pops from one queue; returns the messages and how many remain there.
 fn pop_queue(
     state: &BrokerState,
@@ -278,42 +245,15 @@ fn pop_queue(
 ) -> PopResult<(Vec<PoppedMessage>, u64)> {
     let queue = state.pop.tables.queue(key, || init_cursor(state, ctx, key));
     let mut q = queue.lock();
+    apply_admin_reset(state, key, &mut q)?;
     if ctx.order && q.order_blocked(now, ctx.max_attempts) {
         return Ok((Vec::new(), 0));
     }
-    let mut picked: Vec<(u64, Bytes, u32)> = Vec::new();
-    if ctx.order {
-        for e in q.expired(now).take(need) {
-            // A message that retention removed meanwhile is skipped.
-            if let Some(bytes) = state.store.message_at(&key.topic, key.queue_id, e.offset) {
-                picked.push((e.offset, bytes, e.attempt + 1));
-            }
-        }
-    }
-    let mut next = q.cursor;
-    if picked.len() < need {
-        let r = state.store.get_messages_filtered(
-            &key.topic,
-            key.queue_id,
-            q.cursor,
-            need - picked.len(),
-            state.config.max_transfer_bytes_on_message_in_memory,
-            &|hash| ctx.filter.accepts_hash(hash),
-            &|record| ctx.filter.accepts_record(record),
-        );
-        next = match r.status {
-            GetStatus::Found | GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => {
-                r.next_begin_offset
-            }
-            GetStatus::OffsetTooSmall => r.min_offset,
-            GetStatus::OffsetOverflowBadly => r.max_offset,
-            _ => q.cursor,
-        };
-        for (bytes, offset) in r.messages.into_iter().zip(r.queue_offsets) {
-            let attempt = reconsume_times(&bytes) + 1;
-            picked.push((offset, bytes, attempt));
-        }
-    }
+    // Orderly: one message in flight per queue, so a message is never
+    // handed out while an earlier one of its queue (and so of its message
+    // group) may still fail and come back.
+    let need = if ctx.order { need.min(1) } else { need };
+    let (picked, next) = pick(state, ctx, key, &q, need, now);
     let rest = state
         .store
         .max_offset(&key.topic, key.queue_id)
@@ -346,19 +286,102 @@ fn pop_queue(
     state
         .offsets
         .commit(&key.group, &key.topic, key.queue_id, low as i64);
+    Ok((handed_out(state, ctx, key, picked, ck_offset, now), rest))
+}
+
+/// Moves the cursor where an admin reset (INVOKE_BROKER_TO_RESET_OFFSET)
+/// asked, once.
+fn apply_admin_reset(state: &BrokerState, key: &QueueKey, q: &mut QueueState) -> PopResult<()> {
+    let Some(next) = state
+        .offsets
+        .take_reset(&key.group, &key.topic, key.queue_id)
+    else {
+        return Ok(());
+    };
+    let record = Record::Reset {
+        key: key.clone(),
+        next: u64::try_from(next).unwrap_or(0),
+    };
+    if let Err(e) = state.pop.journal.append(&record) {
+        // Keep the reset pending for the next pop.
+        let again = std::collections::BTreeMap::from([(key.queue_id, next)]);
+        state.offsets.reset(&key.group, &key.topic, &again);
+        return Err(e);
+    }
+    q.apply(&record);
+    Ok(())
+}
+
+/// What a pop of `key` takes (orderly redeliveries first, then new
+/// messages from the cursor that pass the filter) and where the cursor
+/// moves.
+fn pick(
+    state: &BrokerState,
+    ctx: &Ctx,
+    key: &QueueKey,
+    q: &QueueState,
+    need: usize,
+    now: i64,
+) -> (Vec<Picked>, u64) {
+    let mut picked: Vec<Picked> = Vec::new();
+    if ctx.order {
+        for e in q.expired(now).take(need) {
+            // A message that retention removed meanwhile is skipped.
+            if let Some(bytes) = state.store.message_at(&key.topic, key.queue_id, e.offset) {
+                picked.push((e.offset, bytes, e.attempt + 1));
+            }
+        }
+    }
+    if picked.len() >= need {
+        return (picked, q.cursor);
+    }
+    let r = state.store.get_messages_filtered(
+        &key.topic,
+        key.queue_id,
+        q.cursor,
+        need - picked.len(),
+        state.config.max_transfer_bytes_on_message_in_memory,
+        &|hash| ctx.filter.accepts_hash(hash),
+        &|record| ctx.filter.accepts_record(record),
+    );
+    let next = match r.status {
+        GetStatus::Found | GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => {
+            r.next_begin_offset
+        }
+        GetStatus::OffsetTooSmall => r.min_offset,
+        GetStatus::OffsetOverflowBadly => r.max_offset,
+        _ => q.cursor,
+    };
+    for (bytes, offset) in r.messages.into_iter().zip(r.queue_offsets) {
+        let attempt = reconsume_times(&bytes) + 1;
+        picked.push((offset, bytes, attempt));
+    }
+    (picked, next)
+}
+
+/// The picked messages with their receipt handles.
+fn handed_out(
+    state: &BrokerState,
+    ctx: &Ctx,
+    key: &QueueKey,
+    picked: Vec<Picked>,
+    ck_offset: u64,
+    now: i64,
+) -> Vec<PoppedMessage> {
     let retry = key.topic != ctx.topic;
-    let messages = picked
+    let revive_qid = if ctx.order {
+        ORDER_REVIVE_QID
+    } else {
+        NORMAL_REVIVE_QID
+    };
+    picked
         .into_iter()
         .map(|(offset, record, attempt)| PoppedMessage {
             handle: ReceiptHandle {
                 ck_offset,
                 pop_time: now,
                 invisible_ms: ctx.invisible_ms,
-                revive_qid: if ctx.order {
-                    ORDER_REVIVE_QID
-                } else {
-                    NORMAL_REVIVE_QID
-                },
+                revive_qid,
                 retry,
                 broker_name: state.config.broker_name.clone(),
                 queue_id: key.queue_id,
@@ -372,8 +395,7 @@ fn pop_queue(
             queue_offset: offset,
             retry,
         })
-        .collect();
-    Ok((messages, rest))
+        .collect()
 }
 
 /// RECONSUMETIMES of a stored record (0 when it does not decode).

@@ -6,35 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::body::group::SubscriptionGroupConfig;
-
 use super::api::Renewed;
 use super::error::{PopError, PopResult};
 use super::handle::ReceiptHandle;
-use super::service::{pop_retry_topic, MAX_INVISIBLE_MS, MIN_INVISIBLE_MS};
+use super::rules::{pop_retry_topic, MAX_INVISIBLE_MS, MIN_INVISIBLE_MS};
 use super::table::{InFlight, QueueKey, Record};
 use crate::state::{now_ms, BrokerState};
-
-/// The group's configuration (created on demand when allowed).
-///
-/// # Errors
-/// [`PopError::GroupNotExist`], or [`PopError::NoPermission`] when the
-/// group may not consume.
-pub(crate) fn group_config(state: &BrokerState, group: &str) -> PopResult<SubscriptionGroupConfig> {
-    if group.is_empty() {
-        return Err(PopError::InvalidParameter("consumerGroup is empty".into()));
-    }
-    let config = state
-        .groups
-        .get_or_create(group, state.config.auto_create_subscription_group)
-        .ok_or_else(|| PopError::GroupNotExist(group.to_owned()))?;
-    if !config.consume_enable {
-        return Err(PopError::NoPermission(format!(
-            "subscription group [{group}] has no permission to consume"
-        )));
-    }
-    Ok(config)
-}
 
 /// The queue a handle names, for `topic` as the client gives it (the
 /// original topic, or the retry topic as Java clients send it).

@@ -82,6 +82,14 @@ pub enum Record {
         key: QueueKey,
         item: InFlight,
     },
+    /// An admin reset: the cursor moves to `next`, back or forth. Messages
+    /// in flight stay in flight (acked or revived as usual).
+    #[serde(rename = "reset")]
+    Reset {
+        #[serde(flatten)]
+        key: QueueKey,
+        next: u64,
+    },
 }
 
 /// The state of one queue for one group.
@@ -111,6 +119,7 @@ impl QueueState {
                     *e = item.clone();
                 }
             }
+            Record::Reset { next, .. } => self.cursor = *next,
         }
     }
 
@@ -141,7 +150,10 @@ impl Record {
     /// The queue the entry is about.
     pub fn key(&self) -> &QueueKey {
         match self {
-            Record::Pop { key, .. } | Record::Settle { key, .. } | Record::Renew { key, .. } => key,
+            Record::Pop { key, .. }
+            | Record::Settle { key, .. }
+            | Record::Renew { key, .. }
+            | Record::Reset { key, .. } => key,
         }
     }
 }
@@ -246,6 +258,32 @@ mod tests {
         assert_eq!(twice.inflight, once.inflight);
         assert_eq!(twice.inflight[&2].pop_time, 50);
         assert_eq!(twice.low_water(), 2);
+    }
+
+    #[test]
+    fn a_reset_moves_the_cursor_back_and_later_pops_move_it_on() {
+        let mut q = QueueState::default();
+        let records = [
+            Record::Pop {
+                key: key(),
+                next: 100,
+                items: vec![],
+            },
+            Record::Reset {
+                key: key(),
+                next: 10,
+            },
+            Record::Pop {
+                key: key(),
+                next: 20,
+                items: vec![],
+            },
+        ];
+        records.iter().for_each(|r| q.apply(r));
+        assert_eq!(q.cursor, 20);
+        // Replayed over a snapshot that already holds all of it: the same.
+        records.iter().for_each(|r| q.apply(r));
+        assert_eq!(q.cursor, 20);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! JSON bodies, with the fastjson quirks of remoting-protocol §6.
 
 // Broker <-> client bodies and the fastjson dialect they use.
+pub mod assignment;
 pub mod check_client;
 pub mod consumer;
 pub mod fastjson;
