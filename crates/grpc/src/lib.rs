@@ -19,6 +19,7 @@ pub mod pb {
 }
 
 pub mod convert;
+pub mod core;
 pub mod error;
 pub mod offsets;
 pub mod pop;

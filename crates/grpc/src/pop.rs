@@ -11,15 +11,15 @@ use broker::pop::{self as bpop, FilterKind, InitMode, PopRequest, PoppedMessage}
 use broker::state::BrokerState;
 use client::MessageExt;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::convert::{self, Delivery};
+use crate::core::Core;
 use crate::error::{self, GrpcError, GrpcResult};
 use crate::offsets::filter_of;
 use crate::pb::{self, receive_message_response::Content, Code};
-use crate::service::Core;
+use crate::renew::AUTO_RENEW_INVISIBLE;
 
-/// Invisible time of push consumers (auto_renew), as the proxy uses.
-pub const AUTO_RENEW_INVISIBLE: Duration = Duration::from_secs(60);
 /// Invisible time a receive may ask for.
 const MIN_INVISIBLE: Duration = Duration::from_secs(10);
 const MAX_INVISIBLE: Duration = Duration::from_secs(12 * 3600);
@@ -341,6 +341,36 @@ pub async fn forward_to_dlq(
     convert::check_topic(&topic)?;
     core.renewals.settle(&req.receipt_handle);
     Ok(bpop::dead_letter(&core.local, &group, &topic, &req.receipt_handle).await?)
+}
+
+/// Renews push consumers' due messages every few seconds until `cancel`.
+pub async fn renew_loop(core: Arc<Core>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(crate::renew::TICK) => {}
+        }
+        let now = broker::state::now_ms();
+        let due = core
+            .renewals
+            .due(now, |c| core.sessions.settings(c).is_some());
+        for (first, group, topic, latest) in due {
+            let invisible = AUTO_RENEW_INVISIBLE;
+            let state = core.local.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                bpop::change_invisible(&state, &group, &topic, &latest, invisible)
+            })
+            .await;
+            match result {
+                Ok(Ok(r)) => {
+                    core.renewals
+                        .renewed(&first, r.handle, now + invisible.as_millis() as i64)
+                }
+                // Acked meanwhile, or gone: nothing left to renew.
+                _ => core.renewals.settle(&first),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,21 +5,18 @@
 //! of a delivery for ack and change, so no handle translation is needed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use broker::pop as bpop;
 use parking_lot::Mutex;
-use tokio_util::sync::CancellationToken;
 
-use crate::service::Core;
-
+/// Invisible time of push consumers' messages (the proxy's).
+pub const AUTO_RENEW_INVISIBLE: Duration = Duration::from_secs(60);
+/// How often the renewals are looked at.
+pub const TICK: Duration = Duration::from_secs(5);
 /// Renew when less than this is left of the invisible time.
 const RENEW_BEFORE_MS: i64 = 15_000;
 /// Longest a message is kept invisible by renewals.
 const MAX_RENEW_MS: i64 = 3 * 3600 * 1000;
-/// How often the renewals are looked at.
-const TICK: Duration = Duration::from_secs(5);
 
 struct Renewal {
     client: String,
@@ -75,10 +72,11 @@ impl Renewals {
         self.len() == 0
     }
 
-    /// The renewals due at `now_ms` for clients still connected; the ones
-    /// of departed clients or past the limit are dropped (their messages
-    /// come back after the invisible time).
-    fn due(
+    /// The renewals due at `now_ms` (first handle, group, topic, latest
+    /// handle) for clients still connected; the ones of departed clients
+    /// or past the limit are dropped (their messages come back after the
+    /// invisible time).
+    pub fn due(
         &self,
         now_ms: i64,
         connected: impl Fn(&str) -> bool,
@@ -98,40 +96,11 @@ impl Renewals {
             .collect()
     }
 
-    fn renewed(&self, first: &str, latest: String, deadline_ms: i64) {
+    /// Records a renewal's new handle and deadline.
+    pub fn renewed(&self, first: &str, latest: String, deadline_ms: i64) {
         if let Some(r) = self.by_handle.lock().get_mut(first) {
             r.latest = latest;
             r.deadline_ms = deadline_ms;
-        }
-    }
-}
-
-/// Renews due messages every few seconds until `cancel`.
-pub async fn run(core: Arc<Core>, cancel: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(TICK) => {}
-        }
-        let now = broker::state::now_ms();
-        let due = core
-            .renewals
-            .due(now, |c| core.sessions.settings(c).is_some());
-        for (first, group, topic, latest) in due {
-            let invisible = crate::pop::AUTO_RENEW_INVISIBLE;
-            let state = core.local.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                bpop::change_invisible(&state, &group, &topic, &latest, invisible)
-            })
-            .await;
-            match result {
-                Ok(Ok(r)) => {
-                    core.renewals
-                        .renewed(&first, r.handle, now + invisible.as_millis() as i64)
-                }
-                // Acked meanwhile, or gone: nothing left to renew.
-                _ => core.renewals.settle(&first),
-            }
         }
     }
 }

@@ -9,9 +9,9 @@ use client::instance::TopicRoute;
 use protocol::message::sysflag::perm;
 
 use crate::convert;
+use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
 use crate::pb::{self, AddressScheme, Code, MessageType, Permission};
-use crate::service::Core;
 
 /// The endpoints to advertise: the ones the client dialled, with a scheme
 /// that matches the host form, or `fallback` when it sent none.

@@ -10,10 +10,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
 use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::pb::Code;
-use crate::service::{Core, Service};
+use crate::service::Service;
 use crate::transaction::{heartbeat_loop, CheckProcessor};
 use crate::upstream::Upstream;
 
@@ -89,7 +90,7 @@ impl GrpcServer {
             }
         });
         core.tasks
-            .spawn(crate::renew::run(core.clone(), core.cancel.clone()));
+            .spawn(crate::pop::renew_loop(core.clone(), core.cancel.clone()));
         core.tasks.spawn(heartbeat_loop(
             core.clone(),
             core.heartbeat_now.clone(),

@@ -10,9 +10,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 
 use crate::convert;
+use crate::core::Core;
 use crate::error::ok;
 use crate::pb::{self, settings::PubSub, telemetry_command::Command, TelemetryCommand};
-use crate::service::Core;
 use crate::settings;
 
 static STREAMS: AtomicU64 = AtomicU64::new(1);

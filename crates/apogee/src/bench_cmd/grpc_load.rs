@@ -2,7 +2,7 @@
 //! the 5.x gRPC endpoint (SendMessage; ReceiveMessage + AckMessage), with
 //! tonic clients, one HTTP/2 connection per producer or consumer.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -65,6 +65,12 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Claims up to `batch` messages of the budget; 0 when it is spent.
+pub fn claim(budget: &AtomicI64, batch: u32) -> u32 {
+    let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
+    before.clamp(0, i64::from(batch)) as u32
+}
+
 /// Sends one NORMAL message per request until the budget or `stop` ends.
 pub async fn send_loop(
     mut client: Client,
@@ -75,7 +81,7 @@ pub async fn send_loop(
     stop: CancellationToken,
 ) {
     let mut seq: u64 = 0;
-    while !stop.is_cancelled() && super::produce::claim(&budget, 1) == 1 {
+    while !stop.is_cancelled() && claim(&budget, 1) == 1 {
         seq += 1;
         let msg = pb::Message {
             topic: resource(&topic),

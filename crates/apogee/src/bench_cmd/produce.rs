@@ -1,7 +1,7 @@
 //! `apogee bench produce`: `--concurrency` sends in flight, spread over
 //! `--producers` producers (each with its own connections).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use client::{ClientError, Message, Producer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::grpc_load::{self, Protocol};
+use super::grpc_load::{self, claim, Protocol};
 use super::meter::{Failure, Meter};
 use super::{print_window, CommonArgs};
 
@@ -67,12 +67,6 @@ fn classify(e: &ClientError) -> Failure {
         ClientError::SendFailed { last, .. } => classify(last),
         _ => Failure::Send,
     }
-}
-
-/// Claims up to `batch` messages of the budget; 0 when it is spent.
-pub(super) fn claim(budget: &AtomicI64, batch: u32) -> u32 {
-    let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
-    before.clamp(0, i64::from(batch)) as u32
 }
 
 async fn send_loop(
