@@ -18,6 +18,19 @@ use crate::service::Service;
 use crate::transaction::{heartbeat_loop, CheckProcessor};
 use crate::upstream::Upstream;
 
+/// Accepted connections with Nagle off: a small response must not wait
+/// for the client's delayed ACK (40 ms on Linux).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
+}
+
 /// A running gRPC endpoint.
 pub struct GrpcServer {
     local: SocketAddr,
@@ -83,7 +96,7 @@ impl GrpcServer {
         core.tasks.spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(MessagingServiceServer::new(service))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), cancel.cancelled())
+                .serve_with_incoming_shutdown(incoming(listener), cancel.cancelled())
                 .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "gRPC server stopped");
