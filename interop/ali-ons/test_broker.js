@@ -25,7 +25,7 @@ module.exports = async h => {
   const tests = [
     [ 'standalone starts', async () => {
       const started = await h.startApogee([ 'standalone', '--namesrv-listen', nameSrv,
-        '--broker-listen', brokerAddr, '--data-dir', dataDir, '--no-http' ], brokerPort, 'standalone');
+        '--broker-listen', brokerAddr, '--grpc-listen', '127.0.0.1:0', '--data-dir', dataDir, '--no-http' ], brokerPort, 'standalone');
       console.log(`     (broker listening after ${started.startMs} ms; log ${started.logFile})`);
       api = await openApi();
     } ],

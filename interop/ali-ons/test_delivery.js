@@ -55,7 +55,7 @@ module.exports = async h => {
       const conf = path.join(dataDir, 'broker.conf');
       fs.writeFileSync(conf, `messageDelayLevel=${Array(18).fill('1s').join(' ')}\n`);
       const started = await h.startApogee([ 'standalone', '--namesrv-listen', nameSrv,
-        '--broker-listen', brokerAddr, '--data-dir', path.join(dataDir, 'data'), '-c', conf, '--no-http' ],
+        '--broker-listen', brokerAddr, '--grpc-listen', '127.0.0.1:0', '--data-dir', path.join(dataDir, 'data'), '-c', conf, '--no-http' ],
       brokerPort, 'standalone-delivery');
       console.log(`     (broker listening after ${started.startMs} ms; log ${started.logFile})`);
       api = await openApi();

@@ -5,6 +5,7 @@ loopback ports. Prints "N passed, M failed" last; exits non-zero on failure.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import time
 import traceback
 import uuid
 
-from rocketmq import (ClientConfiguration, Credentials, FilterExpression,
-                      Message, Producer, SimpleConsumer, TransactionChecker,
+from rocketmq import (ClientConfiguration, ConsumeResult, Credentials,
+                      FilterExpression, Message, MessageListener, Producer,
+                      PushConsumer, SimpleConsumer, TransactionChecker,
                       TransactionResolution)
 
 BIN = os.environ.get("APOGEE_BIN", "")
@@ -331,6 +333,46 @@ def test_two_broker_groups_through_one_endpoint(cluster):
         p.shutdown()
 
 
+class Collect(MessageListener):
+    """Fails each message's first delivery, then succeeds."""
+
+    def __init__(self):
+        self.attempts = {}
+        self.lock = threading.Lock()
+
+    def consume(self, message):
+        with self.lock:
+            self.attempts.setdefault(message.message_id, []).append(message.delivery_attempt)
+            first = len(self.attempts[message.message_id]) == 1
+        return ConsumeResult.FAILURE if first else ConsumeResult.SUCCESS
+
+
+def test_push_consumer(cluster):
+    topic, group = unique("TPush"), unique("GPush")
+    admin(cluster.namesrv, "updateTopic", "-t", topic, "-c", "DefaultCluster")
+    p = producer(cluster, [topic])
+    listener = Collect()
+    c = PushConsumer(cluster.config(), group, listener, {topic: FilterExpression("*")})
+    c.startup()
+    try:
+        sent = {p.send(message(topic, f"p{i}".encode())).message_id for i in range(5)}
+        # A failed message comes back after the backoff for attempt 1 (1 s).
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with listener.lock:
+                done = all(len(listener.attempts.get(m, [])) >= 2 for m in sent)
+            if done:
+                break
+            time.sleep(0.5)
+        with listener.lock:
+            got = {m: a[:2] for m, a in listener.attempts.items()}
+        check(set(got) == sent, f"push consumer saw {len(got)} of 5")
+        check(all(a == [1, 2] for a in got.values()), f"delivery attempts {got}")
+    finally:
+        c.shutdown()
+        p.shutdown()
+
+
 TESTS = [
     test_send_receive_100,
     test_invisible_redelivery,
@@ -339,6 +381,7 @@ TESTS = [
     test_wrong_type_is_refused,
     test_fifo_order,
     test_transactions,
+    test_push_consumer,
     test_two_broker_groups_through_one_endpoint,
 ]
 
@@ -378,6 +421,8 @@ def main():
                 proc.kill()
     if failed:
         print(f"logs in {WORK}")
+    else:
+        shutil.rmtree(WORK, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

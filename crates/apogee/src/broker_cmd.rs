@@ -51,15 +51,34 @@ pub struct BrokerArgs {
 /// A broker and the gRPC endpoint beside it.
 pub struct Running {
     pub broker: Broker,
-    pub grpc: GrpcServer,
+    /// None when the default gRPC port was taken (see [`start`]).
+    pub grpc: Option<GrpcServer>,
 }
 
 impl Running {
     /// Stops the endpoint, then the broker.
     pub async fn shutdown(self) {
-        self.grpc.shutdown().await;
+        if let Some(g) = self.grpc {
+            g.shutdown().await;
+        }
         self.broker.shutdown().await;
     }
+
+    /// Where gRPC is served, for the start-up line.
+    pub fn grpc_addr(&self) -> String {
+        self.grpc
+            .as_ref()
+            .map_or_else(|| "off".to_string(), |g| g.local_addr().to_string())
+    }
+}
+
+/// Where to serve gRPC: an address the user asked for must be bound; the
+/// default one may be taken (a Java proxy or another broker on the host),
+/// and then the broker runs without gRPC, as a Java broker would.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcListen {
+    pub addr: SocketAddr,
+    pub required: bool,
 }
 
 /// Loads a broker config file (or the defaults) and applies the flags.
@@ -78,15 +97,23 @@ pub fn load(
     Ok(file)
 }
 
-/// Starts a broker from a loaded config, and its gRPC endpoint on `grpc`.
-pub async fn start(mut file: BrokerFile, listen: SocketAddr, grpc: SocketAddr) -> Result<Running> {
+/// Starts a broker from a loaded config, and its gRPC endpoint.
+pub async fn start(mut file: BrokerFile, listen: SocketAddr, grpc: GrpcListen) -> Result<Running> {
     let root = file.store.store_path_root_dir.clone();
-    let listener = GrpcServer::bind(grpc).await?;
-    // The bound port, so that a port of 0 is announced as the real one.
+    let listener = match GrpcServer::bind(grpc.addr).await {
+        Ok(l) => Some(l),
+        Err(e) if !grpc.required => {
+            tracing::warn!("gRPC endpoint off: {e}");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The bound port, so that a port of 0 is announced as the real one
+    // (0 without an endpoint: other endpoints then know there is none).
     file.broker.grpc_listen_port = listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(grpc.port());
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(0, |a| a.port());
     let broker = Broker::start(file.broker, file.store, listen)
         .await
         .with_context(|| {
@@ -95,8 +122,14 @@ pub async fn start(mut file: BrokerFile, listen: SocketAddr, grpc: SocketAddr) -
                 root.display()
             )
         })?;
+    let Some(listener) = listener else {
+        return Ok(Running { broker, grpc: None });
+    };
     match GrpcServer::start(broker.state().clone(), listener).await {
-        Ok(grpc) => Ok(Running { broker, grpc }),
+        Ok(grpc) => Ok(Running {
+            broker,
+            grpc: Some(grpc),
+        }),
         Err(e) => {
             broker.shutdown().await;
             Err(e.into())
@@ -112,9 +145,12 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
     let http_addr = args.http_listen.or_else(|| file.http.addr());
     let namesrv = file.broker.namesrv_addr.clone();
-    let grpc = args
-        .grpc_listen
-        .unwrap_or_else(|| SocketAddr::new(listen.ip(), file.broker.grpc_listen_port));
+    let grpc = GrpcListen {
+        addr: args
+            .grpc_listen
+            .unwrap_or_else(|| SocketAddr::new(listen.ip(), file.broker.grpc_listen_port)),
+        required: args.grpc_listen.is_some(),
+    };
     let running = start(file, listen, grpc).await?;
     if let Some(path) = args.config {
         // updateBrokerConfig writes back to the file the broker started from.
@@ -124,7 +160,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         "broker listening on {} (clients dial {}), gRPC on {}",
         running.broker.local_addr(),
         running.broker.advertised_addr(),
-        running.grpc.local_addr()
+        running.grpc_addr()
     );
     let sources = http::Sources {
         broker: Some(running.broker.state().clone()),

@@ -25,9 +25,10 @@ pub struct StandaloneArgs {
     /// Broker config file (any broker.conf key, e.g. flushDiskType=SYNC_FLUSH).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address of the 5.x gRPC endpoint.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
-    pub grpc_listen: SocketAddr,
+    /// Address of the 5.x gRPC endpoint (default 127.0.0.1:8081; when
+    /// that port is taken, standalone runs without gRPC and says so).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<SocketAddr>,
     /// Where to serve the console, /metrics, /health and /ready (default
     /// 127.0.0.1:8080; `httpListenPort` in the config file also sets it).
     #[arg(long, value_name = "ADDR")]
@@ -63,7 +64,13 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     file.broker.namesrv_addr = namesrv_addr.clone();
     file.store.store_path_root_dir = data.join("store");
     let http_addr = args.http_listen.or_else(|| file.http.addr());
-    let running = match broker_cmd::start(file, args.broker_listen, args.grpc_listen).await {
+    let grpc = broker_cmd::GrpcListen {
+        addr: args
+            .grpc_listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8081))),
+        required: args.grpc_listen.is_some(),
+    };
+    let running = match broker_cmd::start(file, args.broker_listen, grpc).await {
         Ok(b) => b,
         Err(e) => {
             namesrv.shutdown().await;
@@ -78,7 +85,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         "standalone ready in {} ms: NameServer {namesrv_addr}, broker {}, gRPC {} (data in {})",
         started.elapsed().as_millis(),
         running.broker.advertised_addr(),
-        running.grpc.local_addr(),
+        running.grpc_addr(),
         data.display()
     );
     let sources = http::Sources {

@@ -26,7 +26,7 @@ use crate::tables::subscription::SqlCache;
 use crate::tables::timer::TimerService;
 use crate::tables::topics::TopicTable;
 use crate::tables::transactions::TransactionService;
-pub use protocol::clock::now_ms;
+use protocol::clock::now_ms;
 
 /// Everything handlers share.
 pub struct BrokerState {

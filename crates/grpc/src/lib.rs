@@ -19,9 +19,11 @@ pub mod pb {
 }
 
 pub mod convert;
+pub mod core;
 pub mod error;
 pub mod offsets;
 pub mod pop;
+pub mod renew;
 pub mod route;
 pub mod send;
 pub mod server;

@@ -15,9 +15,9 @@ use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio::sync::mpsc;
 
 use crate::convert::{self, Delivery};
+use crate::core::Core;
 use crate::error::{self, GrpcError, GrpcResult};
 use crate::pb::{self, pull_message_response::Content, Code, FilterType, QueryOffsetPolicy};
-use crate::service::Core;
 use crate::upstream::broker_error;
 
 /// A queue named by a request, checked.

@@ -11,15 +11,15 @@ use broker::pop::{self as bpop, FilterKind, InitMode, PopRequest, PoppedMessage}
 use broker::state::BrokerState;
 use client::MessageExt;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::convert::{self, Delivery};
+use crate::core::Core;
 use crate::error::{self, GrpcError, GrpcResult};
 use crate::offsets::filter_of;
 use crate::pb::{self, receive_message_response::Content, Code};
-use crate::service::Core;
+use crate::renew::AUTO_RENEW_INVISIBLE;
 
-/// Invisible time of push consumers (auto_renew), as the proxy uses.
-pub const AUTO_RENEW_INVISIBLE: Duration = Duration::from_secs(60);
 /// Invisible time a receive may ask for.
 const MIN_INVISIBLE: Duration = Duration::from_secs(10);
 const MAX_INVISIBLE: Duration = Duration::from_secs(12 * 3600);
@@ -142,12 +142,13 @@ async fn pop_request(
 /// frame last.
 pub async fn receive(
     core: &Core,
+    client: &str,
     req: pb::ReceiveMessageRequest,
     deadline: Option<Duration>,
     tx: &Tx,
 ) {
     let started = protocol::clock::now_ms();
-    let frames = match receive_frames(core, req, deadline).await {
+    let frames = match receive_frames(core, client, req, deadline).await {
         Ok(f) => f,
         Err(e) => vec![Content::Status(e.status())],
     };
@@ -172,9 +173,11 @@ pub async fn receive(
 
 async fn receive_frames(
     core: &Core,
+    client: &str,
     req: pb::ReceiveMessageRequest,
     deadline: Option<Duration>,
 ) -> GrpcResult<Vec<Content>> {
+    let auto_renew = req.auto_renew && req.invisible_duration.is_none() && !client.is_empty();
     let pop = pop_request(core, req, deadline).await?;
     let invisible_ms = pop.invisible_time.as_millis() as i64;
     let outcome = bpop::pop(&core.local, &pop).await?;
@@ -187,6 +190,16 @@ async fn receive_frames(
     let mut frames = Vec::with_capacity(outcome.messages.len() + 1);
     frames.push(Content::Status(error::ok()));
     for pm in outcome.messages {
+        if auto_renew {
+            core.renewals.track(
+                client,
+                &pop.group,
+                &pop.topic,
+                &pm.handle,
+                outcome.pop_time,
+                invisible_ms,
+            );
+        }
         match to_message(&core.local.config.broker_name, pm, invisible_ms) {
             Ok(m) => frames.push(Content::Message(m)),
             Err(e) => {
@@ -252,6 +265,7 @@ pub async fn ack(core: &Core, req: pb::AckMessageRequest) -> pb::AckMessageRespo
     }
     let mut entries = Vec::with_capacity(req.entries.len());
     for e in req.entries {
+        core.renewals.settle(&e.receipt_handle);
         let (g, t, h) = (group.clone(), topic.clone(), e.receipt_handle.clone());
         let status = match blocking(&core.local, move |s| bpop::ack(s, &g, &t, &h)).await {
             Ok(()) => error::ok(),
@@ -303,6 +317,8 @@ pub async fn change_invisible(
         ));
     }
     let handle = req.receipt_handle;
+    // The client decides this message's time from now on.
+    core.renewals.settle(&handle);
     let renewed = blocking(&core.local, move |s| {
         bpop::change_invisible(s, &group, &topic, &handle, Duration::from_millis(ms as u64))
     })
@@ -323,7 +339,38 @@ pub async fn forward_to_dlq(
     let topic = name(req.topic);
     convert::check_group(&group)?;
     convert::check_topic(&topic)?;
+    core.renewals.settle(&req.receipt_handle);
     Ok(bpop::dead_letter(&core.local, &group, &topic, &req.receipt_handle).await?)
+}
+
+/// Renews push consumers' due messages every few seconds until `cancel`.
+pub async fn renew_loop(core: Arc<Core>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(crate::renew::TICK) => {}
+        }
+        let now = protocol::clock::now_ms();
+        let due = core
+            .renewals
+            .due(now, |c| core.sessions.settings(c).is_some());
+        for (first, group, topic, latest) in due {
+            let invisible = AUTO_RENEW_INVISIBLE;
+            let state = core.local.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                bpop::change_invisible(&state, &group, &topic, &latest, invisible)
+            })
+            .await;
+            match result {
+                Ok(Ok(r)) => {
+                    core.renewals
+                        .renewed(&first, r.handle, now + invisible.as_millis() as i64)
+                }
+                // Acked meanwhile, or gone: nothing left to renew.
+                _ => core.renewals.settle(&first),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

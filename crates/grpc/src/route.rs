@@ -9,9 +9,9 @@ use client::instance::TopicRoute;
 use protocol::message::sysflag::perm;
 
 use crate::convert;
+use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
 use crate::pb::{self, AddressScheme, Code, MessageType, Permission};
-use crate::service::Core;
 
 /// The endpoints to advertise: the ones the client dialled, with a scheme
 /// that matches the host form, or `fallback` when it sent none.
@@ -141,7 +141,7 @@ pub async fn query_route(
 ) -> GrpcResult<Vec<pb::MessageQueue>> {
     let topic = req.topic.unwrap_or_default();
     convert::check_topic(&topic.name)?;
-    let route = core.upstream.route(&topic.name).await?;
+    let route = core.upstream.fresh_route(&topic.name).await?;
     let types = core.upstream.accepted_types(&topic.name, &route).await;
     let eps = endpoints(req.endpoints, &core.advertised);
     let served = broker_endpoints(core, &route, &eps).await;
@@ -169,7 +169,7 @@ pub async fn query_assignment(
     let group = req.group.unwrap_or_default();
     convert::check_topic(&topic.name)?;
     convert::check_group(&group.name)?;
-    let route = core.upstream.route(&topic.name).await?;
+    let route = core.upstream.fresh_route(&topic.name).await?;
     let types = core.upstream.accepted_types(&topic.name, &route).await;
     let eps = endpoints(req.endpoints, &core.advertised);
     let orderly = core.upstream.group_orderly(&group.name, &route).await;

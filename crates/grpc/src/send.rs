@@ -11,9 +11,9 @@ use protocol::message::{msgid, topics};
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 use crate::convert::{self, Outgoing};
+use crate::core::Core;
 use crate::error::{self, GrpcError, GrpcResult};
 use crate::pb::{self, Code, MessageType};
-use crate::service::Core;
 use crate::settings::MAX_BODY_SIZE;
 use crate::transaction::TransactionId;
 use crate::upstream::broker_error;

@@ -10,12 +10,26 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
 use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::pb::Code;
-use crate::service::{Core, Service};
+use crate::service::Service;
 use crate::transaction::{heartbeat_loop, CheckProcessor};
 use crate::upstream::Upstream;
+
+/// Accepted connections with Nagle off: a small response must not wait
+/// for the client's delayed ACK (40 ms on Linux).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
+}
 
 /// A running gRPC endpoint.
 pub struct GrpcServer {
@@ -82,12 +96,14 @@ impl GrpcServer {
         core.tasks.spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(MessagingServiceServer::new(service))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), cancel.cancelled())
+                .serve_with_incoming_shutdown(incoming(listener), cancel.cancelled())
                 .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "gRPC server stopped");
             }
         });
+        core.tasks
+            .spawn(crate::pop::renew_loop(core.clone(), core.cancel.clone()));
         core.tasks.spawn(heartbeat_loop(
             core.clone(),
             core.heartbeat_now.clone(),

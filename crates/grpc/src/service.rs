@@ -2,59 +2,17 @@
 //! errors turned into in-band statuses (clients read those, not gRPC
 //! status codes).
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use broker::state::BrokerState;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::core::Core;
 use crate::error::{ok, status};
 use crate::pb::messaging_service_server::MessagingService;
 use crate::pb::{self, Code};
-use crate::sessions::Sessions;
-use crate::upstream::Upstream;
 use crate::{offsets, pop, route, send, telemetry, transaction};
-
-/// Shared by every RPC.
-pub struct Core {
-    pub upstream: Upstream,
-    pub sessions: Sessions,
-    /// The broker this endpoint runs beside (POP runs on it).
-    pub local: Arc<BrokerState>,
-    /// `host:port` to advertise when a client did not say what it dialled.
-    pub advertised: String,
-    pub round_robin: AtomicUsize,
-    /// Wakes the producer heartbeat (a new producer must be checkable soon).
-    pub heartbeat_now: Arc<tokio::sync::Notify>,
-    pub cancel: CancellationToken,
-    pub tasks: TaskTracker,
-}
-
-impl Core {
-    /// Everything an endpoint of the broker `local` shares.
-    pub fn new(
-        upstream: Upstream,
-        local: Arc<BrokerState>,
-        advertised: String,
-        cancel: CancellationToken,
-        tasks: TaskTracker,
-    ) -> Self {
-        Core {
-            upstream,
-            sessions: Sessions::default(),
-            local,
-            advertised,
-            round_robin: AtomicUsize::new(0),
-            heartbeat_now: Arc::new(tokio::sync::Notify::new()),
-            cancel,
-            tasks,
-        }
-    }
-}
 
 /// The tonic service.
 #[derive(Clone)]
@@ -94,10 +52,13 @@ impl MessagingService for Service {
 
     async fn heartbeat(
         &self,
-        _req: Request<pb::HeartbeatRequest>,
+        req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         // Liveness is the Telemetry stream; answer OK even before settings
         // arrive (clients race their first heartbeat against them).
+        if let Some(client) = client_id(&req) {
+            telemetry::repush(&self.core, &client).await;
+        }
         Ok(Response::new(pb::HeartbeatResponse { status: Some(ok()) }))
     }
 
@@ -134,6 +95,7 @@ impl MessagingService for Service {
         req: Request<pb::ReceiveMessageRequest>,
     ) -> Result<Response<Self::ReceiveMessageStream>, Status> {
         let deadline = grpc_deadline(&req);
+        let client = client_id(&req).unwrap_or_default();
         let (tx, rx) = mpsc::channel(64);
         let core = self.core.clone();
         let cancel = core.cancel.clone();
@@ -141,7 +103,7 @@ impl MessagingService for Service {
         self.core.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = pop::receive(&core, body, deadline, &tx) => {}
+                _ = pop::receive(&core, &client, body, deadline, &tx) => {}
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))

@@ -16,6 +16,8 @@ struct Session {
     sender: CommandSender,
     /// Distinguishes a stream from its successor with the same client id.
     stream: u64,
+    /// Whether settings were sent again after the first heartbeat.
+    repushed: bool,
 }
 
 /// Every client with an open Telemetry stream.
@@ -39,6 +41,7 @@ impl Sessions {
                 settings,
                 sender,
                 stream,
+                repushed: false,
             },
         );
     }
@@ -85,7 +88,17 @@ impl Sessions {
             .collect()
     }
 
-    /// Whether a consumer of `client` asked for a FIFO group.
+    /// The settings and stream of `client` the first time this is asked
+    /// for it (its first heartbeat): Node.js clients can miss the reply
+    /// to their settings while still fetching routes, and wait for it.
+    pub fn first_repush(&self, client: &str) -> Option<(pb::Settings, CommandSender)> {
+        let mut map = self.by_client.lock();
+        let s = map.get_mut(client).filter(|s| !s.repushed)?;
+        s.repushed = true;
+        Some((s.settings.clone(), s.sender.clone()))
+    }
+
+    /// The settings `client` sent.
     pub fn settings(&self, client: &str) -> Option<pb::Settings> {
         self.by_client
             .lock()
@@ -139,5 +152,8 @@ mod tests {
         assert_eq!(s.len(), 2, "an old stream's end keeps the new one");
         s.remove("c1", 3);
         assert!(s.producers_of("A").is_empty());
+        assert!(s.first_repush("c2").is_some());
+        assert!(s.first_repush("c2").is_none(), "only once");
+        assert!(s.first_repush("gone").is_none());
     }
 }

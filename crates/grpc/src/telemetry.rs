@@ -10,9 +10,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 
 use crate::convert;
+use crate::core::Core;
 use crate::error::ok;
 use crate::pb::{self, settings::PubSub, telemetry_command::Command, TelemetryCommand};
-use crate::service::Core;
 use crate::settings;
 
 static STREAMS: AtomicU64 = AtomicU64::new(1);
@@ -74,6 +74,41 @@ async fn serve(
     }
 }
 
+/// The settings to answer `s` with (the consumer group's FIFO flag looked
+/// up on a broker of its first topic).
+pub async fn reply_for(core: &Core, s: &pb::Settings) -> TelemetryCommand {
+    let mut fifo = false;
+    if let Some(PubSub::Subscription(sub)) = &s.pub_sub {
+        let group = sub
+            .group
+            .as_ref()
+            .map(|g| g.name.clone())
+            .unwrap_or_default();
+        if let Some(topic) = sub
+            .subscriptions
+            .iter()
+            .filter_map(|e| e.topic.as_ref())
+            .next()
+        {
+            if let Ok(route) = core.upstream.route(&topic.name).await {
+                fifo = core.upstream.group_orderly(&group, &route).await;
+            }
+        }
+    }
+    TelemetryCommand {
+        status: Some(ok()),
+        command: Some(Command::Settings(settings::effective(s, fifo))),
+    }
+}
+
+/// Sends the settings again on a client's first heartbeat.
+pub async fn repush(core: &Core, client: &str) {
+    if let Some((s, sender)) = core.sessions.first_repush(client) {
+        let reply = reply_for(core, &s).await;
+        let _ = sender.try_send(Ok(reply));
+    }
+}
+
 async fn on_settings(
     core: &Core,
     client: &str,
@@ -81,7 +116,6 @@ async fn on_settings(
     s: pb::Settings,
     tx: &mpsc::Sender<Result<TelemetryCommand, tonic::Status>>,
 ) -> Result<TelemetryCommand, tonic::Status> {
-    let mut fifo = false;
     match &s.pub_sub {
         Some(PubSub::Publishing(p)) => {
             for t in &p.topics {
@@ -97,16 +131,6 @@ async fn on_settings(
                 .unwrap_or_default();
             convert::check_group(&group)
                 .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
-            if let Some(topic) = sub
-                .subscriptions
-                .iter()
-                .filter_map(|e| e.topic.as_ref())
-                .next()
-            {
-                if let Ok(route) = core.upstream.route(&topic.name).await {
-                    fifo = core.upstream.group_orderly(&group, &route).await;
-                }
-            }
         }
         None => {
             return Err(tonic::Status::invalid_argument(
@@ -120,8 +144,5 @@ async fn on_settings(
     if producer {
         core.heartbeat_now.notify_one();
     }
-    Ok(TelemetryCommand {
-        status: Some(ok()),
-        command: Some(Command::Settings(settings::effective(&s, fifo))),
-    })
+    Ok(reply_for(core, &s).await)
 }

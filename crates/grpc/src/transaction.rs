@@ -18,9 +18,9 @@ use remoting::{BoxFuture, Connection, Processor};
 use tokio_util::sync::CancellationToken;
 
 use crate::convert::{self, Delivery};
+use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
 use crate::pb::{self, telemetry_command::Command, Code, TransactionResolution};
-use crate::service::Core;
 
 /// Where a half message lives: enough to end it at its broker.
 #[derive(Debug, Clone, PartialEq, Eq)]

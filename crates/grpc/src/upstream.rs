@@ -79,6 +79,19 @@ impl Upstream {
         }
     }
 
+    /// As [`Upstream::route`], but asks the NameServer first: clients call
+    /// QueryRoute every 30 s, which keeps the cache used by sends fresh and
+    /// replaces a template route once the topic exists.
+    ///
+    /// # Errors
+    /// TOPIC_NOT_FOUND when neither exists.
+    pub async fn fresh_route(&self, topic: &str) -> GrpcResult<Arc<TopicRoute>> {
+        match self.names.update_route(topic).await {
+            Ok(r) if !r.data.queue_datas.is_empty() => Ok(r),
+            _ => self.route(topic).await,
+        }
+    }
+
     /// Forgets a cached route (after a failure that may mean it changed).
     pub fn forget(&self, topic: &str) {
         self.names.forget_route(topic);

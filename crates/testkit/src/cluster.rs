@@ -283,7 +283,7 @@ impl ProcessCluster {
                 self.namesrv_list(),
                 "--listen".into(),
                 addr,
-                // Several brokers share this host: none may take 8081.
+                // Never the default gRPC port: other brokers run beside.
                 "--grpc-listen".into(),
                 "127.0.0.1:0".into(),
                 "-c".into(),

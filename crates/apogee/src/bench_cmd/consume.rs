@@ -9,9 +9,12 @@ use clap::{Args, ValueEnum};
 use client::{ConsumeFrom, ConsumeResult, PushConsumer};
 use tokio::sync::Notify;
 
+use super::grpc_load::{self, Protocol, ReceiveSpec};
 use super::meter::Meter;
 use super::{print_window, CommonArgs};
 use crate::admin_cmd::time::now_ms;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Where a new group starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -33,9 +36,15 @@ pub struct ConsumeArgs {
     /// Where a group without offsets starts.
     #[arg(long = "from", value_enum, default_value_t = From::First)]
     pub from: From,
-    /// Concurrent listener calls.
+    /// Concurrent listener calls (gRPC: concurrent receive loops).
     #[arg(long = "threads", default_value_t = 20)]
     pub threads: usize,
+    /// Remoting (a push consumer) or the 5.x gRPC endpoint (receive + ack).
+    #[arg(long = "protocol", value_enum, default_value_t = Protocol::Remoting)]
+    pub protocol: Protocol,
+    /// The gRPC endpoint (`--protocol grpc`).
+    #[arg(long = "endpoint", default_value = "127.0.0.1:8081")]
+    pub endpoint: String,
 }
 
 fn age_us(now_ms: i64, then_ms: i64) -> u64 {
@@ -47,6 +56,9 @@ fn age_us(now_ms: i64, then_ms: i64) -> u64 {
 /// # Errors
 /// Consumer start-up failures.
 pub async fn run(args: ConsumeArgs) -> Result<()> {
+    if args.protocol == Protocol::Grpc {
+        return run_grpc(args).await;
+    }
     let meter = Arc::new(Meter::new()?);
     let done = Arc::new(Notify::new());
     let limit = args.common.count;
@@ -84,6 +96,39 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
         .with_context(|| format!("cannot start a consumer of topic {}", args.common.topic))?;
     let secs = drive(&args.common, &meter, &done).await;
     consumer.shutdown().await;
+    report(&args, &meter, secs)
+}
+
+async fn run_grpc(args: ConsumeArgs) -> Result<()> {
+    let meter = Arc::new(Meter::new()?);
+    let done = Arc::new(Notify::new());
+    let mut client = grpc_load::connect(&args.endpoint).await?;
+    let brokers = grpc_load::brokers(&mut client, &args.common.topic).await?;
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    for i in 0..args.threads.max(1) {
+        let spec = ReceiveSpec {
+            group: args.group.clone(),
+            topic: args.common.topic.clone(),
+            broker: brokers[i % brokers.len()].clone(),
+            limit: args.common.count,
+        };
+        tracker.spawn(grpc_load::receive_loop(
+            client.clone(),
+            spec,
+            meter.clone(),
+            done.clone(),
+            stop.clone(),
+        ));
+    }
+    tracker.close();
+    let secs = drive(&args.common, &meter, &done).await;
+    stop.cancel();
+    tracker.wait().await;
+    report(&args, &meter, secs)
+}
+
+fn report(args: &ConsumeArgs, meter: &Meter, secs: f64) -> Result<()> {
     let total = meter.total().figures(secs);
     if args.common.json {
         let mut j = total.json("consume");

@@ -4,6 +4,7 @@
 //! seconds and as a final summary.
 
 mod consume;
+mod grpc_load;
 pub mod meter;
 mod produce;
 mod timer;

@@ -1,7 +1,7 @@
 //! `apogee bench produce`: `--concurrency` sends in flight, spread over
 //! `--producers` producers (each with its own connections).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use client::{ClientError, Message, Producer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::grpc_load::{self, claim, Protocol};
 use super::meter::{Failure, Meter};
 use super::{print_window, CommonArgs};
 
@@ -52,6 +53,12 @@ pub struct ProduceArgs {
     /// Send with the ROCKETMQ binary header instead of JSON.
     #[arg(long = "binary-header")]
     pub binary_header: bool,
+    /// Remoting (through the NameServer) or the 5.x gRPC endpoint.
+    #[arg(long = "protocol", value_enum, default_value_t = Protocol::Remoting)]
+    pub protocol: Protocol,
+    /// The gRPC endpoint (`--protocol grpc`).
+    #[arg(long = "endpoint", default_value = "127.0.0.1:8081")]
+    pub endpoint: String,
 }
 
 fn classify(e: &ClientError) -> Failure {
@@ -60,12 +67,6 @@ fn classify(e: &ClientError) -> Failure {
         ClientError::SendFailed { last, .. } => classify(last),
         _ => Failure::Send,
     }
-}
-
-/// Claims up to `batch` messages of the budget; 0 when it is spent.
-fn claim(budget: &AtomicI64, batch: u32) -> u32 {
-    let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
-    before.clamp(0, i64::from(batch)) as u32
 }
 
 async fn send_loop(
@@ -156,6 +157,9 @@ pub async fn run(args: ProduceArgs) -> Result<()> {
 async fn run_load(args: ProduceArgs) -> Result<()> {
     let args = Arc::new(args);
     let meter = Arc::new(Meter::new()?);
+    if args.protocol == Protocol::Grpc {
+        return run_grpc(args, meter).await;
+    }
     let producers = start_producers(&args).await?;
     let budget = Arc::new(AtomicI64::new(match args.common.count {
         Some(c) => i64::try_from(c).unwrap_or(i64::MAX),
@@ -182,6 +186,39 @@ async fn run_load(args: ProduceArgs) -> Result<()> {
     for p in &producers {
         p.shutdown().await;
     }
+    report(&args, &meter, secs)
+}
+
+async fn run_grpc(args: Arc<ProduceArgs>, meter: Arc<Meter>) -> Result<()> {
+    let mut clients = Vec::new();
+    for _ in 0..args.producers {
+        clients.push(grpc_load::connect(&args.endpoint).await?);
+    }
+    let budget = Arc::new(AtomicI64::new(match args.common.count {
+        Some(c) => i64::try_from(c).unwrap_or(i64::MAX),
+        None => i64::MAX,
+    }));
+    let body = Bytes::from(vec![b'a'; args.size as usize]);
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    for i in 0..args.concurrency as usize {
+        tracker.spawn(grpc_load::send_loop(
+            clients[i % clients.len()].clone(),
+            args.common.topic.clone(),
+            body.clone(),
+            budget.clone(),
+            meter.clone(),
+            stop.clone(),
+        ));
+    }
+    tracker.close();
+    let secs = drive(&args, &meter, &stop, &tracker).await;
+    stop.cancel();
+    tracker.wait().await;
+    report(&args, &meter, secs)
+}
+
+fn report(args: &ProduceArgs, meter: &Meter, secs: f64) -> Result<()> {
     let total = meter.total().figures(secs);
     if args.common.json {
         let mut j = total.json("produce");

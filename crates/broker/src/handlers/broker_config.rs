@@ -8,7 +8,8 @@ use std::sync::Arc;
 use protocol::RemotingCommand;
 
 use crate::error::{BrokerError, BrokerResult};
-use crate::state::{now_ms, BrokerState};
+use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// UPDATE_BROKER_CONFIG (25).
 pub fn update_broker_config(

@@ -11,7 +11,8 @@ use protocol::{RemotingCommand, ResponseCode};
 
 use crate::clients::ClientChannel;
 use crate::error::BrokerResult;
-use crate::state::{now_ms, BrokerState};
+use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// GET_PRODUCER_CONNECTION_LIST (204); a group with no live producer is
 /// an error, as in Java.

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use super::error::{PopError, PopResult};
 use super::rules::{group_config, pop_retry_topic, queue_ids, MAX_BATCH, MAX_POLL, RECHECK};
 use super::table::QueueKey;
-use crate::state::{now_ms, BrokerState};
+use crate::state::BrokerState;
+use protocol::clock::now_ms;
 
 /// Where the next pop of `key` reads (without creating its state).
 fn next_offset(state: &BrokerState, key: &QueueKey) -> u64 {

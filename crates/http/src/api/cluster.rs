@@ -48,6 +48,6 @@ pub async fn overview(State(s): State<Sources>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({
         "namesrvs": namesrvs,
         "brokers": brokers,
-        "time": broker::state::now_ms(),
+        "time": protocol::clock::now_ms(),
     })))
 }

@@ -163,6 +163,6 @@ pub async fn detail(State(s): State<Sources>, Path(name): Path<String>) -> ApiRe
     Ok(Json(json!({
         "name": name, "queues": queues, "routes": routes,
         "messages": total, "maxOffsetTotal": max_total,
-        "time": broker::state::now_ms(),
+        "time": protocol::clock::now_ms(),
     })))
 }

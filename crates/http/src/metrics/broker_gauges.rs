@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use broker::metrics::{is_system_group, is_system_topic};
-use broker::state::{now_ms, BrokerState};
+use broker::state::BrokerState;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Unit;
 use protocol::body::heartbeat::ConsumeType;
+use protocol::clock::now_ms;
 use protocol::message::{decode_record, topics, DecodedRecord};
 
 use super::encode::{flag, gauges, unit, Labels};

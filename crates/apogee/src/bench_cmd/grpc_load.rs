@@ -1,0 +1,226 @@
+//! `--protocol grpc` for `bench produce|consume`: the same figures through
+//! the 5.x gRPC endpoint (SendMessage; ReceiveMessage + AckMessage), with
+//! tonic clients, one HTTP/2 connection per producer or consumer.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::ValueEnum;
+use grpc::pb::messaging_service_client::MessagingServiceClient;
+use grpc::pb::{self, receive_message_response::Content, Code};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use super::meter::{Failure, Meter};
+
+/// Which protocol the load speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Protocol {
+    /// RocketMQ remoting through the NameServer (4.x clients).
+    #[default]
+    Remoting,
+    /// The 5.x gRPC endpoint (`--endpoint`).
+    Grpc,
+}
+
+/// A gRPC client.
+pub type Client = MessagingServiceClient<Channel>;
+
+/// Connects to the endpoint `host:port`.
+///
+/// # Errors
+/// The endpoint does not answer.
+pub async fn connect(endpoint: &str) -> Result<Client> {
+    MessagingServiceClient::connect(format!("http://{endpoint}"))
+        .await
+        .with_context(|| format!("cannot connect to the gRPC endpoint {endpoint}"))
+}
+
+fn client_id() -> String {
+    format!("apogee-bench@{}", std::process::id())
+}
+
+fn request<T>(msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Ok(v) = client_id().parse() {
+        req.metadata_mut().insert("x-mq-client-id", v);
+    }
+    req
+}
+
+fn resource(name: &str) -> Option<pb::Resource> {
+    Some(pb::Resource {
+        resource_namespace: String::new(),
+        name: name.to_string(),
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Claims up to `batch` messages of the budget; 0 when it is spent.
+pub fn claim(budget: &AtomicI64, batch: u32) -> u32 {
+    let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
+    before.clamp(0, i64::from(batch)) as u32
+}
+
+/// Sends one NORMAL message per request until the budget or `stop` ends.
+pub async fn send_loop(
+    mut client: Client,
+    topic: String,
+    body: Bytes,
+    budget: Arc<AtomicI64>,
+    meter: Arc<Meter>,
+    stop: CancellationToken,
+) {
+    let mut seq: u64 = 0;
+    while !stop.is_cancelled() && claim(&budget, 1) == 1 {
+        seq += 1;
+        let msg = pb::Message {
+            topic: resource(&topic),
+            user_properties: Default::default(),
+            system_properties: Some(pb::SystemProperties {
+                message_id: format!(
+                    "01{:016X}{:016X}",
+                    std::process::id(),
+                    seq ^ now_ms() as u64
+                ),
+                body_encoding: pb::Encoding::Identity as i32,
+                message_type: pb::MessageType::Normal as i32,
+                born_timestamp: Some(grpc::convert::timestamp(now_ms())),
+                ..Default::default()
+            }),
+            body: body.to_vec(),
+        };
+        let started = Instant::now();
+        let req = request(pb::SendMessageRequest {
+            messages: vec![msg],
+        });
+        match client.send_message(req).await {
+            Ok(r) if r.get_ref().status.as_ref().map(|s| s.code) == Some(Code::Ok as i32) => {
+                meter.ok(1, started.elapsed().as_micros() as u64, 0);
+            }
+            Ok(r) => {
+                tracing::debug!(status = ?r.get_ref().status, "bench send refused");
+                meter.failed(Failure::Response);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "bench send failed");
+                meter.failed(Failure::Send);
+            }
+        }
+    }
+}
+
+/// The broker names serving `topic` at this endpoint (for receives).
+///
+/// # Errors
+/// The route query fails or names no broker.
+pub async fn brokers(client: &mut Client, topic: &str) -> Result<Vec<String>> {
+    let resp = client
+        .query_route(request(pb::QueryRouteRequest {
+            topic: resource(topic),
+            endpoints: None,
+        }))
+        .await?
+        .into_inner();
+    let mut names: Vec<String> = resp
+        .message_queues
+        .iter()
+        .filter_map(|q| q.broker.as_ref().map(|b| b.name.clone()))
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        bail!("QueryRoute for {topic} returned {:?}", resp.status);
+    }
+    Ok(names)
+}
+
+/// What one receive loop reads.
+#[derive(Debug, Clone)]
+pub struct ReceiveSpec {
+    pub group: String,
+    pub topic: String,
+    pub broker: String,
+    /// Stop (notify `done`) after this many messages in total.
+    pub limit: Option<u64>,
+}
+
+/// Receives (32 at a time) and acks until `stop`, counting each message
+/// with its born-to-consume and store-to-consume ages.
+pub async fn receive_loop(
+    mut client: Client,
+    spec: ReceiveSpec,
+    meter: Arc<Meter>,
+    done: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let ReceiveSpec {
+        group,
+        topic,
+        broker,
+        limit,
+    } = spec;
+    while !stop.is_cancelled() {
+        let req = request(pb::ReceiveMessageRequest {
+            group: resource(&group),
+            message_queue: Some(pb::MessageQueue {
+                topic: resource(&topic),
+                broker: Some(pb::Broker {
+                    name: broker.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            filter_expression: None,
+            batch_size: 32,
+            invisible_duration: Some(grpc::convert::duration(30_000)),
+            auto_renew: false,
+            long_polling_timeout: Some(grpc::convert::duration(5_000)),
+            attempt_id: None,
+        });
+        let Ok(resp) = client.receive_message(req).await else {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        };
+        let mut stream = resp.into_inner();
+        let mut entries = Vec::new();
+        while let Ok(Some(frame)) = stream.message().await {
+            if let Some(Content::Message(m)) = frame.content {
+                let sp = m.system_properties.unwrap_or_default();
+                let now = now_ms();
+                let age = |t: Option<prost_types::Timestamp>| {
+                    t.map_or(0, |t| {
+                        u64::try_from(now - grpc::convert::timestamp_ms(&t)).unwrap_or(0) * 1000
+                    })
+                };
+                meter.ok(1, age(sp.born_timestamp), age(sp.store_timestamp));
+                entries.push(pb::AckMessageEntry {
+                    message_id: sp.message_id,
+                    receipt_handle: sp.receipt_handle.unwrap_or_default(),
+                    lite_topic: None,
+                });
+            }
+        }
+        if !entries.is_empty() {
+            let ack = request(pb::AckMessageRequest {
+                group: resource(&group),
+                topic: resource(&topic),
+                entries,
+            });
+            if let Err(e) = client.ack_message(ack).await {
+                tracing::debug!(error = %e, "bench ack failed");
+            }
+        }
+        if limit.is_some_and(|l| meter.total().msgs >= l) {
+            done.notify_one();
+        }
+    }
+}
