@@ -24,7 +24,7 @@ use std::pin::Pin;
 
 use protocol::{RemotingCommand, ResponseCode};
 
-pub use client::{ClientConfig, RemotingClient};
+pub use client::{ClientConfig, Credentials, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
 pub use server::{Server, ServerConfig};
