@@ -183,9 +183,9 @@ mod tests {
         let p = write("b.conf", "listenPrt=1\nlistenPort=5\n");
         let s = load::<Sample>(Some(&p), "TEST2").unwrap();
         assert_eq!(s.listen_port, 5, "unknown Java keys are ignored");
-        let p = write("b2.conf", "aclEnable=true\n");
+        let p = write("b2.conf", "enableDLegerCommitLog=true\n");
         let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
-        assert!(err.contains("aclEnable"), "{err}");
+        assert!(err.contains("enableDLegerCommitLog"), "{err}");
         let p = write("c.conf", "listenPort=abc\n");
         let err = load::<Sample>(Some(&p), "TEST3").unwrap_err().to_string();
         assert!(err.contains("listenPort"), "{err}");

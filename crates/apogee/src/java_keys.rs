@@ -34,11 +34,6 @@ fn elsewhere_than_root_commitlog(v: &str, known: &toml::Table) -> bool {
 
 const RULES: &[Rule] = &[
     Rule {
-        key: "aclEnable",
-        refused: is_true,
-        why: "ACL authentication and authorization are not implemented; every client would be served unchecked",
-    },
-    Rule {
         key: "authenticationEnabled",
         refused: is_true,
         why: "authentication is not implemented; every client would be served unchecked",
@@ -130,12 +125,12 @@ mod tests {
         let p = Path::new("broker.conf");
         let ok = props(&[
             ("sendMessageThreadPoolNums", "16"),
-            ("aclEnable", "false"),
+            ("authenticationEnabled", "false"),
             ("storePathCommitLog", "/data/store/commitlog"),
         ]);
         check_unknown(&ok, &known("/data/store"), p).unwrap();
         let bad = props(&[
-            ("aclEnable", "true"),
+            ("authenticationEnabled", "true"),
             ("enableDLegerCommitLog", "TRUE"),
             ("storePathCommitLog", "/elsewhere"),
             ("traceTopicEnable", "true"),
@@ -143,7 +138,11 @@ mod tests {
         let err = check_unknown(&bad, &known("/data/store"), p)
             .unwrap_err()
             .to_string();
-        for key in ["aclEnable", "enableDLegerCommitLog", "storePathCommitLog"] {
+        for key in [
+            "authenticationEnabled",
+            "enableDLegerCommitLog",
+            "storePathCommitLog",
+        ] {
             assert!(err.contains(key), "{err}");
         }
         assert!(!err.contains("traceTopicEnable"), "{err}");

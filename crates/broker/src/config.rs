@@ -112,6 +112,10 @@ pub struct BrokerConfig {
     /// across all connections; more are answered SYSTEM_BUSY.
     pub send_thread_pool_queue_capacity: usize,
     pub pull_thread_pool_queue_capacity: usize,
+    /// Checks every request against the ACL 1.0 file (`plain_acl.yml`).
+    pub acl_enable: bool,
+    /// The ACL file; empty means `<storePathRootDir>/conf/plain_acl.yml`.
+    pub acl_file_path: String,
 }
 
 impl Default for BrokerConfig {
@@ -167,6 +171,8 @@ impl Default for BrokerConfig {
             server_max_unfinished_frame_bytes: 64 << 20,
             send_thread_pool_queue_capacity: 10_000,
             pull_thread_pool_queue_capacity: 100_000,
+            acl_enable: false,
+            acl_file_path: String::new(),
         }
     }
 }

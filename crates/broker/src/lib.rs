@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod batching;
 pub mod config;
 pub mod error;

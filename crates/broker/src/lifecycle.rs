@@ -49,6 +49,7 @@ impl Broker {
         listen: SocketAddr,
     ) -> Result<Broker, BrokerError> {
         config.validate()?;
+        let acl = load_acl(&config, &store_config.store_path_root_dir)?;
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
             .await
             .map_err(|e| BrokerError::System(format!("store open task failed: {e}")))?
@@ -142,7 +143,7 @@ impl Broker {
             pop,
             metrics: Default::default(),
         });
-        let processor = Arc::new(BrokerProcessor::new(state.clone()));
+        let processor = Arc::new(BrokerProcessor::new(state.clone()).with_acl(acl));
         placeholder.set(processor.clone());
         let mut servers = vec![main];
         if local.port() > 2 && listen.port() != 0 {
@@ -338,4 +339,24 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     services::clients::spawn(state, cancel);
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move { crate::rates::run(&s.rates, &s.store, now_ms, c).await });
+}
+
+/// The ACL file when `aclEnable` is on; a file that is missing or malformed
+/// stops the start, naming the file and field.
+fn load_acl(
+    config: &BrokerConfig,
+    root: &std::path::Path,
+) -> Result<Option<crate::acl::PlainAcl>, BrokerError> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let path = if config.acl_file_path.is_empty() {
+        root.join("conf").join("plain_acl.yml")
+    } else {
+        std::path::PathBuf::from(&config.acl_file_path)
+    };
+    let acl = crate::acl::PlainAcl::load(&path)
+        .map_err(|e| BrokerError::Config(format!("aclEnable: {}: {e}", path.display())))?;
+    tracing::info!(file = %path.display(), accounts = acl.accounts.len(), "ACL enabled");
+    Ok(Some(acl))
 }

@@ -2,12 +2,14 @@
 //! Handlers take the shared state and a request and return a response or a
 //! [`BrokerError`], which becomes a code and remark here, in one place.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::acl::PlainAcl;
 use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
@@ -26,6 +28,10 @@ pub struct BrokerProcessor {
     /// connections: Java's send and pull thread-pool queues.
     sends: Arc<Semaphore>,
     pulls: Arc<Semaphore>,
+    /// ACL 1.0 accounts when `aclEnable` is on.
+    acl: Option<PlainAcl>,
+    /// When a denial was last logged at WARN (seconds since the epoch).
+    last_denial_log: AtomicI64,
 }
 
 impl BrokerProcessor {
@@ -36,7 +42,31 @@ impl BrokerProcessor {
             sends: cap(c.send_thread_pool_queue_capacity),
             pulls: cap(c.pull_thread_pool_queue_capacity),
             state,
+            acl: None,
+            last_denial_log: AtomicI64::new(0),
         }
+    }
+
+    /// Checks every request against `acl` (when given).
+    pub fn with_acl(mut self, acl: Option<PlainAcl>) -> Self {
+        self.acl = acl;
+        self
+    }
+
+    /// The NO_PERMISSION answer when the ACL refuses `request`.
+    fn acl_denial(&self, conn: &Connection, request: &RemotingCommand) -> Option<RemotingCommand> {
+        let acl = self.acl.as_ref()?;
+        let peer = conn.peer_addr();
+        let denied = acl.validate(peer.ip(), request).err()?;
+        // One WARN a second at most: a misconfigured client retries in a loop.
+        let now = protocol::clock::now_ms() / 1000;
+        if self.last_denial_log.swap(now, Ordering::Relaxed) != now {
+            tracing::warn!(%peer, code = request.code, %denied, "request denied by ACL");
+        }
+        Some(RemotingCommand::error(
+            ResponseCode::NO_PERMISSION,
+            denied.to_string(),
+        ))
     }
 
     /// A place in the queue of the request's kind, or the SYSTEM_BUSY answer
@@ -71,6 +101,9 @@ impl Processor for BrokerProcessor {
         conn: Connection,
         request: RemotingCommand,
     ) -> BoxFuture<Option<RemotingCommand>> {
+        if let Some(denied) = self.acl_denial(&conn, &request) {
+            return Box::pin(async move { Some(denied) });
+        }
         let state = self.state.clone();
         let place = self.queue_place(request.request_code_enum());
         Box::pin(async move {

@@ -20,6 +20,7 @@ pub mod header_json;
 mod header_json_fast;
 pub mod java_properties;
 pub mod message;
+pub mod signature;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode};
 pub use command::{ExtFields, RemotingCommand, SerializeType};

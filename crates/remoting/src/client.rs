@@ -40,6 +40,24 @@ pub struct ClientConfig {
     /// A connection with no traffic in either direction for this long is
     /// closed (and reopened on the next request); zero: never.
     pub idle_timeout: Duration,
+    /// ACL account every request is signed with (none: unsigned).
+    pub credentials: Option<Credentials>,
+}
+
+/// An ACL account: requests carry `AccessKey` and an HMAC-SHA1 `Signature`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClientConfig {
@@ -48,6 +66,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(3),
             max_frame: DEFAULT_MAX_FRAME,
             idle_timeout: Duration::from_secs(120),
+            credentials: None,
         }
     }
 }
@@ -64,6 +83,7 @@ struct ClientInner {
     /// One cell per address: concurrent callers wait for the same connect
     /// instead of racing to open several connections.
     pool: Mutex<HashMap<String, Arc<OnceCell<Connection>>>>,
+    credentials: Option<Credentials>,
 }
 
 impl Drop for ClientInner {
@@ -130,6 +150,7 @@ impl RemotingClient {
                 }),
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),
+                credentials: config.credentials,
             }),
         }
     }
@@ -146,6 +167,7 @@ impl RemotingClient {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
+        let request = self.signed(request);
         let (conn, left) = self.connection_within(addr, timeout).await?;
         // Report the caller's timeout, not what was left of it.
         conn.invoke(request, left)
@@ -154,7 +176,7 @@ impl RemotingClient {
     }
 
     /// Like [`RemotingClient::invoke`], for a request the caller encodes
-    /// itself (see [`Connection::invoke_encoded`]).
+    /// itself (see [`Connection::invoke_encoded`]). Never signed.
     ///
     /// # Errors
     /// As [`RemotingClient::invoke`].
@@ -199,7 +221,21 @@ impl RemotingClient {
         addr: &str,
         request: RemotingCommand,
     ) -> Result<(), RemotingError> {
+        let request = self.signed(request);
         self.connection(addr).await?.invoke_oneway(request).await
+    }
+
+    /// Whether requests are signed; callers that encode frames themselves
+    /// ([`RemotingClient::invoke_encoded`]) must use `invoke` when they are.
+    pub fn signs(&self) -> bool {
+        self.inner.credentials.is_some()
+    }
+
+    fn signed(&self, mut request: RemotingCommand) -> RemotingCommand {
+        if let Some(c) = &self.inner.credentials {
+            protocol::signature::sign_request(&mut request, &c.access_key, &c.secret_key);
+        }
+        request
     }
 
     /// The pooled connection to `addr`, connecting if there is none or the

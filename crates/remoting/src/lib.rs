@@ -25,7 +25,7 @@ use std::pin::Pin;
 
 use protocol::{RemotingCommand, ResponseCode};
 
-pub use client::{ClientConfig, RemotingClient};
+pub use client::{ClientConfig, Credentials, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
 pub use outbound::EncodedFrame;

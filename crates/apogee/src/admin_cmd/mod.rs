@@ -29,6 +29,22 @@ pub struct AdminArgs {
         default_value = client::DEFAULT_NAMESRV
     )]
     pub namesrv: String,
+    /// ACL 1.0 account: requests to brokers are signed with it (with --secret-key).
+    #[arg(
+        long = "access-key",
+        global = true,
+        env = "APOGEE_ACCESS_KEY",
+        requires = "secret_key"
+    )]
+    pub access_key: Option<String>,
+    /// Secret key of --access-key.
+    #[arg(
+        long = "secret-key",
+        global = true,
+        env = "APOGEE_SECRET_KEY",
+        requires = "access_key"
+    )]
+    pub secret_key: Option<String>,
     /// Print JSON (one document on stdout) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -108,10 +124,17 @@ pub struct Report {
 /// # Errors
 /// Bad arguments and every failure of the calls, naming what failed.
 pub async fn run(args: AdminArgs) -> Result<()> {
-    let admin = Admin::connect(&args.namesrv)
+    let mut options = client::ClientOptions {
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+        ..client::ClientOptions::default()
+    };
+    options.add_namesrv(&args.namesrv);
+    let client = client::Client::start(options)
         .map_err(|e| anyhow::Error::new(e).context("cannot start the admin client"))?;
+    let admin = Admin::with_client(&client);
     let result = execute(&admin, &args.namesrv, args.command).await;
-    admin.shutdown().await;
+    client.shutdown().await;
     let report = result?;
     if args.json {
         let mut text = serde_json::to_string_pretty(&report.json)?;
@@ -225,6 +248,23 @@ mod tests {
         let mut v = vec!["admin"];
         v.extend_from_slice(args);
         Cli::try_parse_from(v).unwrap().admin
+    }
+
+    #[test]
+    fn credentials_come_in_pairs() {
+        let a = parse(&[
+            "topicList",
+            "--access-key",
+            "operator",
+            "--secret-key",
+            "s3cret-key",
+        ]);
+        assert_eq!(a.access_key.as_deref(), Some("operator"));
+        assert_eq!(a.secret_key.as_deref(), Some("s3cret-key"));
+        let mut v = vec!["admin", "topicList", "--access-key", "operator"];
+        assert!(Cli::try_parse_from(&v).is_err(), "a key without its secret");
+        v.truncate(2);
+        assert!(parse(&v[1..]).access_key.is_none());
     }
 
     #[test]

@@ -64,7 +64,11 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
     let limit = args.common.count;
     let listener_meter = meter.clone();
     let listener_done = done.clone();
-    let consumer = PushConsumer::builder()
+    let mut builder = PushConsumer::builder();
+    if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
+        builder = builder.credentials(ak, sk);
+    }
+    let consumer = builder
         .namesrv(&args.common.namesrv)
         .group(args.group.clone())
         .subscribe(args.common.topic.clone(), "*")

@@ -43,6 +43,20 @@ pub struct CommonArgs {
     /// NameServer address(es), `;`-separated.
     #[arg(short = 'n', long = "namesrvAddr", env = "NAMESRV_ADDR", default_value = client::DEFAULT_NAMESRV)]
     pub namesrv: String,
+    /// ACL 1.0 account requests are signed with (with --secret-key).
+    #[arg(
+        long = "access-key",
+        env = "APOGEE_ACCESS_KEY",
+        requires = "secret_key"
+    )]
+    pub access_key: Option<String>,
+    /// Secret key of --access-key.
+    #[arg(
+        long = "secret-key",
+        env = "APOGEE_SECRET_KEY",
+        requires = "access_key"
+    )]
+    pub secret_key: Option<String>,
     /// Topic.
     #[arg(short = 't', long = "topic", default_value = "BenchmarkTest")]
     pub topic: String,

@@ -108,7 +108,11 @@ async fn send_loop(
 async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
     let mut out = Vec::new();
     for i in 0..args.producers {
-        let p = Producer::builder()
+        let mut builder = Producer::builder();
+        if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
+            builder = builder.credentials(ak, sk);
+        }
+        let p = builder
             .namesrv(&args.common.namesrv)
             .group(args.group.clone())
             .header(if args.binary_header {

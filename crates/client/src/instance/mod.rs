@@ -49,6 +49,9 @@ pub struct ClientOptions {
     pub route_refresh_interval: Duration,
     /// How often heartbeats go to every broker.
     pub heartbeat_interval: Duration,
+    /// ACL 1.0 account: when both are set, every request is signed.
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -60,6 +63,8 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(3),
             route_refresh_interval: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(30),
+            access_key: None,
+            secret_key: None,
         }
     }
 }
@@ -169,7 +174,7 @@ impl Client {
             Inner {
                 client_id,
                 client_ip,
-                remoting: RemotingClient::new(TransportConfig::default(), Some(processor)),
+                remoting: RemotingClient::new(transport_config(&options), Some(processor)),
                 namesrv_index: AtomicUsize::new(start % options.namesrv.len()),
                 options,
                 routes: Mutex::new(HashMap::new()),
@@ -659,6 +664,21 @@ fn local_ip(namesrv: &str) -> IpAddr {
         Ok(sock.local_addr()?.ip())
     };
     probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Transport settings: the defaults, plus the ACL account when both keys are set.
+fn transport_config(options: &ClientOptions) -> TransportConfig {
+    let credentials = match (&options.access_key, &options.secret_key) {
+        (Some(access_key), Some(secret_key)) => Some(remoting::Credentials {
+            access_key: access_key.clone(),
+            secret_key: secret_key.clone(),
+        }),
+        _ => None,
+    };
+    TransportConfig {
+        credentials,
+        ..TransportConfig::default()
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,13 @@ impl ProducerBuilder {
         self
     }
 
+    /// ACL account every request is signed with (ignored with `client`).
+    pub fn credentials(mut self, access_key: &str, secret_key: &str) -> Self {
+        self.client_options.access_key = Some(access_key.into());
+        self.client_options.secret_key = Some(secret_key.into());
+        self
+    }
+
     /// Shares an existing client instance instead of starting one.
     pub fn client(mut self, client: &Client) -> Self {
         self.client = Some(client.clone());
@@ -347,13 +354,16 @@ impl Producer {
                 born_ms: now_ms(),
                 header: opts.header,
             };
-            let encode = |opaque| p.encode_frame(&to, opaque);
-            let resp = self
-                .inner
-                .client
-                .remoting()
-                .invoke_encoded(&addr, encode, timeout)
-                .await?;
+            let remoting = self.inner.client.remoting();
+            let resp = if remoting.signs() {
+                // The signature covers the fields, so the command is built whole.
+                let mut cmd = p.request_at(to.group, to.mq, to.default_queue_nums, to.born_ms);
+                cmd.serialize_type = to.header;
+                remoting.invoke(&addr, cmd, timeout).await?
+            } else {
+                let encode = |opaque| p.encode_frame(&to, opaque);
+                remoting.invoke_encoded(&addr, encode, timeout).await?
+            };
             p.result(&addr, mq, &resp)
         }
         .await;

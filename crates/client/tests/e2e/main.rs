@@ -6,6 +6,7 @@
 
 mod support;
 
+mod acl;
 mod admin;
 mod create_send;
 mod delivery;

@@ -120,6 +120,13 @@ impl PushConsumerBuilder {
         self
     }
 
+    /// ACL account every request is signed with (ignored with `client`).
+    pub fn credentials(mut self, access_key: &str, secret_key: &str) -> Self {
+        self.client_options.access_key = Some(access_key.into());
+        self.client_options.secret_key = Some(secret_key.into());
+        self
+    }
+
     /// Shares an existing client instance.
     pub fn client(mut self, client: &Client) -> Self {
         self.client = Some(client.clone());

@@ -1,0 +1,242 @@
+//! The `plain_acl.yml` model and its parser. A file that does not parse,
+//! or has a field of the wrong kind, is refused with the field named, so a
+//! broker never starts with a different ACL than the operator wrote.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use super::address::AddrPattern;
+use super::perm::Perm;
+
+/// Group entries live under their retry topic, as Java keeps them.
+pub const RETRY_PREFIX: &str = "%RETRY%";
+
+/// One account of the file.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub access_key: String,
+    pub secret_key: String,
+    pub admin: bool,
+    pub white: AddrPattern,
+    pub default_topic: Perm,
+    pub default_group: Perm,
+    /// Explicit topic perms, and group perms under `%RETRY%<group>`.
+    pub resources: HashMap<String, Perm>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default)]
+pub struct PlainAcl {
+    pub global_white: Vec<AddrPattern>,
+    pub accounts: HashMap<String, Account>,
+}
+
+/// Why a file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AclFileError {
+    #[error("cannot read ACL file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("ACL file is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("ACL file field {field}: {why}")]
+    Field { field: String, why: String },
+}
+
+fn field_err(field: impl Into<String>, why: impl Into<String>) -> AclFileError {
+    AclFileError::Field {
+        field: field.into(),
+        why: why.into(),
+    }
+}
+
+impl PlainAcl {
+    /// Reads and parses `path`.
+    ///
+    /// # Errors
+    /// [`AclFileError`] naming the file, line or field.
+    pub fn load(path: &Path) -> Result<Self, AclFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AclFileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses the text of a `plain_acl.yml`.
+    ///
+    /// # Errors
+    /// [`AclFileError`] naming the line (YAML errors) or field.
+    pub fn parse(text: &str) -> Result<Self, AclFileError> {
+        let docs =
+            YamlLoader::load_from_str(text).map_err(|e| AclFileError::Yaml(e.to_string()))?;
+        let mut acl = PlainAcl::default();
+        let Some(doc) = docs.into_iter().next() else {
+            return Ok(acl);
+        };
+        if !matches!(doc, Yaml::Hash(_) | Yaml::Null) {
+            return Err(field_err("<top level>", "must be a mapping"));
+        }
+        for (i, item) in list(
+            &doc["globalWhiteRemoteAddresses"],
+            "globalWhiteRemoteAddresses",
+        )?
+        .iter()
+        .enumerate()
+        {
+            let field = format!("globalWhiteRemoteAddresses[{i}]");
+            let text = scalar(item, &field)?.unwrap_or_default();
+            acl.global_white
+                .push(AddrPattern::parse(&text).map_err(|why| field_err(&field, why))?);
+        }
+        for (i, item) in list(&doc["accounts"], "accounts")?.iter().enumerate() {
+            let account = parse_account(item, &format!("accounts[{i}]"))?;
+            // Java keeps the first definition of a key.
+            acl.accounts
+                .entry(account.access_key.clone())
+                .or_insert(account);
+        }
+        Ok(acl)
+    }
+}
+
+fn parse_account(item: &Yaml, at: &str) -> Result<Account, AclFileError> {
+    if !matches!(item, Yaml::Hash(_)) {
+        return Err(field_err(at, "must be a mapping"));
+    }
+    let key = |name: &str| -> Result<String, AclFileError> {
+        let field = format!("{at}.{name}");
+        let value = scalar(&item[name], &field)?.unwrap_or_default();
+        if value.chars().count() <= 6 {
+            return Err(field_err(field, "must be longer than 6 characters"));
+        }
+        Ok(value)
+    };
+    let perm = |name: &str| -> Result<Perm, AclFileError> {
+        let field = format!("{at}.{name}");
+        match scalar(&item[name], &field)? {
+            None => Ok(Perm::DENY),
+            Some(text) => Perm::parse(&text).map_err(|why| field_err(field, why)),
+        }
+    };
+    let white_field = format!("{at}.whiteRemoteAddress");
+    let white = scalar(&item["whiteRemoteAddress"], &white_field)?.unwrap_or_default();
+    let admin = match &item["admin"] {
+        Yaml::Boolean(b) => *b,
+        Yaml::BadValue | Yaml::Null => false,
+        Yaml::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+            s.eq_ignore_ascii_case("true")
+        }
+        _ => return Err(field_err(format!("{at}.admin"), "must be true or false")),
+    };
+    let mut resources = HashMap::new();
+    for (list_name, prefix) in [("topicPerms", ""), ("groupPerms", RETRY_PREFIX)] {
+        for (i, entry) in list(&item[list_name], &format!("{at}.{list_name}"))?
+            .iter()
+            .enumerate()
+        {
+            let field = format!("{at}.{list_name}[{i}]");
+            let text = scalar(entry, &field)?.unwrap_or_default();
+            let (name, perm) = text
+                .split_once('=')
+                .ok_or_else(|| field_err(&field, format!("'{text}' is not name=PERM")))?;
+            let perm = Perm::parse(perm.trim()).map_err(|why| field_err(&field, why))?;
+            resources.insert(format!("{prefix}{}", name.trim()), perm);
+        }
+    }
+    Ok(Account {
+        access_key: key("accessKey")?,
+        secret_key: key("secretKey")?,
+        admin,
+        white: AddrPattern::parse(&white).map_err(|why| field_err(white_field, why))?,
+        default_topic: perm("defaultTopicPerm")?,
+        default_group: perm("defaultGroupPerm")?,
+        resources,
+    })
+}
+
+/// A list field; absent or null is empty.
+fn list<'a>(value: &'a Yaml, field: &str) -> Result<&'a [Yaml], AclFileError> {
+    match value {
+        Yaml::Array(items) => Ok(items),
+        Yaml::BadValue | Yaml::Null => Ok(&[]),
+        _ => Err(field_err(field, "must be a list")),
+    }
+}
+
+/// A scalar as text (YAML numbers included: sample files have
+/// `secretKey: 12345678`); absent or null is `None`.
+fn scalar(value: &Yaml, field: &str) -> Result<Option<String>, AclFileError> {
+    match value {
+        Yaml::String(s) | Yaml::Real(s) => Ok(Some(s.clone())),
+        Yaml::Integer(n) => Ok(Some(n.to_string())),
+        Yaml::Boolean(b) => Ok(Some(b.to_string())),
+        Yaml::BadValue | Yaml::Null => Ok(None),
+        _ => Err(field_err(field, "must be a single value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+globalWhiteRemoteAddresses:
+  - 10.10.103.*
+  - 192.168.0.*
+accounts:
+  - accessKey: RocketMQ
+    secretKey: 12345678
+    whiteRemoteAddress:
+    admin: false
+    defaultTopicPerm: DENY
+    defaultGroupPerm: SUB
+    topicPerms:
+      - topicA=DENY
+      - topicB=PUB|SUB
+      - topicC=SUB
+    groupPerms:
+      - groupA=DENY
+      - groupB=PUB|SUB
+  - accessKey: rocketmq2
+    secretKey: 12345678
+    whiteRemoteAddress: 192.168.1.*
+    admin: true
+";
+
+    #[test]
+    fn the_upstream_sample_parses() {
+        let acl = PlainAcl::parse(SAMPLE).unwrap();
+        assert_eq!(acl.global_white.len(), 2);
+        let a = &acl.accounts["RocketMQ"];
+        assert_eq!(a.secret_key, "12345678");
+        assert!(!a.admin);
+        assert_eq!(a.default_group, Perm::SUB);
+        assert_eq!(a.resources["topicB"], Perm::PUB_SUB);
+        assert_eq!(a.resources["%RETRY%groupA"], Perm::DENY);
+        assert_eq!(a.white, AddrPattern::Never);
+        let b = &acl.accounts["rocketmq2"];
+        assert!(b.admin);
+        assert_eq!(b.default_topic, Perm::DENY);
+    }
+
+    #[test]
+    fn bad_files_name_the_field_or_line() {
+        let cases = [
+            ("accounts:\n  - accessKey: short\n    secretKey: 12345678\n", "accounts[0].accessKey"),
+            ("accounts:\n  - accessKey: RocketMQ\n    secretKey: 12345678\n    defaultTopicPerm: ALL\n", "accounts[0].defaultTopicPerm"),
+            ("accounts:\n  - accessKey: RocketMQ\n    secretKey: 12345678\n    topicPerms: [t1]\n", "accounts[0].topicPerms[0]"),
+            ("globalWhiteRemoteAddresses: [nonsense]\n", "globalWhiteRemoteAddresses[0]"),
+            ("accounts: 5\n", "accounts"),
+            ("accounts:\n  - accessKey: [x\n", "line"),
+        ];
+        for (text, named) in cases {
+            let err = PlainAcl::parse(text).unwrap_err().to_string();
+            assert!(err.contains(named), "{err} should name {named}");
+        }
+    }
+}
