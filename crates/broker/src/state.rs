@@ -70,7 +70,7 @@ pub struct BrokerState {
     /// Ordered-consumption queue locks.
     pub locks: LockTable,
     /// POP consumption state.
-    pub pop: crate::pop::core::PopService,
+    pub pop: crate::tables::pop::core::PopService,
     /// Counters the send, pull and request paths bump (read by `/metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
     /// Settings changed at run time (UPDATE_BROKER_CONFIG).

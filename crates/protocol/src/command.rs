@@ -1,15 +1,11 @@
 //! The remoting command: one request or response, header and body.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use crate::codes::{LanguageCode, RequestCode, ResponseCode};
 use crate::ext::CommandHeader;
+pub use crate::ext::ExtFields;
 use crate::CURRENT_VERSION;
-
-/// The custom header fields of a command. Sorted, as fastjson writes them.
-pub type ExtFields = BTreeMap<String, String>;
 
 /// The most extFields entries a decoded header may carry. The widest
 /// request header has a few dozen fields; a million tiny ones would cost far

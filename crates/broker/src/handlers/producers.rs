@@ -9,9 +9,9 @@ use protocol::body::ops::{ProducerConnection, ProducerInfo, ProducerTableInfo};
 use protocol::header::ops::GetProducerConnectionListRequestHeader;
 use protocol::{RemotingCommand, ResponseCode};
 
-use crate::clients::ClientChannel;
 use crate::error::BrokerResult;
 use crate::state::BrokerState;
+use crate::tables::clients::ClientChannel;
 use protocol::clock::now_ms;
 
 /// GET_PRODUCER_CONNECTION_LIST (204); a group with no live producer is

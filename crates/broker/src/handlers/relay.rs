@@ -12,9 +12,9 @@ use protocol::header::ops::ConsumeMessageDirectlyResultRequestHeader;
 use protocol::message::decode_offset_msg_id;
 use protocol::{RemotingCommand, ResponseCode};
 
-use crate::clients::ClientChannel;
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
+use crate::tables::clients::ClientChannel;
 
 /// How long a client may take to answer: under the admin tools' own 5 s,
 /// so they get the broker's "did not answer" instead of timing out first.

@@ -25,21 +25,16 @@
 //! writes the retry copy before settling, so a crash can duplicate a
 //! message being revived at that moment, never lose it.
 
+use crate::tables::pop::{error, handle, table, waiters};
+
 mod api;
 pub mod assignment;
-pub mod core;
-mod error;
-mod handle;
-mod journal;
-mod modes;
 mod peek;
 pub mod remoting;
 mod revive;
 mod rules;
 mod service;
 mod settle;
-mod table;
-mod waiters;
 
 pub use api::{FilterKind, InitMode, PopOutcome, PopRequest, PoppedMessage, Renewed};
 pub use error::{PopError, PopResult};
@@ -51,4 +46,5 @@ pub use service::pop;
 pub use settle::{ack, change_invisible, dead_letter};
 pub use waiters::PopWaiters;
 
+pub use crate::tables::pop::core;
 pub use core::PopService;

@@ -19,7 +19,7 @@ use super::rules::{
 };
 use super::table::{InFlight, QueueKey, QueueState, Record};
 use crate::state::BrokerState;
-use crate::subscription::Filter;
+use crate::tables::subscription::Filter;
 use protocol::clock::now_ms;
 
 /// What every pop of one request shares.

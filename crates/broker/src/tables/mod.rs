@@ -12,6 +12,7 @@ pub mod ha;
 pub mod locks;
 pub mod metadata;
 pub mod offsets;
+pub mod pop;
 pub mod subscription;
 pub mod timer;
 pub mod topics;

@@ -12,8 +12,8 @@ use super::waiters::PopWaiters;
 
 /// The broker's POP state: tables, their journal and the parked pops.
 pub struct PopService {
-    pub(super) tables: Tables,
-    pub(super) journal: Journal,
+    pub(crate) tables: Tables,
+    pub(crate) journal: Journal,
     /// Parked pops (the store's arrival listener wakes them).
     pub waiters: std::sync::Arc<PopWaiters>,
     /// Which groups pop which topics (server-side rebalance).
