@@ -166,29 +166,31 @@ impl Default for Rates {
 }
 
 impl Rates {
-    fn add(&self, name: &'static str, key: &str, value: u64, times: u64) {
+    /// Adds a count and a size under one key, taking the lock once (this
+    /// runs on every send and pull).
+    fn add(&self, names: [&'static str; 2], key: &str, values: [u64; 2]) {
         let mut items = self.items.lock();
-        let by_key = items.entry(name).or_default();
-        // Only a key's first event allocates its name.
-        let item = match by_key.get_mut(key) {
-            Some(i) => i,
-            None => by_key.entry(key.to_owned()).or_insert_with(Item::new),
-        };
-        item.value += value;
-        item.times += times;
+        for (name, value) in names.into_iter().zip(values) {
+            let by_key = items.entry(name).or_default();
+            // Only a key's first event allocates its name.
+            let item = match by_key.get_mut(key) {
+                Some(i) => i,
+                None => by_key.entry(key.to_owned()).or_insert_with(Item::new),
+            };
+            item.value += value;
+            item.times += 1;
+        }
     }
 
     /// `n` messages of `bytes` in all were stored to `topic`.
     pub fn topic_put(&self, topic: &str, n: u64, bytes: u64) {
-        self.add(TOPIC_PUT_NUMS, topic, n, 1);
-        self.add(TOPIC_PUT_SIZE, topic, bytes, 1);
+        self.add([TOPIC_PUT_NUMS, TOPIC_PUT_SIZE], topic, [n, bytes]);
     }
 
     /// `n` messages of `bytes` in all were pulled by `group` from `topic`.
     pub fn group_get(&self, topic: &str, group: &str, n: u64, bytes: u64) {
         let key = format!("{topic}@{group}");
-        self.add(GROUP_GET_NUMS, &key, n, 1);
-        self.add(GROUP_GET_SIZE, &key, bytes, 1);
+        self.add([GROUP_GET_NUMS, GROUP_GET_SIZE], &key, [n, bytes]);
     }
 
     /// Takes the once-a-second snapshot; every tenth also samples the keyed
