@@ -165,34 +165,16 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::GetOffsetRequest>,
     ) -> Result<Response<pb::GetOffsetResponse>, Status> {
-        let resp = match offsets::get(&self.core, req.into_inner()).await {
-            Ok(offset) => pb::GetOffsetResponse {
-                status: Some(ok()),
-                offset,
-            },
-            Err(e) => pb::GetOffsetResponse {
-                status: Some(e.status()),
-                offset: 0,
-            },
-        };
-        Ok(Response::new(resp))
+        let (status, offset) = offset_reply(offsets::get(&self.core, req.into_inner()).await);
+        Ok(Response::new(pb::GetOffsetResponse { status, offset }))
     }
 
     async fn query_offset(
         &self,
         req: Request<pb::QueryOffsetRequest>,
     ) -> Result<Response<pb::QueryOffsetResponse>, Status> {
-        let resp = match offsets::query(&self.core, req.into_inner()).await {
-            Ok(offset) => pb::QueryOffsetResponse {
-                status: Some(ok()),
-                offset,
-            },
-            Err(e) => pb::QueryOffsetResponse {
-                status: Some(e.status()),
-                offset: 0,
-            },
-        };
-        Ok(Response::new(resp))
+        let (status, offset) = offset_reply(offsets::query(&self.core, req.into_inner()).await);
+        Ok(Response::new(pb::QueryOffsetResponse { status, offset }))
     }
 
     async fn end_transaction(
@@ -274,6 +256,14 @@ impl MessagingService for Service {
 }
 
 /// The client's deadline (`grpc-timeout`), if it sent one.
+/// The status and offset of a GetOffset or QueryOffset answer (0 on error).
+fn offset_reply(result: Result<i64, crate::error::GrpcError>) -> (Option<pb::Status>, i64) {
+    match result {
+        Ok(offset) => (Some(ok()), offset),
+        Err(e) => (Some(e.status()), 0),
+    }
+}
+
 fn grpc_deadline<T>(req: &Request<T>) -> Option<std::time::Duration> {
     let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
     let (num, unit) = v.split_at(v.len().checked_sub(1)?);
