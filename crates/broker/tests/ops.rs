@@ -348,9 +348,10 @@ async fn cleaning_requests_run_and_report() {
 async fn topic_and_group_tables_page_in_5x_style() {
     use protocol::body::group::SubscriptionGroupWrapper;
     use protocol::body::topic::TopicConfigSerializeWrapper;
+    use protocol::header::admin::GetAllTopicConfigRequestHeader;
     use protocol::header::ops::{
         GetAllSubscriptionGroupRequestHeader, GetAllSubscriptionGroupResponseHeader,
-        GetAllTopicConfigRequestHeader, GetAllTopicConfigResponseHeader,
+        GetAllTopicConfigResponseHeader,
     };
     let c = TestCluster::start().await;
     for t in ["PageA", "PageB", "PageC"] {

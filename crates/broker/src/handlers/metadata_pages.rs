@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use protocol::header::admin::GetAllTopicConfigRequestHeader;
 use protocol::header::ops::{
     GetAllSubscriptionGroupRequestHeader, GetAllSubscriptionGroupResponseHeader,
-    GetAllTopicConfigRequestHeader, GetAllTopicConfigResponseHeader,
+    GetAllTopicConfigResponseHeader,
 };
 use protocol::RemotingCommand;
 

@@ -11,7 +11,7 @@ use crate::body::heartbeat::{
     nullable_list, ConsumeFromWhere, ConsumeType, MessageModel, SubscriptionData,
 };
 use crate::body::lenient::{self, json_body};
-use crate::body::{fastjson, MessageQueue};
+use crate::body::{fastjson, mq_map, MessageQueue};
 use crate::error::ProtocolError;
 
 /// GET_CONSUMER_LIST_BY_GROUP response body.
@@ -87,7 +87,7 @@ impl ConsumeStats {
     /// # Errors
     /// [`ProtocolError::BadBody`] only if serialization fails.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, ProtocolError> {
-        let table = fastjson::mq_map_json(&self.offset_table)?;
+        let table = mq_map::mq_map_json(&self.offset_table)?;
         fastjson::object_with_raw(self, &[("offsetTable", table)]).map(String::into_bytes)
     }
 
@@ -97,7 +97,7 @@ impl ConsumeStats {
     /// [`ProtocolError::BadBody`] naming the problem.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let (mut stats, table): (Self, _) =
-            fastjson::parse_with_mq_map(bytes, "ConsumeStats", "offsetTable")?;
+            mq_map::parse_with_mq_map(bytes, "ConsumeStats", "offsetTable")?;
         stats.offset_table = table;
         Ok(stats)
     }

@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::body::message_queue::MessageQueue;
 use crate::error::ProtocolError;
 
 /// How deeply arrays and objects may nest before the reader gives up; real
@@ -394,25 +393,6 @@ pub fn object_with_raw<T: Serialize>(
     Ok(out)
 }
 
-/// Writes a map keyed by [`MessageQueue`] the way fastjson does:
-/// `{{"brokerName":"b1","queueId":0,"topic":"T"}:11,...}`, in queue order.
-///
-/// # Errors
-/// [`ProtocolError::BadBody`] if a value does not serialize.
-pub fn mq_map_json<T: Serialize>(map: &BTreeMap<MessageQueue, T>) -> Result<String, ProtocolError> {
-    let mut out = String::from("{");
-    for (i, (mq, value)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&mq.to_json());
-        out.push(':');
-        out.push_str(&to_sorted_json(value)?);
-    }
-    out.push('}');
-    Ok(out)
-}
-
 /// Writes a map with integer keys unquoted, as fastjson writes `Map<Integer,…>`
 /// and `Map<Long,…>`: `{0:250,1:7}`.
 ///
@@ -455,7 +435,7 @@ pub fn from_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Pr
 
 /// A map value; like fastjson, a number sent as a string is accepted where
 /// a number is expected.
-fn map_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ProtocolError> {
+pub(crate) fn map_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ProtocolError> {
     match value {
         Value::String(s) => match serde_json::from_value(Value::String(s.clone())) {
             Ok(v) => Ok(v),
@@ -468,7 +448,10 @@ fn map_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Protoco
     }
 }
 
-fn entries(value: Option<Value>, what: &str) -> Result<Map<String, Value>, ProtocolError> {
+pub(crate) fn entries(
+    value: Option<Value>,
+    what: &str,
+) -> Result<Map<String, Value>, ProtocolError> {
     match value {
         None => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map),
@@ -476,42 +459,6 @@ fn entries(value: Option<Value>, what: &str) -> Result<Map<String, Value>, Proto
             "{what} must be a JSON object"
         ))),
     }
-}
-
-/// Reads a map keyed by [`MessageQueue`]; each key is the JSON text the
-/// reader made of fastjson's object key (a quoted JSON string holding the
-/// same text is accepted too). Absent or `null` gives an empty map.
-///
-/// # Errors
-/// [`ProtocolError::BadBody`] naming `what` when the map, a key or a value
-/// is malformed.
-pub fn mq_map_from_value<T: DeserializeOwned>(
-    value: Option<Value>,
-    what: &str,
-) -> Result<BTreeMap<MessageQueue, T>, ProtocolError> {
-    let mut out = BTreeMap::new();
-    for (key, value) in entries(value, what)? {
-        let mq = MessageQueue::from_json_bytes(key.as_bytes())
-            .map_err(|e| ProtocolError::BadBody(format!("{what}: bad queue key {key:?}: {e}")))?;
-        out.insert(mq, map_value(value, what)?);
-    }
-    Ok(out)
-}
-
-/// Parses a bean that holds one fastjson-only map under `field` (keyed by
-/// [`MessageQueue`]): the rest converts with serde into `T` (whose map field
-/// is `#[serde(skip)]`), the map is returned beside it.
-///
-/// # Errors
-/// [`ProtocolError::BadBody`] naming `what` when anything is malformed.
-pub fn parse_with_mq_map<T: DeserializeOwned, V: DeserializeOwned>(
-    bytes: &[u8],
-    what: &str,
-    field: &str,
-) -> Result<(T, BTreeMap<MessageQueue, V>), ProtocolError> {
-    let mut value = parse_object_value(bytes, what)?;
-    let map = mq_map_from_value(take(&mut value, field), &format!("{what}.{field}"))?;
-    Ok((from_value(value, what)?, map))
 }
 
 /// Reads a map whose keys are numbers (written unquoted by fastjson, quoted
@@ -617,20 +564,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_mq_and_int_keyed_maps() {
-        let mut map = BTreeMap::new();
-        map.insert(MessageQueue::new("T", "b1", 1), 0_i64);
-        map.insert(MessageQueue::new("T", "b1", 0), 11_i64);
-        assert_eq!(
-            mq_map_json(&map).unwrap(),
-            r#"{{"brokerName":"b1","queueId":0,"topic":"T"}:11,{"brokerName":"b1","queueId":1,"topic":"T"}:0}"#
-        );
-        let back: BTreeMap<MessageQueue, i64> = mq_map_from_value(
-            Some(parse(mq_map_json(&map).unwrap().as_bytes()).unwrap()),
-            "t",
-        )
-        .unwrap();
-        assert_eq!(back, map);
+    fn writes_int_keyed_maps() {
         let ints: BTreeMap<i32, i64> = [(1, 12), (0, 3)].into_iter().collect();
         assert_eq!(int_map_json(&ints).unwrap(), "{0:3,1:12}");
     }
@@ -648,11 +582,6 @@ mod tests {
         let v = parse(br#"{"x":1}"#).unwrap();
         let err = int_map_from_value::<i32, i64>(Some(v.clone()), "offsetTable").unwrap_err();
         assert!(err.to_string().contains("offsetTable"));
-        assert!(mq_map_from_value::<i64>(Some(v), "offsetTable").is_err());
-        assert!(mq_map_from_value::<i64>(Some(json!([])), "offsetTable").is_err());
-        assert!(mq_map_from_value::<i64>(None, "offsetTable")
-            .unwrap()
-            .is_empty());
     }
 
     proptest::proptest! {
@@ -664,23 +593,6 @@ mod tests {
         #[test]
         fn never_panics_on_jsonish(s in "[{}\\[\\]\":,0-9a-z\\\\ .eE+-]{0,48}") {
             let _ = parse(s.as_bytes());
-        }
-
-        #[test]
-        fn mq_maps_round_trip(
-            entries in proptest::collection::vec(
-                ("[a-zA-Z0-9%@_\\-\"\\\\é]{0,8}", "[a-z0-9\\-]{0,6}", -1i32..64, proptest::prelude::any::<i64>()),
-                0..12,
-            )
-        ) {
-            let map: BTreeMap<MessageQueue, i64> = entries
-                .into_iter()
-                .map(|(t, b, q, o)| (MessageQueue::new(t, b, q), o))
-                .collect();
-            let text = mq_map_json(&map).unwrap();
-            let back: BTreeMap<MessageQueue, i64> =
-                mq_map_from_value(Some(parse(text.as_bytes()).unwrap()), "t").unwrap();
-            proptest::prop_assert_eq!(back, map);
         }
     }
 }

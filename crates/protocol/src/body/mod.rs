@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod lenient;
 pub mod lock;
 pub mod message_queue;
+pub mod mq_map;
 pub mod ops;
 pub mod pop;
 pub mod reset_offset;

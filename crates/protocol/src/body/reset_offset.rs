@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::body::{fastjson, lenient, MessageQueue};
+use crate::body::{fastjson, lenient, mq_map, MessageQueue};
 use crate::error::ProtocolError;
 
 /// `{"offsetTable":{{MQ}:123,…}}`.
@@ -47,7 +47,7 @@ impl ResetOffsetBody {
     /// # Errors
     /// [`ProtocolError::BadBody`] only if serialization fails.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, ProtocolError> {
-        let table = fastjson::mq_map_json(&self.offset_table)?;
+        let table = mq_map::mq_map_json(&self.offset_table)?;
         Ok(format!("{{\"offsetTable\":{table}}}").into_bytes())
     }
 
@@ -75,7 +75,7 @@ impl ResetOffsetBody {
             return Ok(ResetOffsetBody::from(&c));
         }
         Ok(ResetOffsetBody {
-            offset_table: fastjson::mq_map_from_value(table, "ResetOffsetBody.offsetTable")?,
+            offset_table: mq_map::mq_map_from_value(table, "ResetOffsetBody.offsetTable")?,
         })
     }
 }

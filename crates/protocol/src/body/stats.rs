@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::{fastjson, lenient, MessageQueue};
+use crate::body::{fastjson, lenient, mq_map, MessageQueue};
 use crate::error::ProtocolError;
 
 /// Offsets of one queue.
@@ -38,7 +38,7 @@ impl TopicStatsTable {
     /// # Errors
     /// [`ProtocolError::BadBody`] only if serialization fails.
     pub fn to_json_bytes(&self) -> Result<Vec<u8>, ProtocolError> {
-        let table = fastjson::mq_map_json(&self.offset_table)?;
+        let table = mq_map::mq_map_json(&self.offset_table)?;
         fastjson::object_with_raw(self, &[("offsetTable", table)]).map(String::into_bytes)
     }
 
@@ -48,7 +48,7 @@ impl TopicStatsTable {
     /// [`ProtocolError::BadBody`] naming the problem.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let (mut stats, table): (Self, _) =
-            fastjson::parse_with_mq_map(bytes, "TopicStatsTable", "offsetTable")?;
+            mq_map::parse_with_mq_map(bytes, "TopicStatsTable", "offsetTable")?;
         stats.offset_table = table;
         Ok(stats)
     }

@@ -61,16 +61,6 @@ crate::command_header! {
 }
 
 crate::command_header! {
-    /// GET_ALL_TOPIC_CONFIG (21) request of 5.x, paged: `maxTopicNum`
-    /// topics from position `topicSeq` (older clients send no header).
-    pub struct GetAllTopicConfigRequestHeader {
-        pub topic_seq: Option<i32> = "topicSeq",
-        pub data_version: Option<String> = "dataVersion",
-        pub max_topic_num: Option<i32> = "maxTopicNum",
-    }
-}
-
-crate::command_header! {
     /// GET_ALL_TOPIC_CONFIG (21) response: how many topics there are.
     pub struct GetAllTopicConfigResponseHeader {
         pub total_topic_num: i32 = "totalTopicNum",

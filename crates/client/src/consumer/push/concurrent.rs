@@ -10,7 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, warn};
 
 use super::{QueueHandle, Shared};
-use crate::consumer::pull::{pull, restore_retry_topic, PullResult, PullSpec, PullStatus};
+use crate::consumer::pull::{restore_retry_topic, PullResult, PullStatus};
 use crate::consumer::{send_back, sleep_or_cancel, ConsumeResult};
 use crate::message::MessageExt;
 
@@ -44,22 +44,8 @@ pub(super) async fn run_queue(
             }
             continue;
         }
-        let spec = PullSpec {
-            group: shared.group(),
-            mq: &mq,
-            offset,
-            max_nums: shared.options.pull_batch_size,
-            sub: &sub,
-            commit_offset: shared
-                .is_clustering()
-                .then(|| shared.offsets.get(&mq))
-                .flatten(),
-            suspend: Some(shared.options.suspend),
-            lite: false,
-        };
-        let result = tokio::select! {
-            _ = handle.token.cancelled() => return,
-            r = pull(&shared.client, &shared.suggestions, &spec) => r,
+        let Some(result) = shared.pull_once(&handle, &mq, &sub, offset).await else {
+            return;
         };
         match result {
             Ok(r) => match on_pulled(&shared, &mq, &handle, r).await {

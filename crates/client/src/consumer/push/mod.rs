@@ -28,7 +28,7 @@ use tracing::debug;
 use super::allocate::AllocateStrategy;
 use super::offset_store::{Backing, OffsetStore};
 use super::process_queue::ProcessQueue;
-use super::pull::BrokerSuggestions;
+use super::pull::{pull, BrokerSuggestions, PullResult, PullSpec};
 use super::subscription::{subscription_data, Expression};
 use super::{ConsumeFrom, ConsumeResult, MessageModel};
 use crate::error::{ClientError, Result};
@@ -453,6 +453,32 @@ impl Shared {
 
     pub(crate) fn sub_for(&self, topic: &str) -> Option<SubscriptionData> {
         self.subs.iter().find(|s| s.topic == topic).cloned()
+    }
+
+    /// One long-polling pull of `mq` from `offset`, storing the consumer's
+    /// offset with it in clustering mode; `None` when the queue's token is
+    /// cancelled first.
+    pub(crate) async fn pull_once(
+        &self,
+        handle: &QueueHandle,
+        mq: &MessageQueue,
+        sub: &SubscriptionData,
+        offset: i64,
+    ) -> Option<Result<PullResult>> {
+        let spec = PullSpec {
+            group: self.group(),
+            mq,
+            offset,
+            max_nums: self.options.pull_batch_size,
+            sub,
+            commit_offset: self.is_clustering().then(|| self.offsets.get(mq)).flatten(),
+            suspend: Some(self.options.suspend),
+            lite: false,
+        };
+        tokio::select! {
+            _ = handle.token.cancelled() => None,
+            r = pull(&self.client, &self.suggestions, &spec) => Some(r),
+        }
     }
 
     /// Runs the listener in its own task so a panic becomes a Retry

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use protocol::body::fastjson;
 use protocol::body::MessageQueue;
+use protocol::body::{fastjson, mq_map};
 use serde::Serialize;
 use serde_json::json;
 
@@ -81,7 +81,7 @@ impl Shared {
             &base,
             &[
                 ("mqPopTable", "{}".to_string()),
-                ("mqTable", fastjson::mq_map_json(&table)?),
+                ("mqTable", mq_map::mq_map_json(&table)?),
             ],
         )?;
         Ok(text.into_bytes())
