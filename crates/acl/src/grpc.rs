@@ -53,7 +53,9 @@ pub fn parse(value: &str) -> Result<Authorization, Denied> {
             _ => {}
         }
     }
-    let access_key = access_key.filter(|ak| !ak.is_empty()).ok_or(Denied::NoAccessKey)?;
+    let access_key = access_key
+        .filter(|ak| !ak.is_empty())
+        .ok_or(Denied::NoAccessKey)?;
     let signature = signature.ok_or_else(|| bad("no Signature"))?;
     let signature = hex_decode(&signature).ok_or_else(|| bad("Signature is not hex"))?;
     Ok(Authorization {
@@ -163,8 +165,12 @@ accounts:
             Denied::BadSignature("publisher".into())
         );
         assert_eq!(
-            acl.authenticate_grpc(local, Some(&header("publisher", &sig)), Some("20260101T120001Z"))
-                .unwrap_err(),
+            acl.authenticate_grpc(
+                local,
+                Some(&header("publisher", &sig)),
+                Some("20260101T120001Z")
+            )
+            .unwrap_err(),
             Denied::BadSignature("publisher".into())
         );
         assert_eq!(

@@ -25,7 +25,9 @@ type Stamp = Option<(SystemTime, u64)>;
 #[derive(Debug)]
 pub enum Reload {
     Unchanged,
-    Reloaded { accounts: usize },
+    Reloaded {
+        accounts: usize,
+    },
     /// The file changed but cannot be used; the previous rules stay.
     Failed(AclFileError),
 }

@@ -8,7 +8,6 @@ use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use acl::SharedAcl;
 use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
@@ -19,6 +18,7 @@ use crate::handlers::{
 use crate::pop::assignment;
 use crate::pop::remoting as pop;
 use crate::state::BrokerState;
+use acl::SharedAcl;
 
 /// The broker's remoting processor (both listening ports share it).
 pub struct BrokerProcessor {

@@ -104,7 +104,9 @@ async fn name_server_changes_need_an_admin_account_or_a_whitelisted_address() {
     let bad = start_broker("broker-bad", "not-the-secret").await;
     let client = RemotingClient::new(ClientConfig::default(), None);
     let registered = wait_async(20, || async {
-        cluster_info(&client, &ns).await.contains(good.advertised_addr())
+        cluster_info(&client, &ns)
+            .await
+            .contains(good.advertised_addr())
     })
     .await;
     assert!(registered, "the signed registration was not accepted");
@@ -154,7 +156,10 @@ async fn name_server_changes_need_an_admin_account_or_a_whitelisted_address() {
         format!("globalWhiteRemoteAddresses: [127.0.0.1]\n{ACL}"),
     )
     .unwrap();
-    let open = wait_async(30, || async { call(&client, &ns, put_kv()).await.code == 0 }).await;
+    let open = wait_async(30, || async {
+        call(&client, &ns, put_kv()).await.code == 0
+    })
+    .await;
     assert!(open, "the whitelist of the reloaded file did not apply");
 
     good.shutdown().await;
@@ -191,7 +196,10 @@ async fn the_broker_reloads_a_changed_acl_file_and_keeps_the_old_one_when_broken
     )
     .unwrap();
     let accepted = wait_async(30, || async {
-        cluster.call(signed_pull("latecomer", "late-secret")).await.code
+        cluster
+            .call(signed_pull("latecomer", "late-secret"))
+            .await
+            .code
             != ResponseCode::NO_PERMISSION.code()
     })
     .await;
@@ -201,7 +209,12 @@ async fn the_broker_reloads_a_changed_acl_file_and_keeps_the_old_one_when_broken
     std::fs::write(&acl_file, "accounts:\n  - accessKey: [broken\n").unwrap();
     tokio::time::sleep(acl::shared::WATCH_INTERVAL * 3).await;
     let resp = cluster.call(signed_pull("latecomer", "late-secret")).await;
-    assert_ne!(resp.code, ResponseCode::NO_PERMISSION.code(), "{:?}", resp.remark);
+    assert_ne!(
+        resp.code,
+        ResponseCode::NO_PERMISSION.code(),
+        "{:?}",
+        resp.remark
+    );
     cluster.shutdown().await;
 }
 

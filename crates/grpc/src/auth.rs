@@ -60,7 +60,8 @@ impl Needs {
     /// keeps group permissions).
     pub fn group(mut self, group: Option<&pb::Resource>) -> Self {
         if let Some(g) = group.filter(|g| !g.name.is_empty()) {
-            self.0.push((format!("{RETRY_PREFIX}{}", g.name), Perm::SUB));
+            self.0
+                .push((format!("{RETRY_PREFIX}{}", g.name), Perm::SUB));
         }
         self
     }

@@ -85,10 +85,9 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
         let caller = Caller::of(&req);
         let req = req.into_inner();
-        let needs = req
-            .messages
-            .iter()
-            .fold(Needs::default(), |n, m| n.topic(m.topic.as_ref(), Perm::PUB));
+        let needs = req.messages.iter().fold(Needs::default(), |n, m| {
+            n.topic(m.topic.as_ref(), Perm::PUB)
+        });
         if let Err(e) = auth::check(&self.core, &caller, "SendMessage", needs) {
             return Ok(Response::new(pb::SendMessageResponse {
                 status: Some(e.status()),
@@ -184,7 +183,12 @@ impl MessagingService for Service {
         let needs = Needs::default()
             .group(req.group.as_ref())
             .topic(req.topic.as_ref(), Perm::SUB);
-        let result = match auth::check(&self.core, &caller, "ForwardMessageToDeadLetterQueue", needs) {
+        let result = match auth::check(
+            &self.core,
+            &caller,
+            "ForwardMessageToDeadLetterQueue",
+            needs,
+        ) {
             Ok(()) => pop::forward_to_dlq(&self.core, req).await,
             Err(e) => Err(e),
         };

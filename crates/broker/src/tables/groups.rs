@@ -243,12 +243,22 @@ mod tests {
     fn bad_group_names_are_refused_and_not_created() {
         let groups = GroupTable::default();
         let long = "g".repeat(5_000);
-        for bad in ["", "../../victim", "%RETRY%../x", "a b", "a.b", long.as_str()] {
+        for bad in [
+            "",
+            "../../victim",
+            "%RETRY%../x",
+            "a b",
+            "a.b",
+            long.as_str(),
+        ] {
             let err = groups.get_or_create(bad, true).unwrap_err().to_string();
             assert!(err.contains("group"), "{err}");
             assert!(groups.get(bad).is_none());
         }
-        assert!(groups.get_or_create("good_group-1|%", true).unwrap().is_some());
+        assert!(groups
+            .get_or_create("good_group-1|%", true)
+            .unwrap()
+            .is_some());
         assert_eq!(groups.get_or_create("unknown", false).unwrap(), None);
     }
 
@@ -268,7 +278,10 @@ mod tests {
         {
             let _batch = groups.batch();
             for i in 0..1000 {
-                assert!(groups.get_or_create(&format!("G{i}"), true).unwrap().is_some());
+                assert!(groups
+                    .get_or_create(&format!("G{i}"), true)
+                    .unwrap()
+                    .is_some());
             }
             assert_eq!(groups.saves(), 0);
         }
