@@ -65,7 +65,7 @@ pub fn parse(value: &str) -> Result<Authorization, Denied> {
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.as_bytes()
