@@ -109,7 +109,11 @@ module.exports = (h, nameSrv, brokerAddr) => {
       errors,
       log: () => clientLog,
       async producer(group) {
-        const p = new Producer(clientOptions({ producerGroup: group || uniq('PG') }));
+        return ctx.producerWith({ group });
+      },
+      // opts.group, and opts.options added to the client options (credentials).
+      async producerWith(opts = {}) {
+        const p = new Producer(clientOptions(Object.assign({ producerGroup: opts.group || uniq('PG') }, opts.options)));
         p.on('error', e => errors.push(`producer: ${e.message}`));
         made.push(p);
         await p.ready();

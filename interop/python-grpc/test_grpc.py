@@ -110,6 +110,75 @@ class Cluster:
         return ClientConfiguration(self.endpoint, Credentials(), request_timeout=5)
 
 
+ACL_FILE = """\
+accounts:
+  - accessKey: brokerAdmin
+    secretKey: broker-admin-secret
+    admin: true
+  - accessKey: publisher
+    secretKey: pub-secret
+    defaultTopicPerm: PUB
+  - accessKey: subscriber
+    secretKey: sub-secret
+    defaultTopicPerm: SUB
+    defaultGroupPerm: SUB
+"""
+
+
+class AclCluster:
+    """A standalone with aclEnable: the gRPC endpoint checks the clients'
+    credentials against plain_acl.yml; the broker signs its own calls with
+    the admin account."""
+
+    def __init__(self):
+        self.ns_port = free_port()
+        self.broker_port = free_port()
+        self.grpc_port = free_port()
+        acl = os.path.join(WORK, "plain_acl.yml")
+        with open(acl, "w") as f:
+            f.write(ACL_FILE)
+        conf = os.path.join(WORK, "acl.conf")
+        with open(conf, "w") as f:
+            f.write(f"brokerName=broker-acl\naclEnable=true\naclFilePath={acl}\n"
+                    "accessKey=brokerAdmin\nsecretKey=broker-admin-secret\n" + DISK)
+        start("standalone-acl", ["standalone", "--namesrv-listen", f"127.0.0.1:{self.ns_port}",
+                                 "--broker-listen", f"127.0.0.1:{self.broker_port}",
+                                 "--grpc-listen", f"127.0.0.1:{self.grpc_port}", "--no-http",
+                                 "--data-dir", os.path.join(WORK, "acl"), "-c", conf], self.grpc_port)
+        self.namesrv = f"127.0.0.1:{self.ns_port}"
+        self.endpoint = f"127.0.0.1:{self.grpc_port}"
+
+    def config(self, ak, sk):
+        return ClientConfiguration(self.endpoint, Credentials(ak, sk), request_timeout=5)
+
+
+ACL_CLUSTER = []
+
+
+def acl_cluster():
+    if not ACL_CLUSTER:
+        ACL_CLUSTER.append(AclCluster())
+    return ACL_CLUSTER[0]
+
+
+def acl_topic(acl):
+    topic = unique("TAcl")
+    admin(acl.namesrv, "updateTopic", "-t", topic, "-c", "DefaultCluster",
+          "--access-key", "brokerAdmin", "--secret-key", "broker-admin-secret")
+    return topic
+
+
+def refused(what, action, *needles):
+    """Runs `action`, which must raise an error whose text holds a needle."""
+    try:
+        action()
+    except Exception as e:  # the client raises UnauthorizedException
+        text = f"{type(e).__name__}: {e}"
+        check(any(n in text for n in needles), f"{what}: unexpected error {text}")
+        return text
+    raise AssertionError(f"{what} was not refused")
+
+
 def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
@@ -373,6 +442,71 @@ def test_push_consumer(cluster):
         p.shutdown()
 
 
+def test_acl_allowed_accounts_work(cluster):
+    acl = acl_cluster()
+    topic, group = acl_topic(acl), unique("GAcl")
+    p = Producer(acl.config("publisher", "pub-secret"), (topic,))
+    p.startup()
+    c = SimpleConsumer(acl.config("subscriber", "sub-secret"), group,
+                       {topic: FilterExpression("*")}, await_duration=5)
+    c.startup()
+    try:
+        sent = {p.send(message(topic, f"acl-{i}".encode())).message_id for i in range(5)}
+        got = receive_until(c, 5, 30)
+        check({m.message_id for m in got} == sent, f"received {len(got)} of 5")
+    finally:
+        c.shutdown()
+        p.shutdown()
+
+
+def test_acl_wrong_secret_is_refused(cluster):
+    acl = acl_cluster()
+    topic = acl_topic(acl)
+
+    def send_with_wrong_secret():
+        p = Producer(acl.config("publisher", "not-the-secret"), (topic,))
+        try:
+            p.startup()
+            p.send(message(topic, b"x"))
+        finally:
+            p.shutdown()
+    text = refused("a wrong secret", send_with_wrong_secret, "Check signature failed for accessKey=publisher")
+    check("Unauthorized" in text or "40100" in text, f"not UNAUTHORIZED: {text}")
+
+    def send_with_unknown_key():
+        p = Producer(acl.config("stranger", "whatever-secret"), (topic,))
+        try:
+            p.startup()
+            p.send(message(topic, b"x"))
+        finally:
+            p.shutdown()
+    refused("an unknown key", send_with_unknown_key, "No acl config for stranger")
+
+
+def test_acl_missing_permission_is_refused(cluster):
+    acl = acl_cluster()
+    topic = acl_topic(acl)
+
+    def subscriber_sends():
+        p = Producer(acl.config("subscriber", "sub-secret"), (topic,))
+        try:
+            p.startup()
+            p.send(message(topic, b"x"))
+        finally:
+            p.shutdown()
+    refused("a send by a SUB-only account", subscriber_sends, f"No PUB permission for topic:{topic}")
+
+    def publisher_receives():
+        c = SimpleConsumer(acl.config("publisher", "pub-secret"), unique("GAclPub"),
+                           {topic: FilterExpression("*")}, await_duration=5)
+        try:
+            c.startup()
+            c.receive(1, 20)
+        finally:
+            c.shutdown()
+    refused("a receive by a PUB-only account", publisher_receives, "No SUB permission for ")
+
+
 TESTS = [
     test_send_receive_100,
     test_invisible_redelivery,
@@ -383,6 +517,9 @@ TESTS = [
     test_transactions,
     test_push_consumer,
     test_two_broker_groups_through_one_endpoint,
+    test_acl_allowed_accounts_work,
+    test_acl_wrong_secret_is_refused,
+    test_acl_missing_permission_is_refused,
 ]
 
 

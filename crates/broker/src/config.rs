@@ -116,6 +116,12 @@ pub struct BrokerConfig {
     pub acl_enable: bool,
     /// The ACL file; empty means `<storePathRootDir>/conf/plain_acl.yml`.
     pub acl_file_path: String,
+    /// The account this broker signs its own requests with (registration
+    /// with NameServers, a slave's metadata sync, the gRPC endpoint's
+    /// requests to brokers); both empty: unsigned. Never shown by
+    /// GET_BROKER_CONFIG.
+    pub access_key: String,
+    pub secret_key: String,
 }
 
 impl Default for BrokerConfig {
@@ -173,11 +179,23 @@ impl Default for BrokerConfig {
             pull_thread_pool_queue_capacity: 100_000,
             acl_enable: false,
             acl_file_path: String::new(),
+            access_key: String::new(),
+            secret_key: String::new(),
         }
     }
 }
 
 impl BrokerConfig {
+    /// The account of `accessKey`/`secretKey`, when both are set.
+    pub fn credentials(&self) -> Option<remoting::Credentials> {
+        (!self.access_key.is_empty() && !self.secret_key.is_empty()).then(|| {
+            remoting::Credentials {
+                access_key: self.access_key.clone(),
+                secret_key: self.secret_key.clone(),
+            }
+        })
+    }
+
     /// Checks values that serde cannot.
     ///
     /// # Errors
@@ -211,6 +229,12 @@ impl BrokerConfig {
             return bad(
                 "haHousekeepingInterval",
                 "must exceed haSendHeartbeatInterval, which must be positive",
+            );
+        }
+        if self.access_key.is_empty() != self.secret_key.is_empty() {
+            return bad(
+                "accessKey",
+                "accessKey and secretKey must be set together (or both left empty)",
             );
         }
         if self.server_max_in_flight_per_connection == 0 {

@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod acl;
 pub mod batching;
 pub mod config;
 pub mod error;

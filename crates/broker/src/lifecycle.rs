@@ -107,6 +107,7 @@ impl Broker {
             Some(l) => l.local_addr().map_or(0, |a| a.port()),
             None => services::ha::ha_port(&config, local, listen.port()),
         };
+        let credentials = config.credentials();
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
@@ -124,7 +125,13 @@ impl Broker {
             clients: Clients::default(),
             arrivals,
             sql: Default::default(),
-            client: RemotingClient::new(ClientConfig::default(), None),
+            client: RemotingClient::new(
+                ClientConfig {
+                    credentials,
+                    ..ClientConfig::default()
+                },
+                None,
+            ),
             advertised_addr: advertised,
             store_host,
             master: Mutex::new(Default::default()),
@@ -142,6 +149,7 @@ impl Broker {
             locks,
             pop,
             metrics: Default::default(),
+            acl: acl.clone(),
         });
         let processor = Arc::new(BrokerProcessor::new(state.clone()).with_acl(acl));
         placeholder.set(processor.clone());
@@ -337,6 +345,13 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         }
     });
     services::clients::spawn(state, cancel);
+    if let Some(acl) = &state.acl {
+        tasks.spawn(acl::shared::watch(
+            acl.clone(),
+            acl::shared::WATCH_INTERVAL,
+            cancel.clone(),
+        ));
+    }
     let (s, c) = (state.clone(), cancel.clone());
     tasks.spawn(async move { crate::rates::run(&s.rates, &s.store, now_ms, c).await });
 }
@@ -346,7 +361,7 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
 fn load_acl(
     config: &BrokerConfig,
     root: &std::path::Path,
-) -> Result<Option<crate::acl::PlainAcl>, BrokerError> {
+) -> Result<Option<Arc<acl::SharedAcl>>, BrokerError> {
     if !config.acl_enable {
         return Ok(None);
     }
@@ -355,8 +370,9 @@ fn load_acl(
     } else {
         std::path::PathBuf::from(&config.acl_file_path)
     };
-    let acl = crate::acl::PlainAcl::load(&path)
+    let acl = acl::SharedAcl::load(&path)
         .map_err(|e| BrokerError::Config(format!("aclEnable: {}: {e}", path.display())))?;
-    tracing::info!(file = %path.display(), accounts = acl.accounts.len(), "ACL enabled");
+    let accounts = acl.current().accounts.len();
+    tracing::info!(file = %path.display(), accounts, "ACL enabled (reloaded when the file changes)");
     Ok(Some(acl))
 }

@@ -2,14 +2,12 @@
 //! Handlers take the shared state and a request and return a response or a
 //! [`BrokerError`], which becomes a code and remark here, in one place.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::acl::PlainAcl;
 use crate::error::BrokerResult;
 use crate::handlers::{
     admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
@@ -20,6 +18,7 @@ use crate::handlers::{
 use crate::pop::assignment;
 use crate::pop::remoting as pop;
 use crate::state::BrokerState;
+use acl::SharedAcl;
 
 /// The broker's remoting processor (both listening ports share it).
 pub struct BrokerProcessor {
@@ -28,10 +27,8 @@ pub struct BrokerProcessor {
     /// connections: Java's send and pull thread-pool queues.
     sends: Arc<Semaphore>,
     pulls: Arc<Semaphore>,
-    /// ACL 1.0 accounts when `aclEnable` is on.
-    acl: Option<PlainAcl>,
-    /// When a denial was last logged at WARN (seconds since the epoch).
-    last_denial_log: AtomicI64,
+    /// ACL 1.0 accounts when `aclEnable` is on (reloaded when the file changes).
+    acl: Option<Arc<SharedAcl>>,
 }
 
 impl BrokerProcessor {
@@ -43,12 +40,11 @@ impl BrokerProcessor {
             pulls: cap(c.pull_thread_pool_queue_capacity),
             state,
             acl: None,
-            last_denial_log: AtomicI64::new(0),
         }
     }
 
     /// Checks every request against `acl` (when given).
-    pub fn with_acl(mut self, acl: Option<PlainAcl>) -> Self {
+    pub fn with_acl(mut self, acl: Option<Arc<SharedAcl>>) -> Self {
         self.acl = acl;
         self
     }
@@ -57,12 +53,8 @@ impl BrokerProcessor {
     fn acl_denial(&self, conn: &Connection, request: &RemotingCommand) -> Option<RemotingCommand> {
         let acl = self.acl.as_ref()?;
         let peer = conn.peer_addr();
-        let denied = acl.validate(peer.ip(), request).err()?;
-        // One WARN a second at most: a misconfigured client retries in a loop.
-        let now = protocol::clock::now_ms() / 1000;
-        if self.last_denial_log.swap(now, Ordering::Relaxed) != now {
-            tracing::warn!(%peer, code = request.code, %denied, "request denied by ACL");
-        }
+        let denied = acl.current().validate(peer.ip(), request).err()?;
+        acl.log_denial(peer.ip(), &format!("code {}", request.code), &denied);
         Some(RemotingCommand::error(
             ResponseCode::NO_PERMISSION,
             denied.to_string(),

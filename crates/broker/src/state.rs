@@ -73,6 +73,8 @@ pub struct BrokerState {
     pub pop: crate::tables::pop::core::PopService,
     /// Counters the send, pull and request paths bump (read by `/metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// ACL 1.0 rules when `aclEnable` is on (the gRPC endpoint checks them too).
+    pub acl: Option<Arc<acl::SharedAcl>>,
     /// Settings changed at run time (UPDATE_BROKER_CONFIG).
     pub live: LiveConfig,
     /// Sampled counters behind every rate reported.

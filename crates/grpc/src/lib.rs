@@ -18,6 +18,7 @@ pub mod pb {
     tonic::include_proto!("apache.rocketmq.v2");
 }
 
+pub mod auth;
 pub mod convert;
 pub mod core;
 pub mod error;

@@ -76,11 +76,15 @@ impl GrpcServer {
         };
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let names = Upstream::names(&namesrv)?;
+        let credentials = state.config.credentials();
+        if state.acl.is_some() && credentials.is_none() {
+            tracing::warn!("aclEnable is on but accessKey/secretKey are not set: the gRPC endpoint's requests to brokers go unsigned and are refused unless its address is whitelisted");
+        }
+        let names = Upstream::names(&namesrv, credentials.as_ref())?;
         let core = Arc::new_cyclic(|weak| {
             let processor = Arc::new(CheckProcessor::new(weak.clone()));
             Core::new(
-                Upstream::new(names, processor),
+                Upstream::new(names, processor, credentials),
                 state,
                 advertised,
                 cancel,

@@ -8,6 +8,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use acl::Perm;
+
+use crate::auth::{self, Caller, Needs};
 use crate::core::Core;
 use crate::error::{ok, status};
 use crate::pb::messaging_service_server::MessagingService;
@@ -37,7 +40,14 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::QueryRouteRequest>,
     ) -> Result<Response<pb::QueryRouteResponse>, Status> {
-        let resp = match route::query_route(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default().topic(req.topic.as_ref(), Perm::ANY);
+        let result = match auth::check(&self.core, &caller, "QueryRoute", needs) {
+            Ok(()) => route::query_route(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let resp = match result {
             Ok(message_queues) => pb::QueryRouteResponse {
                 status: Some(ok()),
                 message_queues,
@@ -54,6 +64,13 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let caller = Caller::of(&req);
+        let needs = Needs::default().group(req.get_ref().group.as_ref());
+        if let Err(e) = auth::check(&self.core, &caller, "Heartbeat", needs) {
+            return Ok(Response::new(pb::HeartbeatResponse {
+                status: Some(e.status()),
+            }));
+        }
         // Liveness is the Telemetry stream; answer OK even before settings
         // arrive (clients race their first heartbeat against them).
         if let Some(client) = client_id(&req) {
@@ -66,16 +83,34 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
-        Ok(Response::new(
-            send::send(&self.core, req.into_inner()).await,
-        ))
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = req.messages.iter().fold(Needs::default(), |n, m| {
+            n.topic(m.topic.as_ref(), Perm::PUB)
+        });
+        if let Err(e) = auth::check(&self.core, &caller, "SendMessage", needs) {
+            return Ok(Response::new(pb::SendMessageResponse {
+                status: Some(e.status()),
+                entries: Vec::new(),
+            }));
+        }
+        Ok(Response::new(send::send(&self.core, req).await))
     }
 
     async fn query_assignment(
         &self,
         req: Request<pb::QueryAssignmentRequest>,
     ) -> Result<Response<pb::QueryAssignmentResponse>, Status> {
-        let resp = match route::query_assignment(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .topic(req.topic.as_ref(), Perm::SUB);
+        let result = match auth::check(&self.core, &caller, "QueryAssignment", needs) {
+            Ok(()) => route::query_assignment(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let resp = match result {
             Ok(assignments) => pb::QueryAssignmentResponse {
                 status: Some(ok()),
                 assignments,
@@ -96,10 +131,22 @@ impl MessagingService for Service {
     ) -> Result<Response<Self::ReceiveMessageStream>, Status> {
         let deadline = grpc_deadline(&req);
         let client = client_id(&req).unwrap_or_default();
+        let caller = Caller::of(&req);
         let (tx, rx) = mpsc::channel(64);
         let core = self.core.clone();
         let cancel = core.cancel.clone();
         let body = req.into_inner();
+        let needs = Needs::default()
+            .group(body.group.as_ref())
+            .queue(body.message_queue.as_ref());
+        if let Err(e) = auth::check(&core, &caller, "ReceiveMessage", needs) {
+            use pb::receive_message_response::Content;
+            let denied = pb::ReceiveMessageResponse {
+                content: Some(Content::Status(e.status())),
+            };
+            let _ = tx.send(Ok(denied)).await;
+            return Ok(Response::new(ReceiverStream::new(rx)));
+        }
         self.core.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
@@ -113,14 +160,39 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::AckMessageRequest>,
     ) -> Result<Response<pb::AckMessageResponse>, Status> {
-        Ok(Response::new(pop::ack(&self.core, req.into_inner()).await))
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .topic(req.topic.as_ref(), Perm::SUB);
+        if let Err(e) = auth::check(&self.core, &caller, "AckMessage", needs) {
+            return Ok(Response::new(pb::AckMessageResponse {
+                status: Some(e.status()),
+                entries: Vec::new(),
+            }));
+        }
+        Ok(Response::new(pop::ack(&self.core, req).await))
     }
 
     async fn forward_message_to_dead_letter_queue(
         &self,
         req: Request<pb::ForwardMessageToDeadLetterQueueRequest>,
     ) -> Result<Response<pb::ForwardMessageToDeadLetterQueueResponse>, Status> {
-        let status = match pop::forward_to_dlq(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .topic(req.topic.as_ref(), Perm::SUB);
+        let result = match auth::check(
+            &self.core,
+            &caller,
+            "ForwardMessageToDeadLetterQueue",
+            needs,
+        ) {
+            Ok(()) => pop::forward_to_dlq(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let status = match result {
             Ok(()) => ok(),
             Err(e) => e.status(),
         };
@@ -135,10 +207,22 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::PullMessageRequest>,
     ) -> Result<Response<Self::PullMessageStream>, Status> {
+        let caller = Caller::of(&req);
         let (tx, rx) = mpsc::channel(64);
         let core = self.core.clone();
         let cancel = core.cancel.clone();
         let body = req.into_inner();
+        let needs = Needs::default()
+            .group(body.group.as_ref())
+            .queue(body.message_queue.as_ref());
+        if let Err(e) = auth::check(&core, &caller, "PullMessage", needs) {
+            use pb::pull_message_response::Content;
+            let denied = pb::PullMessageResponse {
+                content: Some(Content::Status(e.status())),
+            };
+            let _ = tx.send(Ok(denied)).await;
+            return Ok(Response::new(ReceiverStream::new(rx)));
+        }
         self.core.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
@@ -152,7 +236,16 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::UpdateOffsetRequest>,
     ) -> Result<Response<pb::UpdateOffsetResponse>, Status> {
-        let status = match offsets::update(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .queue(req.message_queue.as_ref());
+        let result = match auth::check(&self.core, &caller, "UpdateOffset", needs) {
+            Ok(()) => offsets::update(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let status = match result {
             Ok(()) => ok(),
             Err(e) => e.status(),
         };
@@ -165,7 +258,16 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::GetOffsetRequest>,
     ) -> Result<Response<pb::GetOffsetResponse>, Status> {
-        let (status, offset) = offset_reply(offsets::get(&self.core, req.into_inner()).await);
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .queue(req.message_queue.as_ref());
+        let result = match auth::check(&self.core, &caller, "GetOffset", needs) {
+            Ok(()) => offsets::get(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let (status, offset) = offset_reply(result);
         Ok(Response::new(pb::GetOffsetResponse { status, offset }))
     }
 
@@ -173,7 +275,14 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::QueryOffsetRequest>,
     ) -> Result<Response<pb::QueryOffsetResponse>, Status> {
-        let (status, offset) = offset_reply(offsets::query(&self.core, req.into_inner()).await);
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default().queue(req.message_queue.as_ref());
+        let result = match auth::check(&self.core, &caller, "QueryOffset", needs) {
+            Ok(()) => offsets::query(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let (status, offset) = offset_reply(result);
         Ok(Response::new(pb::QueryOffsetResponse { status, offset }))
     }
 
@@ -181,7 +290,14 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::EndTransactionRequest>,
     ) -> Result<Response<pb::EndTransactionResponse>, Status> {
-        let status = match transaction::end(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default().topic(req.topic.as_ref(), Perm::PUB);
+        let result = match auth::check(&self.core, &caller, "EndTransaction", needs) {
+            Ok(()) => transaction::end(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let status = match result {
             Ok(()) => ok(),
             Err(e) => e.status(),
         };
@@ -201,9 +317,11 @@ impl MessagingService for Service {
                 "x-mq-client-id metadata is required",
             ));
         };
+        let caller = Caller::of(&req);
         Ok(Response::new(telemetry::open(
             self.core.clone(),
             client,
+            caller,
             req.into_inner(),
         )))
     }
@@ -212,6 +330,13 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::NotifyClientTerminationRequest>,
     ) -> Result<Response<pb::NotifyClientTerminationResponse>, Status> {
+        let caller = Caller::of(&req);
+        let needs = Needs::default().group(req.get_ref().group.as_ref());
+        if let Err(e) = auth::check(&self.core, &caller, "NotifyClientTermination", needs) {
+            return Ok(Response::new(pb::NotifyClientTerminationResponse {
+                status: Some(e.status()),
+            }));
+        }
         if let Some(client) = client_id(&req) {
             self.core.sessions.terminate(&client);
         }
@@ -224,7 +349,16 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::ChangeInvisibleDurationRequest>,
     ) -> Result<Response<pb::ChangeInvisibleDurationResponse>, Status> {
-        let resp = match pop::change_invisible(&self.core, req.into_inner()).await {
+        let caller = Caller::of(&req);
+        let req = req.into_inner();
+        let needs = Needs::default()
+            .group(req.group.as_ref())
+            .topic(req.topic.as_ref(), Perm::SUB);
+        let result = match auth::check(&self.core, &caller, "ChangeInvisibleDuration", needs) {
+            Ok(()) => pop::change_invisible(&self.core, req).await,
+            Err(e) => Err(e),
+        };
+        let resp = match result {
             Ok(receipt_handle) => pb::ChangeInvisibleDurationResponse {
                 status: Some(ok()),
                 receipt_handle,
@@ -241,7 +375,15 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::RecallMessageRequest>,
     ) -> Result<Response<pb::RecallMessageResponse>, Status> {
+        let caller = Caller::of(&req);
         let req = req.into_inner();
+        let needs = Needs::default().topic(req.topic.as_ref(), Perm::PUB);
+        if let Err(e) = auth::check(&self.core, &caller, "RecallMessage", needs) {
+            return Ok(Response::new(pb::RecallMessageResponse {
+                status: Some(e.status()),
+                message_id: String::new(),
+            }));
+        }
         // Our brokers issue no recall handles, so no handle can be valid.
         let message = if req.recall_handle.trim().is_empty() {
             "recall_handle is blank".to_string()

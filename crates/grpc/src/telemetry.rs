@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 
+use crate::auth::{self, Caller};
 use crate::convert;
 use crate::core::Core;
 use crate::error::ok;
@@ -21,7 +22,12 @@ static STREAMS: AtomicU64 = AtomicU64::new(1);
 pub type Outbound = ReceiverStream<Result<TelemetryCommand, tonic::Status>>;
 
 /// Starts serving one Telemetry stream of `client`.
-pub fn open(core: Arc<Core>, client: String, inbound: Streaming<TelemetryCommand>) -> Outbound {
+pub fn open(
+    core: Arc<Core>,
+    client: String,
+    caller: Caller,
+    inbound: Streaming<TelemetryCommand>,
+) -> Outbound {
     let (tx, rx) = mpsc::channel(64);
     let stream = STREAMS.fetch_add(1, Ordering::Relaxed);
     let cancel = core.cancel.clone();
@@ -29,7 +35,7 @@ pub fn open(core: Arc<Core>, client: String, inbound: Streaming<TelemetryCommand
     tasks.spawn(async move {
         tokio::select! {
             _ = cancel.cancelled() => {}
-            _ = serve(&core, &client, stream, inbound, &tx) => {}
+            _ = serve(&core, &client, &caller, stream, inbound, &tx) => {}
         }
         core.sessions.remove(&client, stream);
     });
@@ -39,6 +45,7 @@ pub fn open(core: Arc<Core>, client: String, inbound: Streaming<TelemetryCommand
 async fn serve(
     core: &Core,
     client: &str,
+    caller: &Caller,
     stream: u64,
     mut inbound: Streaming<TelemetryCommand>,
     tx: &mpsc::Sender<Result<TelemetryCommand, tonic::Status>>,
@@ -52,6 +59,17 @@ async fn serve(
                 return;
             }
         };
+        if let Some(Command::Settings(s)) = &cmd.command {
+            // A refused client gets the status on the stream, which then ends.
+            if let Err(e) = auth::check(core, caller, "Telemetry", auth::settings_needs(s)) {
+                let denied = TelemetryCommand {
+                    status: Some(e.status()),
+                    command: None,
+                };
+                let _ = tx.send(Ok(denied)).await;
+                return;
+            }
+        }
         match cmd.command {
             Some(Command::Settings(s)) => match on_settings(core, client, stream, s, tx).await {
                 Ok(reply) => {

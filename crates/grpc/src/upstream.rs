@@ -44,19 +44,37 @@ impl Upstream {
     ///
     /// # Errors
     /// No NameServer address, or not inside a Tokio runtime.
-    pub fn names(namesrv: &str) -> GrpcResult<client::Client> {
+    pub fn names(
+        namesrv: &str,
+        credentials: Option<&remoting::Credentials>,
+    ) -> GrpcResult<client::Client> {
         let mut options = client::ClientOptions::default();
         options.add_namesrv(namesrv);
+        if let Some(c) = credentials {
+            options.access_key = Some(c.access_key.clone());
+            options.secret_key = Some(c.secret_key.clone());
+        }
         options.instance_name = Some(format!("grpc-{}", std::process::id()));
         Ok(client::Client::start(options)?)
     }
 
     /// Routes through `names`; broker-initiated requests (transaction
-    /// checks) arrive at `processor`.
-    pub fn new(names: client::Client, processor: Arc<dyn Processor>) -> Self {
+    /// checks) arrive at `processor`. Requests to brokers are signed with
+    /// `credentials` (the local broker's `accessKey`/`secretKey`): callers
+    /// were checked against the ACL here, so brokers with ACL on must let
+    /// this endpoint's account through.
+    pub fn new(
+        names: client::Client,
+        processor: Arc<dyn Processor>,
+        credentials: Option<remoting::Credentials>,
+    ) -> Self {
+        let config = ClientConfig {
+            credentials,
+            ..ClientConfig::default()
+        };
         Upstream {
             names,
-            brokers: RemotingClient::new(ClientConfig::default(), Some(processor)),
+            brokers: RemotingClient::new(config, Some(processor)),
             timeout: Duration::from_secs(3),
             types: Mutex::new(HashMap::new()),
             orderly: Mutex::new(HashMap::new()),

@@ -103,6 +103,14 @@ pub struct NamesrvConfig {
     /// Bytes all connections may hold for frames not fully received yet.
     /// Apogee's own key.
     pub server_max_unfinished_frame_bytes: usize,
+    /// Requests that change the NameServer (broker registration, KV config,
+    /// write permissions, settings) need an admin account of the ACL file or
+    /// a whitelisted address. Java's NameServer has no ACL; the key is the
+    /// broker's. Read at start.
+    pub acl_enable: bool,
+    /// The ACL file (`plain_acl.yml`); empty: `plain_acl.yml` beside
+    /// `kvConfigPath`. Reloaded when it changes.
+    pub acl_file_path: PathBuf,
 }
 
 fn home_dir() -> PathBuf {
@@ -157,6 +165,8 @@ impl Default for NamesrvConfig {
             server_max_connections_per_ip: 2_000,
             server_reserved_connections: 100,
             server_max_unfinished_frame_bytes: 64 << 20,
+            acl_enable: false,
+            acl_file_path: PathBuf::new(),
         }
     }
 }
@@ -212,6 +222,17 @@ impl NamesrvConfig {
             }
         }
         Ok(())
+    }
+
+    /// The ACL file: `aclFilePath`, or `plain_acl.yml` beside the KV file.
+    pub fn acl_file(&self) -> PathBuf {
+        if !self.acl_file_path.as_os_str().is_empty() {
+            return self.acl_file_path.clone();
+        }
+        self.kv_config_path
+            .parent()
+            .map(|dir| dir.join("plain_acl.yml"))
+            .unwrap_or_else(|| PathBuf::from("plain_acl.yml"))
     }
 
     /// `bindAddress:listenPort`.

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::{RemotingCommand, RequestCode};
+use acl::SharedAcl;
+use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{BoxFuture, Connection, Processor, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,9 +46,11 @@ impl NameServer {
             max_unfinished_frame_bytes: config.server_max_unfinished_frame_bytes,
             ..ServerConfig::default()
         };
+        let acl = load_acl(&config)?;
         let state = NamesrvState::new(config)?;
         let processor = Arc::new(NamesrvProcessor {
             state: state.clone(),
+            acl: acl.clone(),
         });
         let server = Server::bind(addr, server_config, processor)
             .await
@@ -55,6 +58,13 @@ impl NameServer {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         tracker.spawn(scan_silent_brokers(state.clone(), cancel.clone()));
+        if let Some(acl) = acl {
+            tracker.spawn(acl::shared::watch(
+                acl,
+                acl::shared::WATCH_INTERVAL,
+                cancel.clone(),
+            ));
+        }
         tracker.close();
         tracing::info!(addr = %server.local_addr(), "name server started");
         Ok(NameServer {
@@ -82,6 +92,39 @@ impl NameServer {
         self.server.shutdown().await;
         tracing::info!("name server stopped");
     }
+}
+
+/// The ACL when `aclEnable` is on; a missing or malformed file stops the
+/// start, naming the file and the line or field.
+fn load_acl(config: &NamesrvConfig) -> Result<Option<Arc<SharedAcl>>, NamesrvError> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let path = config.acl_file();
+    let acl = SharedAcl::load(&path)
+        .map_err(|e| NamesrvError::Config(format!("aclEnable: {}: {e}", path.display())))?;
+    let accounts = acl.current().accounts.len();
+    tracing::info!(file = %path.display(), accounts, "ACL enabled: changes need an admin account or a whitelisted address");
+    Ok(Some(acl))
+}
+
+/// Requests that change what the NameServer serves: with ACL on, only
+/// admin accounts and whitelisted addresses may send them.
+fn changes_state(code: RequestCode) -> bool {
+    use RequestCode as C;
+    matches!(
+        code,
+        C::REGISTER_BROKER
+            | C::UNREGISTER_BROKER
+            | C::BROKER_HEARTBEAT
+            | C::PUT_KV_CONFIG
+            | C::DELETE_KV_CONFIG
+            | C::WIPE_WRITE_PERM_OF_BROKER
+            | C::ADD_WRITE_PERM_OF_BROKER
+            | C::DELETE_TOPIC_IN_NAMESRV
+            | C::REGISTER_TOPIC_IN_NAMESRV
+            | C::UPDATE_NAMESRV_CONFIG
+    )
 }
 
 /// Every `scanNotActiveBrokerInterval`, drops brokers silent for longer than
@@ -112,6 +155,24 @@ impl NamesrvState {
 
 struct NamesrvProcessor {
     state: Arc<NamesrvState>,
+    acl: Option<Arc<SharedAcl>>,
+}
+
+impl NamesrvProcessor {
+    /// The NO_PERMISSION answer when the ACL refuses a change.
+    fn acl_denial(&self, conn: &Connection, request: &RemotingCommand) -> Option<RemotingCommand> {
+        let acl = self.acl.as_ref()?;
+        if !changes_state(request.request_code_enum()) {
+            return None;
+        }
+        let peer = conn.peer_addr().ip();
+        let denied = acl.current().validate_admin(peer, request).err()?;
+        acl.log_denial(peer, &format!("code {}", request.code), &denied);
+        Some(
+            RemotingCommand::error(ResponseCode::NO_PERMISSION, denied.to_string())
+                .answering(request),
+        )
+    }
 }
 
 /// Requests that write files (KV config, config store): run off the async
@@ -133,6 +194,9 @@ impl Processor for NamesrvProcessor {
     ) -> BoxFuture<Option<RemotingCommand>> {
         let span = tracing::debug_span!("request", code = request.code, opaque = request.opaque, peer = %conn.peer_addr());
         let conn_id = conn.id();
+        if let Some(denied) = self.acl_denial(&conn, &request) {
+            return Box::pin(async move { Some(denied) });
+        }
         if writes_files(request.request_code_enum()) {
             let state = self.state.clone();
             return Box::pin(async move {

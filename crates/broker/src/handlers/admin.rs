@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
+use crate::tables::groups::validate_group;
 use crate::tables::topics::validate_topic;
 
 /// The most queues a topic may have (Java's admin tools enforce the same).
@@ -249,28 +250,6 @@ pub fn get_topic_name_list(
         topic_list: state.topics.names().into_iter().collect(),
     };
     Ok(RemotingCommand::success().with_body(list.encode()))
-}
-
-/// Group names follow the topic character rules and Java's 120-byte limit.
-fn validate_group(group: &str) -> BrokerResult<()> {
-    if group.is_empty() {
-        return Err(BrokerError::InvalidParameter(
-            "the group name is empty".into(),
-        ));
-    }
-    if group.len() > topics::MAX_GROUP_LEN {
-        return Err(BrokerError::InvalidParameter(format!(
-            "the group name is {} bytes long; the limit is {}",
-            group.len(),
-            topics::MAX_GROUP_LEN
-        )));
-    }
-    if !topics::is_valid_topic_chars(group) {
-        return Err(BrokerError::InvalidParameter(format!(
-            "the group[{group}] contains characters outside [%|a-zA-Z0-9_-]"
-        )));
-    }
-    Ok(())
 }
 
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200): body SubscriptionGroupConfig.

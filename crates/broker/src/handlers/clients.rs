@@ -22,6 +22,7 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::notify::notify_ids_changed;
 use crate::state::BrokerState;
 use crate::tables::clients::ClientChannel;
+use crate::tables::groups::validate_group;
 
 /// HEART_BEAT (34): registers producers and consumers of a client.
 pub fn heartbeat(
@@ -39,13 +40,21 @@ pub fn heartbeat(
     };
     // Groups and retry topics this heartbeat creates are saved once each,
     // when these drop, however many it names.
+    // A new group with a bad name refuses the whole heartbeat before
+    // anything is created.
+    for consumer in &data.consumer_data_set {
+        if state.groups.get(&consumer.group_name).is_none() {
+            validate_group(&consumer.group_name)?;
+        }
+    }
     let _groups = state.groups.batch();
     let _topics = state.topics.batch();
     for consumer in &data.consumer_data_set {
         let Some(group) = state.groups.get_or_create(
             &consumer.group_name,
             state.config.auto_create_subscription_group,
-        ) else {
+        )?
+        else {
             continue;
         };
         // Every clustering group gets its retry topic, as Java creates it here.

@@ -102,7 +102,7 @@ fn check(state: &BrokerState, h: &PullMessageRequestHeader) -> BrokerResult<Filt
         .get_or_create(
             &h.consumer_group,
             state.config.auto_create_subscription_group,
-        )
+        )?
         .ok_or_else(|| BrokerError::GroupNotExist(h.consumer_group.clone()))?;
     if !group.consume_enable {
         return Err(BrokerError::NoPermission(format!(

@@ -36,7 +36,7 @@ pub async fn send_msg_back(
     }
     let group = state
         .groups
-        .get_or_create(&h.group, state.config.auto_create_subscription_group)
+        .get_or_create(&h.group, state.config.auto_create_subscription_group)?
         .ok_or_else(|| BrokerError::GroupNotExist(h.group.clone()))?;
     if state.live.broker().broker_permission & perm::WRITE == 0 {
         return Err(BrokerError::NoPermission(format!(

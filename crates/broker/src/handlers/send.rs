@@ -276,7 +276,7 @@ fn create_topic_for_send(
     if let Some(group) = header.topic.strip_prefix(topics::RETRY_GROUP_TOPIC_PREFIX) {
         let queues = state
             .groups
-            .get_or_create(group, state.config.auto_create_subscription_group)
+            .get_or_create(group, state.config.auto_create_subscription_group)?
             .map_or(1, |g| g.retry_queue_nums.max(1));
         let config = topic_config(&header.topic, queues, queues, perm::READ_WRITE);
         return Ok(state

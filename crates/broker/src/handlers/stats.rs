@@ -149,6 +149,9 @@ pub fn get_broker_config(
         let value = value.map_err(|e| BrokerError::System(format!("config to JSON: {e}")))?;
         if let Value::Object(map) = value {
             for (k, v) in map {
+                if k == "secretKey" {
+                    continue;
+                }
                 let text = match v {
                     Value::String(s) => s,
                     Value::Null => String::new(),

@@ -37,6 +37,7 @@ pub(crate) fn group_config(state: &BrokerState, group: &str) -> PopResult<Subscr
     let config = state
         .groups
         .get_or_create(group, state.config.auto_create_subscription_group)
+        .map_err(|e| PopError::InvalidParameter(e.to_string()))?
         .ok_or_else(|| PopError::GroupNotExist(group.to_owned()))?;
     if !config.consume_enable {
         return Err(PopError::NoPermission(format!(

@@ -35,7 +35,7 @@ pub fn send_goes_to_dlq(
     let Some(group) = header.topic.strip_prefix(topics::RETRY_GROUP_TOPIC_PREFIX) else {
         return false;
     };
-    let Some(config) = state
+    let Ok(Some(config)) = state
         .groups
         .get_or_create(group, state.config.auto_create_subscription_group)
     else {

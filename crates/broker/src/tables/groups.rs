@@ -11,7 +11,10 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Mutex, RwLock};
 use protocol::body::group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 
+use protocol::message::topics;
+
 use crate::batching::{off_worker, Batching};
+use crate::error::{BrokerError, BrokerResult};
 
 /// The file the table lives in under `config/`.
 pub const GROUPS_FILE: &str = "subscriptionGroup.json";
@@ -24,6 +27,33 @@ pub struct GroupTable {
     save_lock: Mutex<()>,
     batching: Batching,
     saves: AtomicU64,
+}
+
+/// Group names follow the topic character rules (`[%|a-zA-Z0-9_-]`, so no
+/// `.` or `/`) and Java's 120-byte limit; the group is named in the error.
+///
+/// # Errors
+/// [`BrokerError::InvalidParameter`] saying what is wrong.
+pub fn validate_group(group: &str) -> BrokerResult<()> {
+    if group.is_empty() {
+        return Err(BrokerError::InvalidParameter(
+            "the group name is empty".into(),
+        ));
+    }
+    if group.len() > topics::MAX_GROUP_LEN {
+        let head: String = group.chars().take(40).collect();
+        return Err(BrokerError::InvalidParameter(format!(
+            "the group name `{head}...` is {} bytes long; the limit is {}",
+            group.len(),
+            topics::MAX_GROUP_LEN
+        )));
+    }
+    if !topics::is_valid_topic_chars(group) {
+        return Err(BrokerError::InvalidParameter(format!(
+            "the group[{group}] contains characters outside [%|a-zA-Z0-9_-]"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -39,14 +69,23 @@ impl GroupTable {
         self.inner.read().groups.get(group).cloned()
     }
 
-    /// The group's config, created with defaults when `auto_create` allows.
-    pub fn get_or_create(&self, group: &str, auto_create: bool) -> Option<SubscriptionGroupConfig> {
+    /// The group's config, created with defaults when `auto_create` allows
+    /// (`None` when it does not and the group is unknown).
+    ///
+    /// # Errors
+    /// A new group whose name [`validate_group`] refuses: nothing is created.
+    pub fn get_or_create(
+        &self,
+        group: &str,
+        auto_create: bool,
+    ) -> BrokerResult<Option<SubscriptionGroupConfig>> {
         if let Some(g) = self.get(group) {
-            return Some(g);
+            return Ok(Some(g));
         }
         if !auto_create {
-            return None;
+            return Ok(None);
         }
+        validate_group(group)?;
         let config = SubscriptionGroupConfig::new(group);
         let mut inner = self.inner.write();
         let created = inner
@@ -58,7 +97,7 @@ impl GroupTable {
         inner.dirty = true;
         drop(inner);
         self.changed();
-        Some(created)
+        Ok(Some(created))
     }
 
     /// Creates or replaces a group.
@@ -201,6 +240,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_group_names_are_refused_and_not_created() {
+        let groups = GroupTable::default();
+        let long = "g".repeat(5_000);
+        for bad in [
+            "",
+            "../../victim",
+            "%RETRY%../x",
+            "a b",
+            "a.b",
+            long.as_str(),
+        ] {
+            let err = groups.get_or_create(bad, true).unwrap_err().to_string();
+            assert!(err.contains("group"), "{err}");
+            assert!(groups.get(bad).is_none());
+        }
+        assert!(groups
+            .get_or_create("good_group-1|%", true)
+            .unwrap()
+            .is_some());
+        assert_eq!(groups.get_or_create("unknown", false).unwrap(), None);
+    }
+
+    #[test]
     fn a_thousand_new_groups_in_one_batch_are_saved_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
@@ -216,13 +278,16 @@ mod tests {
         {
             let _batch = groups.batch();
             for i in 0..1000 {
-                assert!(groups.get_or_create(&format!("G{i}"), true).is_some());
+                assert!(groups
+                    .get_or_create(&format!("G{i}"), true)
+                    .unwrap()
+                    .is_some());
             }
             assert_eq!(groups.saves(), 0);
         }
         assert_eq!(groups.saves(), 1);
         // Outside a batch each change is saved before it returns.
-        groups.get_or_create("late", true);
+        groups.get_or_create("late", true).unwrap();
         assert_eq!(groups.saves(), 2);
         let reloaded = GroupTable::default();
         let text = std::fs::read(dir.path().join("config").join(GROUPS_FILE)).unwrap();

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use protocol::signature::{verify_request, ACCESS_KEY};
 use protocol::{RemotingCommand, RequestCode};
 
-use super::file::{PlainAcl, RETRY_PREFIX};
+use super::file::{Account, PlainAcl, RETRY_PREFIX};
 use super::perm::Perm;
 
 /// Traces are written by every client, so sending them never needs a grant.
@@ -22,6 +22,9 @@ pub enum Denied {
     UnknownKey(String),
     #[error("Check signature failed for accessKey={0}")]
     BadSignature(String),
+    /// A gRPC request whose `authorization` metadata cannot be read.
+    #[error("Malformed authorization metadata: {0}")]
+    BadAuthorization(String),
     #[error("Need admin permission for request code={code}, but accessKey={key} is not")]
     NotAdmin { code: i32, key: String },
     #[error("No {perm} permission for {kind}:{name}, accessKey={key}")]
@@ -119,36 +122,83 @@ fn heartbeat_needs(body: &[u8]) -> Vec<(String, Perm)> {
     out
 }
 
+/// Who a request authenticated as.
+#[derive(Debug, Clone, Copy)]
+pub enum Verdict<'a> {
+    /// A whitelisted source address: no further checks (Java's rule).
+    Pass,
+    /// A signed request of this account.
+    Account(&'a Account),
+}
+
 impl PlainAcl {
     /// Validates one request from `peer`, in Java's order.
     ///
     /// # Errors
     /// [`Denied`] saying which check failed.
     pub fn validate(&self, peer: IpAddr, req: &RemotingCommand) -> Result<(), Denied> {
+        match self.authenticate(peer, req)? {
+            Verdict::Pass => Ok(()),
+            Verdict::Account(account) => self.authorize(account, Some(req.code), needs(req)),
+        }
+    }
+
+    /// Checks a remoting request's whitelists, key and signature.
+    ///
+    /// # Errors
+    /// [`Denied`]: no key, an unknown key or a bad signature.
+    pub fn authenticate(&self, peer: IpAddr, req: &RemotingCommand) -> Result<Verdict<'_>, Denied> {
         if self.global_white.iter().any(|p| p.matches(peer)) {
-            return Ok(());
+            return Ok(Verdict::Pass);
         }
         let key = req.ext_fields.get(ACCESS_KEY).ok_or(Denied::NoAccessKey)?;
-        let account = self
-            .accounts
-            .get(key)
-            .ok_or_else(|| Denied::UnknownKey(key.clone()))?;
+        let account = self.account(key)?;
         if account.white.matches(peer) {
-            return Ok(());
+            return Ok(Verdict::Pass);
         }
         if !verify_request(req, &account.secret_key) {
             return Err(Denied::BadSignature(key.clone()));
         }
+        Ok(Verdict::Account(account))
+    }
+
+    /// The account of `key`.
+    ///
+    /// # Errors
+    /// [`Denied::UnknownKey`].
+    pub fn account(&self, key: &str) -> Result<&Account, Denied> {
+        self.accounts
+            .get(key)
+            .ok_or_else(|| Denied::UnknownKey(key.to_string()))
+    }
+
+    /// Whether the global whitelist or `account`'s own lets `peer` pass.
+    pub fn whitelisted(&self, peer: IpAddr, account: Option<&Account>) -> bool {
+        self.global_white.iter().any(|p| p.matches(peer))
+            || account.is_some_and(|a| a.white.matches(peer))
+    }
+
+    /// Checks an authenticated `account` against request `code` (admin-only
+    /// codes; `None` for gRPC) and the (resource, permission) pairs it needs.
+    ///
+    /// # Errors
+    /// [`Denied::NotAdmin`] or [`Denied::Resource`] naming what is missing.
+    pub fn authorize(
+        &self,
+        account: &Account,
+        code: Option<i32>,
+        needed: Vec<(String, Perm)>,
+    ) -> Result<(), Denied> {
         if account.admin {
             return Ok(());
         }
-        if admin_only(req.code) {
+        let key = &account.access_key;
+        if let Some(code) = code.filter(|c| admin_only(*c)) {
             return Err(Denied::NotAdmin {
-                code: req.code,
+                code,
                 key: key.clone(),
             });
         }
-        let needed = needs(req);
         if needed
             .iter()
             .any(|(r, p)| r == TRACE_TOPIC && *p == Perm::PUB)
@@ -180,6 +230,24 @@ impl PlainAcl {
             }
         }
         Ok(())
+    }
+
+    /// The NameServer's rule for requests that change it (registrations,
+    /// KV config, permissions, settings): a whitelisted address, or a
+    /// request signed by an admin account.
+    ///
+    /// # Errors
+    /// [`Denied`] naming the failed check; [`Denied::NotAdmin`] for a
+    /// signed request of an account that is not an admin.
+    pub fn validate_admin(&self, peer: IpAddr, req: &RemotingCommand) -> Result<(), Denied> {
+        match self.authenticate(peer, req)? {
+            Verdict::Pass => Ok(()),
+            Verdict::Account(account) if account.admin => Ok(()),
+            Verdict::Account(account) => Err(Denied::NotAdmin {
+                code: req.code,
+                key: account.access_key.clone(),
+            }),
+        }
     }
 }
 
@@ -302,6 +370,35 @@ accounts:
         ));
         assert_eq!(
             acl.validate(local(), &create(("administrator", "admin-secret"))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn name_server_changes_need_an_admin_or_a_whitelisted_address() {
+        let acl = acl();
+        let register = |key| req(RequestCode::REGISTER_BROKER, &[("brokerName", "b")], key);
+        assert_eq!(
+            acl.validate_admin(local(), &register(Some(("administrator", "admin-secret")))),
+            Ok(())
+        );
+        assert_eq!(
+            acl.validate_admin(local(), &register(Some(("publisher", "pub-secret")))),
+            Err(Denied::NotAdmin {
+                code: RequestCode::REGISTER_BROKER.code(),
+                key: "publisher".into()
+            })
+        );
+        assert_eq!(
+            acl.validate_admin(local(), &register(Some(("administrator", "wrong-secret")))),
+            Err(Denied::BadSignature("administrator".into()))
+        );
+        assert_eq!(
+            acl.validate_admin(local(), &register(None)),
+            Err(Denied::NoAccessKey)
+        );
+        assert_eq!(
+            acl.validate_admin("10.9.0.1".parse().unwrap(), &register(None)),
             Ok(())
         );
     }
