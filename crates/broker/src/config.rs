@@ -291,26 +291,29 @@ impl BrokerConfig {
         })
     }
 
+    /// The `tls.client.*` keys when `tls.enable` is on.
+    pub fn tls_client_settings(&self) -> Option<remoting::TlsClientSettings> {
+        self.tls_enable.then(|| remoting::TlsClientSettings {
+            trust_cert_path: self.tls_client_trust_cert_path.clone(),
+            cert_path: self.tls_client_cert_path.clone(),
+            key_path: self.tls_client_key_path.clone(),
+            key_password: self.tls_client_key_password.clone(),
+            verify_server: self.tls_client_auth_server,
+        })
+    }
+
     /// The settings of the broker's own connections: TLS when `tls.enable`.
     ///
     /// # Errors
     /// [`BrokerError::Config`] naming a `tls.client.*` key whose file is bad.
     pub fn client_config(&self) -> Result<remoting::ClientConfig, BrokerError> {
-        let tls = if self.tls_enable {
-            let settings = remoting::TlsClientSettings {
-                trust_cert_path: self.tls_client_trust_cert_path.clone(),
-                cert_path: self.tls_client_cert_path.clone(),
-                key_path: self.tls_client_key_path.clone(),
-                key_password: self.tls_client_key_password.clone(),
-                verify_server: self.tls_client_auth_server,
-            };
-            Some(
+        let tls = match self.tls_client_settings() {
+            Some(settings) => Some(
                 settings
                     .build()
                     .map_err(|e| BrokerError::Config(e.to_string()))?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         Ok(remoting::ClientConfig {
             tls,

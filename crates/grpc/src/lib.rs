@@ -31,6 +31,7 @@ pub mod service;
 pub mod sessions;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 pub mod transaction;
 pub mod upstream;
 

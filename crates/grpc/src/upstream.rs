@@ -44,19 +44,30 @@ impl Upstream {
     ///
     /// # Errors
     /// No NameServer address, or not inside a Tokio runtime.
-    pub fn names(namesrv: &str) -> GrpcResult<client::Client> {
-        let mut options = client::ClientOptions::default();
+    pub fn names(
+        namesrv: &str,
+        tls: Option<remoting::TlsClientSettings>,
+    ) -> GrpcResult<client::Client> {
+        let mut options = client::ClientOptions {
+            tls,
+            ..client::ClientOptions::default()
+        };
         options.add_namesrv(namesrv);
         options.instance_name = Some(format!("grpc-{}", std::process::id()));
         Ok(client::Client::start(options)?)
     }
 
-    /// Routes through `names`; broker-initiated requests (transaction
+    /// Routes through `names`; brokers are called with `transport`
+    /// (the broker's own TLS settings); broker-initiated requests (transaction
     /// checks) arrive at `processor`.
-    pub fn new(names: client::Client, processor: Arc<dyn Processor>) -> Self {
+    pub fn new(
+        names: client::Client,
+        processor: Arc<dyn Processor>,
+        transport: ClientConfig,
+    ) -> Self {
         Upstream {
             names,
-            brokers: RemotingClient::new(ClientConfig::default(), Some(processor)),
+            brokers: RemotingClient::new(transport, Some(processor)),
             timeout: Duration::from_secs(3),
             types: Mutex::new(HashMap::new()),
             orderly: Mutex::new(HashMap::new()),
