@@ -71,12 +71,13 @@ fn defaults_table<T: Serialize + Default>() -> Result<toml::Table> {
 }
 
 /// Maps an environment suffix such as `LISTEN_PORT` to the camelCase key it
-/// names (`listenPort`), matching case-insensitively without underscores.
+/// names (`listenPort`), matching case-insensitively without underscores
+/// (and without the dots of Java's `tls.server.mode`: `TLS_SERVER_MODE`).
 fn env_key(suffix: &str, table: &toml::Table) -> String {
     let flat: String = suffix.chars().filter(|c| *c != '_').collect();
     table
         .keys()
-        .find(|k| k.eq_ignore_ascii_case(&flat))
+        .find(|k| k.replace('.', "").eq_ignore_ascii_case(&flat))
         .cloned()
         .unwrap_or(flat)
 }

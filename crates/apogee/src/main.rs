@@ -12,6 +12,7 @@ mod java_keys;
 mod logging;
 mod namesrv_cmd;
 mod standalone_cmd;
+mod tls_args;
 mod web;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -51,16 +51,25 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let data = args.data_dir.unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let mut file = broker_cmd::load(args.config.as_deref(), None, None)?;
+    // The NameServer serves TLS as the broker's file says (one process,
+    // one certificate).
+    let b = &file.broker;
     let ns_config = NamesrvConfig {
         kv_config_path: data.join("namesrv").join("kvConfig.json"),
         config_store_path: data.join("namesrv").join("namesrv.properties"),
+        tls_server_mode: b.tls_server_mode.clone(),
+        tls_server_cert_path: b.tls_server_cert_path.clone(),
+        tls_server_key_path: b.tls_server_key_path.clone(),
+        tls_server_key_password: b.tls_server_key_password.clone(),
+        tls_server_trust_cert_path: b.tls_server_trust_cert_path.clone(),
+        tls_server_need_client_auth: b.tls_server_need_client_auth.clone(),
         ..NamesrvConfig::default()
     };
     let namesrv = NameServer::start(ns_config, args.namesrv_listen)
         .await
         .with_context(|| format!("cannot start the NameServer on {}", args.namesrv_listen))?;
     let namesrv_addr = namesrv.local_addr().to_string();
-    let mut file = broker_cmd::load(args.config.as_deref(), None, None)?;
     file.broker.namesrv_addr = namesrv_addr.clone();
     file.store.store_path_root_dir = data.join("store");
     let http_addr = args.http_listen.or_else(|| file.http.addr());

@@ -122,6 +122,40 @@ pub struct BrokerConfig {
     /// GET_BROKER_CONFIG.
     pub access_key: String,
     pub secret_key: String,
+    /// TLS on the client-facing ports (Java's keys): `disabled`,
+    /// `permissive` (TLS and plaintext on one port; without a certificate:
+    /// plaintext only) or `enforcing`.
+    #[serde(rename = "tls.server.mode")]
+    pub tls_server_mode: String,
+    #[serde(rename = "tls.server.certPath")]
+    pub tls_server_cert_path: String,
+    #[serde(rename = "tls.server.keyPath")]
+    pub tls_server_key_path: String,
+    /// Encrypted keys are not supported: must stay empty.
+    #[serde(rename = "tls.server.keyPassword")]
+    pub tls_server_key_password: String,
+    #[serde(rename = "tls.server.trustCertPath")]
+    pub tls_server_trust_cert_path: String,
+    /// `none`, `optional` or `require`.
+    #[serde(rename = "tls.server.need.client.auth")]
+    pub tls_server_need_client_auth: String,
+    /// The broker's own connections (registration with NameServers, a
+    /// slave's calls to its master) use TLS.
+    #[serde(rename = "tls.enable")]
+    pub tls_enable: bool,
+    /// CA file for those connections; empty: the system's roots.
+    #[serde(rename = "tls.client.trustCertPath")]
+    pub tls_client_trust_cert_path: String,
+    /// Our certificate, for peers that require one.
+    #[serde(rename = "tls.client.certPath")]
+    pub tls_client_cert_path: String,
+    #[serde(rename = "tls.client.keyPath")]
+    pub tls_client_key_path: String,
+    #[serde(rename = "tls.client.keyPassword")]
+    pub tls_client_key_password: String,
+    /// Check the peer's certificate (false: accept any, tests only).
+    #[serde(rename = "tls.client.authServer")]
+    pub tls_client_auth_server: bool,
 }
 
 impl Default for BrokerConfig {
@@ -181,6 +215,18 @@ impl Default for BrokerConfig {
             acl_file_path: String::new(),
             access_key: String::new(),
             secret_key: String::new(),
+            tls_server_mode: "permissive".into(),
+            tls_server_cert_path: String::new(),
+            tls_server_key_path: String::new(),
+            tls_server_key_password: String::new(),
+            tls_server_trust_cert_path: String::new(),
+            tls_server_need_client_auth: "none".into(),
+            tls_enable: false,
+            tls_client_trust_cert_path: String::new(),
+            tls_client_cert_path: String::new(),
+            tls_client_key_path: String::new(),
+            tls_client_key_password: String::new(),
+            tls_client_auth_server: true,
         }
     }
 }
@@ -252,7 +298,53 @@ impl BrokerConfig {
         if self.broker_permission & !0xF != 0 {
             return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");
         }
+        self.tls_server_settings()?;
         Ok(())
+    }
+
+    /// The `tls.server.*` keys, parsed (files are read by `build`).
+    fn tls_server_settings(&self) -> Result<remoting::TlsServerSettings, BrokerError> {
+        let config = |e: remoting::RemotingError| BrokerError::Config(e.to_string());
+        Ok(remoting::TlsServerSettings {
+            mode: self.tls_server_mode.parse().map_err(config)?,
+            cert_path: self.tls_server_cert_path.clone(),
+            key_path: self.tls_server_key_path.clone(),
+            key_password: self.tls_server_key_password.clone(),
+            trust_cert_path: self.tls_server_trust_cert_path.clone(),
+            client_auth: self.tls_server_need_client_auth.parse().map_err(config)?,
+        })
+    }
+
+    /// The `tls.client.*` keys when `tls.enable` is on.
+    pub fn tls_client_settings(&self) -> Option<remoting::TlsClientSettings> {
+        self.tls_enable.then(|| remoting::TlsClientSettings {
+            trust_cert_path: self.tls_client_trust_cert_path.clone(),
+            cert_path: self.tls_client_cert_path.clone(),
+            key_path: self.tls_client_key_path.clone(),
+            key_password: self.tls_client_key_password.clone(),
+            verify_server: self.tls_client_auth_server,
+        })
+    }
+
+    /// The settings of the broker's own connections: TLS when `tls.enable`,
+    /// signed with `accessKey`/`secretKey` when both are set.
+    ///
+    /// # Errors
+    /// [`BrokerError::Config`] naming a `tls.client.*` key whose file is bad.
+    pub fn client_config(&self) -> Result<remoting::ClientConfig, BrokerError> {
+        let tls = match self.tls_client_settings() {
+            Some(settings) => Some(
+                settings
+                    .build()
+                    .map_err(|e| BrokerError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(remoting::ClientConfig {
+            tls,
+            credentials: self.credentials(),
+            ..remoting::ClientConfig::default()
+        })
     }
 
     /// The NameServer addresses.
@@ -265,9 +357,18 @@ impl BrokerConfig {
             .collect()
     }
 
-    /// The limits of the client-facing listeners.
-    pub fn server_config(&self) -> remoting::ServerConfig {
-        remoting::ServerConfig {
+    /// The limits and TLS of the client-facing listeners.
+    ///
+    /// # Errors
+    /// [`BrokerError::Config`] naming the `tls.server.*` key that is bad
+    /// (a file that cannot be read, enforcing without a certificate...).
+    pub fn server_config(&self) -> Result<remoting::ServerConfig, BrokerError> {
+        let tls = self
+            .tls_server_settings()?
+            .build()
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        Ok(remoting::ServerConfig {
+            tls,
             max_connections: self.server_max_connections,
             max_connections_per_ip: self.server_max_connections_per_ip,
             reserved_connections: self.server_reserved_connections,
@@ -278,7 +379,7 @@ impl BrokerConfig {
             ),
             max_unfinished_frame_bytes: self.server_max_unfinished_frame_bytes,
             ..remoting::ServerConfig::default()
-        }
+        })
     }
 
     /// Registration period, clamped to RocketMQ's 10–60 s.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use remoting::{ClientConfig, RemotingClient, Server};
+use remoting::{RemotingClient, Server};
 use store::{MessageStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -87,7 +87,7 @@ impl Broker {
 
         // Bind first: the advertised address needs the real port.
         let placeholder = Arc::new(LateProcessor::default());
-        let main = Server::bind(listen, config.server_config(), placeholder.clone())
+        let main = Server::bind(listen, config.server_config()?, placeholder.clone())
             .await
             .map_err(|e| BrokerError::System(format!("cannot listen on {listen}: {e}")))?;
         let local = main.local_addr();
@@ -107,7 +107,7 @@ impl Broker {
             Some(l) => l.local_addr().map_or(0, |a| a.port()),
             None => services::ha::ha_port(&config, local, listen.port()),
         };
-        let credentials = config.credentials();
+        let client = RemotingClient::new(config.client_config()?, None);
         let state = Arc::new(BrokerState {
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
@@ -125,13 +125,7 @@ impl Broker {
             clients: Clients::default(),
             arrivals,
             sql: Default::default(),
-            client: RemotingClient::new(
-                ClientConfig {
-                    credentials,
-                    ..ClientConfig::default()
-                },
-                None,
-            ),
+            client,
             advertised_addr: advertised,
             store_host,
             master: Mutex::new(Default::default()),
@@ -156,7 +150,7 @@ impl Broker {
         let mut servers = vec![main];
         if local.port() > 2 && listen.port() != 0 {
             let vip = SocketAddr::new(local.ip(), local.port() - 2);
-            match Server::bind(vip, state.config.server_config(), processor.clone()).await {
+            match Server::bind(vip, state.config.server_config()?, processor.clone()).await {
                 Ok(s) => servers.push(s),
                 Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
             }

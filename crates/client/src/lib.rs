@@ -75,3 +75,4 @@ pub use message::{Message, MessageExt};
 pub use producer::transaction::{TransactionProducer, TransactionSendResult, TransactionState};
 pub use producer::{Producer, SendResult, SendStatus};
 pub use protocol::body::MessageQueue;
+pub use remoting::TlsClientSettings;

@@ -32,6 +32,7 @@ pub mod service;
 pub mod sessions;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 pub mod transaction;
 pub mod upstream;
 

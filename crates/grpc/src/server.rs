@@ -1,12 +1,11 @@
-//! Binding and running the gRPC endpoint (plaintext h2c) beside a broker,
-//! and stopping it.
+//! Binding and running the gRPC endpoint beside a broker (h2c, and TLS
+//! with the broker's `tls.server.*` keys), and stopping it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use broker::state::BrokerState;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,21 +14,9 @@ use crate::error::{GrpcError, GrpcResult};
 use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::pb::Code;
 use crate::service::Service;
+use crate::tls::{incoming, GrpcTls};
 use crate::transaction::{heartbeat_loop, CheckProcessor};
 use crate::upstream::Upstream;
-
-/// Accepted connections with Nagle off: a small response must not wait
-/// for the client's delayed ACK (40 ms on Linux).
-fn incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        conn.set_nodelay(true)?;
-        Ok(conn)
-    })
-}
 
 /// A running gRPC endpoint.
 pub struct GrpcServer {
@@ -55,8 +42,14 @@ impl GrpcServer {
     /// Serves MessagingService on `listener` for the broker `state`.
     ///
     /// # Errors
-    /// The broker has no NameServer address.
+    /// The broker has no NameServer address, or a `tls.server.*` key is bad.
     pub async fn start(state: Arc<BrokerState>, listener: TcpListener) -> GrpcResult<GrpcServer> {
+        let tls = state
+            .config
+            .server_config()
+            .map_err(|e| GrpcError::invalid(Code::InternalServerError, e.to_string()))?
+            .tls;
+        let tls = GrpcTls::from_remoting(&tls);
         let namesrv = state.config.namesrv_addr.clone();
         if namesrv.trim().is_empty() {
             return Err(GrpcError::invalid(
@@ -80,27 +73,37 @@ impl GrpcServer {
         if state.acl.is_some() && credentials.is_none() {
             tracing::warn!("aclEnable is on but accessKey/secretKey are not set: the gRPC endpoint's requests to brokers go unsigned and are refused unless its address is whitelisted");
         }
-        let names = Upstream::names(&namesrv, credentials.as_ref())?;
+        let names = Upstream::names(
+            &namesrv,
+            credentials.as_ref(),
+            state.config.tls_client_settings(),
+        )?;
+        let transport = state
+            .config
+            .client_config()
+            .map_err(|e| GrpcError::invalid(Code::InternalServerError, e.to_string()))?;
         let core = Arc::new_cyclic(|weak| {
             let processor = Arc::new(CheckProcessor::new(weak.clone()));
             Core::new(
-                Upstream::new(names, processor, credentials),
+                Upstream::new(names, processor, transport),
                 state,
                 advertised,
                 cancel,
                 tasks,
             )
         });
-        Ok(GrpcServer::run(core, listener, local))
+        Ok(GrpcServer::run(core, listener, local, tls))
     }
 
-    fn run(core: Arc<Core>, listener: TcpListener, local: SocketAddr) -> GrpcServer {
+    fn run(core: Arc<Core>, listener: TcpListener, local: SocketAddr, tls: GrpcTls) -> GrpcServer {
         let service = Service { core: core.clone() };
         let cancel = core.cancel.clone();
+        let mode = tls.mode;
+        let conns = incoming(listener, tls, cancel.clone(), core.tasks.clone());
         core.tasks.spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(MessagingServiceServer::new(service))
-                .serve_with_incoming_shutdown(incoming(listener), cancel.cancelled())
+                .serve_with_incoming_shutdown(conns, cancel.cancelled())
                 .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "gRPC server stopped");
@@ -113,7 +116,7 @@ impl GrpcServer {
             core.heartbeat_now.clone(),
             core.cancel.clone(),
         ));
-        tracing::info!(%local, "gRPC endpoint listening");
+        tracing::info!(%local, tls = %mode, "gRPC endpoint listening");
         GrpcServer { local, core }
     }
 

@@ -47,8 +47,12 @@ impl Upstream {
     pub fn names(
         namesrv: &str,
         credentials: Option<&remoting::Credentials>,
+        tls: Option<remoting::TlsClientSettings>,
     ) -> GrpcResult<client::Client> {
-        let mut options = client::ClientOptions::default();
+        let mut options = client::ClientOptions {
+            tls,
+            ..client::ClientOptions::default()
+        };
         options.add_namesrv(namesrv);
         if let Some(c) = credentials {
             options.access_key = Some(c.access_key.clone());
@@ -58,23 +62,19 @@ impl Upstream {
         Ok(client::Client::start(options)?)
     }
 
-    /// Routes through `names`; broker-initiated requests (transaction
-    /// checks) arrive at `processor`. Requests to brokers are signed with
-    /// `credentials` (the local broker's `accessKey`/`secretKey`): callers
+    /// Routes through `names`; brokers are called with `transport` (the
+    /// local broker's TLS settings, and its `accessKey`/`secretKey`: callers
     /// were checked against the ACL here, so brokers with ACL on must let
-    /// this endpoint's account through.
+    /// this endpoint's account through); broker-initiated requests
+    /// (transaction checks) arrive at `processor`.
     pub fn new(
         names: client::Client,
         processor: Arc<dyn Processor>,
-        credentials: Option<remoting::Credentials>,
+        transport: ClientConfig,
     ) -> Self {
-        let config = ClientConfig {
-            credentials,
-            ..ClientConfig::default()
-        };
         Upstream {
             names,
-            brokers: RemotingClient::new(config, Some(processor)),
+            brokers: RemotingClient::new(transport, Some(processor)),
             timeout: Duration::from_secs(3),
             types: Mutex::new(HashMap::new()),
             orderly: Mutex::new(HashMap::new()),

@@ -111,6 +111,23 @@ pub struct NamesrvConfig {
     /// The ACL file (`plain_acl.yml`); empty: `plain_acl.yml` beside
     /// `kvConfigPath`. Reloaded when it changes.
     pub acl_file_path: PathBuf,
+    /// TLS on the port (Java's keys): `disabled`, `permissive` (TLS and
+    /// plaintext on one port; without a certificate: plaintext only) or
+    /// `enforcing`.
+    #[serde(rename = "tls.server.mode")]
+    pub tls_server_mode: String,
+    #[serde(rename = "tls.server.certPath")]
+    pub tls_server_cert_path: String,
+    #[serde(rename = "tls.server.keyPath")]
+    pub tls_server_key_path: String,
+    /// Encrypted keys are not supported: must stay empty.
+    #[serde(rename = "tls.server.keyPassword")]
+    pub tls_server_key_password: String,
+    #[serde(rename = "tls.server.trustCertPath")]
+    pub tls_server_trust_cert_path: String,
+    /// `none`, `optional` or `require`.
+    #[serde(rename = "tls.server.need.client.auth")]
+    pub tls_server_need_client_auth: String,
 }
 
 fn home_dir() -> PathBuf {
@@ -167,11 +184,34 @@ impl Default for NamesrvConfig {
             server_max_unfinished_frame_bytes: 64 << 20,
             acl_enable: false,
             acl_file_path: PathBuf::new(),
+            tls_server_mode: "permissive".into(),
+            tls_server_cert_path: String::new(),
+            tls_server_key_path: String::new(),
+            tls_server_key_password: String::new(),
+            tls_server_trust_cert_path: String::new(),
+            tls_server_need_client_auth: "none".into(),
         }
     }
 }
 
 impl NamesrvConfig {
+    /// The `tls.server.*` keys, parsed (files are read when the server
+    /// starts).
+    ///
+    /// # Errors
+    /// [`NamesrvError::Config`] naming the key.
+    pub fn tls_server_settings(&self) -> Result<remoting::TlsServerSettings, NamesrvError> {
+        let config = |e: remoting::RemotingError| NamesrvError::Config(e.to_string());
+        Ok(remoting::TlsServerSettings {
+            mode: self.tls_server_mode.parse().map_err(config)?,
+            cert_path: self.tls_server_cert_path.clone(),
+            key_path: self.tls_server_key_path.clone(),
+            key_password: self.tls_server_key_password.clone(),
+            trust_cert_path: self.tls_server_trust_cert_path.clone(),
+            client_auth: self.tls_server_need_client_auth.parse().map_err(config)?,
+        })
+    }
+
     /// Checks values serde cannot: positive intervals, paths, unsupported
     /// features left off.
     ///
@@ -203,6 +243,7 @@ impl NamesrvConfig {
                 "must be below serverMaxConnections",
             );
         }
+        self.tls_server_settings()?;
         if self.bind_address.parse::<IpAddr>().is_err() {
             return bad("bindAddress", "must be an IP address");
         }

@@ -35,7 +35,12 @@ impl NameServer {
         config: NamesrvConfig,
         addr: SocketAddr,
     ) -> Result<NameServer, NamesrvError> {
+        let tls = config
+            .tls_server_settings()?
+            .build()
+            .map_err(|e| NamesrvError::Config(e.to_string()))?;
         let server_config = ServerConfig {
+            tls,
             idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
             max_connections: config.server_max_connections,
             max_connections_per_ip: config.server_max_connections_per_ip,

@@ -28,6 +28,8 @@ const CLIENT_MAX_IN_FLIGHT: usize = 65_536;
 const CLIENT_HIGH_WATER: usize = usize::MAX;
 use crate::error::RemotingError;
 use crate::outbound::EncodedFrame;
+use crate::stream::Stream;
+use crate::tls::{self, ClientTls};
 use crate::{not_supported, BoxFuture, Processor};
 
 /// Settings of a [`RemotingClient`].
@@ -42,6 +44,8 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// ACL account every request is signed with (none: unsigned).
     pub credentials: Option<Credentials>,
+    /// TLS on every connection (none: plaintext).
+    pub tls: Option<ClientTls>,
 }
 
 /// An ACL account: requests carry `AccessKey` and an HMAC-SHA1 `Signature`.
@@ -67,6 +71,7 @@ impl Default for ClientConfig {
             max_frame: DEFAULT_MAX_FRAME,
             idle_timeout: Duration::from_secs(120),
             credentials: None,
+            tls: None,
         }
     }
 }
@@ -84,6 +89,7 @@ struct ClientInner {
     /// instead of racing to open several connections.
     pool: Mutex<HashMap<String, Arc<OnceCell<Connection>>>>,
     credentials: Option<Credentials>,
+    tls: Option<ClientTls>,
 }
 
 impl Drop for ClientInner {
@@ -151,6 +157,7 @@ impl RemotingClient {
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),
                 credentials: config.credentials,
+                tls: config.tls,
             }),
         }
     }
@@ -320,6 +327,10 @@ impl RemotingClient {
                 })
             }
         };
+        let stream = match &self.inner.tls {
+            None => Stream::Plain(stream),
+            Some(tls) => self.handshake(tls, addr, stream).await?,
+        };
         let conn = driver::start(&self.inner.ep, stream, None).map_err(|source| {
             RemotingError::Connect {
                 addr: addr.to_string(),
@@ -328,5 +339,28 @@ impl RemotingClient {
         })?;
         debug!(conn = conn.id(), %addr, local = %conn.local_addr(), "connected");
         Ok(conn)
+    }
+
+    /// The TLS handshake on a fresh TCP connection, within the connect
+    /// timeout.
+    async fn handshake(
+        &self,
+        tls: &ClientTls,
+        addr: &str,
+        stream: TcpStream,
+    ) -> Result<Stream, RemotingError> {
+        let name = tls::server_name(addr)?;
+        let timeout = self.inner.connect_timeout;
+        match tokio::time::timeout(timeout, tls.connector.connect(name, stream)).await {
+            Ok(Ok(s)) => Ok(Stream::Tls(Box::new(s.into()))),
+            Ok(Err(source)) => Err(RemotingError::TlsHandshake {
+                addr: addr.to_string(),
+                source,
+            }),
+            Err(_) => Err(RemotingError::ConnectTimeout {
+                addr: addr.to_string(),
+                millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
     }
 }

@@ -11,8 +11,6 @@ use protocol::command::FLAG_RESPONSE;
 use protocol::frame::{decode_frame, frame_len};
 use protocol::{ProtocolError, RemotingCommand, ResponseCode};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +20,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::admission::Ticket;
 use crate::backlog::{FrameBudget, FrameHold};
 use crate::connection::Connection;
+use crate::stream::{ReadHalf, Stream};
 use crate::writer::Sink;
 use crate::{writer, Processor};
 
@@ -67,13 +66,13 @@ pub(crate) struct Endpoint {
 /// `permit` (the server's connection slot) is released when it closes.
 pub(crate) fn start(
     ep: &Arc<Endpoint>,
-    stream: TcpStream,
+    stream: Stream,
     permit: Option<Ticket>,
 ) -> std::io::Result<Connection> {
-    let peer = stream.peer_addr()?;
-    let local = stream.local_addr()?;
+    let peer = stream.tcp().peer_addr()?;
+    let local = stream.tcp().local_addr()?;
     // Small request/response frames must not wait for Nagle.
-    stream.set_nodelay(true)?;
+    stream.tcp().set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
     let conn = Connection::new(
@@ -128,7 +127,7 @@ impl fmt::Display for CloseReason {
     }
 }
 
-async fn read_task(ep: Arc<Endpoint>, rd: OwnedReadHalf, conn: Connection, permit: Option<Ticket>) {
+async fn read_task(ep: Arc<Endpoint>, rd: ReadHalf, conn: Connection, permit: Option<Ticket>) {
     let why = read_loop(&ep, rd, &conn).await;
     let (id, peer) = (conn.id(), conn.peer_addr());
     match &why {
@@ -145,7 +144,7 @@ async fn read_task(ep: Arc<Endpoint>, rd: OwnedReadHalf, conn: Connection, permi
     drop(permit);
 }
 
-async fn read_loop(ep: &Arc<Endpoint>, mut rd: OwnedReadHalf, conn: &Connection) -> CloseReason {
+async fn read_loop(ep: &Arc<Endpoint>, mut rd: ReadHalf, conn: &Connection) -> CloseReason {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let in_flight = Arc::new(Semaphore::new(ep.limits.max_in_flight));
     let mut hold = FrameHold::new(Arc::clone(&ep.limits.frames));

@@ -34,6 +34,17 @@ pub enum RemotingError {
     /// The client was shut down; it opens no new connections.
     #[error("the remoting client is shut down")]
     Shutdown,
+    /// A TLS setting is wrong; `key` is the config key to fix.
+    #[error("{key}: {why}")]
+    TlsConfig { key: String, why: String },
+    /// The TLS handshake with `addr` failed (an untrusted certificate, a
+    /// server that does not speak TLS, a refused client certificate...).
+    #[error("TLS handshake with {addr} failed: {source}")]
+    TlsHandshake {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Another socket error.
     #[error("socket error: {0}")]
     Io(#[from] std::io::Error),

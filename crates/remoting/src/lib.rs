@@ -16,8 +16,11 @@ mod client;
 mod connection;
 mod driver;
 mod error;
+mod handshake;
 mod outbound;
 mod server;
+mod stream;
+pub mod tls;
 mod writer;
 
 use std::future::Future;
@@ -30,6 +33,7 @@ pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
 pub use outbound::EncodedFrame;
 pub use server::{Server, ServerConfig};
+pub use tls::{ClientAuth, ClientTls, ServerTls, TlsClientSettings, TlsMode, TlsServerSettings};
 
 /// A boxed future, as [`Processor::process`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -15,6 +15,9 @@ use crate::admission::{Admission, AdmissionLimits};
 use crate::backlog::FrameBudget;
 use crate::driver::{self, Endpoint, Limits};
 use crate::error::RemotingError;
+use crate::handshake::{self, RefusalLog};
+use crate::stream::Stream;
+use crate::tls::ServerTls;
 use crate::Processor;
 
 /// Limits of a server's connections.
@@ -47,6 +50,8 @@ pub struct ServerConfig {
     /// Bytes all connections together may hold for frames that have not
     /// fully arrived; a connection whose frame would pass it is closed.
     pub max_unfinished_frame_bytes: usize,
+    /// TLS on this port (`tls.server.*`); plaintext only by default.
+    pub tls: ServerTls,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
             write_buffer_high_water_mark: 4 << 20,
             write_stall_timeout: Duration::from_secs(30),
             max_unfinished_frame_bytes: 64 << 20,
+            tls: ServerTls::disabled(),
         }
     }
 }
@@ -116,8 +122,14 @@ impl Server {
             max_per_ip: config.max_connections_per_ip,
             reserved: config.reserved_connections,
         });
-        tracker.spawn(accept_loop(listener, ep, Arc::clone(&admission)));
-        info!(%local_addr, "remoting server listening");
+        let tls_mode = config.tls.effective_mode();
+        tracker.spawn(accept_loop(
+            listener,
+            ep,
+            Arc::clone(&admission),
+            Arc::new(config.tls),
+        ));
+        info!(%local_addr, tls = %tls_mode, "remoting server listening");
         Ok(Server {
             local_addr,
             admission,
@@ -152,7 +164,13 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ep: Arc<Endpoint>, admission: Arc<Admission>) {
+async fn accept_loop(
+    listener: TcpListener,
+    ep: Arc<Endpoint>,
+    admission: Arc<Admission>,
+    tls: Arc<ServerTls>,
+) {
+    let refusals = Arc::new(RefusalLog::new());
     loop {
         let accepted = tokio::select! {
             _ = ep.shutdown.cancelled() => return,
@@ -173,9 +191,29 @@ async fn accept_loop(listener: TcpListener, ep: Arc<Endpoint>, admission: Arc<Ad
             drop(stream);
             continue;
         };
-        match driver::start(&ep, stream, Some(permit)) {
-            Ok(conn) => debug!(conn = conn.id(), %peer, "connection accepted"),
-            Err(e) => warn!(%peer, "cannot set up accepted connection: {e}"),
+        if !handshake::needed(&tls) {
+            serve(&ep, Stream::Plain(stream), peer, permit);
+            continue;
         }
+        // The first byte (and a TLS handshake) may take a while: not on
+        // the accept loop.
+        let (ep, tls, refusals) = (Arc::clone(&ep), Arc::clone(&tls), Arc::clone(&refusals));
+        let shutdown = ep.shutdown.clone();
+        ep.tracker.clone().spawn(async move {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                s = handshake::accept(&tls, stream, peer, &refusals) => s,
+            };
+            if let Some(stream) = accepted {
+                serve(&ep, stream, peer, permit);
+            }
+        });
+    }
+}
+
+fn serve(ep: &Arc<Endpoint>, stream: Stream, peer: SocketAddr, permit: crate::admission::Ticket) {
+    match driver::start(ep, stream, Some(permit)) {
+        Ok(conn) => debug!(conn = conn.id(), %peer, "connection accepted"),
+        Err(e) => warn!(%peer, "cannot set up accepted connection: {e}"),
     }
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use bytes::BytesMut;
 use protocol::frame::{encode, encode_head};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::connection::Connection;
 use crate::outbound::Outbound;
+use crate::stream::WriteHalf;
 
 /// Bodies larger than this are written from their own buffer (one vectored
 /// write with the batch) instead of being copied into the batch; smaller
@@ -32,7 +32,7 @@ const BATCH_AT_REST: usize = 64 * 1024;
 /// The socket's write half, with how long a write may make no progress
 /// before the peer counts as gone (zero: wait forever).
 pub(crate) struct Sink {
-    pub wr: OwnedWriteHalf,
+    pub wr: WriteHalf,
     pub stall: Duration,
 }
 
@@ -58,6 +58,19 @@ impl Sink {
 
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         write_two(self, buf, &[]).await
+    }
+
+    /// Pushes out what TLS still holds (nothing to do on plain TCP), under
+    /// the same stall timeout as a write.
+    async fn flush(&mut self) -> io::Result<()> {
+        let stall = self.stall;
+        let flush = self.wr.flush();
+        if stall.is_zero() {
+            return flush.await;
+        }
+        tokio::time::timeout(stall, flush)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     }
 }
 
@@ -126,7 +139,7 @@ async fn drain_ready(
             }
         }
         if buf.is_empty() {
-            return Ok(());
+            return wr.flush().await;
         }
         wr.write_all(buf).await?;
         buf.clear();
@@ -228,7 +241,7 @@ mod tests {
         }
         drop(tx);
         let sink = Sink {
-            wr,
+            wr: WriteHalf::Plain(wr),
             stall: Duration::from_secs(30),
         };
         let writer = tokio::spawn(run(sink, rx, conn.clone()));

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod certs;
 pub mod cluster;
 pub mod readback;
 pub mod requests;
@@ -55,12 +56,24 @@ impl TestCluster {
     pub async fn start_with(
         tweak: impl FnOnce(&mut BrokerConfig, &mut StoreConfig),
     ) -> TestCluster {
+        Self::start_configured(|_| {}, tweak, ClientConfig::default()).await
+    }
+
+    /// Starts after `ns_tweak` adjusts the NameServer's config and `tweak`
+    /// the broker's and store's; the cluster's own client (which also
+    /// waits for the registration) uses `client`, e.g. with TLS.
+    pub async fn start_configured(
+        ns_tweak: impl FnOnce(&mut NamesrvConfig),
+        tweak: impl FnOnce(&mut BrokerConfig, &mut StoreConfig),
+        client: ClientConfig,
+    ) -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ns_config = NamesrvConfig {
+        let mut ns_config = NamesrvConfig {
             kv_config_path: dir.path().join("namesrv/kvConfig.json"),
             config_store_path: dir.path().join("namesrv/namesrv.properties"),
             ..NamesrvConfig::default()
         };
+        ns_tweak(&mut ns_config);
         let namesrv = NameServer::start(ns_config, loopback())
             .await
             .expect("namesrv starts");
@@ -73,7 +86,7 @@ impl TestCluster {
         let broker = Broker::start(config.clone(), store.clone(), loopback())
             .await
             .expect("broker starts");
-        let client = RemotingClient::new(ClientConfig::default(), None);
+        let client = RemotingClient::new(client, None);
         let cluster = TestCluster {
             namesrv,
             broker,

@@ -45,6 +45,8 @@ pub struct AdminArgs {
         requires = "access_key"
     )]
     pub secret_key: Option<String>,
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
     /// Print JSON (one document on stdout) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -127,6 +129,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     let mut options = client::ClientOptions {
         access_key: args.access_key.clone(),
         secret_key: args.secret_key.clone(),
+        tls: args.tls.settings(),
         ..client::ClientOptions::default()
     };
     options.add_namesrv(&args.namesrv);

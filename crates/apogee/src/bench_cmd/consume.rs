@@ -68,6 +68,9 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
     if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
         builder = builder.credentials(ak, sk);
     }
+    if let Some(tls) = args.common.tls.settings() {
+        builder = builder.tls(tls);
+    }
     let consumer = builder
         .namesrv(&args.common.namesrv)
         .group(args.group.clone())

@@ -57,6 +57,8 @@ pub struct CommonArgs {
         requires = "access_key"
     )]
     pub secret_key: Option<String>,
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
     /// Topic.
     #[arg(short = 't', long = "topic", default_value = "BenchmarkTest")]
     pub topic: String,

@@ -112,6 +112,9 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
         if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
             builder = builder.credentials(ak, sk);
         }
+        if let Some(tls) = args.common.tls.settings() {
+            builder = builder.tls(tls);
+        }
         let p = builder
             .namesrv(&args.common.namesrv)
             .group(args.group.clone())

@@ -52,6 +52,10 @@ pub struct ClientOptions {
     /// ACL 1.0 account: when both are set, every request is signed.
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
+    /// TLS to NameServers and brokers (None: plaintext). The settings take
+    /// a CA file (`trust_cert_path`; empty: the system's roots) and an
+    /// optional client certificate.
+    pub tls: Option<remoting::TlsClientSettings>,
 }
 
 impl Default for ClientOptions {
@@ -65,6 +69,7 @@ impl Default for ClientOptions {
             heartbeat_interval: Duration::from_secs(30),
             access_key: None,
             secret_key: None,
+            tls: None,
         }
     }
 }
@@ -144,7 +149,8 @@ impl Client {
     ///
     /// # Errors
     /// [`ClientError::NoNameServer`] if `options.namesrv` is empty;
-    /// [`ClientError::IllegalState`] outside a Tokio runtime.
+    /// [`ClientError::IllegalState`] outside a Tokio runtime;
+    /// [`ClientError::Remoting`] when a TLS file of `options.tls` is bad.
     pub fn start(options: ClientOptions) -> Result<Client> {
         if options.namesrv.is_empty() {
             return Err(ClientError::NoNameServer);
@@ -154,6 +160,7 @@ impl Client {
                 "a client must be started inside a Tokio runtime".into(),
             ));
         }
+        let transport = transport_config(&options)?;
         let client_ip = options
             .client_ip
             .unwrap_or_else(|| local_ip(&options.namesrv[0]));
@@ -174,7 +181,7 @@ impl Client {
             Inner {
                 client_id,
                 client_ip,
-                remoting: RemotingClient::new(transport_config(&options), Some(processor)),
+                remoting: RemotingClient::new(transport, Some(processor)),
                 namesrv_index: AtomicUsize::new(start % options.namesrv.len()),
                 options,
                 routes: Mutex::new(HashMap::new()),
@@ -667,7 +674,9 @@ fn local_ip(namesrv: &str) -> IpAddr {
 }
 
 /// Transport settings: the defaults, plus the ACL account when both keys are set.
-fn transport_config(options: &ClientOptions) -> TransportConfig {
+/// # Errors
+/// A TLS file that cannot be read or parsed (the error names the setting).
+fn transport_config(options: &ClientOptions) -> Result<TransportConfig> {
     let credentials = match (&options.access_key, &options.secret_key) {
         (Some(access_key), Some(secret_key)) => Some(remoting::Credentials {
             access_key: access_key.clone(),
@@ -675,10 +684,15 @@ fn transport_config(options: &ClientOptions) -> TransportConfig {
         }),
         _ => None,
     };
-    TransportConfig {
+    let tls = match &options.tls {
+        Some(settings) => Some(settings.build()?),
+        None => None,
+    };
+    Ok(TransportConfig {
         credentials,
+        tls,
         ..TransportConfig::default()
-    }
+    })
 }
 
 #[cfg(test)]

@@ -14,4 +14,5 @@ mod ordered;
 mod produce;
 mod pull;
 mod restart;
+mod tls;
 mod transaction;

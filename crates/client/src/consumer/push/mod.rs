@@ -127,6 +127,12 @@ impl PushConsumerBuilder {
         self
     }
 
+    /// Talks TLS to NameServers and brokers (see [`crate::TlsClientSettings`]).
+    pub fn tls(mut self, settings: crate::TlsClientSettings) -> Self {
+        self.client_options.tls = Some(settings);
+        self
+    }
+
     /// Shares an existing client instance.
     pub fn client(mut self, client: &Client) -> Self {
         self.client = Some(client.clone());
