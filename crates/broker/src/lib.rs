@@ -12,6 +12,7 @@ pub mod acl;
 pub mod batching;
 pub mod config;
 pub mod error;
+pub mod event_metrics;
 pub mod live_config;
 pub mod metrics;
 pub mod rates;

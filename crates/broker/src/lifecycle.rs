@@ -142,6 +142,7 @@ impl Broker {
             locks,
             pop,
             metrics: Default::default(),
+            events: Default::default(),
         });
         let processor = Arc::new(BrokerProcessor::new(state.clone()).with_acl(acl));
         placeholder.set(processor.clone());

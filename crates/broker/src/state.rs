@@ -73,6 +73,8 @@ pub struct BrokerState {
     pub pop: crate::tables::pop::core::PopService,
     /// Counters the send, pull and request paths bump (read by `/metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// Transaction, DLQ, POP and timer counters (read by `/metrics`).
+    pub events: crate::event_metrics::EventMetrics,
     /// Settings changed at run time (UPDATE_BROKER_CONFIG).
     pub live: LiveConfig,
     /// Sampled counters behind every rate reported.
