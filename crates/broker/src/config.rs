@@ -116,6 +116,10 @@ pub struct BrokerConfig {
     pub acl_enable: bool,
     /// The ACL file; empty means `<storePathRootDir>/conf/plain_acl.yml`.
     pub acl_file_path: String,
+    /// Count messages in and out and request latencies for `/metrics`
+    /// (Apogee's own key; false skips those counters on the send, pull and
+    /// request paths, to measure what they cost).
+    pub metrics_enable: bool,
 }
 
 impl Default for BrokerConfig {
@@ -173,6 +177,7 @@ impl Default for BrokerConfig {
             pull_thread_pool_queue_capacity: 100_000,
             acl_enable: false,
             acl_file_path: String::new(),
+            metrics_enable: true,
         }
     }
 }
