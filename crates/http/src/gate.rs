@@ -20,11 +20,7 @@ use crate::sources::Sources;
 
 /// Guards the API: with login on, every route but login and session needs
 /// a live session, whose signed clients the handlers then use.
-pub async fn require_session(
-    State(s): State<Sources>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_session(State(s): State<Sources>, mut req: Request, next: Next) -> Response {
     let Some(auth) = s.auth.as_ref() else {
         return next.run(req).await;
     };
@@ -49,7 +45,8 @@ pub async fn protect_metrics(State(s): State<Sources>, req: Request, next: Next)
         return next.run(req).await;
     };
     let by_cookie = cookie_token(req.headers()).is_some_and(|t| auth.session(t).is_some());
-    let by_basic = basic_credentials(req.headers()).is_some_and(|(k, p)| auth.check(&k, &p).is_ok());
+    let by_basic =
+        basic_credentials(req.headers()).is_some_and(|(k, p)| auth.check(&k, &p).is_ok());
     if by_cookie || by_basic {
         return next.run(req).await;
     }

@@ -15,8 +15,8 @@
 pub mod api;
 mod assets;
 pub mod auth;
-mod gate;
 pub mod error;
+mod gate;
 pub mod metrics;
 mod probes;
 pub mod server;

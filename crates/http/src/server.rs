@@ -27,10 +27,8 @@ pub fn router(sources: Sources) -> Router {
         .route("/ready", get(probes::ready))
         .route(
             "/metrics",
-            get(metrics::handler).route_layer(from_fn_with_state(
-                sources.clone(),
-                gate::protect_metrics,
-            )),
+            get(metrics::handler)
+                .route_layer(from_fn_with_state(sources.clone(), gate::protect_metrics)),
         )
         .nest(
             "/api",

@@ -16,7 +16,12 @@ use protocol::body::group::SubscriptionGroupConfig;
 use testkit::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -64,7 +69,11 @@ async fn create_topic(addr: std::net::SocketAddr, name: &str) {
     .await;
     assert_eq!(code, 200, "{body}");
     for _ in 0..100 {
-        if request(addr, "GET", &format!("/api/topics/{name}"), "").await.0 == 200 {
+        if request(addr, "GET", &format!("/api/topics/{name}"), "")
+            .await
+            .0
+            == 200
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -175,7 +184,13 @@ async fn transaction_timer_pop_and_dlq_events_show_on_metrics() {
     broker::pop::ack(&state, "EvPopG", "EvPop", &handle).unwrap();
     let group = r#"consumer_group="EvPopG""#;
     let topic = r#"topic="EvPop""#;
-    wait_sample(addr, "apogee_pop_acked_messages_total{", &[topic, group], 1.0).await;
+    wait_sample(
+        addr,
+        "apogee_pop_acked_messages_total{",
+        &[topic, group],
+        1.0,
+    )
+    .await;
     pop_one(&state, "EvPopG", "EvPop", 1).await;
     wait_sample(
         addr,
@@ -215,7 +230,10 @@ async fn transaction_timer_pop_and_dlq_events_show_on_metrics() {
     let registered = sample(
         &page,
         "apogee_namesrv_requests_total{",
-        &[r#"request_code="register_broker""#, r#"response_code="success""#],
+        &[
+            r#"request_code="register_broker""#,
+            r#"response_code="success""#,
+        ],
     )
     .expect("register_broker counted");
     assert!(registered >= 1.0);

@@ -114,7 +114,11 @@ async fn the_console_needs_an_admin_login_and_metrics_can_be_protected() {
     )
     .await;
     assert_eq!(a.status, 401);
-    assert!(a.body.contains("wrong access key or secret key"), "{}", a.body);
+    assert!(
+        a.body.contains("wrong access key or secret key"),
+        "{}",
+        a.body
+    );
     assert!(!a.head.contains("set-cookie"));
     let a = request(
         addr,
@@ -126,7 +130,14 @@ async fn the_console_needs_an_admin_login_and_metrics_can_be_protected() {
     .await;
     assert_eq!(a.status, 403);
     assert!(a.body.contains("not an admin account"), "{}", a.body);
-    let a = request(addr, "POST", "/api/login", "", r#"{"accessKey":"operator"}"#).await;
+    let a = request(
+        addr,
+        "POST",
+        "/api/login",
+        "",
+        r#"{"accessKey":"operator"}"#,
+    )
+    .await;
     assert_eq!(a.status, 400);
     assert!(a.body.contains("'secretKey'"), "{}", a.body);
 
@@ -176,9 +187,23 @@ async fn the_console_needs_an_admin_login_and_metrics_can_be_protected() {
     };
     let a = request(addr, "GET", "/metrics", &basic("operator", "nope"), "").await;
     assert_eq!(a.status, 401);
-    let a = request(addr, "GET", "/metrics", &basic("publisher", "pub-secret"), "").await;
+    let a = request(
+        addr,
+        "GET",
+        "/metrics",
+        &basic("publisher", "pub-secret"),
+        "",
+    )
+    .await;
     assert_eq!(a.status, 401, "a non-admin account may not scrape");
-    let a = request(addr, "GET", "/metrics", &basic("operator", "operator-secret"), "").await;
+    let a = request(
+        addr,
+        "GET",
+        "/metrics",
+        &basic("operator", "operator-secret"),
+        "",
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert!(a.body.contains("rocketmq_topic_number"), "{}", a.body);
     let login = request(

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::Query;
 use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use client::{ClientError, ConsumeFrom, LitePullConsumer, MessageExt};
 use serde::Deserialize;

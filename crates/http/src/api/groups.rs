@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Path;
 use crate::gate::Console;
+use axum::extract::Path;
 use axum::Json;
 use broker::metrics::is_system_group;
 use client::{Admin, ClientError};

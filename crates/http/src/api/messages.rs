@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Query;
 use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use client::{Message, MessageExt};
 use serde::Deserialize;

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, Query};
 use crate::gate::Console;
+use axum::extract::{Path, Query};
 use axum::Json;
 use broker::metrics::is_system_topic;
 use client::TopicSpec;

@@ -2,8 +2,8 @@
 //! judged from consumer offsets (a group whose committed offset on the
 //! message's queue is past the message has consumed it).
 
-use axum::extract::Query;
 use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use protocol::message::keys;
 use serde::Deserialize;
