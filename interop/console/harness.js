@@ -48,7 +48,9 @@ async function waitFor(what, fn, timeoutMs = 20000, everyMs = 200) {
   throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
 }
 
-async function startApogee(bin) {
+// opts.conf: extra broker.conf lines; opts.acl: a plain_acl.yml text
+// (turns aclEnable on).
+async function startApogee(bin, opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'apogee-console-'));
   const ns = await freePort();
   const broker = await freePort([-2, 1]);
@@ -57,7 +59,13 @@ async function startApogee(bin) {
   // The build machine's disk may be fuller than the broker's limits allow;
   // the tests write a few megabytes.
   const conf = path.join(dir, 'broker.conf');
-  fs.writeFileSync(conf, 'diskMaxUsedSpaceRatio=100\ndiskSpaceCleanForciblyRatio=100\ndiskSpaceWarningLevelRatio=100\n');
+  let text = 'diskMaxUsedSpaceRatio=100\ndiskSpaceCleanForciblyRatio=100\ndiskSpaceWarningLevelRatio=100\n';
+  if (opts.acl) {
+    const acl = path.join(dir, 'plain_acl.yml');
+    fs.writeFileSync(acl, opts.acl);
+    text += `aclEnable=true\naclFilePath=${acl}\n`;
+  }
+  fs.writeFileSync(conf, text + (opts.conf || ''));
   const child = spawn(bin, ['standalone', '-c', conf,
     '--namesrv-listen', `127.0.0.1:${ns}`,
     '--broker-listen', `127.0.0.1:${broker}`,
@@ -69,8 +77,11 @@ async function startApogee(bin) {
   const apogee = {
     child, dir, base, namesrv: `127.0.0.1:${ns}`,
     logTail: () => fs.readFileSync(path.join(dir, 'apogee.log'), 'utf8').split('\n').slice(-30).join('\n'),
+    stopped: false,
     async stop() {
-      if (child.exitCode === null) {
+      if (this.stopped) return;
+      this.stopped = true;
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10000)]);
         if (child.exitCode === null) child.kill('SIGKILL');

@@ -34,29 +34,39 @@ async function main() {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   const ctx = { apogee, page, base: apogee.base, sent: {}, pageErrors };
   const results = [];
+  let secured = null;
   try {
-    for (const [name, fn] of TESTS) {
-      const t0 = Date.now();
-      try {
-        await fn(ctx);
-        results.push(true);
-        console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-      } catch (e) {
-        results.push(false);
-        console.log(`FAIL ${name}: ${e.stack || e}`);
-        await page.screenshot({ path: path.join(SHOTS, 'failure-' + name.replace(/\W+/g, '-') + '.png') }).catch(() => {});
-      }
-    }
+    await runTests(TESTS, ctx, results);
+    await apogee.stop();
+    // The same console over a broker that checks ACL accounts.
+    secured = await startApogee(BIN, { acl: ACL, conf: 'httpMetricsRequireAuth=true\n' });
+    await runTests(LOGIN_TESTS, { apogee: secured, page, base: secured.base, browser, pageErrors }, results);
   } finally {
     await browser.close().catch(() => {});
     fs.rmSync(userDir, { recursive: true, force: true });
     await apogee.stop();
+    if (secured) await secured.stop();
   }
   const passed = results.filter(Boolean).length;
   const failed = results.length - passed;
   console.log(`screenshots in ${SHOTS}`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
+}
+
+async function runTests(tests, ctx, results) {
+  for (const [name, fn] of tests) {
+    const t0 = Date.now();
+    try {
+      await fn(ctx);
+      results.push(true);
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      results.push(false);
+      console.log(`FAIL ${name}: ${e.stack || e}`);
+      await ctx.page.screenshot({ path: path.join(SHOTS, 'failure-' + name.replace(/\W+/g, '-') + '.png') }).catch(() => {});
+    }
+  }
 }
 
 async function api(ctx, method, p, body) {
@@ -332,6 +342,86 @@ const TESTS = [
   }],
 
   ['no script errors in the pages', async (ctx) => {
+    assert(ctx.pageErrors.length === 0, 'page errors: ' + ctx.pageErrors.join('; '));
+  }],
+];
+
+const ACL = `accounts:
+  - accessKey: publisher
+    secretKey: pub-secret
+    defaultTopicPerm: PUB
+  - accessKey: operator
+    secretKey: operator-secret
+    admin: true
+`;
+
+async function signIn(ctx, key, secret) {
+  await ctx.page.fill('#login-access-key', key);
+  await ctx.page.fill('#login-secret-key', secret);
+  await ctx.page.click('#login-submit');
+}
+
+async function loginError(ctx) {
+  await ctx.page.waitForFunction(() => document.querySelector('#login-error').textContent.length > 0, null, { timeout: 15000 });
+  return text(ctx, '#login-error');
+}
+
+const LOGIN_TESTS = [
+  ['login: the console asks for an admin account first', async (ctx) => {
+    await ctx.page.goto(`${ctx.base}/#/topics`);
+    await ctx.page.waitForSelector('#login-form', { timeout: 15000 });
+    await shot(ctx, 'login');
+    const res = await fetch(ctx.base + '/api/topics');
+    assert(res.status === 401, `the API answered ${res.status} without a session`);
+    assert(/login required/.test((await res.json()).error), 'the 401 does not say a login is required');
+  }],
+
+  ['login: a wrong secret and a non-admin account are refused clearly', async (ctx) => {
+    await signIn(ctx, 'operator', 'not-the-secret');
+    const wrong = await loginError(ctx);
+    assert(/wrong access key or secret key/.test(wrong), 'odd message for a wrong secret: ' + wrong);
+    await shot(ctx, 'login-denied');
+    await signIn(ctx, 'publisher', 'pub-secret');
+    await ctx.page.waitForFunction(() => /admin/.test(document.querySelector('#login-error').textContent), null, { timeout: 15000 });
+    const cookies = await ctx.browser.cookies(ctx.base);
+    assert(!cookies.some((c) => c.name === 'apogee_session'), 'a refused login set a session cookie');
+    await ctx.page.waitForSelector('#login-form');
+  }],
+
+  ['login: an admin signs in, uses the console, and logs out', async (ctx) => {
+    await signIn(ctx, 'operator', 'operator-secret');
+    await ctx.page.waitForFunction(() => (document.querySelector('#account-name') || {}).textContent === 'operator', null, { timeout: 15000 });
+    await ctx.page.waitForSelector('main[data-page="topics"] table', { timeout: 15000 });
+    const cookie = (await ctx.browser.cookies(ctx.base)).find((c) => c.name === 'apogee_session');
+    assert(cookie, 'no session cookie');
+    assert(cookie.httpOnly, 'the session cookie is readable by scripts');
+    assert(cookie.sameSite === 'Strict', 'the session cookie is SameSite=' + cookie.sameSite);
+    // A write goes through the session's signed admin client.
+    await ctx.page.evaluate(async () => {
+      const r = await fetch('/api/topics', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'AclUiTopic', queues: 1 }) });
+      if (!r.ok) throw new Error('create topic answered ' + r.status + ' ' + await r.text());
+    });
+    await open(ctx, 'topics', 'main[data-page="topics"] table');
+    await ctx.page.waitForSelector('text=AclUiTopic', { timeout: 15000 });
+    await shot(ctx, 'login-ok');
+    await ctx.page.click('#logout');
+    await ctx.page.waitForSelector('#login-form', { timeout: 15000 });
+    const res = await fetch(ctx.base + '/api/topics', { headers: { cookie: `apogee_session=${cookie.value}` } });
+    assert(res.status === 401, `the logged-out session still answers ${res.status}`);
+  }],
+
+  ['login: /metrics needs an admin account when httpMetricsRequireAuth=true', async (ctx) => {
+    const open = await fetch(ctx.base + '/metrics');
+    assert(open.status === 401, `/metrics answered ${open.status} without credentials`);
+    const basic = (u, p) => ({ authorization: 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64') });
+    const wrong = await fetch(ctx.base + '/metrics', { headers: basic('operator', 'nope') });
+    assert(wrong.status === 401, `a wrong secret scraped /metrics (${wrong.status})`);
+    const ok = await fetch(ctx.base + '/metrics', { headers: basic('operator', 'operator-secret') });
+    assert(ok.status === 200, `an admin's basic auth got ${ok.status}`);
+    assert((await ok.text()).includes('rocketmq_topic_number'), 'the page has no broker series');
+  }],
+
+  ['login: no script errors', async (ctx) => {
     assert(ctx.pageErrors.length === 0, 'page errors: ' + ctx.pageErrors.join('; '));
   }],
 ];

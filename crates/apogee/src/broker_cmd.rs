@@ -139,11 +139,12 @@ pub async fn start(mut file: BrokerFile, listen: SocketAddr, grpc: GrpcListen) -
 
 /// Runs a broker until Ctrl-C or SIGTERM.
 pub async fn run(args: BrokerArgs) -> Result<()> {
-    let file = load(args.config.as_deref(), args.namesrv, args.data_dir)?;
+    let mut file = load(args.config.as_deref(), args.namesrv, args.data_dir)?;
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], file.broker.listen_port)));
     let http_addr = args.http_listen.or_else(|| file.http.addr());
+    let http_file = std::mem::take(&mut file.http);
     let namesrv = file.broker.namesrv_addr.clone();
     let grpc = GrpcListen {
         addr: args
@@ -165,6 +166,13 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let sources = http::Sources {
         broker: Some(running.broker.state().clone()),
         admin: crate::web::admin_for(&namesrv),
+        auth: match http_file.auth(&running.broker, &namesrv) {
+            Ok(a) => a,
+            Err(e) => {
+                running.shutdown().await;
+                return Err(e);
+            }
+        },
         ..http::Sources::default()
     };
     let server = match http_addr {

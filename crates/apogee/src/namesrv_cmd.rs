@@ -19,8 +19,8 @@ pub struct NamesrvArgs {
     /// when the name ends in `.toml`. `APOGEE_NAMESRV_<KEY>` variables override.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Serve /metrics, /health and /ready here (process metrics; the
-    /// console too, over this NameServer).
+    /// Serve /metrics, /health, /ready and the console (over this
+    /// NameServer) here; overrides `httpListenPort` (which binds 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<SocketAddr>,
 }
@@ -31,6 +31,10 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
     let addr = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.listen_port)));
+    let http_addr = args.http_listen.or_else(|| {
+        (config.http_listen_port != 0)
+            .then(|| SocketAddr::from(([127, 0, 0, 1], config.http_listen_port)))
+    });
     let server = NameServer::start(config, addr)
         .await
         .with_context(|| format!("cannot start the NameServer on {addr}"))?;
@@ -40,7 +44,7 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
         admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string()),
         ..http::Sources::default()
     };
-    let http_server = match args.http_listen {
+    let http_server = match http_addr {
         Some(addr) => match crate::web::start(addr, sources.clone()).await {
             Ok(s) => Some(s),
             Err(e) => {

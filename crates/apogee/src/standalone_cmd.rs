@@ -73,6 +73,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     file.broker.namesrv_addr = namesrv_addr.clone();
     file.store.store_path_root_dir = data.join("store");
     let http_addr = args.http_listen.or_else(|| file.http.addr());
+    let http_file = std::mem::take(&mut file.http);
     let grpc = broker_cmd::GrpcListen {
         addr: args
             .grpc_listen
@@ -101,6 +102,14 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         broker: Some(running.broker.state().clone()),
         namesrv: Some(namesrv.state().clone()),
         admin: crate::web::admin_for(&namesrv_addr),
+        auth: match http_file.auth(&running.broker, &namesrv_addr) {
+            Ok(a) => a,
+            Err(e) => {
+                running.shutdown().await;
+                namesrv.shutdown().await;
+                return Err(e);
+            }
+        },
         ..http::Sources::default()
     };
     let server = if args.no_http {

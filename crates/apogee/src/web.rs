@@ -11,15 +11,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::logging;
 
-/// The broker.conf key of the listener (0: none). It binds loopback only:
-/// there is no login yet (see docs/observability.md, "Access").
+/// The broker.conf keys of the listener: its port (0: none; it binds
+/// loopback) and whether `/metrics` needs an admin account too (with
+/// `aclEnable`; see docs/security.md, "The console").
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct HttpFile {
     #[serde(rename = "httpListenPort", default)]
     pub http_listen_port: u16,
+    #[serde(rename = "httpMetricsRequireAuth", default)]
+    pub http_metrics_require_auth: bool,
 }
 
 impl HttpFile {
+    /// The console's login over the broker's ACL accounts, when it has any.
+    ///
+    /// # Errors
+    /// `httpMetricsRequireAuth` without `aclEnable` (no account to log in
+    /// with).
+    pub fn auth(
+        &self,
+        broker: &broker::Broker,
+        namesrv: &str,
+    ) -> Result<Option<Arc<http::auth::Auth>>> {
+        match broker.acl() {
+            Some(acl) => Ok(Some(Arc::new(http::auth::Auth::from_acl(
+                acl,
+                namesrv,
+                self.http_metrics_require_auth,
+            )))),
+            None if self.http_metrics_require_auth => anyhow::bail!(
+                "httpMetricsRequireAuth=true needs aclEnable=true: the admin accounts of plain_acl.yml are who may scrape"
+            ),
+            None => Ok(None),
+        }
+    }
+
     /// The address `httpListenPort` asks for, if any.
     pub fn addr(&self) -> Option<SocketAddr> {
         (self.http_listen_port != 0)

@@ -156,6 +156,10 @@ pub struct BrokerConfig {
     /// Check the peer's certificate (false: accept any, tests only).
     #[serde(rename = "tls.client.authServer")]
     pub tls_client_auth_server: bool,
+    /// Count messages in and out and request latencies for `/metrics`
+    /// (Apogee's own key; false skips those counters on the send, pull and
+    /// request paths, to measure what they cost).
+    pub metrics_enable: bool,
 }
 
 impl Default for BrokerConfig {
@@ -227,6 +231,7 @@ impl Default for BrokerConfig {
             tls_client_key_path: String::new(),
             tls_client_key_password: String::new(),
             tls_client_auth_server: true,
+            metrics_enable: true,
         }
     }
 }

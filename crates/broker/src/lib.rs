@@ -11,6 +11,7 @@
 pub mod batching;
 pub mod config;
 pub mod error;
+pub mod event_metrics;
 pub mod live_config;
 pub mod metrics;
 pub mod rates;

@@ -32,6 +32,8 @@ pub struct Broker {
     state: Arc<BrokerState>,
     servers: Vec<Server>,
     cancel: CancellationToken,
+    /// The ACL accounts when `aclEnable` is on (the console's login).
+    acl: Option<crate::acl::PlainAcl>,
 }
 
 impl Broker {
@@ -144,8 +146,10 @@ impl Broker {
             pop,
             metrics: Default::default(),
             acl: acl.clone(),
+            events: Default::default(),
         });
-        let processor = Arc::new(BrokerProcessor::new(state.clone()).with_acl(acl));
+        state.metrics.set_enabled(state.config.metrics_enable);
+        let processor = Arc::new(BrokerProcessor::new(state.clone()).with_acl(acl.clone()));
         placeholder.set(processor.clone());
         let mut servers = vec![main];
         if local.port() > 2 && listen.port() != 0 {
@@ -174,7 +178,14 @@ impl Broker {
             state,
             servers,
             cancel,
+            acl,
         })
+    }
+
+    /// The ACL 1.0 accounts the broker checks requests against, when
+    /// `aclEnable` is on.
+    pub fn acl(&self) -> Option<&crate::acl::PlainAcl> {
+        self.acl.as_ref()
     }
 
     /// The main listening address.

@@ -8,7 +8,7 @@
 //! metrics; see docs/observability.md.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use protocol::message::sysflag::message as msgflag;
@@ -185,13 +185,15 @@ pub struct BrokerMetrics {
     /// group → topic → counters (two string keys without building a pair).
     out: RwLock<HashMap<String, HashMap<String, OutCounters>>>,
     rpc: RwLock<HashMap<(i32, i32), Histogram>>,
+    /// `metricsEnable=false`: the record_* calls do nothing.
+    off: AtomicBool,
 }
 
 impl BrokerMetrics {
     /// Counts one stored message of `size` bytes. Retry and dead-letter
     /// topics are not counted, as in Apache.
     pub fn record_in(&self, topic: &str, kind: MessageType, size: u64) {
-        if is_retry_or_dlq(topic) {
+        if self.off.load(Ordering::Relaxed) || is_retry_or_dlq(topic) {
             return;
         }
         let bump = |t: &TopicIn| {
@@ -210,7 +212,7 @@ impl BrokerMetrics {
 
     /// Counts `messages` messages of `bytes` bytes returned to `group`.
     pub fn record_out(&self, group: &str, topic: &str, messages: u64, bytes: u64) {
-        if messages == 0 || is_retry_or_dlq(topic) {
+        if messages == 0 || self.off.load(Ordering::Relaxed) || is_retry_or_dlq(topic) {
             return;
         }
         let bump = |c: &OutCounters| {
@@ -231,6 +233,9 @@ impl BrokerMetrics {
 
     /// Records how long a request took from decode to response.
     pub fn record_rpc(&self, request_code: i32, response_code: i32, millis: u64) {
+        if self.off.load(Ordering::Relaxed) {
+            return;
+        }
         let key = (request_code, response_code);
         if let Some(h) = self.rpc.read().get(&key) {
             return h.observe(millis);
@@ -240,6 +245,11 @@ impl BrokerMetrics {
             .entry(key)
             .or_insert_with(|| Histogram::new(RPC_LATENCY_BUCKETS_MS))
             .observe(millis);
+    }
+
+    /// Turns the in, out and RPC counters on or off (`metricsEnable`).
+    pub fn set_enabled(&self, on: bool) {
+        self.off.store(!on, Ordering::Relaxed);
     }
 
     /// Forgets a deleted topic's series.

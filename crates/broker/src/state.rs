@@ -75,6 +75,8 @@ pub struct BrokerState {
     pub metrics: crate::metrics::BrokerMetrics,
     /// ACL 1.0 rules when `aclEnable` is on (the gRPC endpoint checks them too).
     pub acl: Option<Arc<acl::SharedAcl>>,
+    /// Transaction, DLQ, POP and timer counters (read by `/metrics`).
+    pub events: crate::event_metrics::EventMetrics,
     /// Settings changed at run time (UPDATE_BROKER_CONFIG).
     pub live: LiveConfig,
     /// Sampled counters behind every rate reported.

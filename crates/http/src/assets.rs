@@ -24,6 +24,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("groups.js", JS, include_str!("../web/groups.js")),
     ("messages.js", JS, include_str!("../web/messages.js")),
     ("send.js", JS, include_str!("../web/send.js")),
+    ("login.js", JS, include_str!("../web/login.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

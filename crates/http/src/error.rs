@@ -17,6 +17,12 @@ pub enum HttpError {
     /// The cluster answered with an error or could not be reached.
     #[error("{0}")]
     Cluster(#[from] client::ClientError),
+    /// No session, or a wrong access key or secret key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The account may not use the console.
+    #[error("{0}")]
+    Forbidden(String),
     /// This process has no admin client (no NameServer configured).
     #[error("this process has no NameServer address: the console API is off")]
     NoAdmin,
@@ -30,6 +36,8 @@ impl HttpError {
         match self {
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
+            HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::Cluster(_) => StatusCode::BAD_GATEWAY,
             HttpError::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,15 +6,17 @@
 //! Depends on `broker`, `namesrv` and `client` (read-only use of their
 //! state); nothing depends on it but the `apogee` binary.
 //!
-//! Access: the listener binds loopback by default. There is no login yet:
-//! when the ACL work lands, the console and its write endpoints must ask
-//! for an admin account, and `/metrics` gets a public/protected switch.
+//! Access: the listener binds loopback by default. When the broker checks
+//! ACL accounts, the console's API needs a login with an admin account
+//! (`auth`), and `/metrics` can be protected too.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 mod assets;
+pub mod auth;
 pub mod error;
+mod gate;
 pub mod metrics;
 mod probes;
 pub mod server;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use tokio::task::JoinHandle;
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::HttpError;
 use crate::sources::Sources;
-use crate::{api, assets, metrics, probes};
+use crate::{api, assets, gate, metrics, probes};
 
 /// A running HTTP listener.
 pub struct HttpServer {
@@ -24,8 +25,15 @@ pub fn router(sources: Sources) -> Router {
     Router::new()
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
-        .route("/metrics", get(metrics::handler))
-        .nest("/api", api::routes())
+        .route(
+            "/metrics",
+            get(metrics::handler)
+                .route_layer(from_fn_with_state(sources.clone(), gate::protect_metrics)),
+        )
+        .nest(
+            "/api",
+            api::routes().route_layer(from_fn_with_state(sources.clone(), gate::require_session)),
+        )
         .merge(assets::routes())
         .with_state(sources)
 }

@@ -20,6 +20,8 @@ pub struct Sources {
     pub admin: Option<Arc<Admin>>,
     /// The console's producer, started on the first test message.
     pub producer: Arc<tokio::sync::OnceCell<Producer>>,
+    /// Console login (when the broker checks ACL accounts); `None`: open.
+    pub auth: Option<Arc<crate::auth::Auth>>,
 }
 
 impl Sources {
@@ -51,8 +53,11 @@ impl Sources {
         Ok(p)
     }
 
-    /// Stops the console's producer, if it started.
+    /// Stops the console's producer, if it started, and every session.
     pub async fn shutdown(&self) {
+        if let Some(a) = &self.auth {
+            a.shutdown().await;
+        }
         if let Some(p) = self.producer.get() {
             p.shutdown().await;
         }

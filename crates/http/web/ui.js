@@ -16,6 +16,9 @@ export async function api(method, path, body) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
   if (!res.ok) {
+    if (res.status === 401 && path !== '/login') {
+      window.dispatchEvent(new Event('apogee:login-required'));
+    }
     throw new Error((data && data.error) || text || res.statusText);
   }
   return data;

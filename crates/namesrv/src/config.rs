@@ -56,6 +56,10 @@ pub struct NamesrvConfig {
     pub enable_controller_in_namesrv: bool,
     pub listen_port: u16,
     pub bind_address: String,
+    /// Port of the HTTP listener (`/metrics`, `/health`, `/ready`, the
+    /// console) on 127.0.0.1; 0 serves none. `--http-listen` overrides it.
+    /// Apogee's own key, the same as the broker's.
+    pub http_listen_port: u16,
     /// Idle connections are closed after this many seconds.
     pub server_channel_max_idle_time_seconds: u64,
     /// Accepted for compatibility.
@@ -160,6 +164,7 @@ impl Default for NamesrvConfig {
             enable_controller_in_namesrv: false,
             listen_port: 9876,
             bind_address: "0.0.0.0".into(),
+            http_listen_port: 0,
             server_channel_max_idle_time_seconds: 120,
             client_request_thread_pool_nums: 8,
             default_thread_pool_nums: 16,
@@ -424,6 +429,8 @@ mod tests {
         assert!(!c.enable_all_topic_list);
         let err = NamesrvConfig::from_properties("listenPortt=1").unwrap_err();
         assert!(err.to_string().contains("listenPortt"), "{err}");
+        let c = NamesrvConfig::from_properties("httpListenPort=18080").unwrap();
+        assert_eq!(c.http_listen_port, 18080);
         let err = NamesrvConfig::from_properties("listenPort=abc").unwrap_err();
         assert!(err.to_string().contains("listenPort"), "{err}");
         let err = NamesrvConfig::from_properties("clusterTest=yes").unwrap_err();

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod kv;
 pub mod routes;
 pub mod server;
+pub mod stats;
 
 pub use config::NamesrvConfig;
 pub use error::NamesrvError;

@@ -58,6 +58,12 @@ pub async fn end_transaction(
             h.commit_log_offset, half.topic, half.queue_offset, h.producer_group, h.tran_state_table_offset
         )));
     }
+    let born = half.born_timestamp;
+    let real_topic = half
+        .properties
+        .get(keys::REAL_TOPIC)
+        .unwrap_or_default()
+        .to_owned();
     if commit {
         let mut rec = half;
         records::restore_real(&mut rec)?;
@@ -68,6 +74,9 @@ pub async fn end_transaction(
         records::put(state, &rec, false).await?;
     }
     write_op(state, half_offset).await?;
+    state
+        .events
+        .transaction_ended(&real_topic, commit, born, protocol::clock::now_ms());
     tracing::debug!(
         half_offset,
         commit,

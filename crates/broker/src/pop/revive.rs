@@ -91,6 +91,7 @@ async fn revive_one(state: &Arc<BrokerState>, key: &QueueKey, entry: &InFlight) 
     } else if let Some(mut rec) = load(state, key, entry.offset)? {
         let max_retries = max_attempts(state, &key.group) - 1;
         prepare_copy(state, key, &mut rec);
+        let mut retried = None;
         if u32::try_from(rec.reconsume_times).unwrap_or(0) > max_retries {
             crate::rules::dlq::to_dlq(state, &mut rec, &key.group);
         } else {
@@ -99,8 +100,12 @@ async fn revive_one(state: &Arc<BrokerState>, key: &QueueKey, entry: &InFlight) 
             state.topics.ensure(&retry, RETRY_QUEUES, perm::READ_WRITE);
             rec.topic = retry;
             rec.queue_id = 0;
+            retried = Some(original);
         }
         crate::records::put(state, &rec, false).await?;
+        if let Some(original) = retried {
+            state.events.pop_revived.add(&original, &key.group, 1);
+        }
     }
     settle(state, key, entry)
 }

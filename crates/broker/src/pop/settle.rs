@@ -105,6 +105,7 @@ pub fn ack(state: &BrokerState, group: &str, topic: &str, handle: &str) -> PopRe
         };
         Ok((Some(record), entry.order.then(|| key.topic.clone())))
     })?;
+    state.events.pop_acks.add(topic, group, 1);
     if let Some(t) = order_topic {
         // An orderly queue may have unlocked: parked pops look again.
         state.pop.waiters.wake(&t);

@@ -18,6 +18,10 @@ const DLQ_QUEUES: i32 = 1;
 /// read + write so operators can read it; no consumer subscribes to it
 /// automatically). The delay is dropped: dead letters are not delayed.
 pub fn to_dlq(state: &BrokerState, rec: &mut MessageRecord, group: &str) {
+    // Counted under the topic the message was first sent to, as Apache
+    // labels `rocketmq_send_to_dlq_messages_total`.
+    let original = rec.properties.get(keys::RETRY_TOPIC).unwrap_or(&rec.topic);
+    state.events.dlq.add(original, group, 1);
     let dlq = topics::dlq_topic(group);
     state.topics.ensure(&dlq, DLQ_QUEUES, perm::READ_WRITE);
     rec.topic = dlq;

@@ -62,6 +62,9 @@ pub fn divert(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult<bool
     rec.properties
         .insert(keys::TIMER_DELIVER_MS, at.to_string());
     rec.properties.insert(keys::TIMER_OUT_MS, at.to_string());
+    state
+        .events
+        .timer_enqueued(&rec.topic, rec.born_timestamp, at);
     park(rec, topics::TIMER_TOPIC, 0);
     Ok(true)
 }

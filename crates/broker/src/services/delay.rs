@@ -61,7 +61,7 @@ async fn deliver_due(state: &Arc<BrokerState>, level: i32) -> Duration {
             break wait.min(MAX_SLEEP);
         }
         match delivery::deliver(state, entry.phys_offset, "delay", &[keys::DELAY]).await {
-            Ok(()) => offset += 1,
+            Ok(_) => offset += 1,
             Err(Retry) => break RETRY_PAUSE,
         }
     };

@@ -51,24 +51,25 @@ pub async fn wake_loop<F, Fut>(
 
 /// Puts the parked message at commit-log offset `phys` on its real topic
 /// and queue, without the properties named in `strip`. A record that is
-/// gone or unusable is skipped with a log line (`Ok`), so one bad record
-/// never blocks the others; `kind` names the service in the logs.
+/// gone or unusable is skipped with a log line (`Ok(None)`), so one bad
+/// record never blocks the others; `kind` names the service in the logs.
+/// A delivered message answers its real topic.
 pub async fn deliver(
     state: &Arc<BrokerState>,
     phys: i64,
     kind: &'static str,
     strip: &[&str],
-) -> Result<(), Retry> {
+) -> Result<Option<String>, Retry> {
     let mut rec = match records::load(state, phys) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(offset = phys, kind, error = %e, "parked message skipped");
-            return Ok(());
+            return Ok(None);
         }
     };
     if let Err(e) = records::restore_real(&mut rec) {
         tracing::warn!(offset = phys, kind, error = %e, "parked message skipped");
-        return Ok(());
+        return Ok(None);
     }
     for key in strip {
         rec.properties.remove(key);
@@ -76,14 +77,14 @@ pub async fn deliver(
     rec.properties
         .insert(protocol::message::keys::WAIT, "false");
     match records::put(state, &rec, false).await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Some(rec.topic)),
         Err(e) if e.is_transient() => {
             tracing::warn!(offset = phys, kind, error = %e, "delivery will be retried");
             Err(Retry)
         }
         Err(e) => {
             tracing::error!(offset = phys, kind, error = %e, "parked message dropped");
-            Ok(())
+            Ok(None)
         }
     }
 }

@@ -99,9 +99,13 @@ async fn deliver_due(state: &Arc<BrokerState>) -> Duration {
             }
         };
         let Reverse((_, queue_offset, phys)) = next;
-        if delivery::deliver(state, phys, "timer", &[]).await.is_err() {
-            state.timer.inner.lock().heap.push(next);
-            return RETRY_PAUSE;
+        match delivery::deliver(state, phys, "timer", &[]).await {
+            Err(_) => {
+                state.timer.inner.lock().heap.push(next);
+                return RETRY_PAUSE;
+            }
+            Ok(Some(topic)) => state.events.timer_dequeue.add(&topic, "", 1),
+            Ok(None) => {}
         }
         let mut inner = state.timer.inner.lock();
         inner.waiting.remove(&queue_offset);

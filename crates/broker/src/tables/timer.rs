@@ -105,6 +105,33 @@ impl TimerService {
     pub fn waiting(&self) -> usize {
         self.inner.lock().waiting.len()
     }
+
+    /// Next queue offset of `rmq_sys_wheel_timer` to load (offsets below
+    /// it are in memory or delivered).
+    pub fn scanned(&self) -> u64 {
+        self.inner.lock().scanned
+    }
+
+    /// Delivery time (ms) of the earliest waiting message.
+    pub fn next_due(&self) -> Option<i64> {
+        self.inner.lock().heap.peek().map(|p| p.0 .0)
+    }
+
+    /// Waiting messages due at or before each of `bounds_ms` from `now`
+    /// (`rocketmq_timer_message_snapshot`); one pass over the waiting set.
+    pub fn due_within(&self, now: i64, bounds_ms: &[i64]) -> Vec<u64> {
+        let inner = self.inner.lock();
+        let mut counts = vec![0u64; bounds_ms.len()];
+        for p in inner.heap.iter() {
+            let left = p.0 .0 - now;
+            for (c, b) in counts.iter_mut().zip(bounds_ms) {
+                if left <= *b {
+                    *c += 1;
+                }
+            }
+        }
+        counts
+    }
 }
 
 impl SavedProgress for TimerService {

@@ -97,6 +97,16 @@ impl TransactionService {
         half_offset < inner.half_offset || inner.resolved.contains_key(&half_offset)
     }
 
+    /// Half messages neither committed, rolled back nor discarded, given
+    /// the half queue's max offset (`rocketmq_half_messages`).
+    pub fn pending(&self, half_max: u64) -> u64 {
+        let inner = self.inner.lock();
+        let resolved = inner.resolved.range(inner.half_offset..half_max).count() as u64;
+        half_max
+            .saturating_sub(inner.half_offset)
+            .saturating_sub(resolved)
+    }
+
     /// `op_offset` is the marker's op-queue offset (`None`: no marker).
     pub(crate) fn mark_resolved(&self, half_offset: u64, op_offset: Option<u64>) {
         let mut inner = self.inner.lock();

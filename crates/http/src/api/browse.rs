@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
+use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use client::{ClientError, ConsumeFrom, LitePullConsumer, MessageExt};
 use serde::Deserialize;
@@ -14,7 +15,6 @@ use serde_json::{json, Value};
 use super::messages::message_json;
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 /// The browsing consumer's group; it never commits offsets.
 const BROWSE_GROUP: &str = "APOGEE_CONSOLE_BROWSE";
@@ -40,7 +40,7 @@ struct Found {
     complete: bool,
 }
 
-pub async fn by_time(State(s): State<Sources>, Query(q): Query<ByTime>) -> ApiResult<Json<Value>> {
+pub async fn by_time(Console(s): Console, Query(q): Query<ByTime>) -> ApiResult<Json<Value>> {
     let topic = required("topic", q.topic.as_deref())?;
     let (Some(begin), Some(end)) = (q.begin, q.end) else {
         return Err(HttpError::BadRequest(

@@ -2,14 +2,13 @@
 //! message totals (the page charts TPS from their differences), disk use
 //! and HA lag.
 
-use axum::extract::State;
+use crate::gate::Console;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
-use crate::sources::Sources;
 
-pub async fn overview(State(s): State<Sources>) -> ApiResult<Json<Value>> {
+pub async fn overview(Console(s): Console) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let info = admin.cluster_info().await?;
     let mut brokers = Vec::new();

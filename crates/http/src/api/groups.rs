@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use crate::gate::Console;
+use axum::extract::Path;
 use axum::Json;
 use broker::metrics::is_system_group;
 use client::{Admin, ClientError};
@@ -16,7 +17,6 @@ use serde_json::{json, Value};
 
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 /// Built-in groups every broker has (shown as system groups).
 const BUILTIN_GROUPS: [&str; 8] = [
@@ -62,7 +62,7 @@ async fn connections(admin: &Admin, group: &str) -> ApiResult<Option<ConsumerCon
 }
 
 /// GET /api/groups.
-pub async fn list(State(s): State<Sources>) -> ApiResult<Json<Value>> {
+pub async fn list(Console(s): Console) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let mut names: BTreeMap<String, SubscriptionGroupConfig> = BTreeMap::new();
     for (_, addr) in admin.masters(None).await? {
@@ -90,7 +90,7 @@ pub async fn list(State(s): State<Sources>) -> ApiResult<Json<Value>> {
 }
 
 /// GET /api/groups/{name}: per-queue lag, clients, subscriptions.
-pub async fn detail(State(s): State<Sources>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn detail(Console(s): Console, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let stats = admin.consume_stats(&name, None).await?;
     let queues: Vec<Value> = stats
@@ -144,7 +144,7 @@ pub struct Create {
 }
 
 /// POST /api/groups: create or update on every master.
-pub async fn create(State(s): State<Sources>, Json(b): Json<Create>) -> ApiResult<Json<Value>> {
+pub async fn create(Console(s): Console, Json(b): Json<Create>) -> ApiResult<Json<Value>> {
     let name = required("name", b.name.as_deref())?;
     if name.len() > protocol::message::topics::MAX_GROUP_LEN {
         return Err(HttpError::BadRequest(format!(
@@ -163,7 +163,7 @@ pub async fn create(State(s): State<Sources>, Json(b): Json<Create>) -> ApiResul
 }
 
 /// DELETE /api/groups/{name}: the group and its offsets.
-pub async fn delete(State(s): State<Sources>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(Console(s): Console, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     s.admin()?.delete_group(None, &name, true).await?;
     Ok(Json(json!({ "deleted": name })))
 }
@@ -177,7 +177,7 @@ pub struct Reset {
 
 /// POST /api/groups/{name}/reset.
 pub async fn reset(
-    State(s): State<Sources>,
+    Console(s): Console,
     Path(name): Path<String>,
     Json(b): Json<Reset>,
 ) -> ApiResult<Json<Value>> {

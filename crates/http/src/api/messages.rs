@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use client::{Message, MessageExt};
 use serde::Deserialize;
@@ -12,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 /// Bodies beyond this are cut in the page (the hex view especially).
 const BODY_SHOWN: usize = 64 * 1024;
@@ -53,7 +53,7 @@ pub struct Send {
 }
 
 /// POST /api/messages: sends one message.
-pub async fn send(State(s): State<Sources>, Json(b): Json<Send>) -> ApiResult<Json<Value>> {
+pub async fn send(Console(s): Console, Json(b): Json<Send>) -> ApiResult<Json<Value>> {
     let topic = required("topic", b.topic.as_deref())?;
     let body = b.body.unwrap_or_default();
     if body.is_empty() {
@@ -90,7 +90,7 @@ pub struct ByKey {
 }
 
 /// GET /api/messages/by-key?topic=&key=: up to 64 matches from the index.
-pub async fn by_key(State(s): State<Sources>, Query(q): Query<ByKey>) -> ApiResult<Json<Value>> {
+pub async fn by_key(Console(s): Console, Query(q): Query<ByKey>) -> ApiResult<Json<Value>> {
     let topic = required("topic", q.topic.as_deref())?;
     let key = required("key", q.key.as_deref())?;
     let found = s
@@ -108,7 +108,7 @@ pub struct ById {
 
 /// GET /api/messages/by-id?topic=&id=: a unique id (looked up in the topic's
 /// index) or an offset id (read straight from the broker it names).
-pub async fn by_id(State(s): State<Sources>, Query(q): Query<ById>) -> ApiResult<Json<Value>> {
+pub async fn by_id(Console(s): Console, Query(q): Query<ById>) -> ApiResult<Json<Value>> {
     let id = required("id", q.id.as_deref())?;
     let admin = s.admin()?;
     if let Some(topic) = q.topic.as_deref().map(str::trim).filter(|t| !t.is_empty()) {

@@ -31,10 +31,13 @@ pub fn routes() -> Router<Sources> {
         .route("/messages/by-time", get(browse::by_time))
         .route("/messages/resend", post(resend::resend))
         .route("/messages/track", get(track::track))
+        .route("/login", post(crate::gate::login))
+        .route("/logout", post(crate::gate::logout))
+        .route("/session", get(crate::gate::session))
 }
 
 /// A required, non-blank text field, or an error naming it.
-fn required<'a>(field: &str, value: Option<&'a str>) -> Result<&'a str, HttpError> {
+pub(crate) fn required<'a>(field: &str, value: Option<&'a str>) -> Result<&'a str, HttpError> {
     match value.map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(HttpError::BadRequest(format!(

@@ -3,7 +3,7 @@
 //! retry topic, the way a consumer's own retry does. Other groups of the
 //! topic do not see it.
 
-use axum::extract::State;
+use crate::gate::Console;
 use axum::Json;
 use client::Message;
 use protocol::message::{keys, topics};
@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 /// Properties that describe one stored copy or one delivery attempt; the
 /// resent copy gets fresh ones.
@@ -37,7 +36,7 @@ pub struct Resend {
     group: Option<String>,
 }
 
-pub async fn resend(State(s): State<Sources>, Json(b): Json<Resend>) -> ApiResult<Json<Value>> {
+pub async fn resend(Console(s): Console, Json(b): Json<Resend>) -> ApiResult<Json<Value>> {
     let id = required("offsetMsgId", b.offset_msg_id.as_deref())?;
     let group = required("group", b.group.as_deref())?;
     let admin = s.admin()?;

@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, Query, State};
+use crate::gate::Console;
+use axum::extract::{Path, Query};
 use axum::Json;
 use broker::metrics::is_system_topic;
 use client::TopicSpec;
@@ -14,7 +15,6 @@ use serde_json::{json, Value};
 
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -43,7 +43,7 @@ fn message_type(c: &TopicConfig) -> String {
 }
 
 /// GET /api/topics?q=: every topic of every master, filtered by `q`.
-pub async fn list(State(s): State<Sources>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list(Console(s): Console, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let needle = q.q.unwrap_or_default().to_ascii_lowercase();
     let info = admin.cluster_info().await?;
@@ -89,7 +89,7 @@ pub struct Upsert {
 }
 
 /// POST /api/topics: create or update on every master.
-pub async fn upsert(State(s): State<Sources>, Json(b): Json<Upsert>) -> ApiResult<Json<Value>> {
+pub async fn upsert(Console(s): Console, Json(b): Json<Upsert>) -> ApiResult<Json<Value>> {
     let name = required("name", b.name.as_deref())?;
     let queues = b.queues.unwrap_or(8);
     if !(1..=1024).contains(&queues) {
@@ -112,13 +112,13 @@ pub async fn upsert(State(s): State<Sources>, Json(b): Json<Upsert>) -> ApiResul
 }
 
 /// DELETE /api/topics/{name}: from every master and NameServer.
-pub async fn delete(State(s): State<Sources>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(Console(s): Console, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     s.admin()?.delete_topic(None, &name).await?;
     Ok(Json(json!({ "deleted": name })))
 }
 
 /// GET /api/topics/{name}: queues, route and consuming groups.
-pub async fn detail(State(s): State<Sources>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn detail(Console(s): Console, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let admin = s.admin()?;
     let route = admin.topic_route(&name).await.map_err(|e| match e {
         client::ClientError::Response { .. } => {

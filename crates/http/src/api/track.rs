@@ -2,7 +2,8 @@
 //! judged from consumer offsets (a group whose committed offset on the
 //! message's queue is past the message has consumed it).
 
-use axum::extract::{Query, State};
+use crate::gate::Console;
+use axum::extract::Query;
 use axum::Json;
 use protocol::message::keys;
 use serde::Deserialize;
@@ -10,7 +11,6 @@ use serde_json::{json, Value};
 
 use super::required;
 use crate::error::{ApiResult, HttpError};
-use crate::sources::Sources;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,7 +18,7 @@ pub struct Track {
     offset_msg_id: Option<String>,
 }
 
-pub async fn track(State(s): State<Sources>, Query(q): Query<Track>) -> ApiResult<Json<Value>> {
+pub async fn track(Console(s): Console, Query(q): Query<Track>) -> ApiResult<Json<Value>> {
     let id = required("offsetMsgId", q.offset_msg_id.as_deref())?;
     let admin = s.admin()?;
     let m = admin

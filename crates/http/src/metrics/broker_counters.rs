@@ -104,14 +104,14 @@ impl Collector for Counters {
 }
 
 /// Java's constant name, lower-cased (`send_message_v2`), else the number.
-fn request_name(code: i32) -> String {
+pub(super) fn request_name(code: i32) -> String {
     match RequestCode::from_code(code) {
         RequestCode::Unknown(n) => n.to_string(),
         c => c.name().to_ascii_lowercase(),
     }
 }
 
-fn response_name(code: i32) -> String {
+pub(super) fn response_name(code: i32) -> String {
     match ResponseCode::from_code(code) {
         ResponseCode::Unknown(n) => n.to_string(),
         c => c.name().to_ascii_lowercase(),

@@ -1,11 +1,14 @@
 //! `/metrics`: Prometheus text format with Apache RocketMQ 5's metric names
 //! and labels (as its OpenTelemetry exporter prints them since 5.1.4).
 //! Counters come from the broker's registry; gauges are computed from the
-//! broker's tables at scrape time; process figures from `/proc`.
+//! broker's tables at scrape time; NameServer figures from its route table
+//! and request counts; process figures from `/proc`.
 
 mod broker_counters;
+mod broker_events;
 mod broker_gauges;
 mod encode;
+mod namesrv;
 mod process;
 
 use std::sync::Arc;
@@ -42,6 +45,13 @@ pub fn render(s: &Sources) -> Result<String, std::fmt::Error> {
         let mut registry = Registry::with_labels(base_labels(b).into_iter());
         registry.register_collector(Box::new(broker_counters::Counters(b.clone())));
         registry.register_collector(Box::new(broker_gauges::Gauges(b.clone())));
+        registry.register_collector(Box::new(broker_events::Events(b.clone())));
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
+    }
+    if let Some(n) = &s.namesrv {
+        let labels: Vec<Label> = vec![("node_type".into(), "namesrv".into())];
+        let mut registry = Registry::with_labels(labels.into_iter());
+        registry.register_collector(Box::new(namesrv::Namesrv(n.clone())));
         prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
     }
     // Process figures carry no broker labels: they describe the process

@@ -30,6 +30,8 @@ pub struct NamesrvState {
     pub kv: KvConfigStore,
     pub config: RwLock<NamesrvConfig>,
     pub started: Instant,
+    /// Requests answered, by request and response code (for `/metrics`).
+    pub requests: crate::stats::RequestStats,
 }
 
 impl NamesrvState {
@@ -46,6 +48,7 @@ impl NamesrvState {
             kv,
             config: RwLock::new(config),
             started: Instant::now(),
+            requests: crate::stats::RequestStats::default(),
         }))
     }
 
@@ -93,6 +96,7 @@ impl NamesrvState {
             tracing::debug!(code = req.code, error = %e, "request failed");
             e.to_response()
         });
+        self.requests.record(req.code, response.code);
         Some(response.answering(req))
     }
 }

@@ -41,6 +41,19 @@ impl PopService {
         self.tables.inflight_count()
     }
 
+    /// Messages in flight per `(group, topic)` (the topic a message is
+    /// stored in: a retry topic for redeliveries), sorted.
+    pub fn inflight_by_group(&self) -> Vec<(String, String, u64)> {
+        let mut sums: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for (key, q) in self.tables.all() {
+            let n = q.lock().inflight.len() as u64;
+            if n > 0 {
+                *sums.entry((key.group, key.topic)).or_default() += n;
+            }
+        }
+        sums.into_iter().map(|((g, t), n)| (g, t, n)).collect()
+    }
+
     /// Stops parked pops and flushes the journal (clean shutdown).
     pub fn shut_down(&self) {
         self.waiters.shut_down();
