@@ -193,8 +193,9 @@ impl MessageStore {
         let mut max_phys_pulled = 0u64;
         let mut scanned = 0usize;
         let budget = MIN_SCAN_ENTRIES.max(max_msgs);
-        let deadline =
-            ScanDeadline(Instant::now() + Duration::from_millis(self.cfg.filter_scan_budget_millis));
+        let deadline = ScanDeadline(
+            Instant::now() + Duration::from_millis(self.cfg.filter_scan_budget_millis),
+        );
         'outer: while scanned < budget {
             let entries = cq.entries_from(next, budget - scanned);
             if entries.is_empty() {

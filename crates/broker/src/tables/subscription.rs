@@ -158,8 +158,10 @@ mod tests {
             props.push(("a".into(), "old".into()));
             props.push(("b".into(), "x".into()));
             props.push(("a".into(), "new".into()));
-            let pairs: Vec<(&str, &str)> =
-                props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let record = store::record::build_test_record("T", 0, b"m", &pairs);
             assert!(f.accepts_record(&record), "{filler} filler properties");
             let without_b: Vec<(&str, &str)> =
