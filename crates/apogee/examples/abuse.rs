@@ -12,6 +12,7 @@ use protocol::body::heartbeat::{ConsumerData, HeartbeatData, SubscriptionData};
 use protocol::frame::{self, encode};
 use protocol::header::namesrv::RegisterBrokerRequestHeader;
 use protocol::header::pull::PullMessageRequestHeader;
+use protocol::header::send::SendMessageRequestHeader;
 use protocol::{RemotingCommand, RequestCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -31,6 +32,7 @@ async fn main() -> Result<()> {
         "ext-fields" => ext_fields(broker).await?,
         "zlib-bomb" => zlib_bomb(namesrv).await?,
         "sql-terms" => sql_terms(broker).await?,
+        "sql-heavy" => sql_heavy(broker, hold).await?,
         "groups" => groups(broker).await?,
         "connections" => connections(broker, hold).await?,
         other => bail!("unknown mode {other}"),
@@ -265,6 +267,84 @@ async fn sql_terms(broker: &str) -> Result<String> {
         expr.len(),
         short(hb),
         short(pulls.join("; "))
+    ))
+}
+
+/// The most a selector within the caps can cost: 800 messages each with
+/// 30 KB of properties (3,000 pairs), then for HOLD seconds pulls of an
+/// expression with 256 references to properties none of them has (so no
+/// message matches and every pull scans as far as it may), 16 in flight.
+async fn sql_heavy(broker: &str, hold: Duration) -> Result<String> {
+    const SQL_TOPIC: &str = "AbuseSqlTopic";
+    let mut s = connect(broker).await?;
+    let props: String = (0..3000).map(|i| format!("k{i}\u{1}vv\u{2}")).collect();
+    let h = SendMessageRequestHeader {
+        producer_group: "abuse_sql_producer".into(),
+        topic: SQL_TOPIC.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        properties: Some(props.clone()),
+        ..SendMessageRequestHeader::default()
+    };
+    for i in 0..800 {
+        let mut cmd = RemotingCommand::request_with_header(RequestCode::SEND_MESSAGE, &h)
+            .with_body(vec![b'x'; 64]);
+        cmd.opaque = i;
+        s.write_all(&frame_of(&cmd)).await?;
+        let r = answer(&mut s).await?;
+        if r.code != 0 {
+            bail!("seeding send {i}: code {} {:?}", r.code, r.remark);
+        }
+    }
+    let expr = (0..256)
+        .map(|i| format!("x{i} = 'a'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let pull = PullMessageRequestHeader {
+        consumer_group: "abuse_sql_heavy".into(),
+        topic: SQL_TOPIC.into(),
+        queue_id: 0,
+        queue_offset: 0,
+        max_msg_nums: 32,
+        sys_flag: protocol::message::sysflag::pull::SUBSCRIPTION,
+        subscription: Some(expr),
+        expression_type: Some("SQL92".into()),
+        ..PullMessageRequestHeader::default()
+    };
+    let started = Instant::now();
+    let (mut pulls, mut slowest, mut last) = (0u32, Duration::ZERO, String::new());
+    while started.elapsed() < hold {
+        let window = Instant::now();
+        for i in 0..16 {
+            let mut cmd = RemotingCommand::request_with_header(RequestCode::PULL_MESSAGE, &pull);
+            cmd.opaque = 10_000 + i;
+            s.write_all(&frame_of(&cmd)).await?;
+        }
+        // Several answers may arrive in one read: keep the buffer.
+        let mut buf = BytesMut::new();
+        let mut got = 0;
+        while got < 16 {
+            while let Some((cmd, used)) = frame::decode(&buf, usize::MAX)? {
+                let _ = buf.split_to(used);
+                if cmd.is_response() {
+                    last = describe(Ok(cmd));
+                    got += 1;
+                    pulls += 1;
+                }
+            }
+            if got < 16 && s.read_buf(&mut buf).await? == 0 {
+                bail!("connection closed by the server after {pulls} pulls");
+            }
+        }
+        slowest = slowest.max(window.elapsed());
+    }
+    Ok(format!(
+        "{} byte properties x800, 256-reference selector: {pulls} pulls answered, \
+         slowest window of 16 {} ms; last {}",
+        props.len(),
+        slowest.as_millis(),
+        last.chars().take(60).collect::<String>()
     ))
 }
 

@@ -320,3 +320,49 @@ async fn sql92_subscriptions_filter_on_properties() {
     assert_error(&r, ResponseCode::SUBSCRIPTION_PARSE_FAILED, "a >");
     c.shutdown().await;
 }
+
+/// filterScanBudgetMillis bounds one SQL92 pull's scan: with a budget of 0
+/// a pull over non-matching messages answers PULL_RETRY_IMMEDIATELY with
+/// the offset it reached (32 entries on), and pulling on from each answer
+/// reaches the one matching message: nothing is skipped.
+#[tokio::test]
+async fn sql92_pull_scan_stops_at_the_budget_and_goes_on() {
+    let c = TestCluster::start_with(|_, store| store.filter_scan_budget_millis = 0).await;
+    for i in 0..100 {
+        let mut p = protocol::message::Properties::new();
+        p.insert("a", i.to_string());
+        send_ok(
+            &c,
+            send_v1("T_SQLB", 0, format!("m{i}").as_bytes(), &p.encode()),
+        )
+        .await;
+    }
+    wait_queue(&c, "T_SQLB", 0, 100).await;
+    let mut h = pull_req("T_SQLB", 0, 0, 0);
+    h.expression_type = Some("SQL92".into());
+    h.subscription = Some("a = 90".into());
+    let r = c.call(pull_cmd(&h)).await;
+    assert_eq!(
+        r.code,
+        ResponseCode::PULL_RETRY_IMMEDIATELY.code(),
+        "{:?}",
+        r.remark
+    );
+    assert_eq!(next_begin(&r), 32);
+    let mut from = next_begin(&r);
+    let mut pulls = 1;
+    let found = loop {
+        h.queue_offset = from;
+        let r = c.call(pull_cmd(&h)).await;
+        pulls += 1;
+        assert!(pulls < 10, "each pull makes progress");
+        if r.code == 0 {
+            break r;
+        }
+        assert_eq!(r.code, ResponseCode::PULL_RETRY_IMMEDIATELY.code());
+        assert!(next_begin(&r) > from);
+        from = next_begin(&r);
+    };
+    assert_eq!(bodies(&found.body), vec![b"m90".to_vec()]);
+    c.shutdown().await;
+}

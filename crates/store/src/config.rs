@@ -73,6 +73,10 @@ pub struct StoreConfig {
     pub access_message_in_memory_max_ratio: u32,
     /// Delay levels of `SCHEDULE_TOPIC_XXXX` ("1s 5s … 2h").
     pub message_delay_level: String,
+    /// Time (ms) one read may spend scanning past entries a record filter
+    /// (SQL92) looks at; past it the read returns what it has and the next
+    /// pull goes on from there. The first 32 entries are always scanned.
+    pub filter_scan_budget_millis: u64,
 }
 
 impl Default for StoreConfig {
@@ -103,6 +107,7 @@ impl Default for StoreConfig {
             access_message_in_memory_max_ratio: 40,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .to_owned(),
+            filter_scan_budget_millis: 20,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `Bytes` slices of the mapped segments: no per-message copy.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -71,6 +72,22 @@ const MIN_SCAN_ENTRIES: usize = 800;
 struct Filters<'a> {
     tag: &'a dyn Fn(i64) -> bool,
     record: &'a dyn Fn(&[u8]) -> bool,
+}
+
+/// Entries a read always scans before its time budget
+/// (`filterScanBudgetMillis`) can stop it, so that every read makes some
+/// progress and small reads do not depend on the machine's speed.
+const MIN_SCAN_BEFORE_DEADLINE: usize = 32;
+
+/// When a read stops scanning: the record filter (SQL92 looks up
+/// properties per message) may cost far more per entry than a tag check,
+/// so its time is bounded, not just the count of entries.
+struct ScanDeadline(Instant);
+
+impl ScanDeadline {
+    fn passed(&self, scanned: usize) -> bool {
+        scanned >= MIN_SCAN_BEFORE_DEADLINE && Instant::now() >= self.0
+    }
 }
 
 impl MessageStore {
@@ -176,6 +193,9 @@ impl MessageStore {
         let mut max_phys_pulled = 0u64;
         let mut scanned = 0usize;
         let budget = MIN_SCAN_ENTRIES.max(max_msgs);
+        let deadline = ScanDeadline(
+            Instant::now() + Duration::from_millis(self.cfg.filter_scan_budget_millis),
+        );
         'outer: while scanned < budget {
             let entries = cq.entries_from(next, budget - scanned);
             if entries.is_empty() {
@@ -209,6 +229,9 @@ impl MessageStore {
                         r.queue_offsets.push(next - 1);
                     }
                     None => status = GetStatus::MessageWasRemoving,
+                }
+                if deadline.passed(scanned) {
+                    break 'outer;
                 }
             }
         }

@@ -171,6 +171,43 @@ async fn batch_gets_consecutive_offsets_and_times_search() {
     assert_eq!(store.max_offset("B", 0), 7);
 }
 
+/// A costly record filter (SQL92) is bounded by filterScanBudgetMillis: with
+/// a budget of 0 a read scans its first 32 entries and stops, answering
+/// where the next read goes on; nothing is skipped on the way.
+#[tokio::test]
+async fn record_filter_scans_stop_at_the_time_budget_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(StoreConfig {
+        filter_scan_budget_millis: 0,
+        ..small_config(dir.path())
+    })
+    .unwrap();
+    for i in 0..100 {
+        store.put(&rec("S", 0, i, "t"), true).await.unwrap();
+    }
+    settle(&store).await;
+    let wanted = |b: &[u8]| RecordView::parse(b).unwrap().queue_offset == 90;
+    let first = store.get_messages_filtered("S", 0, 0, 32, 1 << 20, &|_| true, &wanted);
+    assert_eq!(first.status, GetStatus::NoMatchedMessage);
+    assert_eq!(first.next_begin_offset, 32);
+    // Reading on from each answer reaches the one wanted message.
+    let mut from = first.next_begin_offset;
+    let found = loop {
+        let r = store.get_messages_filtered("S", 0, from, 32, 1 << 20, &|_| true, &wanted);
+        assert!(r.next_begin_offset > from, "each read makes progress");
+        if r.status == GetStatus::Found {
+            break r;
+        }
+        assert_eq!(r.status, GetStatus::NoMatchedMessage);
+        from = r.next_begin_offset;
+    };
+    assert_eq!(found.queue_offsets, vec![90]);
+    // The budget bounds any read; the first 32 entries are always served.
+    let plain = store.get_messages("S", 0, 0, 64, 1 << 20, |_| true);
+    assert_eq!(plain.queue_offsets, (0..32).collect::<Vec<u64>>());
+    assert_eq!(plain.next_begin_offset, 32);
+}
+
 #[tokio::test]
 async fn restart_keeps_everything_and_continues_offsets() {
     let dir = tempfile::tempdir().unwrap();

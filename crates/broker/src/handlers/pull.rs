@@ -12,6 +12,7 @@ use protocol::{RemotingCommand, ResponseCode};
 use remoting::Connection;
 use store::{GetResult, GetStatus};
 
+use crate::batching::off_worker;
 use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
 use crate::tables::subscription::Filter;
@@ -52,15 +53,25 @@ pub async fn handle(
             (b as usize).min(state.config.max_transfer_bytes_on_message_in_memory)
         });
     let read = |from: u64| {
-        state.store.get_messages_filtered(
-            &h.topic,
-            h.queue_id,
-            from,
-            max_msgs,
-            max_bytes,
-            &|hash| filter.accepts_hash(hash),
-            &|record| filter.accepts_record(record),
-        )
+        let get = || {
+            state.store.get_messages_filtered(
+                &h.topic,
+                h.queue_id,
+                from,
+                max_msgs,
+                max_bytes,
+                &|hash| filter.accepts_hash(hash),
+                &|record| filter.accepts_record(record),
+            )
+        };
+        // SQL92 looks up properties in every scanned message (up to the
+        // store's filterScanBudgetMillis): the worker's other requests move
+        // to another thread meanwhile.
+        if matches!(filter, Filter::Sql(_)) {
+            off_worker(get)
+        } else {
+            get()
+        }
     };
     let mut result = read(offset);
     let suspend = h.sys_flag & pullflag::SUSPEND != 0;

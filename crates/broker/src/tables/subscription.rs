@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use protocol::message::hash::java_string_hash;
 use protocol::message::record::DecodedRecord;
-use protocol::message::{decode_record, find_property};
+use protocol::message::{decode_record, find_property, property_pairs};
 
 use crate::error::BrokerError;
 
@@ -63,12 +63,23 @@ impl Filter {
         match decode_record(record) {
             Ok((DecodedRecord::Message(view), _)) => {
                 let props = view.properties_str();
-                expr.matches(&filter::lookup_fn(|name| find_property(props, name)))
+                if props.len() > INDEXED_PROPERTIES_LEN {
+                    // Up to 256 references each scanning 32 KiB would cost
+                    // milliseconds per message: index the pairs once.
+                    let index: HashMap<&str, &str> = property_pairs(props).collect();
+                    expr.matches(&index)
+                } else {
+                    expr.matches(&filter::lookup_fn(|name| find_property(props, name)))
+                }
             }
             _ => false,
         }
     }
 }
+
+/// Properties strings longer than this are indexed before an SQL92
+/// expression looks at them; shorter ones are scanned per reference.
+const INDEXED_PROPERTIES_LEN: usize = 1024;
 
 /// Compiled SQL92 expressions by text, shared by every pull (compiled once
 /// per subscription, not per message or per pull).
@@ -134,6 +145,30 @@ mod tests {
         let err = compile_sql(&huge).unwrap_err().to_string();
         assert!(err.contains("the limit is"), "{err}");
         assert!(err.len() < 400, "{err}");
+    }
+
+    #[test]
+    fn sql_sees_the_last_duplicate_in_short_and_long_properties() {
+        let f = Filter::Sql(Arc::new(compile_sql("a = 'new' AND b = 'x'").unwrap()));
+        let pad = "p".repeat(40);
+        for filler in [0, 100] {
+            let mut props: Vec<(String, String)> = (0..filler)
+                .map(|i| (format!("k{i}"), pad.clone()))
+                .collect();
+            props.push(("a".into(), "old".into()));
+            props.push(("b".into(), "x".into()));
+            props.push(("a".into(), "new".into()));
+            let pairs: Vec<(&str, &str)> = props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let record = store::record::build_test_record("T", 0, b"m", &pairs);
+            assert!(f.accepts_record(&record), "{filler} filler properties");
+            let without_b: Vec<(&str, &str)> =
+                pairs.iter().copied().filter(|(k, _)| *k != "b").collect();
+            let record = store::record::build_test_record("T", 0, b"m", &without_b);
+            assert!(!f.accepts_record(&record), "{filler} filler properties");
+        }
     }
 
     #[test]

@@ -30,6 +30,12 @@ fn raw_pairs(s: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
+/// The pairs of an encoded string in order, borrowed, with Java's skipping
+/// rules (a duplicate name yields every occurrence; the last one wins).
+pub fn property_pairs(encoded: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw_pairs(encoded)
+}
+
 /// Looks one property up in an encoded string without decoding the rest;
 /// the last occurrence wins, as in a full decode.
 pub fn find_property<'a>(encoded: &'a str, name: &str) -> Option<&'a str> {
