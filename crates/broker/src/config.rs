@@ -156,9 +156,9 @@ pub struct BrokerConfig {
     /// Check the peer's certificate (false: accept any, tests only).
     #[serde(rename = "tls.client.authServer")]
     pub tls_client_auth_server: bool,
-    /// Count messages in and out and request latencies for `/metrics`
-    /// (Apogee's own key; false skips those counters on the send, pull and
-    /// request paths, to measure what they cost).
+    /// Keep the message-size and request-latency histograms of `/metrics`
+    /// (Apogee's own key; false skips them on the send and request paths,
+    /// to measure what they cost). Message counts are always kept.
     pub metrics_enable: bool,
 }
 

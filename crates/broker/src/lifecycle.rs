@@ -358,7 +358,28 @@ fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         ));
     }
     let (s, c) = (state.clone(), cancel.clone());
-    tasks.spawn(async move { crate::rates::run(&s.rates, &s.store, now_ms, c).await });
+    tasks.spawn(async move {
+        let keyed = || keyed_totals(&s.metrics);
+        crate::rates::run(&s.rates, &s.store, now_ms, keyed, c).await;
+    });
+}
+
+/// The totals the rates' keyed series are sampled from: the metrics
+/// registry's per-topic puts and per-group gets (counted once, there).
+fn keyed_totals(metrics: &crate::metrics::BrokerMetrics) -> Vec<crate::rates::KeyedCount> {
+    use crate::rates::KeyedCount;
+    let mut out = Vec::new();
+    for (topic, c) in metrics.put_counts() {
+        out.extend(KeyedCount::topic_put(
+            &topic, c.messages, c.bytes, c.requests,
+        ));
+    }
+    for (topic, group, c) in metrics.get_counts() {
+        out.extend(KeyedCount::group_get(
+            &topic, &group, c.messages, c.bytes, c.requests,
+        ));
+    }
+    out
 }
 
 /// The ACL file when `aclEnable` is on; a file that is missing or malformed

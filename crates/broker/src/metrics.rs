@@ -6,6 +6,12 @@
 //! (lag, connections, storage) are not kept here: they are computed from the
 //! broker's tables when scraped. Names and labels follow Apache RocketMQ 5's
 //! metrics; see docs/observability.md.
+//!
+//! It is also the one place per-topic puts and per-group gets are counted:
+//! the rates of VIEW_BROKER_STATS_DATA (`rates.rs`) are sampled from these
+//! counters (see [`BrokerMetrics::put_counts`]), not counted a second time.
+//! Retry and dead-letter topics are counted (Java's stats count them) but
+//! left out of the exported series, as in Apache.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -151,10 +157,12 @@ impl Default for InCounters {
     }
 }
 
-/// A topic's in-counters, one set per message type.
+/// A topic's in-counters, one set per message type, and the send
+/// requests that stored them (a batch is one).
 #[derive(Debug, Default)]
 pub struct TopicIn {
     by_type: [InCounters; 4],
+    requests: AtomicU64,
 }
 
 impl TopicIn {
@@ -169,6 +177,8 @@ impl TopicIn {
 pub struct OutCounters {
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
+    /// Pulls that returned messages.
+    pub requests: AtomicU64,
 }
 
 /// One row of the in-series: topic, type and its counters.
@@ -185,22 +195,35 @@ pub struct BrokerMetrics {
     /// group → topic → counters (two string keys without building a pair).
     out: RwLock<HashMap<String, HashMap<String, OutCounters>>>,
     rpc: RwLock<HashMap<(i32, i32), Histogram>>,
-    /// `metricsEnable=false`: the record_* calls do nothing.
+    /// `metricsEnable=false`: no message-size or RPC-latency histograms.
+    /// Message and byte counts are always kept: the broker's own stats
+    /// (VIEW_BROKER_STATS_DATA, runtime rates) are sampled from them.
     off: AtomicBool,
 }
 
 impl BrokerMetrics {
-    /// Counts one stored message of `size` bytes. Retry and dead-letter
-    /// topics are not counted, as in Apache.
+    /// Counts one send request that stored one message of `size` bytes.
     pub fn record_in(&self, topic: &str, kind: MessageType, size: u64) {
-        if self.off.load(Ordering::Relaxed) || is_retry_or_dlq(topic) {
-            return;
-        }
+        self.record_put(topic, kind, std::iter::once(size));
+    }
+
+    /// Counts one send request that stored messages of `sizes` bytes (a
+    /// batch: one lookup for all of them).
+    pub fn record_put(&self, topic: &str, kind: MessageType, sizes: impl Iterator<Item = u64>) {
+        let observe = !self.off.load(Ordering::Relaxed);
         let bump = |t: &TopicIn| {
             let c = t.of(kind);
-            c.messages.fetch_add(1, Ordering::Relaxed);
-            c.bytes.fetch_add(size, Ordering::Relaxed);
-            c.size.observe(size);
+            let (mut n, mut bytes) = (0, 0);
+            for size in sizes {
+                if observe {
+                    c.size.observe(size);
+                }
+                n += 1;
+                bytes += size;
+            }
+            c.messages.fetch_add(n, Ordering::Relaxed);
+            c.bytes.fetch_add(bytes, Ordering::Relaxed);
+            t.requests.fetch_add(1, Ordering::Relaxed);
         };
         // Counting under the read lock leaves no per-series refcount for
         // every sender to bounce between cores.
@@ -212,12 +235,13 @@ impl BrokerMetrics {
 
     /// Counts `messages` messages of `bytes` bytes returned to `group`.
     pub fn record_out(&self, group: &str, topic: &str, messages: u64, bytes: u64) {
-        if messages == 0 || self.off.load(Ordering::Relaxed) || is_retry_or_dlq(topic) {
+        if messages == 0 {
             return;
         }
         let bump = |c: &OutCounters| {
             c.messages.fetch_add(messages, Ordering::Relaxed);
             c.bytes.fetch_add(bytes, Ordering::Relaxed);
+            c.requests.fetch_add(1, Ordering::Relaxed);
         };
         if let Some(c) = self.out.read().get(group).and_then(|m| m.get(topic)) {
             return bump(c);
@@ -247,7 +271,7 @@ impl BrokerMetrics {
             .observe(millis);
     }
 
-    /// Turns the in, out and RPC counters on or off (`metricsEnable`).
+    /// Turns the size and RPC-latency histograms on or off (`metricsEnable`).
     pub fn set_enabled(&self, on: bool) {
         self.off.store(!on, Ordering::Relaxed);
     }
@@ -264,7 +288,7 @@ impl BrokerMetrics {
     pub fn in_rows(&self) -> Vec<InRow> {
         let map = self.topics_in.read();
         let mut rows = Vec::new();
-        for (topic, t) in map.iter() {
+        for (topic, t) in map.iter().filter(|(t, _)| !is_retry_or_dlq(t)) {
             for kind in MessageType::ALL {
                 let c = t.of(kind);
                 let messages = c.messages.load(Ordering::Relaxed);
@@ -284,14 +308,16 @@ impl BrokerMetrics {
         let mut rows: Vec<OutRow> = map
             .iter()
             .flat_map(|(group, m)| {
-                m.iter().map(move |(topic, c)| {
-                    (
-                        topic.clone(),
-                        group.clone(),
-                        c.messages.load(Ordering::Relaxed),
-                        c.bytes.load(Ordering::Relaxed),
-                    )
-                })
+                m.iter()
+                    .filter(|(t, _)| !is_retry_or_dlq(t))
+                    .map(move |(topic, c)| {
+                        (
+                            topic.clone(),
+                            group.clone(),
+                            c.messages.load(Ordering::Relaxed),
+                            c.bytes.load(Ordering::Relaxed),
+                        )
+                    })
             })
             .collect();
         rows.sort();
@@ -314,19 +340,80 @@ impl BrokerMetrics {
         let put = self
             .topics_in
             .read()
-            .values()
-            .flat_map(|t| t.by_type.iter())
+            .iter()
+            .filter(|(t, _)| !is_retry_or_dlq(t))
+            .flat_map(|(_, t)| t.by_type.iter())
             .map(|c| c.messages.load(Ordering::Relaxed))
             .sum();
         let got = self
             .out
             .read()
             .values()
-            .flat_map(|m| m.values())
-            .map(|c| c.messages.load(Ordering::Relaxed))
+            .flat_map(|m| m.iter())
+            .filter(|(t, _)| !is_retry_or_dlq(t))
+            .map(|(_, c)| c.messages.load(Ordering::Relaxed))
             .sum();
         (put, got)
     }
+
+    /// Whether a send to `topic` was counted.
+    pub fn counted_put(&self, topic: &str) -> bool {
+        self.topics_in.read().contains_key(topic)
+    }
+
+    /// Whether `group` got messages from `topic`.
+    pub fn counted_get(&self, topic: &str, group: &str) -> bool {
+        self.out
+            .read()
+            .get(group)
+            .is_some_and(|m| m.contains_key(topic))
+    }
+
+    /// Per topic, retry and dead-letter topics included: messages, bytes
+    /// and send requests stored so far (the rates' TOPIC_PUT_* series).
+    pub fn put_counts(&self) -> Vec<(String, Counts)> {
+        let map = self.topics_in.read();
+        map.iter()
+            .map(|(topic, t)| {
+                let mut c = Counts {
+                    requests: t.requests.load(Ordering::Relaxed),
+                    ..Counts::default()
+                };
+                for k in &t.by_type {
+                    c.messages += k.messages.load(Ordering::Relaxed);
+                    c.bytes += k.bytes.load(Ordering::Relaxed);
+                }
+                (topic.clone(), c)
+            })
+            .collect()
+    }
+
+    /// Per topic and group: messages, bytes and pulls that returned
+    /// messages so far (the rates' GROUP_GET_* series).
+    pub fn get_counts(&self) -> Vec<(String, String, Counts)> {
+        let map = self.out.read();
+        map.iter()
+            .flat_map(|(group, m)| {
+                m.iter().map(move |(topic, c)| {
+                    let counts = Counts {
+                        messages: c.messages.load(Ordering::Relaxed),
+                        bytes: c.bytes.load(Ordering::Relaxed),
+                        requests: c.requests.load(Ordering::Relaxed),
+                    };
+                    (topic.clone(), group.clone(), counts)
+                })
+            })
+            .collect()
+    }
+}
+
+/// Totals of one series: messages, their bytes, and the requests that
+/// carried them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub messages: u64,
+    pub bytes: u64,
+    pub requests: u64,
 }
 
 fn is_retry_or_dlq(topic: &str) -> bool {
@@ -389,6 +476,25 @@ mod tests {
         assert_eq!(rows[1].1, MessageType::Delay);
         assert_eq!(m.out_rows(), vec![("T".into(), "g".into(), 3, 2110)]);
         assert_eq!(m.totals(), (3, 3));
+        // The rates' view counts retry and dead-letter topics too, and one
+        // request per record_in / record_put / record_out.
+        let mut puts = m.put_counts();
+        puts.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(puts[0].0, "%RETRY%g");
+        assert_eq!(
+            puts[1].1,
+            Counts {
+                messages: 3,
+                bytes: 2110,
+                requests: 3
+            }
+        );
+        m.record_put("T", MessageType::Normal, [5, 6].into_iter());
+        let t = m.put_counts().into_iter().find(|p| p.0 == "T").unwrap().1;
+        assert_eq!((t.messages, t.bytes, t.requests), (5, 2121, 4));
+        assert_eq!(m.get_counts().len(), 2);
+        assert!(m.counted_put("T") && !m.counted_put("U"));
+        assert!(m.counted_get("%DLQ%g", "g") && !m.counted_get("T", "h"));
         m.remove_topic("T");
         assert!(m.in_rows().is_empty());
         assert!(m.out_rows().is_empty());

@@ -7,6 +7,11 @@
 //! - per-topic puts and per-`topic@group` gets every 10 s (minute window),
 //!   10 min (hour window) and hour (day window), for VIEW_BROKER_STATS_DATA
 //!   (mqadmin `statsAll`).
+//!
+//! The keyed counters are not counted here: the send and pull paths count
+//! once, in the metrics registry, and the sampler copies those totals in
+//! when it snapshots (every 10 s), so a send or pull costs nothing here and
+//! no `topic@group` key is built per pull.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -124,9 +129,64 @@ pub struct StoreCounters {
     pub get_transferred: u64,
 }
 
+/// The running total of one keyed series (`name`/`key`): its value and
+/// how many events (requests) made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedCount {
+    pub name: &'static str,
+    pub key: String,
+    pub value: u64,
+    pub times: u64,
+}
+
+impl KeyedCount {
+    /// The two series of a put to `topic`: TOPIC_PUT_NUMS and _SIZE.
+    pub fn topic_put(topic: &str, messages: u64, bytes: u64, requests: u64) -> [KeyedCount; 2] {
+        let one = |name, value| KeyedCount {
+            name,
+            key: topic.to_owned(),
+            value,
+            times: requests,
+        };
+        [one(TOPIC_PUT_NUMS, messages), one(TOPIC_PUT_SIZE, bytes)]
+    }
+
+    /// The two series of `group`'s gets from `topic` (key `topic@group`).
+    pub fn group_get(
+        topic: &str,
+        group: &str,
+        messages: u64,
+        bytes: u64,
+        requests: u64,
+    ) -> [KeyedCount; 2] {
+        let key = format!("{topic}@{group}");
+        [
+            KeyedCount {
+                name: GROUP_GET_NUMS,
+                key: key.clone(),
+                value: messages,
+                times: requests,
+            },
+            KeyedCount {
+                name: GROUP_GET_SIZE,
+                key,
+                value: bytes,
+                times: requests,
+            },
+        ]
+    }
+}
+
 /// Samples `store`'s counters into `rates` once a second (`now` gives the
-/// wall-clock ms) until cancelled.
-pub async fn run(rates: &Rates, store: &MessageStore, now: fn() -> i64, cancel: CancellationToken) {
+/// wall-clock ms) until cancelled; `keyed` gives the keyed series' totals
+/// when they are sampled (every tenth second).
+pub async fn run(
+    rates: &Rates,
+    store: &MessageStore,
+    now: fn() -> i64,
+    keyed: impl Fn() -> Vec<KeyedCount>,
+    cancel: CancellationToken,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -143,6 +203,7 @@ pub async fn run(rates: &Rates, store: &MessageStore, now: fn() -> i64, cancel: 
                 get_miss: info.get_miss,
                 get_transferred: info.get_found,
             },
+            &keyed,
         );
     }
 }
@@ -166,36 +227,10 @@ impl Default for Rates {
 }
 
 impl Rates {
-    /// Adds a count and a size under one key, taking the lock once (this
-    /// runs on every send and pull).
-    fn add(&self, names: [&'static str; 2], key: &str, values: [u64; 2]) {
-        let mut items = self.items.lock();
-        for (name, value) in names.into_iter().zip(values) {
-            let by_key = items.entry(name).or_default();
-            // Only a key's first event allocates its name.
-            let item = match by_key.get_mut(key) {
-                Some(i) => i,
-                None => by_key.entry(key.to_owned()).or_insert_with(Item::new),
-            };
-            item.value += value;
-            item.times += 1;
-        }
-    }
-
-    /// `n` messages of `bytes` in all were stored to `topic`.
-    pub fn topic_put(&self, topic: &str, n: u64, bytes: u64) {
-        self.add([TOPIC_PUT_NUMS, TOPIC_PUT_SIZE], topic, [n, bytes]);
-    }
-
-    /// `n` messages of `bytes` in all were pulled by `group` from `topic`.
-    pub fn group_get(&self, topic: &str, group: &str, n: u64, bytes: u64) {
-        let key = format!("{topic}@{group}");
-        self.add([GROUP_GET_NUMS, GROUP_GET_SIZE], &key, [n, bytes]);
-    }
-
     /// Takes the once-a-second snapshot; every tenth also samples the keyed
-    /// counters (every 600th and 3600th feed the hour and day windows).
-    pub fn tick(&self, now_ms: i64, store: StoreCounters) {
+    /// counters, whose totals `keyed` gives then (every 600th and 3600th
+    /// feed the hour and day windows).
+    pub fn tick(&self, now_ms: i64, store: StoreCounters, keyed: &dyn Fn() -> Vec<KeyedCount>) {
         {
             let mut rings = self.store.lock();
             let values = [
@@ -221,7 +256,18 @@ impl Rates {
         if tick % 10 != 1 {
             return;
         }
-        for item in self.items.lock().values_mut().flat_map(HashMap::values_mut) {
+        let totals = keyed();
+        let mut items = self.items.lock();
+        for c in totals {
+            let item = items
+                .entry(c.name)
+                .or_default()
+                .entry(c.key)
+                .or_insert_with(Item::new);
+            item.value = c.value;
+            item.times = c.times;
+        }
+        for item in items.values_mut().flat_map(HashMap::values_mut) {
             let s = Sample {
                 ms: now_ms,
                 value: item.value,
@@ -282,7 +328,7 @@ mod tests {
         // 100 puts a second for 60 s, then 700 a second for 10 s.
         let mut total = 0;
         for s in 0..=70 {
-            r.tick(s * 1000, counters(total));
+            r.tick(s * 1000, counters(total), &Vec::new);
             total += if s < 60 { 100 } else { 700 };
         }
         assert_eq!(r.store_tps(0), "700.00 200.00 185.71");
@@ -293,10 +339,15 @@ mod tests {
     fn keyed_windows_sum_between_the_oldest_and_newest_samples() {
         let r = Rates::default();
         assert!(r.stats_data(TOPIC_PUT_NUMS, "T").is_none());
-        r.topic_put("T", 0, 0);
+        // Totals as the metrics registry would give them: 2 messages of
+        // 100 bytes in one request every second.
+        let requests = std::cell::Cell::new(0u64);
         for s in 0..=60 {
-            r.tick(s * 1000, StoreCounters::default());
-            r.topic_put("T", 2, 200);
+            let n = requests.get();
+            r.tick(s * 1000, StoreCounters::default(), &|| {
+                KeyedCount::topic_put("T", 2 * n, 200 * n, n).to_vec()
+            });
+            requests.set(n + 1);
         }
         let d = r.stats_data(TOPIC_PUT_NUMS, "T").unwrap();
         // Samples at 0 s … 60 s: 120 messages in 60 s.
@@ -305,7 +356,14 @@ mod tests {
         assert!((d.stats_minute.avgpt - 2.0).abs() < 1e-9);
         let size = r.stats_data(TOPIC_PUT_SIZE, "T").unwrap();
         assert_eq!(size.stats_minute.sum, 12_000);
-        r.group_get("T", "G", 3, 30);
+        // Keyed series are sampled on every tenth tick only.
+        for s in 61..=70 {
+            r.tick(s * 1000, StoreCounters::default(), &|| {
+                KeyedCount::group_get("T", "G", 3, 30, 1).to_vec()
+            });
+        }
+        let get = r.stats_data(GROUP_GET_SIZE, "T@G").unwrap();
+        assert_eq!(get.stats_minute.sum, 0, "one sample so far");
         assert!(r.stats_data(GROUP_GET_NUMS, "T@G").is_some());
     }
 }

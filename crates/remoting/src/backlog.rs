@@ -52,7 +52,11 @@ impl Backlog {
                 Some(q.saturating_sub(n))
             })
             .unwrap_or(0);
-        if before.saturating_sub(n) <= self.high_water {
+        // Only a drop from above the mark to at or below it can free a
+        // waiter (they wait only while the backlog is over the mark, and
+        // register before they look), so the common case, a connection
+        // that never backs up, takes no lock here.
+        if before > self.high_water && before.saturating_sub(n) <= self.high_water {
             self.drained.notify_waiters();
         }
     }

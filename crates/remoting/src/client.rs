@@ -153,6 +153,7 @@ impl RemotingClient {
                     shutdown: CancellationToken::new(),
                     tracker: TaskTracker::new(),
                     yield_after_dispatch: true,
+                    inline_first_poll: false,
                 }),
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),

@@ -3,7 +3,9 @@
 //! writer task (see `writer`) sends.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -60,6 +62,12 @@ pub(crate) struct Endpoint {
     /// queue their next requests, which then leave in one write, and the
     /// next read finds more responses waiting instead of one or two).
     pub yield_after_dispatch: bool,
+    /// Run a request's first poll inside the reader task (servers): a
+    /// request that completes without waiting (a send under asynchronous
+    /// flush, most pulls, most admin calls) is answered without a task of
+    /// its own - no spawn, no run-queue trip, no wakeup of another worker.
+    /// Only one that has to wait (sync flush, a parked pull) gets a task.
+    pub inline_first_poll: bool,
 }
 
 /// Starts the reader and writer tasks of a freshly opened connection.
@@ -149,7 +157,11 @@ async fn read_loop(ep: &Arc<Endpoint>, mut rd: ReadHalf, conn: &Connection) -> C
     let in_flight = Arc::new(Semaphore::new(ep.limits.max_in_flight));
     let mut hold = FrameHold::new(Arc::clone(&ep.limits.frames));
     loop {
-        match split_frames(ep, conn, &mut buf, &in_flight) {
+        let split = std::future::poll_fn(|cx| {
+            Poll::Ready(split_frames(ep, conn, &mut buf, &in_flight, cx))
+        })
+        .await;
+        match split {
             Err(e) => return CloseReason::BadFrame(e),
             Ok(0) => {}
             Ok(_) if ep.yield_after_dispatch => tokio::task::yield_now().await,
@@ -226,12 +238,14 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Takes every complete frame off the front of `buf` and dispatches it;
-/// returns how many there were.
+/// returns how many there were. `cx` is the reader task's (see
+/// [`Endpoint::inline_first_poll`]).
 fn split_frames(
     ep: &Arc<Endpoint>,
     conn: &Connection,
     buf: &mut BytesMut,
     in_flight: &Arc<Semaphore>,
+    cx: &mut Context<'_>,
 ) -> Result<usize, ProtocolError> {
     let mut n = 0;
     while let Some(len) = frame_len(buf, ep.max_frame)? {
@@ -239,7 +253,7 @@ fn split_frames(
             break;
         }
         let cmd = decode_frame(buf.split_to(len).freeze())?;
-        dispatch(ep, conn, cmd, in_flight);
+        dispatch(ep, conn, cmd, in_flight, cx);
         n += 1;
     }
     Ok(n)
@@ -250,6 +264,7 @@ fn dispatch(
     conn: &Connection,
     cmd: RemotingCommand,
     in_flight: &Arc<Semaphore>,
+    cx: &mut Context<'_>,
 ) {
     if cmd.is_response() {
         let opaque = cmd.opaque;
@@ -270,7 +285,17 @@ fn dispatch(
         return;
     };
     let task = serve(Arc::clone(ep), conn.clone(), cmd, permit).instrument(span);
-    ep.tracker.spawn(task);
+    if !ep.inline_first_poll {
+        ep.tracker.spawn(task);
+        return;
+    }
+    // Polled here with the reader's waker; if it has to wait, its task
+    // polls it again at once (registering the task's own waker), so the
+    // reader at most sees one spurious wakeup.
+    let mut task = Box::pin(task);
+    if task.as_mut().poll(cx).is_pending() {
+        ep.tracker.spawn(task);
+    }
 }
 
 /// Processes one request in its own task and queues the answer.

@@ -116,6 +116,7 @@ impl Server {
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             yield_after_dispatch: false,
+            inline_first_poll: true,
         });
         let admission = Admission::new(AdmissionLimits {
             max_total: config.max_connections,

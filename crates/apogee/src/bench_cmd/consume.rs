@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use client::{ConsumeFrom, ConsumeResult, PushConsumer};
 use tokio::sync::Notify;
 
+use super::cpu::{find_broker, CpuProbe};
 use super::grpc_load::{self, Protocol, ReceiveSpec};
 use super::meter::Meter;
 use super::{print_window, CommonArgs};
@@ -101,9 +102,9 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
         .build()
         .await
         .with_context(|| format!("cannot start a consumer of topic {}", args.common.topic))?;
-    let secs = drive(&args.common, &meter, &done).await;
+    let (secs, cpu) = drive(&args.common, &meter, &done).await;
     consumer.shutdown().await;
-    report(&args, &meter, secs)
+    report(&args, &meter, secs, &cpu)
 }
 
 async fn run_grpc(args: ConsumeArgs) -> Result<()> {
@@ -129,30 +130,34 @@ async fn run_grpc(args: ConsumeArgs) -> Result<()> {
         ));
     }
     tracker.close();
-    let secs = drive(&args.common, &meter, &done).await;
+    let (secs, cpu) = drive(&args.common, &meter, &done).await;
     stop.cancel();
     tracker.wait().await;
-    report(&args, &meter, secs)
+    report(&args, &meter, secs, &cpu)
 }
 
-fn report(args: &ConsumeArgs, meter: &Meter, secs: f64) -> Result<()> {
+fn report(args: &ConsumeArgs, meter: &Meter, secs: f64, cpu: &CpuProbe) -> Result<()> {
     let total = meter.total().figures(secs);
+    let spent = cpu.total(total.msgs);
     if args.common.json {
         let mut j = total.json("consume");
+        spent.add_to(&mut j);
         j["s2c_avg_us"] = total.aux_avg_us.into();
         j["s2c_max_us"] = total.aux_max_us.into();
         crate::admin_cmd::emit(&format!("{j}\n"))?;
     } else {
         crate::admin_cmd::emit(&format!(
-            "[Complete] Consume Total: {} | {}\n",
+            "[Complete] Consume Total: {} | {}{}\n",
             total.msgs,
-            total.consume_line()
+            total.consume_line(),
+            spent.line()
         ))?;
     }
     Ok(())
 }
 
-async fn drive(common: &CommonArgs, meter: &Meter, done: &Notify) -> f64 {
+async fn drive(common: &CommonArgs, meter: &Meter, done: &Notify) -> (f64, CpuProbe) {
+    let mut cpu = CpuProbe::new(find_broker(common.broker_pid));
     let started = Instant::now();
     let end = tokio::time::Instant::now() + Duration::from_secs(common.duration);
     let mut ticker = tokio::time::interval_at(
@@ -166,14 +171,15 @@ async fn drive(common: &CommonArgs, meter: &Meter, done: &Notify) -> f64 {
                 let w = meter.take_window().figures(last.elapsed().as_secs_f64());
                 last = Instant::now();
                 let t = meter.total();
-                print_window(common, started.elapsed(), &w.consume_line(), t.msgs, 0);
+                let line = format!("{}{}", w.consume_line(), cpu.window(w.msgs).line());
+                print_window(common, started.elapsed(), &line, t.msgs, 0);
             }
             // With --count the duration is the time limit.
             _ = tokio::time::sleep_until(end) => break,
             _ = done.notified(), if common.count.is_some() => break,
         }
     }
-    started.elapsed().as_secs_f64()
+    (started.elapsed().as_secs_f64(), cpu)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! seconds and as a final summary.
 
 mod consume;
+pub mod cpu;
 mod grpc_load;
 pub mod meter;
 mod produce;
@@ -74,6 +75,11 @@ pub struct CommonArgs {
     /// Print the final summary as one JSON line (progress stays on stderr).
     #[arg(long)]
     pub json: bool,
+    /// The broker (or standalone) process whose CPU per message is
+    /// reported (from /proc/PID/stat); without it, the one local
+    /// `apogee broker|standalone` process if there is exactly one.
+    #[arg(long = "broker-pid")]
+    pub broker_pid: Option<u32>,
 }
 
 impl CommonArgs {

@@ -1,7 +1,7 @@
 //! `apogee bench produce`: `--concurrency` sends in flight, spread over
 //! `--producers` producers (each with its own connections).
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use client::{ClientError, Message, Producer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cpu::{find_broker, CpuProbe};
 use super::grpc_load::{self, claim, Protocol};
 use super::meter::{Failure, Meter};
 use super::{print_window, CommonArgs};
@@ -59,6 +60,10 @@ pub struct ProduceArgs {
     /// The gRPC endpoint (`--protocol grpc`).
     #[arg(long = "endpoint", default_value = "127.0.0.1:8081")]
     pub endpoint: String,
+    /// Messages per second in all (0: as fast as the window allows). Sends
+    /// are spaced evenly; a sender that falls behind does not burst.
+    #[arg(long = "rate", default_value_t = 0)]
+    pub rate: u64,
 }
 
 fn classify(e: &ClientError) -> Failure {
@@ -69,6 +74,45 @@ fn classify(e: &ClientError) -> Failure {
     }
 }
 
+/// Spaces sends evenly at `--rate` messages a second: each request takes
+/// the next slot of the schedule and waits for its time.
+pub(crate) struct Pacer {
+    start: tokio::time::Instant,
+    per_sec: u64,
+    issued: AtomicU64,
+}
+
+impl Pacer {
+    pub(crate) fn new(per_sec: u64) -> Option<Pacer> {
+        (per_sec > 0).then(|| Pacer {
+            start: tokio::time::Instant::now(),
+            per_sec,
+            issued: AtomicU64::new(0),
+        })
+    }
+
+    /// When the request of `n` messages taking the next slot may go. A
+    /// slot whose time has passed by more than a second is moved up, so a
+    /// stall is not followed by a burst.
+    fn slot(&self, n: u64) -> tokio::time::Instant {
+        let k = self.issued.fetch_add(n, Ordering::Relaxed);
+        let due = self.start + Duration::from_nanos(k.saturating_mul(1_000_000_000) / self.per_sec);
+        let now = tokio::time::Instant::now();
+        if due + Duration::from_secs(1) < now {
+            // Behind: skip the missed slots (k + n is the next request's).
+            let at = now.duration_since(self.start).as_nanos() as u64;
+            let k_now = at.saturating_mul(self.per_sec) / 1_000_000_000;
+            let _ = self.issued.fetch_max(k_now, Ordering::Relaxed);
+            return now;
+        }
+        due
+    }
+
+    pub(crate) async fn wait(&self, n: u64) {
+        tokio::time::sleep_until(self.slot(n)).await;
+    }
+}
+
 async fn send_loop(
     producer: Producer,
     args: Arc<ProduceArgs>,
@@ -76,12 +120,19 @@ async fn send_loop(
     budget: Arc<AtomicI64>,
     meter: Arc<Meter>,
     stop: CancellationToken,
+    pacer: Option<Arc<Pacer>>,
 ) {
     let topic = &args.common.topic;
     while !stop.is_cancelled() {
         let n = claim(&budget, args.batch);
         if n == 0 {
             break;
+        }
+        if let Some(p) = &pacer {
+            tokio::select! {
+                _ = p.wait(u64::from(n)) => {}
+                _ = stop.cancelled() => break,
+            }
         }
         let started = Instant::now();
         let result = if n == 1 {
@@ -175,6 +226,7 @@ async fn run_load(args: ProduceArgs) -> Result<()> {
     let body = Bytes::from(vec![b'a'; args.size as usize]);
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let pacer = Pacer::new(args.rate).map(Arc::new);
     for i in 0..args.concurrency as usize {
         let producer = producers[i % producers.len()].clone();
         tracker.spawn(send_loop(
@@ -184,16 +236,17 @@ async fn run_load(args: ProduceArgs) -> Result<()> {
             budget.clone(),
             meter.clone(),
             stop.clone(),
+            pacer.clone(),
         ));
     }
     tracker.close();
-    let secs = drive(&args, &meter, &stop, &tracker).await;
+    let (secs, cpu) = drive(&args, &meter, &stop, &tracker).await;
     stop.cancel();
     tracker.wait().await;
     for p in &producers {
         p.shutdown().await;
     }
-    report(&args, &meter, secs)
+    report(&args, &meter, secs, &cpu)
 }
 
 async fn run_grpc(args: Arc<ProduceArgs>, meter: Arc<Meter>) -> Result<()> {
@@ -219,16 +272,18 @@ async fn run_grpc(args: Arc<ProduceArgs>, meter: Arc<Meter>) -> Result<()> {
         ));
     }
     tracker.close();
-    let secs = drive(&args, &meter, &stop, &tracker).await;
+    let (secs, cpu) = drive(&args, &meter, &stop, &tracker).await;
     stop.cancel();
     tracker.wait().await;
-    report(&args, &meter, secs)
+    report(&args, &meter, secs, &cpu)
 }
 
-fn report(args: &ProduceArgs, meter: &Meter, secs: f64) -> Result<()> {
+fn report(args: &ProduceArgs, meter: &Meter, secs: f64, cpu: &CpuProbe) -> Result<()> {
     let total = meter.total().figures(secs);
+    let spent = cpu.total(total.msgs);
     if args.common.json {
         let mut j = total.json("produce");
+        spent.add_to(&mut j);
         j["size"] = args.size.into();
         j["batch"] = args.batch.into();
         j["concurrency"] = args.concurrency.into();
@@ -236,9 +291,10 @@ fn report(args: &ProduceArgs, meter: &Meter, secs: f64) -> Result<()> {
         crate::admin_cmd::emit(&format!("{j}\n"))?;
     } else {
         crate::admin_cmd::emit(&format!(
-            "[Complete] Send Total: {} | {}\n",
+            "[Complete] Send Total: {} | {}{}\n",
             total.msgs,
-            total.produce_line()
+            total.produce_line(),
+            spent.line()
         ))?;
     }
     Ok(())
@@ -246,13 +302,13 @@ fn report(args: &ProduceArgs, meter: &Meter, secs: f64) -> Result<()> {
 
 /// Waits out the warm-up, prints a window every interval, stops the
 /// senders at the end of the duration (or when the count is sent), and
-/// returns the measured seconds.
+/// returns the measured seconds and the CPU probe of the measured part.
 async fn drive(
     args: &ProduceArgs,
     meter: &Meter,
     stop: &CancellationToken,
     tracker: &TaskTracker,
-) -> f64 {
+) -> (f64, CpuProbe) {
     let common = &args.common;
     if args.warmup > 0 && common.count.is_none() {
         tokio::select! {
@@ -261,6 +317,7 @@ async fn drive(
         }
         meter.reset();
     }
+    let mut cpu = CpuProbe::new(find_broker(common.broker_pid));
     let started = Instant::now();
     let end = tokio::time::Instant::now() + Duration::from_secs(common.duration);
     let mut ticker = tokio::time::interval_at(
@@ -274,7 +331,8 @@ async fn drive(
                 let w = meter.take_window().figures(last.elapsed().as_secs_f64());
                 last = Instant::now();
                 let t = meter.total();
-                print_window(common, started.elapsed(), &w.produce_line(), t.msgs,
+                let line = format!("{}{}", w.produce_line(), cpu.window(w.msgs).line());
+                print_window(common, started.elapsed(), &line, t.msgs,
                     t.send_failed + t.response_failed);
             }
             _ = tokio::time::sleep_until(end), if common.count.is_none() => {
@@ -284,7 +342,7 @@ async fn drive(
             _ = tracker.wait() => break,
         }
     }
-    started.elapsed().as_secs_f64()
+    (started.elapsed().as_secs_f64(), cpu)
 }
 
 #[cfg(test)]
@@ -303,6 +361,20 @@ mod tests {
         assert_eq!((c.p.concurrency, c.p.runtime_threads), (8, 0));
         let c = Cli::try_parse_from(["p"]).unwrap();
         assert_eq!((c.p.concurrency, c.p.runtime_threads), (64, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_slots_and_skips_a_stall() {
+        let p = Pacer::new(1000).unwrap();
+        let t0 = p.start;
+        assert_eq!(p.slot(1), t0);
+        assert_eq!(p.slot(10), t0 + Duration::from_millis(1));
+        assert_eq!(p.slot(1), t0 + Duration::from_millis(11));
+        // Two seconds late: the next slot is now, not a burst of old ones.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(p.slot(1), tokio::time::Instant::now());
+        assert!(p.slot(1) >= tokio::time::Instant::now());
+        assert!(Pacer::new(0).is_none());
     }
 
     #[test]

@@ -246,10 +246,6 @@ fn respond(
     offset: u64,
     r: GetResult,
 ) -> RemotingCommand {
-    if r.status == GetStatus::Found {
-        let (n, bytes) = (r.messages.len() as u64, r.total_bytes as u64);
-        state.rates.group_get(&h.topic, &h.consumer_group, n, bytes);
-    }
     let (code, next, remark) = match r.status {
         GetStatus::Found => (ResponseCode::SUCCESS, r.next_begin_offset, "FOUND"),
         GetStatus::NoMatchedMessage => (

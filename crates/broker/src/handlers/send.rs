@@ -63,14 +63,15 @@ pub async fn handle(
     }
     check_body_size(state, req.body.len())?;
     // Add a UNIQ_KEY when the client sent none (only then re-encode).
-    let mut props_text = header.properties.clone().unwrap_or_default();
+    // Borrowed from the header: copied only when it has to change.
+    let mut props_text = std::borrow::Cow::Borrowed(header.properties.as_deref().unwrap_or(""));
     let mut props = header_props;
     let uniq = match props.uniq_key() {
         Some(u) => u.to_owned(),
         None => {
             let u = state.next_uniq_id();
             props.insert(keys::UNIQ_KEY, &u);
-            props_text = props.encode();
+            props_text = std::borrow::Cow::Owned(props.encode());
             u
         }
     };
@@ -102,7 +103,6 @@ pub async fn handle(
     state
         .metrics
         .record_in(&header.topic, kind, u64::from(put.size));
-    state.rates.topic_put(&header.topic, 1, u64::from(put.size));
     let end = put.phys_offset + u64::from(put.size);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let response = SendMessageResponseHeader {
@@ -155,12 +155,11 @@ async fn send_batch(
         .put_batch(&records, wait)
         .await
         .map_err(BrokerError::from)?;
-    for r in &put.records {
-        let kind = crate::metrics::MessageType::Normal;
-        state
-            .metrics
-            .record_in(&header.topic, kind, u64::from(r.size));
-    }
+    state.metrics.record_put(
+        &header.topic,
+        crate::metrics::MessageType::Normal,
+        put.records.iter().map(|r| u64::from(r.size)),
+    );
     let first = put
         .records
         .first()
@@ -169,10 +168,6 @@ async fn send_batch(
         .records
         .last()
         .map_or(0, |a| a.phys_offset + u64::from(a.size));
-    let bytes = put.records.iter().map(|a| u64::from(a.size)).sum();
-    state
-        .rates
-        .topic_put(&header.topic, put.records.len() as u64, bytes);
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
     let ids: Vec<String> = put
         .records

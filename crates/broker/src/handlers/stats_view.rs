@@ -30,7 +30,23 @@ pub fn view_broker_stats_data(
             known.join(", ")
         )));
     }
-    match state.rates.stats_data(&h.stats_name, &h.stats_key) {
+    // A key counted since the sampler's last snapshot has no samples yet:
+    // its windows are empty, but it exists.
+    let data = state
+        .rates
+        .stats_data(&h.stats_name, &h.stats_key)
+        .or_else(|| {
+            let counted = if h.stats_name.starts_with("TOPIC_PUT") {
+                state.metrics.counted_put(&h.stats_key)
+            } else {
+                // `topic@group`: a topic name never holds '@'.
+                h.stats_key
+                    .split_once('@')
+                    .is_some_and(|(topic, group)| state.metrics.counted_get(topic, group))
+            };
+            counted.then(protocol::body::ops::BrokerStatsData::default)
+        });
+    match data {
         Some(data) => Ok(RemotingCommand::success().with_body(data.to_json_bytes()?)),
         None => Ok(RemotingCommand::error(
             ResponseCode::SYSTEM_ERROR,
