@@ -9,10 +9,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::core::Core;
-use crate::error::{ok, status};
+use crate::error::ok;
 use crate::pb::messaging_service_server::MessagingService;
-use crate::pb::{self, Code};
-use crate::{offsets, pop, route, send, telemetry, transaction};
+use crate::pb;
+use crate::{offsets, pop, recall, route, send, telemetry, transaction};
 
 /// The tonic service.
 #[derive(Clone)]
@@ -66,8 +66,9 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let peer = req.remote_addr();
         Ok(Response::new(
-            send::send(&self.core, req.into_inner()).await,
+            send::send(&self.core, peer, req.into_inner()).await,
         ))
     }
 
@@ -241,17 +242,17 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::RecallMessageRequest>,
     ) -> Result<Response<pb::RecallMessageResponse>, Status> {
-        let req = req.into_inner();
-        // Our brokers issue no recall handles, so no handle can be valid.
-        let message = if req.recall_handle.trim().is_empty() {
-            "recall_handle is blank".to_string()
-        } else {
-            format!("recall_handle `{}` was not issued by this server (timed messages cannot be recalled yet)", req.recall_handle)
+        let resp = match recall::recall(&self.core, req.into_inner()).await {
+            Ok(message_id) => pb::RecallMessageResponse {
+                status: Some(ok()),
+                message_id,
+            },
+            Err(e) => pb::RecallMessageResponse {
+                status: Some(e.status()),
+                message_id: String::new(),
+            },
         };
-        Ok(Response::new(pb::RecallMessageResponse {
-            status: Some(status(Code::InvalidReceiptHandle, message)),
-            message_id: String::new(),
-        }))
+        Ok(Response::new(resp))
     }
 }
 
