@@ -10,8 +10,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::core::Core;
 use crate::error::ok;
-use crate::pb::messaging_service_server::MessagingService;
 use crate::pb;
+use crate::pb::messaging_service_server::MessagingService;
 use crate::{offsets, pop, recall, route, send, telemetry, transaction};
 
 /// The tonic service.

@@ -47,10 +47,12 @@ pub async fn recall(state: &Arc<BrokerState>, topic: &str, handle: &str) -> Brok
     }
     validate_topic(topic)?;
     if handle.trim().is_empty() {
-        return Err(BrokerError::InvalidParameter("recallHandle is blank".into()));
+        return Err(BrokerError::InvalidParameter(
+            "recallHandle is blank".into(),
+        ));
     }
-    let h = RecallHandle::decode(handle)
-        .map_err(|e| BrokerError::InvalidParameter(e.to_string()))?;
+    let h =
+        RecallHandle::decode(handle).map_err(|e| BrokerError::InvalidParameter(e.to_string()))?;
     if h.topic != topic {
         return Err(BrokerError::InvalidParameter(format!(
             "recallHandle names topic `{}`, not `{topic}`",

@@ -75,7 +75,11 @@ pub fn recall_handle(state: &BrokerState, topic: &str, rec: &MessageRecord) -> O
     if rec.topic != topics::TIMER_TOPIC {
         return None;
     }
-    let deliver_ms = rec.properties.get(keys::TIMER_OUT_MS)?.parse::<i64>().ok()?;
+    let deliver_ms = rec
+        .properties
+        .get(keys::TIMER_OUT_MS)?
+        .parse::<i64>()
+        .ok()?;
     let message_id = rec.properties.uniq_key()?.to_owned();
     Some(
         RecallHandle {

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::records;
 use crate::rules::timer;
-use crate::tables::timer::Pending;
 use crate::services::delivery::{self, MAX_SLEEP, RETRY_PAUSE};
 use crate::state::BrokerState;
+use crate::tables::timer::Pending;
 
 /// Starts the timer task, and the task saving its checkpoint.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {

@@ -58,11 +58,7 @@ impl Inner {
     /// Cancels the waiting message whose recall key is `key`; false when
     /// none waits under it.
     pub(crate) fn cancel(&mut self, key: &str) -> bool {
-        let Some(offset) = self
-            .keys
-            .iter()
-            .find_map(|(o, k)| (k == key).then_some(*o))
-        else {
+        let Some(offset) = self.keys.iter().find_map(|(o, k)| (k == key).then_some(*o)) else {
             return false;
         };
         self.keys.remove(&offset);

@@ -107,10 +107,7 @@ mod tests {
         );
         assert_eq!(RecallHandle::decode(&text).unwrap(), h);
         // Unpadded text (some clients strip the padding) reads the same.
-        assert_eq!(
-            RecallHandle::decode(text.trim_end_matches('=')).unwrap(),
-            h
-        );
+        assert_eq!(RecallHandle::decode(text.trim_end_matches('=')).unwrap(), h);
     }
 
     #[test]
