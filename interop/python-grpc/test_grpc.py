@@ -68,10 +68,16 @@ def start(name, args, wait_port):
 
 
 def admin(namesrv, *args):
-    out = subprocess.run([BIN, "admin", *args, "-n", namesrv], capture_output=True, text=True, timeout=30)
-    if out.returncode != 0:
-        raise RuntimeError(f"admin {args} failed: {out.stdout} {out.stderr}")
-    return out.stdout
+    # A broker that is listening may not have registered yet (a loaded
+    # machine): its cluster is then unknown to the NameServer for a moment.
+    deadline = time.time() + 30
+    while True:
+        out = subprocess.run([BIN, "admin", *args, "-n", namesrv], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0:
+            return out.stdout
+        if "unknown to the NameServer" not in out.stderr or time.time() > deadline:
+            raise RuntimeError(f"admin {args} failed: {out.stdout} {out.stderr}")
+        time.sleep(0.2)
 
 
 class Cluster:

@@ -10,7 +10,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BrokerResult;
 use crate::handlers::{
-    admin, clients, delay, lock, offsets, pull, query, reset, retry, send, stats, transaction,
+    admin, clients, delay, lock, offsets, pull, query, recall, reset, retry, send, stats,
+    transaction,
 };
 use crate::handlers::{
     broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,
@@ -174,6 +175,7 @@ async fn dispatch(
         C::INVOKE_BROKER_TO_RESET_OFFSET => reset::invoke_broker_to_reset_offset(state, req),
         C::CONSUMER_SEND_MSG_BACK => retry::send_msg_back(state, req).await,
         C::END_TRANSACTION => transaction::end_transaction(state, req).await,
+        C::RECALL_MESSAGE => recall::recall_message(state, req).await,
         C::LOCK_BATCH_MQ => lock::lock_batch(state, conn, req),
         C::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
         C::GET_ALL_DELAY_OFFSET => delay::get_all_delay_offset(state),

@@ -438,3 +438,49 @@ async fn a_slave_ahead_of_a_new_master_truncates_and_follows_it() {
     slave.shutdown().await;
     new.shutdown().await;
 }
+
+/// POP state stays on the master (its journal is not replicated); what
+/// slaves get is the group's settled position through the consumer-offset
+/// copy, and a slave refuses pops with a code naming the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop_progress_reaches_the_slave_as_offsets_and_a_slave_refuses_pops() {
+    use broker::pop::{FilterKind, InitMode, PopError, PopRequest};
+    let p = start_pair(BrokerRole::SyncMaster, true).await;
+    let m = p.master.advertised_addr().to_owned();
+    for i in 0..6 {
+        let r = send(&p.client, &m, "HaPopT", format!("pop-{i}").as_bytes()).await;
+        assert_eq!(r.code, 0, "send {i}: {:?}", r.remark);
+    }
+    let req = PopRequest {
+        group: "HaPopG".into(),
+        topic: "HaPopT".into(),
+        queue_id: Some(0),
+        max_messages: 4,
+        invisible_time: Duration::from_secs(60),
+        expression: "*".into(),
+        filter_kind: FilterKind::Tag,
+        order: false,
+        poll_time: Duration::ZERO,
+        init_mode: InitMode::Min,
+    };
+    let ms = p.master.state().clone();
+    let popped = broker::pop::pop(&ms, &req).await.unwrap();
+    assert_eq!(popped.messages.len(), 4);
+    // Ack the first three: the settled position is offset 3 (the fourth
+    // is still in flight).
+    for pm in &popped.messages[..3] {
+        broker::pop::ack(&ms, "HaPopG", "HaPopT", &pm.handle).unwrap();
+    }
+    assert_eq!(ms.offsets.committed("HaPopG", "HaPopT", 0), Some(3));
+    let ss = p.slave.state().clone();
+    broker::ha::metadata::sync_once(&ss, &m).await;
+    assert_eq!(ss.offsets.committed("HaPopG", "HaPopT", 0), Some(3));
+    let refused = broker::pop::pop(&ss, &req).await.unwrap_err();
+    assert!(matches!(refused, PopError::NoPermission(_)), "{refused:?}");
+    assert_eq!(refused.code(), ResponseCode::NO_PERMISSION);
+    assert!(refused.to_string().contains("slave"), "{refused}");
+    p.client.shutdown().await;
+    p.slave.shutdown().await;
+    p.master.shutdown().await;
+    p.namesrv.shutdown().await;
+}

@@ -24,6 +24,7 @@ pub mod core;
 pub mod error;
 pub mod offsets;
 pub mod pop;
+pub mod recall;
 pub mod renew;
 pub mod route;
 pub mod send;

@@ -263,20 +263,43 @@ pub async fn ack(core: &Core, req: pb::AckMessageRequest) -> pb::AckMessageRespo
             entries: Vec::new(),
         };
     }
-    let mut entries = Vec::with_capacity(req.entries.len());
-    for e in req.entries {
+    for e in &req.entries {
         core.renewals.settle(&e.receipt_handle);
-        let (g, t, h) = (group.clone(), topic.clone(), e.receipt_handle.clone());
-        let status = match blocking(&core.local, move |s| bpop::ack(s, &g, &t, &h)).await {
-            Ok(()) => error::ok(),
-            Err(err) => err.status(),
-        };
-        entries.push(pb::AckMessageResultEntry {
+    }
+    // One trip off the async workers for the whole request (each ack
+    // writes a journal line), not one per entry.
+    let acked = blocking(&core.local, move |s| {
+        let outcomes = req
+            .entries
+            .into_iter()
+            .map(|e| {
+                let outcome = bpop::ack(s, &group, &topic, &e.receipt_handle);
+                (e, outcome)
+            })
+            .collect::<Vec<_>>();
+        Ok(outcomes)
+    })
+    .await;
+    let outcomes = match acked {
+        Ok(o) => o,
+        Err(e) => {
+            return pb::AckMessageResponse {
+                status: Some(e.status()),
+                entries: Vec::new(),
+            }
+        }
+    };
+    let entries: Vec<pb::AckMessageResultEntry> = outcomes
+        .into_iter()
+        .map(|(e, outcome)| pb::AckMessageResultEntry {
+            status: Some(match outcome {
+                Ok(()) => error::ok(),
+                Err(err) => GrpcError::from(err).status(),
+            }),
             message_id: e.message_id,
             receipt_handle: e.receipt_handle,
-            status: Some(status),
-        });
-    }
+        })
+        .collect();
     let first = entries[0].status.clone();
     let same = entries
         .iter()

@@ -2,6 +2,7 @@
 //! as SEND_MESSAGE_V2 to the broker owning the queue we pick (FIFO: by a
 //! hash of the message group; otherwise round-robin).
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 use client::instance::TopicRoute;
@@ -20,8 +21,13 @@ use crate::upstream::broker_error;
 
 /// SendMessage: one result entry per message, in order, and the top
 /// status (the common code, or MULTIPLE_RESULTS).
-pub async fn send(core: &Core, req: pb::SendMessageRequest) -> pb::SendMessageResponse {
-    let entries = match send_all(core, req).await {
+/// `peer` is the producer's address (the messages' born host).
+pub async fn send(
+    core: &Core,
+    peer: Option<SocketAddr>,
+    req: pb::SendMessageRequest,
+) -> pb::SendMessageResponse {
+    let entries = match send_all(core, peer, req).await {
         Ok(entries) => entries,
         Err(e) => {
             return pb::SendMessageResponse {
@@ -46,6 +52,7 @@ pub async fn send(core: &Core, req: pb::SendMessageRequest) -> pb::SendMessageRe
 
 async fn send_all(
     core: &Core,
+    peer: Option<SocketAddr>,
     req: pb::SendMessageRequest,
 ) -> GrpcResult<Vec<pb::SendResultEntry>> {
     let Some(first) = req.messages.first() else {
@@ -93,7 +100,7 @@ async fn send_all(
                     o.message_type.as_str_name()
                 ),
             )),
-            Ok(o) => send_one(core, &route, o).await,
+            Ok(o) => send_one(core, peer, &route, o).await,
             Err(e) => Err(e),
         };
         entries.push(result.unwrap_or_else(|e| pb::SendResultEntry {
@@ -123,9 +130,13 @@ fn pick(core: &Core, route: &TopicRoute, o: &Outgoing) -> GrpcResult<MessageQueu
     Ok(queues[index % queues.len()].clone())
 }
 
-async fn send_one(core: &Core, route: &TopicRoute, o: Outgoing) -> GrpcResult<pb::SendResultEntry> {
+async fn send_one(
+    core: &Core,
+    peer: Option<SocketAddr>,
+    route: &TopicRoute,
+    o: Outgoing,
+) -> GrpcResult<pb::SendResultEntry> {
     let mq = pick(core, route, &o)?;
-    let addr = core.upstream.master(&mq.broker_name, &o.topic).await?;
     let header = SendMessageRequestHeader {
         producer_group: o.topic.clone(),
         topic: o.topic.clone(),
@@ -143,8 +154,23 @@ async fn send_one(core: &Core, route: &TopicRoute, o: Outgoing) -> GrpcResult<pb
         broker_name: Some(mq.broker_name.clone()),
     };
     let mut cmd = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2).with_body(o.body.clone());
-    header.write_v2(&mut cmd.ext_fields);
-    let resp = core.upstream.call(&addr, cmd, None).await?;
+    let local = &core.local;
+    let (addr, resp) = if mq.broker_name == local.config.broker_name && !local.is_slave() {
+        // This endpoint's own broker: straight into its send path, no
+        // remoting hop (the broker applies every rule it applies to a
+        // remoting send).
+        let born = peer.unwrap_or(local.store_host);
+        let resp = match broker::handlers::send::store(local, born, &header, &cmd).await {
+            Ok(r) => r,
+            Err(e) => e.to_response(),
+        };
+        (core.advertised.clone(), resp)
+    } else {
+        let addr = core.upstream.master(&mq.broker_name, &o.topic).await?;
+        header.write_v2(&mut cmd.ext_fields);
+        let resp = core.upstream.call(&addr, cmd, None).await?;
+        (addr, resp)
+    };
     if resp.code != ResponseCode::SUCCESS.code() {
         if resp.code == ResponseCode::TOPIC_NOT_EXIST.code() {
             core.upstream.forget(&o.topic);

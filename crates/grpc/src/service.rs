@@ -12,10 +12,10 @@ use acl::Perm;
 
 use crate::auth::{self, Caller, Needs};
 use crate::core::Core;
-use crate::error::{ok, status};
+use crate::error::ok;
+use crate::pb;
 use crate::pb::messaging_service_server::MessagingService;
-use crate::pb::{self, Code};
-use crate::{offsets, pop, route, send, telemetry, transaction};
+use crate::{offsets, pop, recall, route, send, telemetry, transaction};
 
 /// The tonic service.
 #[derive(Clone)]
@@ -84,6 +84,7 @@ impl MessagingService for Service {
         req: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
         let caller = Caller::of(&req);
+        let peer = req.remote_addr();
         let req = req.into_inner();
         let needs = req.messages.iter().fold(Needs::default(), |n, m| {
             n.topic(m.topic.as_ref(), Perm::PUB)
@@ -94,7 +95,7 @@ impl MessagingService for Service {
                 entries: Vec::new(),
             }));
         }
-        Ok(Response::new(send::send(&self.core, req).await))
+        Ok(Response::new(send::send(&self.core, peer, req).await))
     }
 
     async fn query_assignment(
@@ -384,16 +385,17 @@ impl MessagingService for Service {
                 message_id: String::new(),
             }));
         }
-        // Our brokers issue no recall handles, so no handle can be valid.
-        let message = if req.recall_handle.trim().is_empty() {
-            "recall_handle is blank".to_string()
-        } else {
-            format!("recall_handle `{}` was not issued by this server (timed messages cannot be recalled yet)", req.recall_handle)
+        let resp = match recall::recall(&self.core, req).await {
+            Ok(message_id) => pb::RecallMessageResponse {
+                status: Some(ok()),
+                message_id,
+            },
+            Err(e) => pb::RecallMessageResponse {
+                status: Some(e.status()),
+                message_id: String::new(),
+            },
         };
-        Ok(Response::new(pb::RecallMessageResponse {
-            status: Some(status(Code::InvalidReceiptHandle, message)),
-            message_id: String::new(),
-        }))
+        Ok(Response::new(resp))
     }
 }
 

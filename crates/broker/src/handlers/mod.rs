@@ -12,6 +12,7 @@ pub mod offsets;
 pub mod producers;
 pub mod pull;
 pub mod query;
+pub mod recall;
 pub mod relay;
 pub mod reset;
 pub mod retry;

@@ -1,6 +1,7 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320): a
 //! batch is decided by the header's batch flag, not by the code.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -23,8 +24,24 @@ pub async fn handle(
     req: &RemotingCommand,
 ) -> BrokerResult<RemotingCommand> {
     let header = SendMessageRequestHeader::from_command(req)?;
-    let queue_id = check_and_pick_queue(state, &header)?;
-    let born_host = conn.peer_addr();
+    store(state, conn.peer_addr(), &header, req).await
+}
+
+/// Stores what a send request carries, as [`handle`] does, for a producer
+/// at `born_host`: the in-process entry for endpoints living beside the
+/// broker (the gRPC endpoint), which skip the remoting hop. `req` gives the
+/// body and the serialization version; its ext fields are not read.
+///
+/// # Errors
+/// As [`handle`]: bad topic or queue, no permission, a slave, an illegal
+/// message, store failures.
+pub async fn store(
+    state: &Arc<BrokerState>,
+    born_host: SocketAddr,
+    header: &SendMessageRequestHeader,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let queue_id = check_and_pick_queue(state, header)?;
     let header_props = Properties::decode(header.properties.as_deref().unwrap_or(""));
     let wait = header_props
         .get(keys::WAIT)
@@ -59,7 +76,7 @@ pub async fn handle(
     };
 
     if header.is_batch() {
-        return send_batch(state, req, &header, queue_id, wait, make).await;
+        return send_batch(state, req, header, queue_id, wait, make).await;
     }
     check_body_size(state, req.body.len())?;
     // Add a UNIQ_KEY when the client sent none (only then re-encode).
@@ -79,7 +96,7 @@ pub async fn handle(
     // Half, delayed, timed and dead-lettered messages are stored elsewhere.
     let diverted = crate::rules::for_send(
         state,
-        &header,
+        header,
         req.version,
         queue_id,
         sysflag,
@@ -87,6 +104,9 @@ pub async fn handle(
         &req.body,
         &props,
     )?;
+    let recall_handle = diverted
+        .as_ref()
+        .and_then(|rec| crate::rules::timer::recall_handle(state, &header.topic, rec));
     match diverted {
         Some(rec) => {
             rec.encode_for_append(&mut buf)
@@ -110,6 +130,7 @@ pub async fn handle(
         queue_id,
         queue_offset: put.queue_offset as i64,
         transaction_id: Some(uniq),
+        recall_handle,
         msg_region: Some(state.config.region_id.clone()),
         trace_on: Some(state.config.trace_on),
         ..SendMessageResponseHeader::default()

@@ -2,7 +2,9 @@
 //! TIMER_DELAY_SEC / TIMER_DELAY_MS, ali-ons' `__STARTDELIVERTIME`) waits
 //! in `rmq_sys_wheel_timer` queue 0.
 
-use protocol::message::{keys, topics, MessageRecord};
+use bytes::Bytes;
+use protocol::message::recall::{self, RecallHandle};
+use protocol::message::{keys, topics, MessageRecord, Properties};
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::records::park;
@@ -69,10 +71,78 @@ pub fn divert(state: &BrokerState, rec: &mut MessageRecord) -> BrokerResult<bool
     Ok(true)
 }
 
+/// The recall handle a send answers for `rec` once [`divert`] parked it
+/// in the timer topic (None for anything else): the original topic, this
+/// broker, the delivery time and the message's UNIQ_KEY.
+pub fn recall_handle(state: &BrokerState, topic: &str, rec: &MessageRecord) -> Option<String> {
+    if rec.topic != topics::TIMER_TOPIC {
+        return None;
+    }
+    let deliver_ms = rec
+        .properties
+        .get(keys::TIMER_OUT_MS)?
+        .parse::<i64>()
+        .ok()?;
+    let message_id = rec.properties.uniq_key()?.to_owned();
+    Some(
+        RecallHandle {
+            topic: topic.to_owned(),
+            broker_name: state.config.broker_name.clone(),
+            deliver_ms,
+            message_id,
+        }
+        .encode(),
+    )
+}
+
+/// The record that cancels the timed message `handle` names: a timer-topic
+/// entry due at the same time carrying TIMER_DEL_UNIQKEY (Java's delete
+/// marker). Stored in the commit log, it survives restarts and reaches
+/// slaves like the message it cancels.
+pub fn recall_marker(state: &BrokerState, handle: &RecallHandle) -> MessageRecord {
+    let now = now_ms();
+    let mut properties = Properties::new();
+    properties.insert(
+        keys::TIMER_DEL_UNIQKEY,
+        recall::delete_key(&handle.topic, &handle.message_id),
+    );
+    properties.insert(keys::TIMER_OUT_MS, handle.deliver_ms.to_string());
+    properties.insert(keys::UNIQ_KEY, state.next_uniq_id());
+    properties.insert(keys::REAL_TOPIC, handle.topic.clone());
+    properties.insert(keys::REAL_QID, "0");
+    MessageRecord {
+        topic: topics::TIMER_TOPIC.to_owned(),
+        queue_id: 0,
+        flag: 0,
+        queue_offset: 0,
+        physical_offset: 0,
+        sysflag: 0,
+        born_timestamp: now,
+        born_host: state.store_host,
+        store_timestamp: now,
+        store_host: state.store_host,
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body_crc: 0,
+        body: Bytes::from_static(b"0"),
+        properties,
+    }
+}
+
+/// The key a timer entry cancels when it is a recall marker.
+pub fn cancels(rec: &MessageRecord) -> Option<&str> {
+    rec.properties.get(keys::TIMER_DEL_UNIQKEY)
+}
+
+/// The key a recall marker for the timed message `rec` would carry.
+pub fn delete_key_of(rec: &MessageRecord) -> Option<String> {
+    let topic = rec.properties.get(keys::REAL_TOPIC)?;
+    Some(recall::delete_key(topic, rec.properties.uniq_key()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::message::Properties;
 
     fn record(props: &[(&str, &str)]) -> MessageRecord {
         let mut properties = Properties::new();

@@ -15,8 +15,10 @@ use protocol::message::{keys, topics};
 use tokio_util::sync::CancellationToken;
 
 use crate::records;
+use crate::rules::timer;
 use crate::services::delivery::{self, MAX_SLEEP, RETRY_PAUSE};
 use crate::state::BrokerState;
+use crate::tables::timer::Pending;
 
 /// Starts the timer task, and the task saving its checkpoint.
 pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
@@ -36,6 +38,14 @@ pub fn spawn(state: &Arc<BrokerState>, cancel: &CancellationToken) {
         .spawn(delivery::persist_loop(state.clone(), cancel.clone(), |s| {
             &s.timer
         }));
+}
+
+/// A timer-queue entry as loaded.
+enum Loaded {
+    /// A timed message and its recall key.
+    Timed(Pending, Option<String>),
+    /// A recall marker, naming the recall key it cancels.
+    Recall(String),
 }
 
 /// Loads new entries of the timer queue into the heap.
@@ -59,7 +69,14 @@ fn scan(state: &BrokerState) {
                         .get(keys::TIMER_OUT_MS)
                         .and_then(|v| v.parse::<i64>().ok())
                         .unwrap_or(0);
-                    loaded.push(Reverse((at, offset, entry.phys_offset)));
+                    let entry = match timer::cancels(&rec) {
+                        Some(key) => Loaded::Recall(key.to_owned()),
+                        None => Loaded::Timed(
+                            Reverse((at, offset, entry.phys_offset)),
+                            timer::delete_key_of(&rec),
+                        ),
+                    };
+                    loaded.push((offset, entry));
                 }
                 Err(e) => tracing::warn!(offset, error = %e, "timer entry skipped"),
             }
@@ -67,13 +84,27 @@ fn scan(state: &BrokerState) {
         offset += 1;
     }
     let mut inner = state.timer.inner.lock();
-    for p in loaded {
-        let q = p.0 .1;
+    // In queue order: a recall marker always follows the message it cancels.
+    for (q, entry) in loaded {
         if inner.delivered.contains(&q) {
             continue;
         }
-        inner.waiting.insert(q);
-        inner.heap.push(p);
+        match entry {
+            Loaded::Timed(p, key) => {
+                inner.waiting.insert(q);
+                inner.heap.push(p);
+                if let Some(key) = key {
+                    inner.keys.insert(q, key);
+                }
+            }
+            Loaded::Recall(key) => {
+                if inner.cancel(&key) {
+                    tracing::info!(%key, "timed message recalled");
+                }
+                inner.delivered.insert(q);
+                inner.dirty = true;
+            }
+        }
     }
     if offset != inner.scanned {
         inner.scanned = offset;
@@ -99,6 +130,10 @@ async fn deliver_due(state: &Arc<BrokerState>) -> Duration {
             }
         };
         let Reverse((_, queue_offset, phys)) = next;
+        if !state.timer.inner.lock().waiting.contains(&queue_offset) {
+            // Recalled while it waited.
+            continue;
+        }
         match delivery::deliver(state, phys, "timer", &[]).await {
             Err(_) => {
                 state.timer.inner.lock().heap.push(next);
@@ -109,6 +144,7 @@ async fn deliver_due(state: &Arc<BrokerState>) -> Duration {
         }
         let mut inner = state.timer.inner.lock();
         inner.waiting.remove(&queue_offset);
+        inner.keys.remove(&queue_offset);
         inner.delivered.insert(queue_offset);
         inner.dirty = true;
     }

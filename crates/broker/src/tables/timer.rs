@@ -5,7 +5,7 @@
 //! `services/timer.rs`; the send-path rule in `rules/timer.rs`.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -42,14 +42,30 @@ pub(crate) struct Inner {
     pub(crate) waiting: BTreeSet<u64>,
     /// Next queue offset to load.
     pub(crate) scanned: u64,
-    /// Delivered queue offsets at or above the checkpoint.
+    /// Delivered queue offsets at or above the checkpoint (recalled ones
+    /// and recall markers included: neither is ever delivered).
     pub(crate) delivered: BTreeSet<u64>,
+    /// The recall key (`topic+uniqKey`) of each waiting message.
+    pub(crate) keys: HashMap<u64, String>,
     pub(crate) dirty: bool,
 }
 
 impl Inner {
     pub(crate) fn checkpoint(&self) -> u64 {
         self.waiting.first().copied().unwrap_or(self.scanned)
+    }
+
+    /// Cancels the waiting message whose recall key is `key`; false when
+    /// none waits under it.
+    pub(crate) fn cancel(&mut self, key: &str) -> bool {
+        let Some(offset) = self.keys.iter().find_map(|(o, k)| (k == key).then_some(*o)) else {
+            return false;
+        };
+        self.keys.remove(&offset);
+        self.waiting.remove(&offset);
+        self.delivered.insert(offset);
+        self.dirty = true;
+        true
     }
 }
 
@@ -99,6 +115,16 @@ impl TimerService {
     /// The lowest queue offset of `rmq_sys_wheel_timer` not yet delivered.
     pub fn checkpoint(&self) -> u64 {
         self.inner.lock().checkpoint()
+    }
+
+    /// Whether a message with recall key `key` waits; None while the
+    /// timer has not read its queue up to `max_offset` (it may be there).
+    pub fn waits(&self, key: &str, max_offset: u64) -> Option<bool> {
+        let inner = self.inner.lock();
+        if inner.keys.values().any(|k| k == key) {
+            return Some(true);
+        }
+        (inner.scanned >= max_offset).then_some(false)
     }
 
     /// Timed messages waiting in memory.
@@ -159,5 +185,19 @@ mod tests {
         assert_eq!(inner.checkpoint(), 7);
         inner.waiting.remove(&7);
         assert_eq!(inner.checkpoint(), 9);
+    }
+
+    #[test]
+    fn cancel_moves_a_waiting_message_to_delivered() {
+        let mut inner = Inner::default();
+        inner.waiting.extend([3, 4]);
+        inner.keys.insert(3, "T+A".into());
+        inner.keys.insert(4, "T+B".into());
+        assert!(inner.cancel("T+B"));
+        assert!(!inner.cancel("T+B"));
+        assert!(!inner.cancel("T+C"));
+        assert!(inner.delivered.contains(&4));
+        assert_eq!(inner.waiting.iter().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(inner.keys.len(), 1);
     }
 }

@@ -164,6 +164,24 @@ crate::command_header! {
     }
 }
 
+crate::command_header! {
+    /// RECALL_MESSAGE (370) request: cancel a timed message before it is
+    /// delivered, by the handle its send answered.
+    pub struct RecallMessageRequestHeader {
+        pub producer_group: Option<String> = "producerGroup",
+        pub topic: String = "topic",
+        pub recall_handle: String = "recallHandle",
+        pub broker_name: Option<String> = "brokerName",
+    }
+}
+
+crate::command_header! {
+    /// RECALL_MESSAGE response: the recalled message's id.
+    pub struct RecallMessageResponseHeader {
+        pub msg_id: String = "msgId",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod hash;
 pub mod keys;
 pub mod msgid;
 pub mod properties;
+pub mod recall;
 pub mod record;
 pub mod record_encode;
 pub mod sysflag;
