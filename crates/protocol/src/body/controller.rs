@@ -141,12 +141,18 @@ mod tests {
         let body = br#"{"brokerMemberGroup":{"cluster":"c","brokerName":"b","brokerAddrs":{1:"h:1"}},"syncStateSet":[1]}"#;
         let decoded = ElectMasterResponseBody::decode(body);
         let group = decoded.ok().and_then(|d| d.broker_member_group);
-        assert_eq!(group.and_then(|g| g.broker_addrs.get(&1).cloned()), Some("h:1".to_string()));
+        assert_eq!(
+            group.and_then(|g| g.broker_addrs.get(&1).cloned()),
+            Some("h:1".to_string())
+        );
     }
 
     #[test]
     fn broker_names_must_be_an_array() {
-        assert_eq!(decode_broker_names(br#"["a","b"]"#).ok(), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            decode_broker_names(br#"["a","b"]"#).ok(),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert!(decode_broker_names(b"{}").is_err());
     }
 }
