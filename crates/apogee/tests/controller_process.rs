@@ -3,6 +3,8 @@
 //! of its leader with two of three, and keeps its state across a kill -9
 //! of every controller (Raft log and snapshots on disk).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

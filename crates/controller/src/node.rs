@@ -59,9 +59,9 @@ pub struct Node {
     pub decide: tokio::sync::Mutex<()>,
 }
 
-fn leader_error<E: std::error::Error>(node: &Node, e: &RaftError<u64, E>) -> ControllerError
+fn leader_error<E>(node: &Node, e: &RaftError<u64, E>) -> ControllerError
 where
-    E: openraft::TryAsRef<openraft::error::ForwardToLeader<u64, BasicNode>>,
+    E: std::error::Error + openraft::TryAsRef<openraft::error::ForwardToLeader<u64, BasicNode>>,
 {
     match e.forward_to_leader() {
         Some(fwd) => ControllerError::NotLeader {

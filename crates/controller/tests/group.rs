@@ -3,6 +3,8 @@
 //! pointing at the leader, failover of a dead master, loss of the Raft
 //! leader, quorum loss and a restart from disk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -138,6 +138,10 @@ impl Inner {
     }
 }
 
+fn log_error(e: std::io::Error) -> StorageError<u64> {
+    StorageIOError::write_logs(&e).into()
+}
+
 fn sync_dir(path: &Path) -> Result<(), std::io::Error> {
     match path.parent() {
         Some(dir) => File::open(dir)?.sync_all(),
@@ -183,11 +187,9 @@ impl LogStore {
         })
     }
 
-    fn write(&self, record: Record) -> Result<(), StorageError<u64>> {
+    fn write(&self, record: Record) -> Result<(), std::io::Error> {
         let mut inner = self.inner.lock();
-        inner
-            .write(&record)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        inner.write(&record)?;
         inner.replay(record);
         Ok(())
     }
@@ -225,7 +227,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
-        self.write(Record::Vote(*vote))
+        self.write(Record::Vote(*vote)).map_err(log_error)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
@@ -236,7 +238,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<u64>>,
     ) -> Result<(), StorageError<u64>> {
-        self.write(Record::Committed(committed))
+        self.write(Record::Committed(committed)).map_err(log_error)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
@@ -256,17 +258,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let result = self.write(Record::Append(entries));
         callback.log_io_completed(match &result {
             Ok(()) => Ok(()),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
         });
-        result
+        result.map_err(log_error)
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         self.write(Record::Truncate(log_id.index))
+            .map_err(log_error)
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        self.write(Record::Purge(log_id))?;
+        self.write(Record::Purge(log_id)).map_err(log_error)?;
         self.inner
             .lock()
             .compact()

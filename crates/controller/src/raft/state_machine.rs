@@ -95,11 +95,9 @@ impl StateMachine {
         }
     }
 
-    fn save(&self, file: SnapshotFile) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
-        let bytes =
-            serde_json::to_vec(&file).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        write_atomically(&self.path, &bytes)
-            .map_err(|e| StorageIOError::write_snapshot(Some(file.meta.signature()), &e))?;
+    fn save(&self, file: SnapshotFile) -> Result<Snapshot<TypeConfig>, std::io::Error> {
+        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+        write_atomically(&self.path, &bytes)?;
         let snapshot = Self::snapshot_of(&file);
         *self.current.write() = Some(file);
         Ok(snapshot)
@@ -118,14 +116,14 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, protocol::clock::now_ms()),
             None => format!("none-{}", protocol::clock::now_ms()),
         };
-        self.save(SnapshotFile {
-            meta: SnapshotMeta {
-                last_log_id: last_applied,
-                last_membership: membership,
-                snapshot_id,
-            },
-            data,
-        })
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let signature = meta.signature();
+        self.save(SnapshotFile { meta, data })
+            .map_err(|e| StorageIOError::write_snapshot(Some(signature), &e).into())
     }
 }
 
@@ -191,7 +189,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.save(SnapshotFile {
             meta: meta.clone(),
             data,
-        })?;
+        })
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let mut state = self.state.write();
         *state = applied;
         state.last_applied = meta.last_log_id;
