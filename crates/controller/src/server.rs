@@ -96,7 +96,8 @@ impl BoundController {
             election_timeout_min: timeout,
             election_timeout_max: timeout * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_log_count),
-            max_in_snapshot_log_to_keep: 100,
+            // Keep a tenth of a snapshot interval of log for lagging followers.
+            max_in_snapshot_log_to_keep: config.snapshot_log_count / 10,
             ..openraft::Config::default()
         }
         .validate()

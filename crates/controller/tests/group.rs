@@ -21,7 +21,12 @@ use remoting::{ClientConfig, RemotingClient};
 
 const T: Duration = Duration::from_secs(8);
 
-fn config(peers: &[Peer], me: usize, dir: PathBuf) -> ControllerConfig {
+fn config_with(
+    peers: &[Peer],
+    me: usize,
+    dir: PathBuf,
+    snapshot_log_count: u64,
+) -> ControllerConfig {
     let mut c = ControllerConfig {
         group: "group1".into(),
         peers: peers.to_vec(),
@@ -33,10 +38,12 @@ fn config(peers: &[Peer], me: usize, dir: PathBuf) -> ControllerConfig {
     c.scan_not_active_broker_interval = Duration::from_millis(200);
     c.scan_inactive_master_interval = Duration::from_millis(200);
     c.scan_wait = Duration::from_millis(500);
+    c.snapshot_log_count = snapshot_log_count;
     c
 }
 
 struct Group {
+    snapshot_log_count: u64,
     peers: Vec<Peer>,
     dirs: Vec<tempfile::TempDir>,
     nodes: Vec<Option<Controller>>,
@@ -44,6 +51,10 @@ struct Group {
 
 impl Group {
     async fn start() -> Group {
+        Group::start_with(1000).await
+    }
+
+    async fn start_with(snapshot_log_count: u64) -> Group {
         let mut bound = Vec::new();
         for _ in 0..3 {
             bound.push(
@@ -63,13 +74,15 @@ impl Group {
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut nodes = Vec::new();
         for (i, b) in bound.into_iter().enumerate() {
-            nodes.push(Some(
-                b.start(config(&peers, i, dirs[i].path().to_path_buf()))
-                    .await
-                    .unwrap(),
-            ));
+            let c = config_with(&peers, i, dirs[i].path().to_path_buf(), snapshot_log_count);
+            nodes.push(Some(b.start(c).await.unwrap()));
         }
-        Group { peers, dirs, nodes }
+        Group {
+            snapshot_log_count,
+            peers,
+            dirs,
+            nodes,
+        }
     }
 
     async fn stop(&mut self, i: usize) {
@@ -92,7 +105,12 @@ impl Group {
         }
         let c = bound
             .unwrap()
-            .start(config(&self.peers, i, self.dirs[i].path().to_path_buf()))
+            .start(config_with(
+                &self.peers,
+                i,
+                self.dirs[i].path().to_path_buf(),
+                self.snapshot_log_count,
+            ))
             .await
             .unwrap();
         self.nodes[i] = Some(c);
@@ -439,6 +457,67 @@ async fn controller_group_assigns_ids_elects_and_fails_over() {
     }
     for b in &brokers[1..] {
         b.shutdown().await;
+    }
+    admin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_controller_catches_up_from_a_snapshot_and_state_survives_restart() {
+    // A snapshot every 5 entries, so the log the stopped node needs is purged.
+    let mut g = Group::start_with(5).await;
+    let admin = RemotingClient::new(ClientConfig::default(), None);
+    let lead = leader(&admin, &g).await;
+    let lagging = g.peers.iter().position(|p| p.addr != lead).unwrap();
+    g.stop(lagging).await;
+    for id in 1..=30 {
+        let r = call_leader(
+            &admin,
+            &g,
+            apply(id, &format!("127.0.0.1:{};{id}", 30910 + id)),
+        )
+        .await;
+        assert_eq!(r.code, 0, "{:?}", r.remark);
+    }
+    let snapshot_taken = g
+        .dirs
+        .iter()
+        .any(|d| d.path().join("snapshot/snapshot.json").exists());
+    assert!(snapshot_taken, "no snapshot was written");
+    g.restart(lagging).await;
+    let node = g.nodes[lagging].as_ref().unwrap().node().clone();
+    let mut caught_up = false;
+    for _ in 0..150 {
+        if node.applied.read().replicas.next_broker_id("broker-a") == 31 {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(caught_up, "the lagging controller did not catch up");
+    let installed = g.dirs[lagging].path().join("snapshot/snapshot.json");
+    assert!(
+        installed.exists(),
+        "the lagging controller holds no snapshot"
+    );
+    // Everyone restarts: snapshot plus the log after it give the same state.
+    for i in 0..3 {
+        g.stop(i).await;
+    }
+    for i in 0..3 {
+        g.restart(i).await;
+    }
+    let next = RemotingCommand::request_with_header(
+        RequestCode::CONTROLLER_GET_NEXT_BROKER_ID,
+        &GetNextBrokerIdRequestHeader {
+            cluster_name: "c".into(),
+            broker_name: "broker-a".into(),
+        },
+    );
+    let r = call_leader(&admin, &g, next).await;
+    let h: GetNextBrokerIdResponseHeader = r.decode_header().unwrap();
+    assert_eq!(h.next_broker_id, Some(31));
+    for i in 0..3 {
+        g.stop(i).await;
     }
     admin.shutdown().await;
 }
