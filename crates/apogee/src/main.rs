@@ -7,6 +7,7 @@ mod alloc;
 mod bench_cmd;
 mod broker_cmd;
 mod config_load;
+mod controller_cmd;
 mod docs_cmd;
 mod java_keys;
 mod logging;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run a NameServer (default port 9876).
     Namesrv(namesrv_cmd::NamesrvArgs),
+    /// Run a controller of controller mode (automatic master failover; three form a group).
+    Controller(controller_cmd::ControllerArgs),
     /// Run a broker (default port 10911, and 10909 for old Java clients).
     Broker(broker_cmd::BrokerArgs),
     /// Run a NameServer and a broker in one process (the quick start).
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Namesrv(args) => namesrv_cmd::run(args).await,
+            Command::Controller(args) => controller_cmd::run(args).await,
             Command::Broker(args) => broker_cmd::run(args).await,
             Command::Standalone(args) => standalone_cmd::run(args).await,
             Command::Admin(args) => admin_cmd::run(args).await,

@@ -3,6 +3,7 @@
 //! a [`Report`]: aligned tables for people, or JSON (`--json`) for scripts.
 
 mod cluster;
+mod controller;
 mod group;
 mod message;
 mod offset;
@@ -108,6 +109,21 @@ pub enum AdminCommand {
     /// Show a broker's replication figures (role, offsets, lag).
     #[command(name = "haStatus")]
     HaStatus(cluster::BrokerSelect),
+    /// Controller mode: each controller's view of the group and its leader.
+    #[command(name = "getControllerMetaData")]
+    GetControllerMetaData(controller::ControllerAddrs),
+    /// Controller mode: each controller's configuration.
+    #[command(name = "getControllerConfig")]
+    GetControllerConfig(controller::ControllerAddrs),
+    /// Controller mode: change a key on each listed controller (not replicated).
+    #[command(name = "updateControllerConfig")]
+    UpdateControllerConfig(controller::UpdateConfigArgs),
+    /// Controller mode: master, epochs and in-sync replicas of broker sets.
+    #[command(name = "getSyncStateSet")]
+    GetSyncStateSet(controller::SyncStateSetArgs),
+    /// Controller mode: make an in-sync broker the master (switchover).
+    #[command(name = "electMaster")]
+    ElectMaster(controller::ElectMasterArgs),
     #[command(flatten)]
     Ops(ops::OpsCommand),
 }
@@ -183,6 +199,11 @@ async fn execute(admin: &Admin, namesrv: &str, command: AdminCommand) -> Result<
         AdminCommand::SkipAccumulatedMessage(a) => offset::skip_accumulated(admin, &a).await,
         AdminCommand::BrokerStatus(a) => cluster::broker_status(admin, &a).await,
         AdminCommand::HaStatus(a) => cluster::ha_status(admin, &a).await,
+        AdminCommand::GetControllerMetaData(a) => controller::get_metadata(&a).await,
+        AdminCommand::GetControllerConfig(a) => controller::get_config(&a).await,
+        AdminCommand::UpdateControllerConfig(a) => controller::update_config(&a).await,
+        AdminCommand::GetSyncStateSet(a) => controller::get_sync_state_set(&a).await,
+        AdminCommand::ElectMaster(a) => controller::elect_master(&a).await,
         AdminCommand::Ops(c) => ops::execute(admin, namesrv, c).await,
     }
 }

@@ -24,3 +24,6 @@ pub mod kv;
 pub mod register;
 pub mod route;
 pub mod topic;
+
+// Controller mode.
+pub mod controller;

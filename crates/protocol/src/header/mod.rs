@@ -14,5 +14,8 @@ pub mod transaction;
 // NameServer requests.
 pub mod namesrv;
 
+// Controller mode (controller <-> broker, admin).
+pub mod controller;
+
 #[cfg(test)]
 mod test_util;
