@@ -35,7 +35,7 @@ impl HttpFile {
     ) -> Result<Option<Arc<http::auth::Auth>>> {
         match broker.acl() {
             Some(acl) => Ok(Some(Arc::new(http::auth::Auth::from_acl(
-                acl,
+                Arc::clone(acl),
                 namesrv,
                 self.http_metrics_require_auth,
             )))),

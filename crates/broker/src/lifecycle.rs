@@ -33,7 +33,7 @@ pub struct Broker {
     servers: Vec<Server>,
     cancel: CancellationToken,
     /// The ACL accounts when `aclEnable` is on (the console's login).
-    acl: Option<crate::acl::PlainAcl>,
+    acl: Option<Arc<acl::SharedAcl>>,
 }
 
 impl Broker {
@@ -184,7 +184,7 @@ impl Broker {
 
     /// The ACL 1.0 accounts the broker checks requests against, when
     /// `aclEnable` is on.
-    pub fn acl(&self) -> Option<&crate::acl::PlainAcl> {
+    pub fn acl(&self) -> Option<&Arc<acl::SharedAcl>> {
         self.acl.as_ref()
     }
 

@@ -9,9 +9,9 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use acl::SharedAcl;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use broker::acl::PlainAcl;
 use client::{Admin, Client, ClientOptions, Producer};
 use parking_lot::Mutex;
 
@@ -33,8 +33,9 @@ pub struct Session {
 
 /// The accounts that may log in and the open sessions.
 pub struct Auth {
-    /// Every account: access key → (secret key, admin).
-    accounts: HashMap<String, (String, bool)>,
+    /// The broker's ACL file, reloaded when it changes: a login is checked
+    /// against the accounts as they are now.
+    acl: Arc<SharedAcl>,
     namesrv: String,
     /// Whether `/metrics` needs a session or basic auth.
     pub metrics_require_auth: bool,
@@ -44,7 +45,7 @@ pub struct Auth {
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth")
-            .field("accounts", &self.accounts.keys().collect::<Vec<_>>())
+            .field("acl_file", &self.acl.path())
             .field("metrics_require_auth", &self.metrics_require_auth)
             .finish_non_exhaustive()
     }
@@ -53,13 +54,9 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     /// Logins against the admin accounts of `acl`; sessions sign their
     /// cluster calls and reach the cluster through `namesrv`.
-    pub fn from_acl(acl: &PlainAcl, namesrv: &str, metrics_require_auth: bool) -> Auth {
+    pub fn from_acl(acl: Arc<SharedAcl>, namesrv: &str, metrics_require_auth: bool) -> Auth {
         Auth {
-            accounts: acl
-                .accounts
-                .values()
-                .map(|a| (a.access_key.clone(), (a.secret_key.clone(), a.admin)))
-                .collect(),
+            acl,
             namesrv: namesrv.to_owned(),
             metrics_require_auth,
             sessions: Mutex::new(HashMap::new()),
@@ -73,9 +70,10 @@ impl Auth {
     /// [`HttpError::Forbidden`] for a right secret of an account that is
     /// not an admin.
     pub fn check(&self, access_key: &str, secret_key: &str) -> ApiResult<()> {
-        match self.accounts.get(access_key) {
-            Some((secret, admin)) if same(secret.as_bytes(), secret_key.as_bytes()) => {
-                if *admin {
+        let rules = self.acl.current();
+        match rules.accounts.get(access_key) {
+            Some(account) if same(account.secret_key.as_bytes(), secret_key.as_bytes()) => {
+                if account.admin {
                     Ok(())
                 } else {
                     Err(HttpError::Forbidden(format!(

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use broker::acl::PlainAcl;
 use client::Admin;
 use http::auth::Auth;
 use http::{HttpServer, Sources};
@@ -66,8 +65,9 @@ fn cookie_of(a: &Answer) -> String {
     format!("cookie: {pair}\r\n")
 }
 
-async fn serve(cluster: &TestCluster, acl: &PlainAcl, protect: bool) -> (HttpServer, Sources) {
+async fn serve(cluster: &TestCluster, protect: bool) -> (HttpServer, Sources) {
     let ns = cluster.namesrv_addr();
+    let acl = cluster.broker.state().acl.clone().expect("aclEnable is on");
     let sources = Sources {
         broker: Some(cluster.broker.state().clone()),
         admin: Some(Arc::new(Admin::connect(&ns).unwrap())),
@@ -90,8 +90,7 @@ async fn the_console_needs_an_admin_login_and_metrics_can_be_protected() {
         b.acl_file_path = file.display().to_string();
     })
     .await;
-    let acl = PlainAcl::parse(ACL).unwrap();
-    let (server, sources) = serve(&cluster, &acl, false).await;
+    let (server, sources) = serve(&cluster, false).await;
     let addr = server.local_addr();
 
     let a = request(addr, "GET", "/api/session", "", "").await;
@@ -175,7 +174,7 @@ async fn the_console_needs_an_admin_login_and_metrics_can_be_protected() {
     sources.shutdown().await;
 
     // httpMetricsRequireAuth: basic auth with an admin account, or a session.
-    let (server, sources) = serve(&cluster, &acl, true).await;
+    let (server, sources) = serve(&cluster, true).await;
     let addr = server.local_addr();
     let a = request(addr, "GET", "/metrics", "", "").await;
     assert_eq!(a.status, 401);
