@@ -51,7 +51,7 @@ const RULES: &[Rule] = &[
     Rule {
         key: "enableControllerMode",
         refused: is_true,
-        why: "controller-mode automatic failover is not implemented",
+        why: "brokers cannot join a controller yet (`apogee controller` runs, the broker side of controller mode is not built); use brokerRole master/slave replication",
     },
     Rule {
         key: "fetchNamesrvAddrByAddressServer",
