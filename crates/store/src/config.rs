@@ -73,9 +73,10 @@ pub struct StoreConfig {
     pub access_message_in_memory_max_ratio: u32,
     /// Delay levels of `SCHEDULE_TOPIC_XXXX` ("1s 5s … 2h").
     pub message_delay_level: String,
-    /// Time (ms) one read may spend scanning past entries a record filter
-    /// (SQL92) looks at; past it the read returns what it has and the next
-    /// pull goes on from there. The first 32 entries are always scanned.
+    /// Time (ms) one read may spend scanning past records its record filter
+    /// (SQL92) turns down; past it the read returns what it has and the
+    /// next pull goes on from there. The first 32 entries are always
+    /// scanned, and reads without a record filter are not limited.
     pub filter_scan_budget_millis: u64,
 }
 

@@ -222,16 +222,19 @@ impl MessageStore {
                     continue;
                 }
                 match self.log.read(e.phys_offset as u64, e.size as u32) {
-                    Some(b) if !(filters.record)(&b) => {}
+                    Some(b) if !(filters.record)(&b) => {
+                        // Only turned-down records run on unbounded by the
+                        // count: they alone are held to the time budget.
+                        if deadline.passed(scanned) {
+                            break 'outer;
+                        }
+                    }
                     Some(b) => {
                         r.total_bytes += b.len();
                         r.messages.push(b);
                         r.queue_offsets.push(next - 1);
                     }
                     None => status = GetStatus::MessageWasRemoving,
-                }
-                if deadline.passed(scanned) {
-                    break 'outer;
                 }
             }
         }
