@@ -401,8 +401,13 @@ const LOGIN_TESTS = [
       const r = await fetch('/api/topics', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'AclUiTopic', queues: 1 }) });
       if (!r.ok) throw new Error('create topic answered ' + r.status + ' ' + await r.text());
     });
-    await open(ctx, 'topics', 'main[data-page="topics"] table');
-    await ctx.page.waitForSelector('text=AclUiTopic', { timeout: 15000 });
+    // The list comes from the NameServer, which learns the topic at the
+    // broker's next registration: reload until it is there.
+    await waitFor('AclUiTopic in the topic list', async () => {
+      await ctx.page.reload();
+      await ctx.page.waitForSelector('main[data-page="topics"] table', { timeout: 15000 });
+      return (await ctx.page.locator('text=AclUiTopic').count()) > 0;
+    }, 30000, 1000);
     await shot(ctx, 'login-ok');
     await ctx.page.click('#logout');
     await ctx.page.waitForSelector('#login-form', { timeout: 15000 });
