@@ -328,7 +328,7 @@ mod tests {
         // 100 puts a second for 60 s, then 700 a second for 10 s.
         let mut total = 0;
         for s in 0..=70 {
-            r.tick(s * 1000, counters(total), &Vec::new);
+            r.tick(s * 1000, counters(total), &Vec::<KeyedCount>::new);
             total += if s < 60 { 100 } else { 700 };
         }
         assert_eq!(r.store_tps(0), "700.00 200.00 185.71");
