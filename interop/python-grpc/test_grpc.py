@@ -23,6 +23,10 @@ from rocketmq import (ClientConfiguration, ConsumeResult, Credentials,
 BIN = os.environ.get("APOGEE_BIN", "")
 WORK = tempfile.mkdtemp(prefix="apogee-python-grpc-")
 PROCS = []
+# The TLS scenario's CA, made by that test; grpc reads this variable when it
+# first builds TLS credentials, which only that test does.
+TLS_CA = os.path.join(WORK, "tls-ca.pem")
+os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = TLS_CA
 # Shared machines run with full disks; the suite writes only a few KiB.
 DISK = "diskMaxUsedSpaceRatio=99\ndiskSpaceWarningLevelRatio=99\ndiskSpaceCleanForciblyRatio=99\n"
 
@@ -156,6 +160,51 @@ class AclCluster:
 
     def config(self, ak, sk):
         return ClientConfiguration(self.endpoint, Credentials(ak, sk), request_timeout=5)
+
+
+def make_test_certificates(directory):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl)."""
+    os.makedirs(directory, exist_ok=True)
+    ca_key, server_key = (os.path.join(directory, n) for n in ("ca.key", "server.key"))
+    server_csr, server_pem = (os.path.join(directory, n) for n in ("server.csr", "server.pem"))
+    ext = os.path.join(directory, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for cmd in (
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", ca_key, "-out", TLS_CA, "-days", "2", "-subj", "/CN=apogee interop test CA"],
+        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", server_key, "-out", server_csr, "-subj", "/CN=127.0.0.1"],
+        ["openssl", "x509", "-req", "-in", server_csr, "-CA", TLS_CA, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", server_pem, "-days", "2", "-extfile", ext],
+    ):
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+    return server_pem, server_key
+
+
+class TlsCluster:
+    """A standalone whose ports speak TLS with a certificate this test made
+    (permissive: TLS and plaintext on one port, so the admin tool may stay
+    plaintext); the Python client connects with tls_enable=True."""
+
+    def __init__(self):
+        cert, key = make_test_certificates(os.path.join(WORK, "tls"))
+        self.ns_port = free_port()
+        self.broker_port = free_port()
+        self.grpc_port = free_port()
+        conf = os.path.join(WORK, "tls.conf")
+        with open(conf, "w") as f:
+            f.write(f"brokerName=broker-tls\ntls.server.mode=permissive\n"
+                    f"tls.server.certPath={cert}\ntls.server.keyPath={key}\n" + DISK)
+        start("standalone-tls", ["standalone", "--namesrv-listen", f"127.0.0.1:{self.ns_port}",
+                                 "--broker-listen", f"127.0.0.1:{self.broker_port}",
+                                 "--grpc-listen", f"127.0.0.1:{self.grpc_port}", "--no-http",
+                                 "--data-dir", os.path.join(WORK, "tls-data"), "-c", conf], self.grpc_port)
+        self.namesrv = f"127.0.0.1:{self.ns_port}"
+        self.endpoint = f"127.0.0.1:{self.grpc_port}"
+
+    def config(self):
+        return ClientConfiguration(self.endpoint, Credentials(), request_timeout=5)
 
 
 ACL_CLUSTER = []
@@ -521,6 +570,24 @@ def test_acl_missing_permission_is_refused(cluster):
     refused("a receive by a PUB-only account", publisher_receives, "No SUB permission for ")
 
 
+def test_tls_send_and_receive(cluster):
+    tls = TlsCluster()
+    topic, group = unique("TTls"), unique("GTls")
+    admin(tls.namesrv, "updateTopic", "-t", topic, "-c", "DefaultCluster")
+    p = Producer(tls.config(), (topic,), tls_enable=True)
+    p.startup()
+    c = SimpleConsumer(tls.config(), group, {topic: FilterExpression("*")},
+                       await_duration=5, tls_enable=True)
+    c.startup()
+    try:
+        sent = {p.send(message(topic, f"tls-{i}".encode())).message_id for i in range(5)}
+        got = receive_until(c, 5, 30)
+        check({m.message_id for m in got} == sent, f"received {len(got)} of 5 over TLS")
+    finally:
+        c.shutdown()
+        p.shutdown()
+
+
 TESTS = [
     test_send_receive_100,
     test_invisible_redelivery,
@@ -534,6 +601,7 @@ TESTS = [
     test_acl_allowed_accounts_work,
     test_acl_wrong_secret_is_refused,
     test_acl_missing_permission_is_refused,
+    test_tls_send_and_receive,
 ]
 
 
