@@ -78,10 +78,19 @@ async fn broker_registers_and_clients_send_and_pull_over_tls() {
             .unwrap();
         assert_eq!(sent.status, SendStatus::Ok);
     }
-    let got = pull_queue(tls.remoting(), &broker, "TlsTopic", 0)
-        .await
-        .unwrap();
-    let bodies: Vec<Vec<u8>> = got.into_iter().map(|(_, b)| b).collect();
+    // A send is answered once stored; the consume queue that a pull reads
+    // is written just after, so read until all three are there.
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..100 {
+        let got = pull_queue(tls.remoting(), &broker, "TlsTopic", 0)
+            .await
+            .unwrap();
+        bodies = got.into_iter().map(|(_, b)| b).collect();
+        if bodies.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(
         bodies,
         vec![
