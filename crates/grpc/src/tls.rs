@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::server::{Connected, TcpConnectInfo};
@@ -46,17 +47,19 @@ impl GrpcTls {
     }
 }
 
-/// One accepted gRPC connection, plain or TLS.
-pub enum GrpcConn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+/// One accepted gRPC connection, plain or TLS (`Either` forwards reads and
+/// writes to the side it holds; the wrapper is for tonic's `Connected`).
+pub struct GrpcConn(Either<TcpStream, Box<TlsStream<TcpStream>>>);
 
 impl GrpcConn {
+    fn plain(stream: TcpStream) -> GrpcConn {
+        GrpcConn(Either::Left(stream))
+    }
+
     fn tcp(&self) -> &TcpStream {
-        match self {
-            GrpcConn::Plain(s) => s,
-            GrpcConn::Tls(s) => s.get_ref().0,
+        match &self.0 {
+            Either::Left(s) => s,
+            Either::Right(s) => s.get_ref().0,
         }
     }
 }
@@ -78,10 +81,7 @@ impl AsyncRead for GrpcConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            GrpcConn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            GrpcConn::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
@@ -91,10 +91,7 @@ impl AsyncWrite for GrpcConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            GrpcConn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            GrpcConn::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -102,31 +99,19 @@ impl AsyncWrite for GrpcConn {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            GrpcConn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            GrpcConn::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            GrpcConn::Plain(s) => s.is_write_vectored(),
-            GrpcConn::Tls(s) => s.is_write_vectored(),
-        }
+        self.0.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            GrpcConn::Plain(s) => Pin::new(s).poll_flush(cx),
-            GrpcConn::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            GrpcConn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            GrpcConn::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 
@@ -177,7 +162,7 @@ pub fn incoming(
 
 async fn accept(tls: &GrpcTls, stream: TcpStream, peer: SocketAddr) -> Option<GrpcConn> {
     let config = match (&tls.config, tls.mode) {
-        (None, _) | (_, TlsMode::Disabled) => return Some(GrpcConn::Plain(stream)),
+        (None, _) | (_, TlsMode::Disabled) => return Some(GrpcConn::plain(stream)),
         (Some(config), _) => Arc::clone(config),
     };
     let mut first = [0u8; 1];
@@ -190,11 +175,11 @@ async fn accept(tls: &GrpcTls, stream: TcpStream, peer: SocketAddr) -> Option<Gr
             tracing::warn!(%peer, "closing gRPC connection: plaintext refused, tls.server.mode is enforcing");
             return None;
         }
-        return Some(GrpcConn::Plain(stream));
+        return Some(GrpcConn::plain(stream));
     }
     let handshake = TlsAcceptor::from(config).accept(stream);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(s)) => Some(GrpcConn::Tls(Box::new(s))),
+        Ok(Ok(s)) => Some(GrpcConn(Either::Right(Box::new(s)))),
         Ok(Err(e)) => {
             tracing::warn!(%peer, "closing gRPC connection: TLS handshake failed: {e}");
             None

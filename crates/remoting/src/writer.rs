@@ -241,7 +241,7 @@ mod tests {
         }
         drop(tx);
         let sink = Sink {
-            wr: WriteHalf::Plain(wr),
+            wr: tokio_util::either::Either::Left(wr),
             stall: Duration::from_secs(30),
         };
         let writer = tokio::spawn(run(sink, rx, conn.clone()));
