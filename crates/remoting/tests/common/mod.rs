@@ -2,11 +2,12 @@
 //! raw-socket frame helpers and log capture.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +17,9 @@ use remoting::{not_supported, BoxFuture, Connection, Processor, Server, ServerCo
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tracing_subscriber::filter::{dynamic_filter_fn, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
 
 /// Echoes the body and extFields back with SUCCESS.
 pub const ECHO: i32 = 9001;
@@ -153,35 +157,76 @@ pub async fn expect_closed(stream: &mut TcpStream) {
     assert!(closed.is_ok(), "the server did not close the connection");
 }
 
-/// Log lines written while the returned guard lives (current thread only:
-/// use a current-thread runtime so the server's tasks log here too).
+/// Log lines written on this thread while the returned guard lives (use a
+/// current-thread runtime so the server's tasks log here too).
+///
+/// One process-wide subscriber routes each line to the capture of the
+/// thread that wrote it. A per-test scoped subscriber (`set_default`) is not
+/// enough: while it is the only one in the process, the first thread to
+/// reach a log statement decides whether that statement is ever enabled, and
+/// a test thread without a subscriber disables it for every thread
+/// (tokio-rs/tracing#3611), so a capture would miss lines now and then.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<u8>>>);
 
-impl Logs {
-    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
+thread_local! {
+    static CAPTURE: RefCell<Option<Logs>> = const { RefCell::new(None) };
+}
 
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+/// Stops this thread's capture when dropped.
+pub struct Capturing(());
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
     }
 }
 
-impl Write for Logs {
+/// Writes to the capture of the thread it was made on, if any.
+struct ThreadSink;
+
+impl Write for ThreadSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(logs) = c.borrow().as_ref() {
+                logs.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+fn capturing() -> bool {
+    CAPTURE.with(|c| c.borrow().is_some())
+}
+
+impl Logs {
+    pub fn capture(&self) -> Capturing {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            // A dynamic filter is asked on every event, on the thread that
+            // logs it: its answer is never cached for the log statement.
+            let filter = dynamic_filter_fn(|meta, _| {
+                *meta.level() <= tracing::Level::DEBUG && capturing()
+            })
+            .with_max_level_hint(LevelFilter::DEBUG);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(|| ThreadSink)
+                .with_filter(filter);
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+                .expect("no other global subscriber in the remoting tests");
+        });
+        CAPTURE.with(|c| *c.borrow_mut() = Some(self.clone()));
+        Capturing(())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
