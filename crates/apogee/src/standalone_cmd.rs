@@ -58,12 +58,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let ns_config = NamesrvConfig {
         kv_config_path: data.join("namesrv").join("kvConfig.json"),
         config_store_path: data.join("namesrv").join("namesrv.properties"),
-        tls_server_mode: b.tls_server_mode.clone(),
-        tls_server_cert_path: b.tls_server_cert_path.clone(),
-        tls_server_key_path: b.tls_server_key_path.clone(),
-        tls_server_key_password: b.tls_server_key_password.clone(),
-        tls_server_trust_cert_path: b.tls_server_trust_cert_path.clone(),
-        tls_server_need_client_auth: b.tls_server_need_client_auth.clone(),
+        server: b.server.tls_only(),
         ..NamesrvConfig::default()
     };
     let namesrv = NameServer::start(ns_config, args.namesrv_listen)

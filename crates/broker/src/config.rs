@@ -91,23 +91,11 @@ pub struct BrokerConfig {
     /// Lease of an ordered-consumption queue lock (ms), renewed by re-locking
     /// (Java's `rocketmq.broker.rebalance.lockMaxLiveTime`).
     pub rebalance_lock_max_live_time: u64,
-    /// Bytes of answers queued for one client past which its connection is
-    /// not read until the client takes them (Netty's high-water mark).
-    pub write_buffer_high_water_mark: usize,
-    /// Requests of one connection processed at the same time (parked pulls
-    /// included); more are answered SYSTEM_BUSY. Apogee's own key.
-    pub server_max_in_flight_per_connection: usize,
-    /// A write to a client that makes no progress for this many
-    /// milliseconds closes its connection (0: never). Apogee's own key.
-    pub server_write_stall_timeout_millis: u64,
-    /// Connections open at once, from one address, and the last slots kept
-    /// for addresses with few connections. Apogee's own keys.
-    pub server_max_connections: usize,
-    pub server_max_connections_per_ip: usize,
-    pub server_reserved_connections: usize,
-    /// Bytes all connections may hold for frames not fully received yet.
-    /// Apogee's own key.
-    pub server_max_unfinished_frame_bytes: usize,
+    /// TLS and connection limits of the client-facing listeners
+    /// (`tls.server.*`, `serverMaxConnections`...), shared with the
+    /// NameServer.
+    #[serde(flatten)]
+    pub server: remoting::ServerKeys,
     /// Sends (and pulls, parked ones included) being processed at once
     /// across all connections; more are answered SYSTEM_BUSY.
     pub send_thread_pool_queue_capacity: usize,
@@ -122,23 +110,6 @@ pub struct BrokerConfig {
     /// GET_BROKER_CONFIG.
     pub access_key: String,
     pub secret_key: String,
-    /// TLS on the client-facing ports (Java's keys): `disabled`,
-    /// `permissive` (TLS and plaintext on one port; without a certificate:
-    /// plaintext only) or `enforcing`.
-    #[serde(rename = "tls.server.mode")]
-    pub tls_server_mode: String,
-    #[serde(rename = "tls.server.certPath")]
-    pub tls_server_cert_path: String,
-    #[serde(rename = "tls.server.keyPath")]
-    pub tls_server_key_path: String,
-    /// Encrypted keys are not supported: must stay empty.
-    #[serde(rename = "tls.server.keyPassword")]
-    pub tls_server_key_password: String,
-    #[serde(rename = "tls.server.trustCertPath")]
-    pub tls_server_trust_cert_path: String,
-    /// `none`, `optional` or `require`.
-    #[serde(rename = "tls.server.need.client.auth")]
-    pub tls_server_need_client_auth: String,
     /// The broker's own connections (registration with NameServers, a
     /// slave's calls to its master) use TLS.
     #[serde(rename = "tls.enable")]
@@ -206,25 +177,13 @@ impl Default for BrokerConfig {
             transaction_check_interval: 30_000,
             timer_max_delay_sec: 604_800,
             rebalance_lock_max_live_time: 60_000,
-            write_buffer_high_water_mark: 4 << 20,
-            server_max_in_flight_per_connection: 4_096,
-            server_write_stall_timeout_millis: 30_000,
-            server_max_connections: 10_000,
-            server_max_connections_per_ip: 2_000,
-            server_reserved_connections: 100,
-            server_max_unfinished_frame_bytes: 64 << 20,
+            server: remoting::ServerKeys::default(),
             send_thread_pool_queue_capacity: 10_000,
             pull_thread_pool_queue_capacity: 100_000,
             acl_enable: false,
             acl_file_path: String::new(),
             access_key: String::new(),
             secret_key: String::new(),
-            tls_server_mode: "permissive".into(),
-            tls_server_cert_path: String::new(),
-            tls_server_key_path: String::new(),
-            tls_server_key_password: String::new(),
-            tls_server_trust_cert_path: String::new(),
-            tls_server_need_client_auth: "none".into(),
             tls_enable: false,
             tls_client_trust_cert_path: String::new(),
             tls_client_cert_path: String::new(),
@@ -288,36 +247,13 @@ impl BrokerConfig {
                 "accessKey and secretKey must be set together (or both left empty)",
             );
         }
-        if self.server_max_in_flight_per_connection == 0 {
-            return bad("serverMaxInFlightPerConnection", "must be positive");
-        }
-        if self.server_max_connections_per_ip == 0 {
-            return bad("serverMaxConnectionsPerIp", "must be positive");
-        }
-        if self.server_reserved_connections >= self.server_max_connections {
-            return bad(
-                "serverReservedConnections",
-                "must be below serverMaxConnections",
-            );
-        }
+        self.server
+            .validate()
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
         if self.broker_permission & !0xF != 0 {
             return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");
         }
-        self.tls_server_settings()?;
         Ok(())
-    }
-
-    /// The `tls.server.*` keys, parsed (files are read by `build`).
-    fn tls_server_settings(&self) -> Result<remoting::TlsServerSettings, BrokerError> {
-        let config = |e: remoting::RemotingError| BrokerError::Config(e.to_string());
-        Ok(remoting::TlsServerSettings {
-            mode: self.tls_server_mode.parse().map_err(config)?,
-            cert_path: self.tls_server_cert_path.clone(),
-            key_path: self.tls_server_key_path.clone(),
-            key_password: self.tls_server_key_password.clone(),
-            trust_cert_path: self.tls_server_trust_cert_path.clone(),
-            client_auth: self.tls_server_need_client_auth.parse().map_err(config)?,
-        })
     }
 
     /// The `tls.client.*` keys when `tls.enable` is on.
@@ -368,23 +304,9 @@ impl BrokerConfig {
     /// [`BrokerError::Config`] naming the `tls.server.*` key that is bad
     /// (a file that cannot be read, enforcing without a certificate...).
     pub fn server_config(&self) -> Result<remoting::ServerConfig, BrokerError> {
-        let tls = self
-            .tls_server_settings()?
-            .build()
-            .map_err(|e| BrokerError::Config(e.to_string()))?;
-        Ok(remoting::ServerConfig {
-            tls,
-            max_connections: self.server_max_connections,
-            max_connections_per_ip: self.server_max_connections_per_ip,
-            reserved_connections: self.server_reserved_connections,
-            max_in_flight_per_connection: self.server_max_in_flight_per_connection,
-            write_buffer_high_water_mark: self.write_buffer_high_water_mark,
-            write_stall_timeout: std::time::Duration::from_millis(
-                self.server_write_stall_timeout_millis,
-            ),
-            max_unfinished_frame_bytes: self.server_max_unfinished_frame_bytes,
-            ..remoting::ServerConfig::default()
-        })
+        self.server
+            .server_config()
+            .map_err(|e| BrokerError::Config(e.to_string()))
     }
 
     /// Registration period, clamped to RocketMQ's 10–60 s.

@@ -309,6 +309,16 @@ mod tests {
             (vec![("brokerPermission", "64")], "brokerPermission"),
             (vec![("slaveReadEnable", "yes")], "slaveReadEnable"),
             (vec![("storePathRootDir", "/tmp")], "storePathRootDir"),
+            // The listener keys shared with the NameServer.
+            (
+                vec![("serverReservedConnections", "10000")],
+                "serverReservedConnections",
+            ),
+            (
+                vec![("serverMaxConnectionsPerIp", "0")],
+                "serverMaxConnectionsPerIp",
+            ),
+            (vec![("tls.server.mode", "strict")], "tls.server.mode"),
         ] {
             let bad: Vec<(&str, &str)> = bad;
             let e = l.update(&pairs(&bad), 2).unwrap_err().to_string();

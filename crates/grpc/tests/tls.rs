@@ -61,13 +61,13 @@ async fn start(c: &TestCerts, mode: &str) -> (TestCluster, GrpcServer) {
     };
     let cluster = TestCluster::start_configured(
         |ns| {
-            ns.tls_server_cert_path = c.server_cert_str();
-            ns.tls_server_key_path = c.server_key_str();
+            ns.server.tls_server_cert_path = c.server_cert_str();
+            ns.server.tls_server_key_path = c.server_key_str();
         },
         |b, _| {
-            b.tls_server_mode = mode.into();
-            b.tls_server_cert_path = c.server_cert_str();
-            b.tls_server_key_path = c.server_key_str();
+            b.server.tls_server_mode = mode.into();
+            b.server.tls_server_cert_path = c.server_cert_str();
+            b.server.tls_server_key_path = c.server_key_str();
             b.tls_enable = true;
             b.tls_client_trust_cert_path = c.ca_str();
         },

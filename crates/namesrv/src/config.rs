@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use remoting::{NoOtherKeys, ServerKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,7 +16,7 @@ use crate::error::NamesrvError;
 /// key is an error naming it. Keys marked "accepted for compatibility" are
 /// read so Java config files load, but tokio sizes its own pools.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct NamesrvConfig {
     /// ROCKETMQ_HOME (informational).
     pub rocketmq_home: String,
@@ -90,23 +91,6 @@ pub struct NamesrvConfig {
     pub server_pooled_byte_buf_allocator_enable: bool,
     /// Accepted for compatibility.
     pub use_epoll_native_selector: bool,
-    /// Bytes of answers queued for one peer past which its connection is
-    /// not read until the peer takes them (Netty's high-water mark).
-    pub write_buffer_high_water_mark: usize,
-    /// Requests of one connection processed at the same time (parked pulls
-    /// included); more are answered SYSTEM_BUSY. Apogee's own key.
-    pub server_max_in_flight_per_connection: usize,
-    /// A write to a peer that makes no progress for this many
-    /// milliseconds closes its connection (0: never). Apogee's own key.
-    pub server_write_stall_timeout_millis: u64,
-    /// Connections open at once, from one address, and the last slots kept
-    /// for addresses with few connections. Apogee's own keys.
-    pub server_max_connections: usize,
-    pub server_max_connections_per_ip: usize,
-    pub server_reserved_connections: usize,
-    /// Bytes all connections may hold for frames not fully received yet.
-    /// Apogee's own key.
-    pub server_max_unfinished_frame_bytes: usize,
     /// Requests that change the NameServer (broker registration, KV config,
     /// write permissions, settings) need an admin account of the ACL file or
     /// a whitelisted address. Java's NameServer has no ACL; the key is the
@@ -115,23 +99,14 @@ pub struct NamesrvConfig {
     /// The ACL file (`plain_acl.yml`); empty: `plain_acl.yml` beside
     /// `kvConfigPath`. Reloaded when it changes.
     pub acl_file_path: PathBuf,
-    /// TLS on the port (Java's keys): `disabled`, `permissive` (TLS and
-    /// plaintext on one port; without a certificate: plaintext only) or
-    /// `enforcing`.
-    #[serde(rename = "tls.server.mode")]
-    pub tls_server_mode: String,
-    #[serde(rename = "tls.server.certPath")]
-    pub tls_server_cert_path: String,
-    #[serde(rename = "tls.server.keyPath")]
-    pub tls_server_key_path: String,
-    /// Encrypted keys are not supported: must stay empty.
-    #[serde(rename = "tls.server.keyPassword")]
-    pub tls_server_key_password: String,
-    #[serde(rename = "tls.server.trustCertPath")]
-    pub tls_server_trust_cert_path: String,
-    /// `none`, `optional` or `require`.
-    #[serde(rename = "tls.server.need.client.auth")]
-    pub tls_server_need_client_auth: String,
+    /// TLS and connection limits of the port (`tls.server.*`,
+    /// `serverMaxConnections`...): the broker's keys, declared once.
+    #[serde(flatten)]
+    pub server: ServerKeys,
+    /// Any other key is an error naming it (`deny_unknown_fields` does not
+    /// work with `flatten`). Must stay last.
+    #[serde(flatten)]
+    pub no_other_keys: NoOtherKeys,
 }
 
 fn home_dir() -> PathBuf {
@@ -180,43 +155,15 @@ impl Default for NamesrvConfig {
             server_socket_rcv_buf_size: 0,
             server_pooled_byte_buf_allocator_enable: true,
             use_epoll_native_selector: false,
-            write_buffer_high_water_mark: 4 << 20,
-            server_max_in_flight_per_connection: 4_096,
-            server_write_stall_timeout_millis: 30_000,
-            server_max_connections: 10_000,
-            server_max_connections_per_ip: 2_000,
-            server_reserved_connections: 100,
-            server_max_unfinished_frame_bytes: 64 << 20,
             acl_enable: false,
             acl_file_path: PathBuf::new(),
-            tls_server_mode: "permissive".into(),
-            tls_server_cert_path: String::new(),
-            tls_server_key_path: String::new(),
-            tls_server_key_password: String::new(),
-            tls_server_trust_cert_path: String::new(),
-            tls_server_need_client_auth: "none".into(),
+            server: ServerKeys::default(),
+            no_other_keys: NoOtherKeys,
         }
     }
 }
 
 impl NamesrvConfig {
-    /// The `tls.server.*` keys, parsed (files are read when the server
-    /// starts).
-    ///
-    /// # Errors
-    /// [`NamesrvError::Config`] naming the key.
-    pub fn tls_server_settings(&self) -> Result<remoting::TlsServerSettings, NamesrvError> {
-        let config = |e: remoting::RemotingError| NamesrvError::Config(e.to_string());
-        Ok(remoting::TlsServerSettings {
-            mode: self.tls_server_mode.parse().map_err(config)?,
-            cert_path: self.tls_server_cert_path.clone(),
-            key_path: self.tls_server_key_path.clone(),
-            key_password: self.tls_server_key_password.clone(),
-            trust_cert_path: self.tls_server_trust_cert_path.clone(),
-            client_auth: self.tls_server_need_client_auth.parse().map_err(config)?,
-        })
-    }
-
     /// Checks values serde cannot: positive intervals, paths, unsupported
     /// features left off.
     ///
@@ -236,19 +183,9 @@ impl NamesrvConfig {
         if self.server_channel_max_idle_time_seconds == 0 {
             return bad("serverChannelMaxIdleTimeSeconds", "must be positive");
         }
-        if self.server_max_in_flight_per_connection == 0 {
-            return bad("serverMaxInFlightPerConnection", "must be positive");
-        }
-        if self.server_max_connections_per_ip == 0 {
-            return bad("serverMaxConnectionsPerIp", "must be positive");
-        }
-        if self.server_reserved_connections >= self.server_max_connections {
-            return bad(
-                "serverReservedConnections",
-                "must be below serverMaxConnections",
-            );
-        }
-        self.tls_server_settings()?;
+        self.server
+            .validate()
+            .map_err(|e| NamesrvError::Config(e.to_string()))?;
         if self.bind_address.parse::<IpAddr>().is_err() {
             return bad("bindAddress", "must be an IP address");
         }
@@ -470,6 +407,12 @@ mod tests {
             (
                 "serverMaxConnections=10\nserverReservedConnections=10",
                 "serverReservedConnections",
+            ),
+            // The listener keys shared with the broker.
+            ("tls.server.mode=strict", "tls.server.mode"),
+            (
+                "tls.server.need.client.auth=always",
+                "tls.server.need.client.auth",
             ),
         ] {
             let err = NamesrvConfig::from_properties(text).unwrap_err();

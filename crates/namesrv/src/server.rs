@@ -35,21 +35,12 @@ impl NameServer {
         config: NamesrvConfig,
         addr: SocketAddr,
     ) -> Result<NameServer, NamesrvError> {
-        let tls = config
-            .tls_server_settings()?
-            .build()
-            .map_err(|e| NamesrvError::Config(e.to_string()))?;
         let server_config = ServerConfig {
-            tls,
             idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
-            max_connections: config.server_max_connections,
-            max_connections_per_ip: config.server_max_connections_per_ip,
-            reserved_connections: config.server_reserved_connections,
-            max_in_flight_per_connection: config.server_max_in_flight_per_connection,
-            write_buffer_high_water_mark: config.write_buffer_high_water_mark,
-            write_stall_timeout: Duration::from_millis(config.server_write_stall_timeout_millis),
-            max_unfinished_frame_bytes: config.server_max_unfinished_frame_bytes,
-            ..ServerConfig::default()
+            ..config
+                .server
+                .server_config()
+                .map_err(|e| NamesrvError::Config(e.to_string()))?
         };
         let acl = load_acl(&config)?;
         let state = NamesrvState::new(config)?;

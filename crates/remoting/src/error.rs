@@ -34,6 +34,9 @@ pub enum RemotingError {
     /// The client was shut down; it opens no new connections.
     #[error("the remoting client is shut down")]
     Shutdown,
+    /// A listener setting is wrong; `key` is the config key to fix.
+    #[error("{key}: {why}")]
+    Config { key: String, why: String },
     /// A TLS setting is wrong; `key` is the config key to fix.
     #[error("{key}: {why}")]
     TlsConfig { key: String, why: String },

@@ -17,8 +17,10 @@ mod connection;
 mod driver;
 mod error;
 mod handshake;
+mod no_other_keys;
 mod outbound;
 mod server;
+mod server_keys;
 mod stream;
 pub mod tls;
 mod writer;
@@ -31,8 +33,10 @@ use protocol::{RemotingCommand, ResponseCode};
 pub use client::{ClientConfig, Credentials, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
+pub use no_other_keys::NoOtherKeys;
 pub use outbound::EncodedFrame;
 pub use server::{Server, ServerConfig};
+pub use server_keys::ServerKeys;
 pub use tls::{ClientAuth, ClientTls, ServerTls, TlsClientSettings, TlsMode, TlsServerSettings};
 
 /// A boxed future, as [`Processor::process`] returns.

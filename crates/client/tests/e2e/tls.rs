@@ -33,14 +33,14 @@ async fn tls_cluster(c: &TestCerts) -> TestCluster {
     };
     TestCluster::start_configured(
         |ns| {
-            ns.tls_server_mode = "enforcing".into();
-            ns.tls_server_cert_path = c.server_cert_str();
-            ns.tls_server_key_path = c.server_key_str();
+            ns.server.tls_server_mode = "enforcing".into();
+            ns.server.tls_server_cert_path = c.server_cert_str();
+            ns.server.tls_server_key_path = c.server_key_str();
         },
         |b, _| {
-            b.tls_server_mode = "enforcing".into();
-            b.tls_server_cert_path = c.server_cert_str();
-            b.tls_server_key_path = c.server_key_str();
+            b.server.tls_server_mode = "enforcing".into();
+            b.server.tls_server_cert_path = c.server_cert_str();
+            b.server.tls_server_key_path = c.server_key_str();
             // Registration with the NameServer goes over TLS too.
             b.tls_enable = true;
             b.tls_client_trust_cert_path = c.ca_str();

@@ -210,10 +210,9 @@ impl Logs {
         INSTALL.call_once(|| {
             // A dynamic filter is asked on every event, on the thread that
             // logs it: its answer is never cached for the log statement.
-            let filter = dynamic_filter_fn(|meta, _| {
-                *meta.level() <= tracing::Level::DEBUG && capturing()
-            })
-            .with_max_level_hint(LevelFilter::DEBUG);
+            let filter =
+                dynamic_filter_fn(|meta, _| *meta.level() <= tracing::Level::DEBUG && capturing())
+                    .with_max_level_hint(LevelFilter::DEBUG);
             let layer = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(|| ThreadSink)
