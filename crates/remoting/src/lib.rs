@@ -31,6 +31,7 @@ use protocol::{RemotingCommand, ResponseCode};
 pub use client::{ClientConfig, Credentials, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
+pub use handshake::RefusalLog;
 pub use outbound::EncodedFrame;
 pub use server::{Server, ServerConfig};
 pub use tls::{ClientAuth, ClientTls, ServerTls, TlsClientSettings, TlsMode, TlsServerSettings};
