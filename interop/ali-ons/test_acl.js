@@ -10,18 +10,9 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const { Message } = require('ali-ons');
 
-const ACL = `accounts:
-  - accessKey: brokerAdmin
-    secretKey: broker-admin-secret
-    admin: true
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: subscriber
-    secretKey: sub-secret
-    defaultTopicPerm: SUB
-    defaultGroupPerm: SUB
-`;
+// The accounts of every security test (brokerAdmin, operator, publisher,
+// subscriber), shared with the Rust suites.
+const ACL = fs.readFileSync(path.join(__dirname, '..', '..', 'crates', 'testkit', 'fixtures', 'plain_acl.yml'), 'utf8');
 
 module.exports = async h => {
   const nsPort = await h.freePort();

@@ -346,14 +346,8 @@ const TESTS = [
   }],
 ];
 
-const ACL = `accounts:
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: operator
-    secretKey: operator-secret
-    admin: true
-`;
+// The accounts of every security test, shared with the Rust suites.
+const ACL = fs.readFileSync(path.join(__dirname, '..', '..', 'crates', 'testkit', 'fixtures', 'plain_acl.yml'), 'utf8');
 
 async function signIn(ctx, key, secret) {
   await ctx.page.fill('#login-access-key', key);

@@ -120,19 +120,11 @@ class Cluster:
         return ClientConfiguration(self.endpoint, Credentials(), request_timeout=5)
 
 
-ACL_FILE = """\
-accounts:
-  - accessKey: brokerAdmin
-    secretKey: broker-admin-secret
-    admin: true
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: subscriber
-    secretKey: sub-secret
-    defaultTopicPerm: SUB
-    defaultGroupPerm: SUB
-"""
+# The accounts of every security test (brokerAdmin, operator, publisher,
+# subscriber), shared with the Rust suites.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "crates", "testkit", "fixtures", "plain_acl.yml")) as _f:
+    ACL_FILE = _f.read()
 
 
 class AclCluster:

@@ -45,6 +45,21 @@ pub enum AclFileError {
     Yaml(String),
     #[error("ACL file field {field}: {why}")]
     Field { field: String, why: String },
+    /// One of several files is bad: which one, and why.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        source: Box<AclFileError>,
+    },
+    /// Two files define one account.
+    #[error("accessKey {access_key} is defined in two ACL files, {first} and {second}; each account must be in one file")]
+    Duplicate {
+        access_key: String,
+        first: String,
+        second: String,
+    },
+    #[error("no ACL file: {main} is missing and {dir} holds no *.yml file")]
+    NoFile { main: String, dir: String },
 }
 
 fn field_err(field: impl Into<String>, why: impl Into<String>) -> AclFileError {
@@ -65,6 +80,34 @@ impl PlainAcl {
             source,
         })?;
         Self::parse(&text)
+    }
+
+    /// Merges the ACLs of several files, as Java 4.9.x reads `plain_acl.yml`
+    /// and every `*.yml` under `conf/acl/`: every global white address, every
+    /// account. An account in two files is refused (naming both), since
+    /// which definition should win is not something to guess.
+    ///
+    /// # Errors
+    /// [`AclFileError::Duplicate`].
+    pub fn merge<P: AsRef<Path>>(files: Vec<(P, PlainAcl)>) -> Result<Self, AclFileError> {
+        let mut merged = PlainAcl::default();
+        let mut origin: HashMap<String, String> = HashMap::new();
+        for (path, acl) in files {
+            let path = path.as_ref().display().to_string();
+            merged.global_white.extend(acl.global_white);
+            for (key, account) in acl.accounts {
+                if let Some(first) = origin.get(&key) {
+                    return Err(AclFileError::Duplicate {
+                        access_key: key,
+                        first: first.clone(),
+                        second: path,
+                    });
+                }
+                origin.insert(key.clone(), path.clone());
+                merged.accounts.insert(key, account);
+            }
+        }
+        Ok(merged)
     }
 
     /// Parses the text of a `plain_acl.yml`.
@@ -238,5 +281,28 @@ accounts:
             let err = PlainAcl::parse(text).unwrap_err().to_string();
             assert!(err.contains(named), "{err} should name {named}");
         }
+    }
+
+    #[test]
+    fn merging_keeps_every_account_and_refuses_one_in_two_files() {
+        let a = PlainAcl::parse(
+            "globalWhiteRemoteAddresses: [10.0.0.1]\naccounts:\n  - accessKey: account1\n    secretKey: secret-one\n",
+        )
+        .unwrap();
+        let b = PlainAcl::parse(
+            "globalWhiteRemoteAddresses: [10.0.0.2]\naccounts:\n  - accessKey: account2\n    secretKey: secret-two\n",
+        )
+        .unwrap();
+        let merged = PlainAcl::merge(vec![("a.yml", a.clone()), ("b.yml", b)]).unwrap();
+        assert_eq!(merged.global_white.len(), 2);
+        assert!(merged.accounts.contains_key("account1"));
+        assert!(merged.accounts.contains_key("account2"));
+        let err = PlainAcl::merge(vec![("a.yml", a.clone()), ("c.yml", a)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("account1") && err.contains("a.yml") && err.contains("c.yml"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! The ACL a server checks against, swapped whole when `plain_acl.yml`
-//! changes: a watcher polls the file's modification time and size, parses
-//! a changed file, and keeps the rules it has when the new file is broken
-//! (logging the error, naming the line or field, once per change).
+//! The ACL a server checks against, swapped whole when `plain_acl.yml` (or
+//! a `*.yml` of the ACL directory, `conf/acl/` as in Java 4.9.x) changes: a
+//! watcher polls the files' modification times and sizes, parses them all
+//! when one changed, came or went, and keeps the rules it has when a file
+//! is broken (logging the error, naming the file and its line or field,
+//! once per change).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,11 @@ use crate::file::{AclFileError, PlainAcl};
 /// How often the watcher looks at the file (Java: every 5 s).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// What identifies a version of the file without reading it.
+/// What identifies a version of a file without reading it.
 type Stamp = Option<(SystemTime, u64)>;
+/// The files making up the ACL and their stamps (a file that comes or goes
+/// in the directory changes the list).
+type Stamps = Vec<(PathBuf, Stamp)>;
 
 /// What a look at the file found.
 #[derive(Debug)]
@@ -35,8 +40,10 @@ pub enum Reload {
 /// The current ACL of one server, and where it came from.
 pub struct SharedAcl {
     path: PathBuf,
+    /// Every `*.yml` in it is read too, merged with `path`.
+    dir: Option<PathBuf>,
     current: RwLock<Arc<PlainAcl>>,
-    stamp: Mutex<Stamp>,
+    stamp: Mutex<Stamps>,
     /// When a denial was last logged at WARN (seconds since the epoch).
     last_denial_log: AtomicI64,
 }
@@ -46,25 +53,125 @@ fn stamp(path: &Path) -> Stamp {
     Some((meta.modified().ok()?, meta.len()))
 }
 
+/// The `*.yml` files of `dir` (none if it does not exist), by name.
+fn dir_files(dir: &Path) -> Result<Vec<PathBuf>, AclFileError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(AclFileError::Io {
+                path: dir.display().to_string(),
+                source,
+            })
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| AclFileError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yml") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The main file (with a directory: if it exists) and the directory's
+/// files; none when neither has any.
+fn files(path: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>, AclFileError> {
+    let extra: Vec<PathBuf> = match dir {
+        Some(d) => dir_files(d)?.into_iter().filter(|f| f != path).collect(),
+        None => Vec::new(),
+    };
+    let mut all = Vec::with_capacity(1 + extra.len());
+    // Without a directory the main file is the ACL, there or not (its
+    // absence is then the error).
+    if path.exists() || dir.is_none() {
+        all.push(path.to_path_buf());
+    }
+    all.extend(extra);
+    Ok(all)
+}
+
+fn stamps(path: &Path, dir: Option<&Path>) -> Stamps {
+    // A directory that cannot be listed stamps as the main file alone; the
+    // load that follows reports why.
+    files(path, dir)
+        .unwrap_or_else(|_| vec![path.to_path_buf()])
+        .into_iter()
+        .map(|f| {
+            let s = stamp(&f);
+            (f, s)
+        })
+        .collect()
+}
+
+/// Reads and merges the files: one file is read as it always was; with
+/// several, an error names the file it is in.
+fn load_all(path: &Path, dir: Option<&Path>) -> Result<PlainAcl, AclFileError> {
+    let files = files(path, dir)?;
+    if let [only] = files.as_slice() {
+        if only == path {
+            return PlainAcl::load(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(AclFileError::NoFile {
+            main: path.display().to_string(),
+            dir: dir.map(|d| d.display().to_string()).unwrap_or_default(),
+        });
+    }
+    let mut parsed = Vec::with_capacity(files.len());
+    for f in files {
+        let acl = PlainAcl::load(&f).map_err(|e| AclFileError::InFile {
+            path: f.display().to_string(),
+            source: Box::new(e),
+        })?;
+        parsed.push((f, acl));
+    }
+    PlainAcl::merge(parsed)
+}
+
 impl SharedAcl {
     /// Loads `path`.
     ///
     /// # Errors
     /// [`AclFileError`] naming the file, line or field.
     pub fn load(path: &Path) -> Result<Arc<SharedAcl>, AclFileError> {
-        let before = stamp(path);
-        let acl = PlainAcl::load(path)?;
+        Self::load_with_dir(path, None)
+    }
+
+    /// Loads `path` and every `*.yml` of `dir` (Java 4.9.x's `conf/acl/`),
+    /// merged: `path` may then be missing, and an account defined in two
+    /// files is refused.
+    ///
+    /// # Errors
+    /// [`AclFileError`] naming the file and its line or field, or both
+    /// files of a repeated account.
+    pub fn load_with_dir(path: &Path, dir: Option<&Path>) -> Result<Arc<SharedAcl>, AclFileError> {
+        let before = stamps(path, dir);
+        let acl = load_all(path, dir)?;
         Ok(Arc::new(SharedAcl {
             path: path.to_path_buf(),
+            dir: dir.map(Path::to_path_buf),
             current: RwLock::new(Arc::new(acl)),
             stamp: Mutex::new(before),
             last_denial_log: AtomicI64::new(0),
         }))
     }
 
-    /// The file this ACL comes from.
+    /// The main file this ACL comes from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory whose `*.yml` files are merged in, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// The rules in force now.
@@ -72,11 +179,11 @@ impl SharedAcl {
         self.current.read().clone()
     }
 
-    /// Reloads the file when its time or size changed since the last look.
-    /// A broken file leaves the rules as they are and is not read again
-    /// until it changes once more.
+    /// Reloads the files when one's time or size changed, or one came or
+    /// went, since the last look. A broken file leaves the rules as they
+    /// are and is not read again until a file changes once more.
     pub fn reload_if_changed(&self) -> Reload {
-        let now = stamp(&self.path);
+        let now = stamps(&self.path, self.dir.as_deref());
         {
             let mut seen = self.stamp.lock();
             if *seen == now {
@@ -84,7 +191,7 @@ impl SharedAcl {
             }
             *seen = now;
         }
-        match PlainAcl::load(&self.path) {
+        match load_all(&self.path, self.dir.as_deref()) {
             Ok(acl) => {
                 let accounts = acl.accounts.len();
                 *self.current.write() = Arc::new(acl);
@@ -183,5 +290,70 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(acl.reload_if_changed(), Reload::Failed(_)));
         assert!(acl.current().accounts.contains_key("account2"));
+    }
+
+    #[test]
+    fn the_directory_is_merged_and_its_bad_files_keep_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("plain_acl.yml");
+        let extra = dir.path().join("acl");
+        std::fs::create_dir(&extra).unwrap();
+        write(&main, V1, 1_000);
+        write(&extra.join("b.yml"), V2, 1_000);
+        // Not a .yml: ignored.
+        write(&extra.join("notes.txt"), "accounts: 5\n", 1_000);
+        let acl = SharedAcl::load_with_dir(&main, Some(&extra)).unwrap();
+        let names = |acl: &SharedAcl| {
+            let mut n: Vec<String> = acl.current().accounts.keys().cloned().collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&acl), ["account1", "account2", "account3"]);
+        assert!(matches!(acl.reload_if_changed(), Reload::Unchanged));
+
+        // A new broken file: named with its line, the rules stay.
+        write(&extra.join("c.yml"), "accounts:\n  - accessKey: [x\n", 2_000);
+        match acl.reload_if_changed() {
+            Reload::Failed(e) => {
+                let e = e.to_string();
+                assert!(e.contains("c.yml") && e.contains("line"), "{e}");
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(names(&acl), ["account1", "account2", "account3"]);
+
+        // The same account in two files: both named, the rules stay.
+        write(&extra.join("c.yml"), V1, 3_000);
+        match acl.reload_if_changed() {
+            Reload::Failed(e) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("account1") && e.contains("plain_acl.yml") && e.contains("c.yml"),
+                    "{e}"
+                );
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+
+        // Fixed: the file goes; then the main file may go too.
+        std::fs::remove_file(extra.join("c.yml")).unwrap();
+        assert!(matches!(
+            acl.reload_if_changed(),
+            Reload::Reloaded { accounts: 3 }
+        ));
+        std::fs::remove_file(&main).unwrap();
+        assert!(matches!(
+            acl.reload_if_changed(),
+            Reload::Reloaded { accounts: 2 }
+        ));
+        assert_eq!(names(&acl), ["account2", "account3"]);
+
+        // Nothing at all: refused at start.
+        std::fs::remove_file(extra.join("b.yml")).unwrap();
+        let err = SharedAcl::load_with_dir(&main, Some(&extra))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no ACL file"), "{err}");
     }
 }

@@ -165,7 +165,10 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     );
     let sources = http::Sources {
         broker: Some(running.broker.state().clone()),
-        admin: crate::web::admin_for(&namesrv),
+        admin: crate::web::admin_for(
+            &namesrv,
+            running.broker.state().config.tls_client_settings(),
+        ),
         auth: match http_file.auth(&running.broker, &namesrv) {
             Ok(a) => a,
             Err(e) => {

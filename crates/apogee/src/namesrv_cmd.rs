@@ -41,7 +41,7 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
     tracing::info!("NameServer listening on {}", server.local_addr());
     let sources = http::Sources {
         namesrv: Some(server.state().clone()),
-        admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string()),
+        admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string(), None),
         ..http::Sources::default()
     };
     let http_server = match http_addr {

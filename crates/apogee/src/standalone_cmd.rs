@@ -96,7 +96,10 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let sources = http::Sources {
         broker: Some(running.broker.state().clone()),
         namesrv: Some(namesrv.state().clone()),
-        admin: crate::web::admin_for(&namesrv_addr),
+        admin: crate::web::admin_for(
+            &namesrv_addr,
+            running.broker.state().config.tls_client_settings(),
+        ),
         auth: match http_file.auth(&running.broker, &namesrv_addr) {
             Ok(a) => a,
             Err(e) => {

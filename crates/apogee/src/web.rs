@@ -34,11 +34,14 @@ impl HttpFile {
         namesrv: &str,
     ) -> Result<Option<Arc<http::auth::Auth>>> {
         match broker.acl() {
-            Some(acl) => Ok(Some(Arc::new(http::auth::Auth::from_acl(
-                Arc::clone(acl),
-                namesrv,
-                self.http_metrics_require_auth,
-            )))),
+            Some(acl) => Ok(Some(Arc::new(
+                http::auth::Auth::from_acl(
+                    Arc::clone(acl),
+                    namesrv,
+                    self.http_metrics_require_auth,
+                )
+                .with_tls(broker.state().config.tls_client_settings()),
+            ))),
             None if self.http_metrics_require_auth => anyhow::bail!(
                 "httpMetricsRequireAuth=true needs aclEnable=true: the admin accounts of plain_acl.yml are who may scrape"
             ),
@@ -53,9 +56,20 @@ impl HttpFile {
     }
 }
 
-/// An admin client for `namesrv` (none when the list is empty).
-pub fn admin_for(namesrv: &str) -> Option<Arc<client::Admin>> {
-    match client::Admin::connect(namesrv) {
+/// An admin client for `namesrv` (none when the list is empty or `tls`'s
+/// files cannot be used), speaking TLS when `tls` is some: the broker's
+/// outbound settings (`tls.enable`, `tls.client.*`), so the console reaches
+/// a cluster whose servers are `enforcing`.
+pub fn admin_for(
+    namesrv: &str,
+    tls: Option<client::TlsClientSettings>,
+) -> Option<Arc<client::Admin>> {
+    let mut options = client::ClientOptions {
+        tls,
+        ..client::ClientOptions::default()
+    };
+    options.add_namesrv(namesrv);
+    match client::Admin::start(options) {
         Ok(a) => Some(Arc::new(a)),
         Err(e) => {
             tracing::warn!("the console API is off: {e}");

@@ -202,6 +202,7 @@ impl BrokerConfig {
             remoting::Credentials {
                 access_key: self.access_key.clone(),
                 secret_key: self.secret_key.clone(),
+                security_token: None,
             }
         })
     }

@@ -396,9 +396,11 @@ fn load_acl(
     } else {
         std::path::PathBuf::from(&config.acl_file_path)
     };
-    let acl = acl::SharedAcl::load(&path)
+    // Java 4.9.x also reads every *.yml of <home>/conf/acl/.
+    let dir = root.join("conf").join("acl");
+    let acl = acl::SharedAcl::load_with_dir(&path, Some(&dir))
         .map_err(|e| BrokerError::Config(format!("aclEnable: {}: {e}", path.display())))?;
     let accounts = acl.current().accounts.len();
-    tracing::info!(file = %path.display(), accounts, "ACL enabled (reloaded when the file changes)");
+    tracing::info!(file = %path.display(), dir = %dir.display(), accounts, "ACL enabled (reloaded when a file changes)");
     Ok(Some(acl))
 }

@@ -17,16 +17,7 @@ use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
 use testkit::wait::wait_async;
 use testkit::TestCluster;
-
-const ACL: &str = "\
-accounts:
-  - accessKey: brokerAdmin
-    secretKey: broker-admin-secret
-    admin: true
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-";
+use testkit::acl::PLAIN_ACL as ACL;
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))

@@ -82,6 +82,18 @@ impl Admin {
         })
     }
 
+    /// An admin with its own client started with `options` (TLS,
+    /// credentials).
+    ///
+    /// # Errors
+    /// As [`Client::start`].
+    pub fn start(options: crate::ClientOptions) -> Result<Admin> {
+        Ok(Admin {
+            client: Client::start(options)?,
+            owns_client: true,
+        })
+    }
+
     /// An admin sharing `client`.
     pub fn with_client(client: &Client) -> Admin {
         Admin {

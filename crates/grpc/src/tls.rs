@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use remoting::TlsMode;
+use remoting::{RefusalLog, TlsMode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -126,6 +126,9 @@ pub fn incoming(
 ) -> impl tokio_stream::Stream<Item = io::Result<GrpcConn>> {
     let (tx, rx) = mpsc::channel(READY_QUEUE);
     let tls = Arc::new(tls);
+    // Refusals are logged at most once a second, as on the remoting ports:
+    // a client retrying in a loop must not flood the log.
+    let log = Arc::new(RefusalLog::new());
     let handshakes = tasks.clone();
     tasks.spawn(async move {
         loop {
@@ -146,10 +149,11 @@ pub fn incoming(
                 continue;
             }
             let (tx, tls, cancel) = (tx.clone(), Arc::clone(&tls), cancel.clone());
+            let log = Arc::clone(&log);
             handshakes.spawn(async move {
                 let conn = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    c = accept(&tls, stream, peer) => c,
+                    c = accept(&tls, stream, peer, &log) => c,
                 };
                 if let Some(conn) = conn {
                     let _ = tx.send(Ok(conn)).await;
@@ -160,7 +164,12 @@ pub fn incoming(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-async fn accept(tls: &GrpcTls, stream: TcpStream, peer: SocketAddr) -> Option<GrpcConn> {
+async fn accept(
+    tls: &GrpcTls,
+    stream: TcpStream,
+    peer: SocketAddr,
+    log: &RefusalLog,
+) -> Option<GrpcConn> {
     let config = match (&tls.config, tls.mode) {
         (None, _) | (_, TlsMode::Disabled) => return Some(GrpcConn::plain(stream)),
         (Some(config), _) => Arc::clone(config),
@@ -168,11 +177,31 @@ async fn accept(tls: &GrpcTls, stream: TcpStream, peer: SocketAddr) -> Option<Gr
     let mut first = [0u8; 1];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) => {}
-        _ => return None,
+        Ok(Ok(_)) => {
+            tracing::debug!(%peer, "gRPC connection closed before its first byte");
+            return None;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "gRPC connection failed before its first byte: {e}");
+            return None;
+        }
+        Err(_) => {
+            log.refuse(
+                peer,
+                &format!(
+                    "gRPC: no byte arrived within {} s of connecting",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
+            );
+            return None;
+        }
     }
     if first[0] != TLS_HANDSHAKE {
         if tls.mode == TlsMode::Enforcing {
-            tracing::warn!(%peer, "closing gRPC connection: plaintext refused, tls.server.mode is enforcing");
+            log.refuse(
+                peer,
+                "gRPC: plaintext connection refused: tls.server.mode is enforcing (TLS only)",
+            );
             return None;
         }
         return Some(GrpcConn::plain(stream));
@@ -181,11 +210,17 @@ async fn accept(tls: &GrpcTls, stream: TcpStream, peer: SocketAddr) -> Option<Gr
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(s)) => Some(GrpcConn(Either::Right(Box::new(s)))),
         Ok(Err(e)) => {
-            tracing::warn!(%peer, "closing gRPC connection: TLS handshake failed: {e}");
+            log.refuse(peer, &format!("gRPC: TLS handshake failed: {e}"));
             None
         }
         Err(_) => {
-            tracing::warn!(%peer, "closing gRPC connection: TLS handshake not finished in time");
+            log.refuse(
+                peer,
+                &format!(
+                    "gRPC: TLS handshake not finished within {} s",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
+            );
             None
         }
     }

@@ -11,20 +11,7 @@ use protocol::{RemotingCommand, RequestCode};
 use testkit::TestCluster;
 use tonic::transport::Channel;
 use tonic::Request;
-
-const ACL: &str = "\
-accounts:
-  - accessKey: brokerAdmin
-    secretKey: broker-admin-secret
-    admin: true
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: subscriber
-    secretKey: sub-secret
-    defaultTopicPerm: SUB
-    defaultGroupPerm: SUB
-";
+use testkit::acl::PLAIN_ACL as ACL;
 
 fn resource(name: &str) -> Option<pb::Resource> {
     Some(pb::Resource {

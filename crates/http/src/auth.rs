@@ -37,6 +37,9 @@ pub struct Auth {
     /// against the accounts as they are now.
     acl: Arc<SharedAcl>,
     namesrv: String,
+    /// TLS of the sessions' clients (the broker's `tls.enable` and
+    /// `tls.client.*`); none: plaintext.
+    tls: Option<client::TlsClientSettings>,
     /// Whether `/metrics` needs a session or basic auth.
     pub metrics_require_auth: bool,
     sessions: Mutex<HashMap<String, Session>>,
@@ -58,9 +61,17 @@ impl Auth {
         Auth {
             acl,
             namesrv: namesrv.to_owned(),
+            tls: None,
             metrics_require_auth,
             sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sessions' clients speak TLS with `tls` (none: plaintext).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<client::TlsClientSettings>) -> Auth {
+        self.tls = tls;
+        self
     }
 
     /// Checks an account's keys.
@@ -93,6 +104,7 @@ impl Auth {
         options.add_namesrv(&self.namesrv);
         options.access_key = Some(access_key.to_owned());
         options.secret_key = Some(secret_key.to_owned());
+        options.tls.clone_from(&self.tls);
         let client = Client::start(options)?;
         let token = new_token()?;
         let session = Session {

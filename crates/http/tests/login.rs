@@ -12,16 +12,7 @@ use http::auth::Auth;
 use http::{HttpServer, Sources};
 use testkit::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const ACL: &str = "\
-accounts:
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: operator
-    secretKey: operator-secret
-    admin: true
-";
+use testkit::acl::PLAIN_ACL as ACL;
 
 struct Answer {
     status: u16,

@@ -37,26 +37,153 @@ fn sign_sorted<'a, I>(secret_key: &str, fields: I, body: &[u8]) -> String
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret_key.as_bytes()) else {
-        return String::new();
-    };
-    for (_, v) in fields.into_iter().filter(|(k, _)| *k != SIGNATURE) {
-        mac.update(v.as_bytes());
-    }
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    let sig = sign_sorted_raw(keyed(secret_key), fields, body);
+    // Base64 is ASCII.
+    String::from_utf8_lossy(&sig).into_owned()
 }
 
-/// Adds `AccessKey` and `Signature` to a request about to be sent.
+/// The signature of fields in key order, into a fixed buffer.
+fn sign_sorted_raw<'a, I>(mac: Hmac<Sha1>, fields: I, body: &[u8]) -> [u8; SIGNATURE_LEN]
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut signing = Signing { mac };
+    for (_, v) in fields.into_iter().filter(|(k, _)| *k != SIGNATURE) {
+        signing.update(v.as_bytes());
+    }
+    signing.finish(body)
+}
+
+/// An HMAC-SHA1 keyed with `secret_key`.
+fn keyed(secret_key: &str) -> Hmac<Sha1> {
+    // HMAC takes keys of any length (longer ones are hashed first).
+    <Hmac<Sha1> as hmac::digest::KeyInit>::new_from_slice(secret_key.as_bytes())
+        .unwrap_or_else(|_| unreachable_key())
+}
+
+/// `new_from_slice` of HMAC never fails; an empty key stands in should it.
+#[cold]
+fn unreachable_key() -> Hmac<Sha1> {
+    <Hmac<Sha1> as hmac::digest::KeyInit>::new(&Default::default())
+}
+
+/// Length of a signature: base64 of the 20 bytes of an HMAC-SHA1.
+pub const SIGNATURE_LEN: usize = 28;
+
+/// An account keyed once, for requests that write their header themselves
+/// (the client's pre-encoded sends): it hands out a [`Signing`] already fed
+/// with the `AccessKey` (and `SecurityToken`) values, which sort before
+/// every lowercase field name. Cloning the keyed HMAC is a copy of its
+/// state: signing a request allocates nothing.
+#[derive(Clone)]
+pub struct Signer {
+    access_key: String,
+    security_token: Option<String>,
+    /// Keyed, fed with `AccessKey` then `SecurityToken`.
+    prefix: Hmac<Sha1>,
+    /// Keyed, fed with nothing.
+    keyed: Hmac<Sha1>,
+}
+
+impl std::fmt::Debug for Signer {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// The account `access_key`/`secret_key`; an empty `security_token` is
+    /// none (it is not sent).
+    pub fn new(access_key: &str, secret_key: &str, security_token: Option<&str>) -> Signer {
+        let keyed = keyed(secret_key);
+        let security_token = security_token
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let mut prefix = keyed.clone();
+        // "AccessKey" < "SecurityToken" < "Signature" < any lowercase name.
+        prefix.update(access_key.as_bytes());
+        if let Some(t) = &security_token {
+            prefix.update(t.as_bytes());
+        }
+        Signer {
+            access_key: access_key.to_string(),
+            security_token,
+            prefix,
+            keyed,
+        }
+    }
+
+    /// The `AccessKey` value.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The `SecurityToken` value, if any.
+    pub fn security_token(&self) -> Option<&str> {
+        self.security_token.as_deref()
+    }
+
+    /// A signature in progress, fed with the `AccessKey` and `SecurityToken`
+    /// values: feed it the values of the request's other ext fields in key
+    /// order when every one of their names sorts after `Signature` (all
+    /// lowercase names do), then [`Signing::finish`] with the body.
+    pub fn start(&self) -> Signing {
+        Signing {
+            mac: self.prefix.clone(),
+        }
+    }
+
+    /// Adds `AccessKey`, `SecurityToken` (when set) and `Signature` to a
+    /// request about to be sent, whatever its field names.
+    pub fn sign_request(&self, cmd: &mut RemotingCommand) {
+        cmd.ext_fields
+            .insert(ACCESS_KEY.into(), self.access_key.clone());
+        if let Some(t) = &self.security_token {
+            cmd.ext_fields.insert(SECURITY_TOKEN.into(), t.clone());
+        }
+        let sig = sign_sorted_raw(
+            self.keyed.clone(),
+            cmd.ext_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &cmd.body,
+        );
+        cmd.ext_fields.insert(
+            SIGNATURE.into(),
+            String::from_utf8_lossy(&sig).into_owned(),
+        );
+    }
+}
+
+/// A signature being computed: the ext field values in key order, then the
+/// body.
+#[derive(Clone)]
+pub struct Signing {
+    mac: Hmac<Sha1>,
+}
+
+impl Signing {
+    /// The next field's value.
+    pub fn update(&mut self, value: &[u8]) {
+        self.mac.update(value);
+    }
+
+    /// The base64 signature, after the body.
+    pub fn finish(mut self, body: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.mac.update(body);
+        let digest = self.mac.finalize().into_bytes();
+        let mut out = [0u8; SIGNATURE_LEN];
+        // 20 bytes always make 28 characters of padded base64.
+        let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);
+        out
+    }
+}
+
+/// Adds `AccessKey` and `Signature` to a request about to be sent (a
+/// caller signing many requests keeps a [`Signer`]).
 pub fn sign_request(cmd: &mut RemotingCommand, access_key: &str, secret_key: &str) {
-    cmd.ext_fields.insert(ACCESS_KEY.into(), access_key.into());
-    let signature = sign_sorted(
-        secret_key,
-        cmd.ext_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &cmd.body,
-    );
-    cmd.ext_fields.insert(SIGNATURE.into(), signature);
+    Signer::new(access_key, secret_key, None).sign_request(cmd);
 }
 
 /// Whether a received request carries a valid signature for `secret_key`.
@@ -72,8 +199,8 @@ pub fn verify_request(cmd: &RemotingCommand, secret_key: &str) -> bool {
         .iter()
         .filter(|(k, _)| !(old_client && k.as_str() == UNIQUE_KEY_QUERY))
         .map(|(k, v)| (k.as_str(), v.as_str()));
-    let expected = sign_sorted(secret_key, fields, &cmd.body);
-    constant_time_eq(expected.as_bytes(), given.as_bytes())
+    let expected = sign_sorted_raw(keyed(secret_key), fields, &cmd.body);
+    constant_time_eq(&expected, given.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use protocol::frame::DEFAULT_MAX_FRAME;
+use protocol::signature::Signer;
 use protocol::RemotingCommand;
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
@@ -48,11 +49,24 @@ pub struct ClientConfig {
     pub tls: Option<ClientTls>,
 }
 
-/// An ACL account: requests carry `AccessKey` and an HMAC-SHA1 `Signature`.
+/// An ACL account: requests carry `AccessKey` and an HMAC-SHA1 `Signature`
+/// (and `SecurityToken` when one is set; it is signed too).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub access_key: String,
     pub secret_key: String,
+    pub security_token: Option<String>,
+}
+
+impl Credentials {
+    /// The account's signer, keyed once.
+    pub fn signer(&self) -> Signer {
+        Signer::new(
+            &self.access_key,
+            &self.secret_key,
+            self.security_token.as_deref(),
+        )
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -88,7 +102,7 @@ struct ClientInner {
     /// One cell per address: concurrent callers wait for the same connect
     /// instead of racing to open several connections.
     pool: Mutex<HashMap<String, Arc<OnceCell<Connection>>>>,
-    credentials: Option<Credentials>,
+    signer: Option<Signer>,
     tls: Option<ClientTls>,
 }
 
@@ -157,7 +171,7 @@ impl RemotingClient {
                 }),
                 connect_timeout: config.connect_timeout,
                 pool: Mutex::new(HashMap::new()),
-                credentials: config.credentials,
+                signer: config.credentials.as_ref().map(Credentials::signer),
                 tls: config.tls,
             }),
         }
@@ -184,7 +198,9 @@ impl RemotingClient {
     }
 
     /// Like [`RemotingClient::invoke`], for a request the caller encodes
-    /// itself (see [`Connection::invoke_encoded`]). Never signed.
+    /// itself (see [`Connection::invoke_encoded`]). Not signed here: when
+    /// [`RemotingClient::signer`] is some, the caller writes `AccessKey` and
+    /// `Signature` into its frame.
     ///
     /// # Errors
     /// As [`RemotingClient::invoke`].
@@ -233,15 +249,20 @@ impl RemotingClient {
         self.connection(addr).await?.invoke_oneway(request).await
     }
 
-    /// Whether requests are signed; callers that encode frames themselves
-    /// ([`RemotingClient::invoke_encoded`]) must use `invoke` when they are.
+    /// Whether requests are signed.
     pub fn signs(&self) -> bool {
-        self.inner.credentials.is_some()
+        self.inner.signer.is_some()
+    }
+
+    /// The account requests are signed with: callers that encode frames
+    /// themselves ([`RemotingClient::invoke_encoded`]) sign with it.
+    pub fn signer(&self) -> Option<&Signer> {
+        self.inner.signer.as_ref()
     }
 
     fn signed(&self, mut request: RemotingCommand) -> RemotingCommand {
-        if let Some(c) = &self.inner.credentials {
-            protocol::signature::sign_request(&mut request, &c.access_key, &c.secret_key);
+        if let Some(s) = &self.inner.signer {
+            s.sign_request(&mut request);
         }
         request
     }

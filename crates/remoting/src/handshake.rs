@@ -29,15 +29,23 @@ pub(crate) fn needed(tls: &ServerTls) -> bool {
     tls.effective_mode() != TlsMode::Disabled
 }
 
-/// Counts refusals and logs them at WARN at most once per interval.
-pub(crate) struct RefusalLog {
+/// Counts refused connections and logs them at WARN at most once a second
+/// (each line says how many were refused since the last one; the others go
+/// to DEBUG). The gRPC port uses it too.
+pub struct RefusalLog {
     started: Instant,
     last_ms: AtomicU64,
     unlogged: AtomicU64,
 }
 
+impl Default for RefusalLog {
+    fn default() -> Self {
+        RefusalLog::new()
+    }
+}
+
 impl RefusalLog {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         RefusalLog {
             started: Instant::now(),
             // So the very first refusal is logged.
@@ -46,7 +54,8 @@ impl RefusalLog {
         }
     }
 
-    fn refuse(&self, peer: SocketAddr, why: &str) {
+    /// A connection from `peer` closed because of `why`.
+    pub fn refuse(&self, peer: SocketAddr, why: &str) {
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
             + u64::try_from(LOG_INTERVAL.as_millis()).unwrap_or(0);
         let last = self.last_ms.load(Ordering::Relaxed);

@@ -33,6 +33,7 @@ use protocol::{RemotingCommand, ResponseCode};
 pub use client::{ClientConfig, Credentials, RemotingClient};
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
+pub use handshake::RefusalLog;
 pub use no_other_keys::NoOtherKeys;
 pub use outbound::EncodedFrame;
 pub use server::{Server, ServerConfig};

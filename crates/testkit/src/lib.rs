@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod acl;
 pub mod certs;
 pub mod cluster;
 pub mod readback;

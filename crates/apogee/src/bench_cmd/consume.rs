@@ -66,10 +66,10 @@ pub async fn run(args: ConsumeArgs) -> Result<()> {
     let listener_meter = meter.clone();
     let listener_done = done.clone();
     let mut builder = PushConsumer::builder();
-    if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
+    if let Some((ak, sk)) = args.common.access.credentials() {
         builder = builder.credentials(ak, sk);
     }
-    if let Some(tls) = args.common.tls.settings() {
+    if let Some(tls) = args.common.access.tls.settings() {
         builder = builder.tls(tls);
     }
     let consumer = builder

@@ -38,12 +38,9 @@ pub enum BenchCommand {
     Timer(TimerArgs),
 }
 
-/// Flags every bench mode has.
-#[derive(Args, Debug, Clone)]
-pub struct CommonArgs {
-    /// NameServer address(es), `;`-separated.
-    #[arg(short = 'n', long = "namesrvAddr", env = "NAMESRV_ADDR", default_value = client::DEFAULT_NAMESRV)]
-    pub namesrv: String,
+/// The account and TLS flags of every bench mode.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AccessArgs {
     /// ACL 1.0 account requests are signed with (with --secret-key).
     #[arg(
         long = "access-key",
@@ -60,6 +57,38 @@ pub struct CommonArgs {
     pub secret_key: Option<String>,
     #[command(flatten)]
     pub tls: crate::tls_args::TlsArgs,
+}
+
+impl AccessArgs {
+    /// The ACL account, when both keys are given.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        match (&self.access_key, &self.secret_key) {
+            (Some(ak), Some(sk)) => Some((ak, sk)),
+            _ => None,
+        }
+    }
+
+    /// Client settings for `namesrv` with these flags.
+    pub fn options(&self, namesrv: &str) -> client::ClientOptions {
+        let mut options = client::ClientOptions {
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            tls: self.tls.settings(),
+            ..client::ClientOptions::default()
+        };
+        options.add_namesrv(namesrv);
+        options
+    }
+}
+
+/// Flags every bench mode has.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// NameServer address(es), `;`-separated.
+    #[arg(short = 'n', long = "namesrvAddr", env = "NAMESRV_ADDR", default_value = client::DEFAULT_NAMESRV)]
+    pub namesrv: String,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Topic.
     #[arg(short = 't', long = "topic", default_value = "BenchmarkTest")]
     pub topic: String,

@@ -160,10 +160,10 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
     let mut out = Vec::new();
     for i in 0..args.producers {
         let mut builder = Producer::builder();
-        if let (Some(ak), Some(sk)) = (&args.common.access_key, &args.common.secret_key) {
+        if let Some((ak, sk)) = args.common.access.credentials() {
             builder = builder.credentials(ak, sk);
         }
-        if let Some(tls) = args.common.tls.settings() {
+        if let Some(tls) = args.common.access.tls.settings() {
             builder = builder.tls(tls);
         }
         let p = builder

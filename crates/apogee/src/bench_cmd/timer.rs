@@ -55,6 +55,8 @@ pub struct TimerArgs {
     /// NameServer address(es), `;`-separated.
     #[arg(short = 'n', long = "namesrvAddr", env = "NAMESRV_ADDR", default_value = client::DEFAULT_NAMESRV)]
     pub namesrv: String,
+    #[command(flatten)]
+    pub access: super::AccessArgs,
     /// Topic, created with --queues queues (default: a fresh `BenchTimer_<ms>`).
     #[arg(short = 't', long = "topic")]
     pub topic: Option<String>,
@@ -161,7 +163,8 @@ pub async fn run(args: TimerArgs) -> Result<()> {
 }
 
 async fn create_topic(args: &TimerArgs, topic: &str) -> Result<()> {
-    let admin = Admin::connect(&args.namesrv).context("cannot start an admin client")?;
+    let admin =
+        Admin::start(args.access.options(&args.namesrv)).context("cannot start an admin client")?;
     let created = admin
         .create_topic(None, &TopicSpec::new(topic, args.queues))
         .await
@@ -485,9 +488,16 @@ impl AccuracyReport {
     }
 }
 
-async fn start_producer(namesrv: &str) -> Result<Producer> {
-    Producer::builder()
-        .namesrv(namesrv)
+async fn start_producer(args: &TimerArgs) -> Result<Producer> {
+    let mut builder = Producer::builder();
+    if let Some((ak, sk)) = args.access.credentials() {
+        builder = builder.credentials(ak, sk);
+    }
+    if let Some(tls) = args.access.tls.settings() {
+        builder = builder.tls(tls);
+    }
+    builder
+        .namesrv(&args.namesrv)
         .group("apogee_bench_timer_producer")
         .build()
         .await
@@ -496,7 +506,14 @@ async fn start_producer(namesrv: &str) -> Result<Producer> {
 
 /// A push consumer of a new group, returned once it has queues.
 async fn start_consumer(args: &TimerArgs, topic: &str, run: Arc<Run>) -> Result<PushConsumer> {
-    let consumer = PushConsumer::builder()
+    let mut builder = PushConsumer::builder();
+    if let Some((ak, sk)) = args.access.credentials() {
+        builder = builder.credentials(ak, sk);
+    }
+    if let Some(tls) = args.access.tls.settings() {
+        builder = builder.tls(tls);
+    }
+    let consumer = builder
         .namesrv(&args.namesrv)
         .group(format!("{topic}_consumer"))
         .subscribe(topic, "*")
@@ -546,7 +563,7 @@ async fn accuracy(args: &TimerArgs, topic: &str) -> Result<AccuracyReport> {
     let spread_ms = args.spread_secs as i64 * 1000;
     let run = Arc::new(Run::new(schedule(args.count, spread_ms, args.order)));
     let consumer = start_consumer(args, topic, run.clone()).await?;
-    let producer = match start_producer(&args.namesrv).await {
+    let producer = match start_producer(args).await {
         Ok(p) => p,
         Err(e) => {
             consumer.shutdown().await;

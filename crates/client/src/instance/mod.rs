@@ -52,6 +52,9 @@ pub struct ClientOptions {
     /// ACL 1.0 account: when both are set, every request is signed.
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
+    /// Sent (and signed) as `SecurityToken` with every signed request, as
+    /// Java's `SessionCredentials` does; needs `access_key`/`secret_key`.
+    pub security_token: Option<String>,
     /// TLS to NameServers and brokers (None: plaintext). The settings take
     /// a CA file (`trust_cert_path`; empty: the system's roots) and an
     /// optional client certificate.
@@ -69,6 +72,7 @@ impl Default for ClientOptions {
             heartbeat_interval: Duration::from_secs(30),
             access_key: None,
             secret_key: None,
+            security_token: None,
             tls: None,
         }
     }
@@ -681,6 +685,7 @@ fn transport_config(options: &ClientOptions) -> Result<TransportConfig> {
         (Some(access_key), Some(secret_key)) => Some(remoting::Credentials {
             access_key: access_key.clone(),
             secret_key: secret_key.clone(),
+            security_token: options.security_token.clone(),
         }),
         _ => None,
     };

@@ -353,23 +353,17 @@ impl Producer {
                 .master_addr(&mq.broker_name, &p.topic)
                 .await?;
             let opts = &self.inner.options;
+            let remoting = self.inner.client.remoting();
             let to = SendTo {
                 group: &opts.group,
                 mq,
                 default_queue_nums: opts.default_topic_queue_nums,
                 born_ms: now_ms(),
                 header: opts.header,
+                signer: remoting.signer(),
             };
-            let remoting = self.inner.client.remoting();
-            let resp = if remoting.signs() {
-                // The signature covers the fields, so the command is built whole.
-                let mut cmd = p.request_at(to.group, to.mq, to.default_queue_nums, to.born_ms);
-                cmd.serialize_type = to.header;
-                remoting.invoke(&addr, cmd, timeout).await?
-            } else {
-                let encode = |opaque| p.encode_frame(&to, opaque);
-                remoting.invoke_encoded(&addr, encode, timeout).await?
-            };
+            let encode = |opaque| p.encode_frame(&to, opaque);
+            let resp = remoting.invoke_encoded(&addr, encode, timeout).await?;
             p.result(&addr, mq, &resp)
         }
         .await;

@@ -5,20 +5,7 @@ use client::admin::TopicSpec;
 use client::{Admin, Client, ClientOptions, Message, Producer, SendStatus};
 use testkit::readback::pull_queue;
 use testkit::TestCluster;
-
-const ACL: &str = "\
-accounts:
-  - accessKey: publisher
-    secretKey: pub-secret
-    defaultTopicPerm: PUB
-  - accessKey: subscriber
-    secretKey: sub-secret
-    defaultTopicPerm: SUB
-    defaultGroupPerm: SUB
-  - accessKey: operator
-    secretKey: operator-secret
-    admin: true
-";
+use testkit::acl::PLAIN_ACL as ACL;
 
 fn client(ns: &str, key: &str, secret: &str) -> Client {
     let mut options = ClientOptions {

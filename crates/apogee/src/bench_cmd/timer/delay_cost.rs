@@ -172,7 +172,7 @@ fn per_round(count: u64, rounds: u32, round: u32) -> u64 {
 }
 
 pub async fn run(args: &TimerArgs, topic: &str) -> Result<DelayCostReport> {
-    let producer = start_producer(&args.namesrv).await?;
+    let producer = start_producer(args).await?;
     let body = Bytes::from(vec![b'd'; args.size as usize]);
     let kinds = [Kind::Plain, Kind::Level(args.delay_level), Kind::Timer];
     // Warm-up (connections, routes, page cache): not measured.
