@@ -88,9 +88,13 @@ impl MessagingService for Service {
         // and listing what the request needs (a send's hot path).
         if self.core.local.acl.is_some() {
             let caller = Caller::of(&req);
-            let needs = req.get_ref().messages.iter().fold(Needs::default(), |n, m| {
-                n.topic(m.topic.as_ref(), Perm::PUB)
-            });
+            let needs = req
+                .get_ref()
+                .messages
+                .iter()
+                .fold(Needs::default(), |n, m| {
+                    n.topic(m.topic.as_ref(), Perm::PUB)
+                });
             if let Err(e) = auth::check(&self.core, &caller, "SendMessage", needs) {
                 return Ok(Response::new(pb::SendMessageResponse {
                     status: Some(e.status()),
@@ -98,7 +102,9 @@ impl MessagingService for Service {
                 }));
             }
         }
-        Ok(Response::new(send::send(&self.core, peer, req.into_inner()).await))
+        Ok(Response::new(
+            send::send(&self.core, peer, req.into_inner()).await,
+        ))
     }
 
     async fn query_assignment(
