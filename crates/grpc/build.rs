@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = protox::compile(files, ["proto"])?;
     tonic_build::configure()
+        // A message body is `Bytes`: decoded as a slice of the request's
+        // buffer, and sent from the stored message without a copy.
+        .bytes([".apache.rocketmq.v2.Message.body"])
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

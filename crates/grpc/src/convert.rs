@@ -138,7 +138,7 @@ pub fn prepare(msg: pb::Message, max_body: usize, now_ms: i64) -> GrpcResult<Out
     }
     let body = match Encoding::try_from(sp.body_encoding) {
         Ok(Encoding::Gzip) => gunzip(&msg.body, max_body)?,
-        _ => Bytes::from(msg.body),
+        _ => msg.body,
     };
     if body.is_empty() {
         return invalid(
@@ -397,7 +397,7 @@ pub fn to_grpc(m: &MessageExt, d: Delivery) -> pb::Message {
         }),
         user_properties,
         system_properties: Some(sp),
-        body: m.body.to_vec(),
+        body: m.body.clone(),
     }
 }
 
@@ -446,7 +446,7 @@ mod tests {
                 body_encoding: Encoding::Identity as i32,
                 ..Default::default()
             }),
-            body: body.to_vec(),
+            body: Bytes::copy_from_slice(body),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod pb {
 }
 
 pub mod auth;
+pub mod conn;
 pub mod convert;
 pub mod core;
 pub mod error;

@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::conn::H2Settings;
 use crate::core::Core;
 use crate::error::{GrpcError, GrpcResult};
-use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::pb::Code;
 use crate::service::Service;
 use crate::tls::{incoming, GrpcTls};
@@ -100,15 +100,13 @@ impl GrpcServer {
         let cancel = core.cancel.clone();
         let mode = tls.mode;
         let conns = incoming(listener, tls, cancel.clone(), core.tasks.clone());
-        core.tasks.spawn(async move {
-            let result = tonic::transport::Server::builder()
-                .add_service(MessagingServiceServer::new(service))
-                .serve_with_incoming_shutdown(conns, cancel.cancelled())
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "gRPC server stopped");
-            }
-        });
+        core.tasks.spawn(crate::conn::serve(
+            service,
+            conns,
+            H2Settings::default(),
+            cancel,
+            core.tasks.clone(),
+        ));
         core.tasks
             .spawn(crate::pop::renew_loop(core.clone(), core.cancel.clone()));
         core.tasks.spawn(heartbeat_loop(

@@ -49,7 +49,7 @@ fn send_request(topic: &str) -> pb::SendMessageRequest {
                 born_host: "10.0.0.1".into(),
                 ..Default::default()
             }),
-            body: b"hello".to_vec(),
+            body: b"hello".to_vec().into(),
         }],
     }
 }
@@ -209,7 +209,7 @@ async fn accounts_are_checked_per_rpc() {
     let mut got = 0;
     while let Some(f) = stream.message().await.unwrap() {
         if let Some(Content::Message(m)) = f.content {
-            assert_eq!(m.body, b"hello");
+            assert_eq!(&m.body[..], b"hello");
             got += 1;
         }
     }

@@ -108,7 +108,7 @@ fn message(topic: &str, body: &[u8], kind: pb::MessageType) -> pb::Message {
             born_host: "10.0.0.1".into(),
             ..Default::default()
         }),
-        body: body.to_vec(),
+        body: body.to_vec().into(),
     }
 }
 
@@ -218,7 +218,7 @@ async fn route_send_receive_ack_with_correct_fields() {
     };
     let sp = m.system_properties.as_ref().unwrap();
     assert_eq!(sp.message_id, id);
-    assert_eq!(m.body, b"hello grpc");
+    assert_eq!(&m.body[..], b"hello grpc");
     assert_eq!(sp.tag.as_deref(), Some("TagA"));
     assert_eq!(sp.keys, vec!["k1".to_string()]);
     assert_eq!(
