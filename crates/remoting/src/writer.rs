@@ -25,8 +25,10 @@ pub(crate) const SHARE_MIN: usize = 512;
 const MAX_BATCH: usize = 1024 * 1024;
 /// A batch stops collecting commands once it holds this many slices.
 const MAX_SEGMENTS: usize = 1024;
-/// Slices handed to one vectored write.
-const MAX_IOV: usize = 64;
+/// Slices handed to one vectored write (Linux's IOV_MAX): a batch of
+/// pull answers, a slice a message, leaves in as few writes as when it was
+/// one copied buffer.
+const MAX_IOV: usize = 1024;
 /// After a close, frames already queued get this long to leave.
 const CLOSE_FLUSH: Duration = Duration::from_millis(200);
 /// The batch buffer's size at rest; a burst may grow it, and it shrinks
@@ -157,8 +159,7 @@ impl Batch {
     }
 
     /// Up to [`MAX_IOV`] slices of what is left after the first `skip` bytes.
-    fn slices<'a>(&'a self, mut skip: usize, out: &mut [IoSlice<'a>; MAX_IOV]) -> usize {
-        let mut n = 0;
+    fn slices<'a>(&'a self, mut skip: usize, out: &mut Vec<IoSlice<'a>>) {
         let mut start = 0;
         for segment in &self.segments {
             let bytes: &[u8] = match segment {
@@ -173,14 +174,12 @@ impl Batch {
                 skip -= bytes.len();
                 continue;
             }
-            out[n] = IoSlice::new(&bytes[skip..]);
+            out.push(IoSlice::new(&bytes[skip..]));
             skip = 0;
-            n += 1;
-            if n == MAX_IOV {
+            if out.len() == MAX_IOV {
                 break;
             }
         }
-        n
     }
 
     /// Writes the whole batch, then empties it (an error leaves it as it
@@ -189,9 +188,9 @@ impl Batch {
         let total = self.len();
         let mut done = 0;
         while done < total {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let n = self.slices(done, &mut iov);
-            let written = wr.write(&iov[..n]).await?;
+            let mut iov = Vec::with_capacity(self.segments.len().min(MAX_IOV));
+            self.slices(done, &mut iov);
+            let written = wr.write(&iov).await?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
@@ -212,7 +211,7 @@ impl Batch {
         if self.buf.capacity() > BATCH_AT_REST {
             self.buf = BytesMut::with_capacity(BATCH_AT_REST);
         }
-        if self.segments.capacity() > MAX_IOV {
+        if self.segments.capacity() > 64 {
             self.segments = Vec::new();
         }
     }
