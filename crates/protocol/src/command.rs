@@ -53,7 +53,8 @@ pub struct RemotingCommand {
     /// (a pull answer hands the commit log's mapped slices over this way,
     /// and the connection writes them with vectored writes). Decoding never
     /// fills it: a received body is always one buffer, `body`.
-    pub body_parts: Vec<Bytes>,
+    /// (A boxed slice rather than a `Vec`: it keeps the command small.)
+    pub body_parts: Box<[Bytes]>,
     /// The serialization the header arrived in, or will be written in.
     pub serialize_type: SerializeType,
 }
@@ -75,7 +76,7 @@ impl RemotingCommand {
             remark: None,
             ext_fields: ExtFields::new(),
             body: Bytes::new(),
-            body_parts: Vec::new(),
+            body_parts: Box::default(),
             serialize_type: SerializeType::Json,
         }
     }
@@ -99,7 +100,7 @@ impl RemotingCommand {
             remark: remark.into(),
             ext_fields: ExtFields::new(),
             body: Bytes::new(),
-            body_parts: Vec::new(),
+            body_parts: Box::default(),
             serialize_type: SerializeType::Json,
         }
     }
@@ -126,14 +127,14 @@ impl RemotingCommand {
     /// Sets the body (dropping any parts).
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
-        self.body_parts.clear();
+        self.body_parts = Box::default();
         self
     }
 
     /// Sets the body to `parts`, in order, without joining them.
     pub fn with_body_parts(mut self, parts: Vec<Bytes>) -> Self {
         self.body = Bytes::new();
-        self.body_parts = parts;
+        self.body_parts = parts.into_boxed_slice();
         self
     }
 
@@ -150,7 +151,7 @@ impl RemotingCommand {
         }
         let mut out = bytes::BytesMut::with_capacity(self.body_len());
         out.extend_from_slice(&self.body);
-        for part in &self.body_parts {
+        for part in self.body_parts.iter() {
             out.extend_from_slice(part);
         }
         out.freeze()

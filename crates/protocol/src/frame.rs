@@ -125,7 +125,7 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) {
 pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
     encode_head(cmd, dst);
     dst.extend_from_slice(&cmd.body);
-    for part in &cmd.body_parts {
+    for part in cmd.body_parts.iter() {
         dst.extend_from_slice(part);
     }
 }

@@ -146,7 +146,7 @@ impl Batch {
                 encode_head(cmd, &mut self.buf);
                 self.seal_copied();
                 self.put_body(&cmd.body);
-                for part in &cmd.body_parts {
+                for part in cmd.body_parts.iter() {
                     self.put_body(part);
                 }
             }
