@@ -49,6 +49,12 @@ pub struct RemotingCommand {
     pub remark: Option<String>,
     pub ext_fields: ExtFields,
     pub body: Bytes,
+    /// More body, written after `body` in this order without joining them
+    /// (a pull answer hands the commit log's mapped slices over this way,
+    /// and the connection writes them with vectored writes). Decoding never
+    /// fills it: a received body is always one buffer, `body`.
+    /// (A boxed slice rather than a `Vec`: it keeps the command small.)
+    pub body_parts: Box<[Bytes]>,
     /// The serialization the header arrived in, or will be written in.
     pub serialize_type: SerializeType,
 }
@@ -70,6 +76,7 @@ impl RemotingCommand {
             remark: None,
             ext_fields: ExtFields::new(),
             body: Bytes::new(),
+            body_parts: Box::default(),
             serialize_type: SerializeType::Json,
         }
     }
@@ -93,6 +100,7 @@ impl RemotingCommand {
             remark: remark.into(),
             ext_fields: ExtFields::new(),
             body: Bytes::new(),
+            body_parts: Box::default(),
             serialize_type: SerializeType::Json,
         }
     }
@@ -116,10 +124,37 @@ impl RemotingCommand {
         self
     }
 
-    /// Sets the body.
+    /// Sets the body (dropping any parts).
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
+        self.body_parts = Box::default();
         self
+    }
+
+    /// Sets the body to `parts`, in order, without joining them.
+    pub fn with_body_parts(mut self, parts: Vec<Bytes>) -> Self {
+        self.body = Bytes::new();
+        self.body_parts = parts.into_boxed_slice();
+        self
+    }
+
+    /// Bytes of the whole body (`body` and every part).
+    pub fn body_len(&self) -> usize {
+        self.body.len() + self.body_parts.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// The whole body as one buffer (joined, so copied, only when it has
+    /// parts).
+    pub fn joined_body(&self) -> Bytes {
+        if self.body_parts.is_empty() {
+            return self.body.clone();
+        }
+        let mut out = bytes::BytesMut::with_capacity(self.body_len());
+        out.extend_from_slice(&self.body);
+        for part in self.body_parts.iter() {
+            out.extend_from_slice(part);
+        }
+        out.freeze()
     }
 
     /// Replaces the extFields with a typed header.

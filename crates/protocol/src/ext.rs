@@ -166,12 +166,18 @@ macro_rules! command_header {
             fn read_fields(
                 fields: &$crate::command::ExtFields,
             ) -> Result<Self, $crate::error::ProtocolError> {
-                let _ = fields;
+                // One pass over the fields (no lookup per key); the values
+                // then convert in declaration order, so the first bad or
+                // missing field named is the same as key by key.
+                $(let mut $field: Option<&str> = None;)*
+                for (k, v) in fields {
+                    match k.as_str() {
+                        $($key => $field = Some(v.as_str()),)*
+                        _ => {}
+                    }
+                }
                 Ok($name {
-                    $($field: $crate::ext::FieldValue::from_field(
-                        $key,
-                        fields.get($key).map(String::as_str),
-                    )?,)*
+                    $($field: $crate::ext::FieldValue::from_field($key, $field)?,)*
                 })
             }
         }
@@ -239,6 +245,40 @@ mod tests {
                 Sample::read_fields(&fields(&[("topic", "T"), ("queueId", "0"), ("flag", raw)]))
                     .unwrap();
             assert_eq!(h.flag, Some(want), "{raw}");
+        }
+    }
+
+    /// The key-by-key reading the one-pass reader replaced.
+    fn read_by_lookup(fields: &ExtFields) -> Result<Sample, ProtocolError> {
+        let get = |k: &str| fields.get(k).map(String::as_str);
+        Ok(Sample {
+            topic: FieldValue::from_field("topic", get("topic"))?,
+            queue_id: FieldValue::from_field("queueId", get("queueId"))?,
+            offset: FieldValue::from_field("offset", get("offset"))?,
+            flag: FieldValue::from_field("flag", get("flag"))?,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_reading_matches_lookups(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("topic"),
+                        proptest::strategy::Just("queueId"),
+                        proptest::strategy::Just("offset"),
+                        proptest::strategy::Just("flag"),
+                        proptest::strategy::Just("other"),
+                        proptest::strategy::Just("Topic"),
+                    ],
+                    "(-?[0-9]{0,3}|true|x| )",
+                ),
+                0..8,
+            )
+        ) {
+            let f: ExtFields = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            proptest::prop_assert_eq!(Sample::read_fields(&f), read_by_lookup(&f));
         }
     }
 

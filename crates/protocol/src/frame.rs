@@ -115,7 +115,7 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) {
         SerializeType::RocketMq => header_binary::encode(cmd, dst),
     }
     let header_len = dst.len() - start - 8;
-    let length = 4 + header_len + cmd.body.len();
+    let length = 4 + header_len + cmd.body_len();
     let word = (u32::from(cmd.serialize_type.byte()) << 24) | (header_len as u32 & 0x00FF_FFFF);
     dst[start..start + 4].copy_from_slice(&(length as u32).to_be_bytes());
     dst[start + 4..start + 8].copy_from_slice(&word.to_be_bytes());
@@ -125,6 +125,9 @@ pub fn encode_head(cmd: &RemotingCommand, dst: &mut BytesMut) {
 pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
     encode_head(cmd, dst);
     dst.extend_from_slice(&cmd.body);
+    for part in cmd.body_parts.iter() {
+        dst.extend_from_slice(part);
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +151,36 @@ mod tests {
         let (back, used) = decode(&buf, DEFAULT_MAX_FRAME).unwrap().unwrap();
         assert_eq!(used, buf.len());
         assert_eq!(back, cmd);
+    }
+
+    #[test]
+    fn body_parts_go_out_after_the_body_as_one_body() {
+        for serialize_type in [SerializeType::Json, SerializeType::RocketMq] {
+            let mut cmd = RemotingCommand::success().with_body_parts(vec![
+                Bytes::from_static(b"abc"),
+                Bytes::new(),
+                Bytes::from_static(b"defg"),
+            ]);
+            cmd.serialize_type = serialize_type;
+            cmd.opaque = 9;
+            assert_eq!(cmd.body_len(), 7);
+            assert_eq!(&cmd.joined_body()[..], b"abcdefg");
+            let mut one = BytesMut::new();
+            encode(&cmd, &mut one);
+            // The head announces the whole body; the parts follow it.
+            let mut head = BytesMut::new();
+            encode_head(&cmd, &mut head);
+            assert_eq!(&one[..head.len()], &head[..]);
+            assert_eq!(&one[head.len()..], b"abcdefg");
+            let (back, used) = decode(&one, DEFAULT_MAX_FRAME).unwrap().unwrap();
+            assert_eq!(used, one.len());
+            assert_eq!(&back.body[..], b"abcdefg");
+            assert!(back.body_parts.is_empty());
+            assert_eq!(back.opaque, 9);
+            // with_body replaces the parts.
+            let cmd = cmd.with_body(Bytes::from_static(b"x"));
+            assert_eq!(cmd.body_len(), 1);
+        }
     }
 
     #[test]

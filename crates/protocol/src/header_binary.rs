@@ -94,6 +94,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         remark,
         ext_fields,
         body: bytes::Bytes::new(),
+        body_parts: Box::default(),
         serialize_type: SerializeType::RocketMq,
     })
 }

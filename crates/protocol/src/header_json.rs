@@ -58,6 +58,7 @@ pub(crate) fn decode_general(header: &[u8]) -> Result<RemotingCommand, ProtocolE
         remark: wire.remark,
         ext_fields: wire.ext_fields,
         body: bytes::Bytes::new(),
+        body_parts: Box::default(),
         serialize_type: SerializeType::Json,
     })
 }

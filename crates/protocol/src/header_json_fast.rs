@@ -27,6 +27,7 @@ pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
         remark: None,
         ext_fields: ExtFields::new(),
         body: bytes::Bytes::new(),
+        body_parts: Box::default(),
         serialize_type: SerializeType::Json,
     };
     p.expect(b'{')?;

@@ -34,5 +34,5 @@ impl Outbound {
 const HEAD_ESTIMATE: usize = 128;
 
 pub(crate) fn command_cost(cmd: &RemotingCommand) -> usize {
-    HEAD_ESTIMATE + cmd.body.len()
+    HEAD_ESTIMATE + cmd.body_len()
 }

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::index::IndexService;
 use crate::record::{peek_head, tag_hash, Head, RecordView};
 use crate::signal::StopSignal;
+use protocol::message::properties::DispatchProperties;
 
 /// Called after each consume-queue append: (topic, queue id, new max
 /// offset, tag hash). Must be quick; it runs on the dispatcher thread.
@@ -157,21 +158,23 @@ impl Dispatcher {
         self.cond.notify_one();
     }
 
-    fn tag_code(&self, view: &RecordView<'_>) -> i64 {
+    fn tag_code(&self, view: &RecordView<'_>, props: &DispatchProperties<'_>) -> i64 {
         if view.topic == SCHEDULE_TOPIC {
-            let level = view
-                .property("DELAY")
+            let level = props
+                .delay
                 .and_then(|l| l.parse::<usize>().ok())
                 .unwrap_or(1);
             let idx = level.clamp(1, self.delay_levels.len().max(1)) - 1;
             return view.store_timestamp + self.delay_levels.get(idx).copied().unwrap_or(1000);
         }
-        view.property("TAGS").map_or(0, tag_hash)
+        props.tags.map_or(0, tag_hash)
     }
 
     fn dispatch_one(&self, view: &RecordView<'_>, phys: u64, notify: bool) -> Result<()> {
+        // One pass over the properties for everything read below.
+        let props = view.dispatch_properties();
         if view.is_dispatchable() {
-            let tag = self.tag_code(view);
+            let tag = self.tag_code(view, &props);
             let cq = self.cqs.get_or_create(view.topic, view.queue_id)?;
             let entry = CqEntry {
                 phys_offset: phys as i64,
@@ -189,8 +192,8 @@ impl Dispatcher {
             if !view.is_rollback() {
                 let indexed = index.put_record(
                     view.topic,
-                    view.property("UNIQ_KEY"),
-                    view.property("KEYS"),
+                    props.uniq_key,
+                    props.keys,
                     phys,
                     view.store_timestamp,
                 );

@@ -3,6 +3,7 @@
 //! adds what recovery needs (a cheap head peek, torn-text detection) and
 //! keeps the fields it reads often as plain values.
 
+use protocol::message::properties::DispatchProperties;
 use protocol::message::record::{decode_record, DecodedRecord};
 use protocol::message::sysflag::message as sysflag;
 
@@ -109,6 +110,11 @@ impl<'a> RecordView<'a> {
     /// A property value (Java decoding rules: last occurrence wins).
     pub fn property(&self, name: &str) -> Option<&'a str> {
         self.inner.property(name)
+    }
+
+    /// TAGS, KEYS, UNIQ_KEY and DELAY in one pass over the properties.
+    pub fn dispatch_properties(&self) -> DispatchProperties<'a> {
+        DispatchProperties::scan(self.inner.properties_str())
     }
 
     /// A torn write leaves zeros where the tail of the record should be;

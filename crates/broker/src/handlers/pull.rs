@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use protocol::header::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
 use protocol::message::sysflag::{perm, pull as pullflag};
 use protocol::{RemotingCommand, ResponseCode};
@@ -300,11 +299,9 @@ fn respond(
         state
             .metrics
             .record_out(&h.consumer_group, &h.topic, n, bytes);
-        let mut body = BytesMut::with_capacity(r.total_bytes);
-        for m in &r.messages {
-            body.extend_from_slice(m);
-        }
-        cmd.body = body.freeze();
+        // The mapped slices go to the socket as they are (vectored
+        // writes); each keeps its segment mapped until it is written.
+        cmd = cmd.with_body_parts(r.messages);
     }
     cmd
 }

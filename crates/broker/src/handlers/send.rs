@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
-use protocol::message::msgid::encode_offset_msg_id;
+use protocol::message::msgid::{encode_offset_msg_id, push_offset_msg_id, OFFSET_MSG_ID_LEN_V6};
 use protocol::message::record_encode::{encode_record, NewRecord};
 use protocol::message::sysflag::{message as msgflag, perm};
 use protocol::message::{batch, keys, topics, Properties};
@@ -190,13 +190,16 @@ async fn send_batch(
         .last()
         .map_or(0, |a| a.phys_offset + u64::from(a.size));
     let slave = crate::records::slave_ack::await_slaves(state, end, wait).await;
-    let ids: Vec<String> = put
-        .records
-        .iter()
-        .map(|a| encode_offset_msg_id(state.store_host, a.phys_offset as i64))
-        .collect();
+    // The ids, comma-separated, written into one string.
+    let mut ids = String::with_capacity(put.records.len() * (OFFSET_MSG_ID_LEN_V6 + 1));
+    for (i, a) in put.records.iter().enumerate() {
+        if i > 0 {
+            ids.push(',');
+        }
+        push_offset_msg_id(&mut ids, state.store_host, a.phys_offset as i64);
+    }
     let response = SendMessageResponseHeader {
-        msg_id: ids.join(","),
+        msg_id: ids,
         queue_id,
         queue_offset: first.queue_offset as i64,
         msg_region: Some(state.config.region_id.clone()),

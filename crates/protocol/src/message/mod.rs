@@ -21,7 +21,7 @@ mod record_tests;
 pub use batch::{batch_items, decode_batch, decode_batch_item, encode_batch, BatchItem};
 pub use hash::{index_key_hash, java_string_hash, tag_hash};
 pub use msgid::{decode_offset_msg_id, encode_offset_msg_id, UniqIdGenerator};
-pub use properties::{find_property, property_pairs, Properties};
+pub use properties::{find_property, property_pairs, DispatchProperties, Properties};
 pub use record::{
     body_crc, decode_record, peek_record_header, records, DecodedRecord, MagicVersion, RecordView,
 };

@@ -36,15 +36,21 @@ pub fn normalize_addr(addr: SocketAddr) -> SocketAddr {
 /// port as int32 and the commit-log offset as int64 (32 chars for IPv4, 56
 /// for IPv6). IPv4-mapped addresses are written as IPv4.
 pub fn encode_offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let host = normalize_addr(store_host);
     let mut out = String::with_capacity(OFFSET_MSG_ID_LEN_V6);
-    match host.ip() {
-        IpAddr::V4(ip) => push_hex(&mut out, &ip.octets()),
-        IpAddr::V6(ip) => push_hex(&mut out, &ip.octets()),
-    }
-    push_hex(&mut out, &i32::from(host.port()).to_be_bytes());
-    push_hex(&mut out, &physical_offset.to_be_bytes());
+    push_offset_msg_id(&mut out, store_host, physical_offset);
     out
+}
+
+/// Appends [`encode_offset_msg_id`]'s id to `out` (a batch's ids go into
+/// one string, comma-separated, without a string per message).
+pub fn push_offset_msg_id(out: &mut String, store_host: SocketAddr, physical_offset: i64) {
+    let host = normalize_addr(store_host);
+    match host.ip() {
+        IpAddr::V4(ip) => push_hex(out, &ip.octets()),
+        IpAddr::V6(ip) => push_hex(out, &ip.octets()),
+    }
+    push_hex(out, &i32::from(host.port()).to_be_bytes());
+    push_hex(out, &physical_offset.to_be_bytes());
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, ProtocolError> {

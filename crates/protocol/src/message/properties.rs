@@ -45,6 +45,39 @@ pub fn find_property<'a>(encoded: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The properties the store's dispatcher needs for every record (tag code,
+/// delivery level, index keys), found in one pass over the encoded string
+/// with the same rules as [`find_property`] (the last occurrence wins).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchProperties<'a> {
+    /// `TAGS`.
+    pub tags: Option<&'a str>,
+    /// `KEYS` (space-separated, as stored).
+    pub keys: Option<&'a str>,
+    /// `UNIQ_KEY`.
+    pub uniq_key: Option<&'a str>,
+    /// `DELAY`.
+    pub delay: Option<&'a str>,
+}
+
+impl<'a> DispatchProperties<'a> {
+    /// Scans `encoded` once for every property the dispatcher reads.
+    pub fn scan(encoded: &'a str) -> Self {
+        let mut out = Self::default();
+        for (name, value) in raw_pairs(encoded) {
+            let slot = match name {
+                super::keys::TAGS => &mut out.tags,
+                super::keys::KEYS => &mut out.keys,
+                super::keys::UNIQ_KEY => &mut out.uniq_key,
+                super::keys::DELAY => &mut out.delay,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        out
+    }
+}
+
 impl Properties {
     /// No properties.
     pub fn new() -> Self {
@@ -282,6 +315,31 @@ mod tests {
             let enc = p.encode();
             prop_assert_eq!(Properties::decode(&enc), p.clone());
             prop_assert_eq!(Properties::decode_bytes(enc.as_bytes())?, p);
+        }
+
+        #[test]
+        fn dispatch_scan_matches_lookups(
+            pairs in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("TAGS"), Just("KEYS"), Just("UNIQ_KEY"), Just("DELAY"),
+                        Just("X"), Just(""), Just("TAGS\u{1}")
+                    ],
+                    "[a-b\u{1}]{0,3}",
+                    prop_oneof![Just("\u{2}"), Just(""), Just("\u{1}\u{2}")],
+                ),
+                0..10,
+            )
+        ) {
+            let s: String = pairs
+                .iter()
+                .map(|(n, v, end)| format!("{n}\u{1}{v}{end}"))
+                .collect();
+            let d = DispatchProperties::scan(&s);
+            prop_assert_eq!(d.tags, find_property(&s, "TAGS"));
+            prop_assert_eq!(d.keys, find_property(&s, "KEYS"));
+            prop_assert_eq!(d.uniq_key, find_property(&s, "UNIQ_KEY"));
+            prop_assert_eq!(d.delay, find_property(&s, "DELAY"));
         }
 
         #[test]
