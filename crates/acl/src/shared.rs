@@ -312,7 +312,11 @@ mod tests {
         assert!(matches!(acl.reload_if_changed(), Reload::Unchanged));
 
         // A new broken file: named with its line, the rules stay.
-        write(&extra.join("c.yml"), "accounts:\n  - accessKey: [x\n", 2_000);
+        write(
+            &extra.join("c.yml"),
+            "accounts:\n  - accessKey: [x\n",
+            2_000,
+        );
         match acl.reload_if_changed() {
             Reload::Failed(e) => {
                 let e = e.to_string();

@@ -15,9 +15,9 @@ use protocol::header::namesrv::RegisterBrokerRequestHeader;
 use protocol::signature::sign_request;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
+use testkit::acl::PLAIN_ACL as ACL;
 use testkit::wait::wait_async;
 use testkit::TestCluster;
-use testkit::acl::PLAIN_ACL as ACL;
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))

@@ -158,6 +158,11 @@ impl Message {
         self.properties.uniq_key()
     }
 
+    /// Topic, body, flag and properties, moved out.
+    pub(crate) fn into_parts(self) -> (String, Bytes, i32, Properties) {
+        (self.topic, self.body, self.flag, self.properties)
+    }
+
     pub(crate) fn properties_mut(&mut self) -> &mut Properties {
         &mut self.properties
     }

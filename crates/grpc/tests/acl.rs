@@ -8,10 +8,10 @@ use grpc::pb::{self, receive_message_response::Content, Code};
 use grpc::GrpcServer;
 use protocol::header::admin::CreateTopicRequestHeader;
 use protocol::{RemotingCommand, RequestCode};
+use testkit::acl::PLAIN_ACL as ACL;
 use testkit::TestCluster;
 use tonic::transport::Channel;
 use tonic::Request;
-use testkit::acl::PLAIN_ACL as ACL;
 
 fn resource(name: &str) -> Option<pb::Resource> {
     Some(pb::Resource {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use client::Admin;
 use http::auth::Auth;
 use http::{HttpServer, Sources};
+use testkit::acl::PLAIN_ACL as ACL;
 use testkit::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use testkit::acl::PLAIN_ACL as ACL;
 
 struct Answer {
     status: u16,

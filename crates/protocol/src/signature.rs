@@ -99,9 +99,7 @@ impl Signer {
     /// none (it is not sent).
     pub fn new(access_key: &str, secret_key: &str, security_token: Option<&str>) -> Signer {
         let keyed = keyed(secret_key);
-        let security_token = security_token
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        let security_token = security_token.filter(|t| !t.is_empty()).map(str::to_string);
         let mut prefix = keyed.clone();
         // "AccessKey" < "SecurityToken" < "Signature" < any lowercase name.
         prefix.update(access_key.as_bytes());
@@ -149,10 +147,8 @@ impl Signer {
             cmd.ext_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             &cmd.body,
         );
-        cmd.ext_fields.insert(
-            SIGNATURE.into(),
-            String::from_utf8_lossy(&sig).into_owned(),
-        );
+        cmd.ext_fields
+            .insert(SIGNATURE.into(), String::from_utf8_lossy(&sig).into_owned());
     }
 }
 

@@ -64,16 +64,14 @@ impl Prepared {
     /// body when it is over `compress_over` bytes and compression helps,
     /// and the transaction-prepared flag for half messages.
     pub(crate) fn single(
-        mut msg: Message,
+        msg: Message,
         compress_over: usize,
         next_id: impl FnOnce() -> String,
     ) -> Result<Self> {
         msg.validate()?;
-        if msg.uniq_key().is_none() {
-            msg.properties_mut().insert(keys::UNIQ_KEY, next_id());
-        }
+        // Moved, not copied: the topic and properties become the request's.
+        let (topic, mut body, flag, props) = msg.into_parts();
         let mut sys_flag = 0;
-        let mut body = msg.body().clone();
         if body.len() > compress_over {
             let z = deflate(&body)?;
             if z.len() < body.len() {
@@ -81,17 +79,24 @@ impl Prepared {
                 sys_flag |= msgflag::COMPRESSED | msgflag::COMPRESSION_ZLIB;
             }
         }
-        if msg.property(keys::TRAN_MSG) == Some("true") {
+        if props.get(keys::TRAN_MSG) == Some("true") {
             sys_flag |= msgflag::TRANSACTION_PREPARED_TYPE;
         }
-        let (reconsume_times, max_reconsume_times) = retry_counts(msg.topic(), msg.properties());
+        let (reconsume_times, max_reconsume_times) = retry_counts(&topic, &props);
+        let (properties, msg_id) = match props.uniq_key() {
+            Some(id) => (props.encode(), id.to_string()),
+            None => {
+                let id = next_id();
+                (encode_with_uniq_key(&props, &id), id)
+            }
+        };
         Ok(Prepared {
-            topic: msg.topic().to_string(),
+            topic,
             body,
-            flag: msg.flag(),
+            flag,
             sys_flag,
-            properties: msg.properties().encode(),
-            msg_id: msg.uniq_key().unwrap_or_default().to_string(),
+            properties,
+            msg_id,
             batch: false,
             reconsume_times,
             max_reconsume_times,
@@ -201,6 +206,20 @@ impl Prepared {
     }
 }
 
+/// `props` encoded with `UNIQ_KEY` = `id` added at the end (where inserting
+/// it into the map would put it), in one allocation.
+fn encode_with_uniq_key(props: &Properties, id: &str) -> String {
+    use protocol::message::properties::{NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
+    let mut out = String::with_capacity(props.encoded_len() + keys::UNIQ_KEY.len() + id.len() + 2);
+    for (name, value) in props.iter().chain([(keys::UNIQ_KEY, id)]) {
+        out.push_str(name);
+        out.push(NAME_VALUE_SEPARATOR);
+        out.push_str(value);
+        out.push(PROPERTY_SEPARATOR);
+    }
+    out
+}
+
 /// Reconsume counters carried in the header for sends to a retry topic.
 fn retry_counts(topic: &str, props: &Properties) -> (i32, Option<i32>) {
     if !topics::is_retry_topic(topic) {
@@ -227,6 +246,22 @@ mod tests {
         assert_eq!(p.body.as_ref(), b"hi");
         assert_eq!(p.msg_id, "ID");
         assert!(p.properties.contains("UNIQ_KEY\u{1}ID\u{2}"));
+    }
+
+    #[test]
+    fn a_generated_id_is_encoded_where_inserting_it_would_put_it() {
+        let msg = Message::new("T", "hi")
+            .with_tags("A")
+            .with_keys(["k1", "k2"]);
+        let mut by_map = msg.clone();
+        by_map.properties_mut().insert(keys::UNIQ_KEY, "ID");
+        let p = Prepared::single(msg, 4096, || "ID".into()).unwrap();
+        assert_eq!(p.properties, by_map.properties().encode());
+        assert_eq!(p.msg_id, "ID");
+        // A message that has its id keeps it.
+        let p = Prepared::single(by_map, 4096, || "OTHER".into()).unwrap();
+        assert_eq!(p.msg_id, "ID");
+        assert!(!p.properties.contains("OTHER"));
     }
 
     #[test]

@@ -239,7 +239,8 @@ impl<'a, W: Wire> Fields<'a, W> {
             signing: None,
         };
         if let Some(s) = signer {
-            f.wire.put(f.dst, f.first, ACCESS_KEY.as_bytes(), s.access_key());
+            f.wire
+                .put(f.dst, f.first, ACCESS_KEY.as_bytes(), s.access_key());
             f.first = false;
             if let Some(t) = s.security_token() {
                 f.wire.put(f.dst, false, SECURITY_TOKEN.as_bytes(), t);

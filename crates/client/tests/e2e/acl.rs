@@ -3,9 +3,9 @@
 
 use client::admin::TopicSpec;
 use client::{Admin, Client, ClientOptions, Message, Producer, SendStatus};
+use testkit::acl::PLAIN_ACL as ACL;
 use testkit::readback::pull_queue;
 use testkit::TestCluster;
-use testkit::acl::PLAIN_ACL as ACL;
 
 fn client(ns: &str, key: &str, secret: &str) -> Client {
     let mut options = ClientOptions {
