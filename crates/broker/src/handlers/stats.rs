@@ -49,7 +49,7 @@ pub fn get_broker_runtime_info(
             _ => None,
         })
         .unwrap_or(-1);
-    let role = match state.config.broker_role {
+    let role = match state.broker_role() {
         crate::config::BrokerRole::AsyncMaster => "ASYNC_MASTER",
         crate::config::BrokerRole::SyncMaster => "SYNC_MASTER",
         crate::config::BrokerRole::Slave => "SLAVE",

@@ -35,7 +35,7 @@ impl SlaveShortfall {
 /// replication streams and, on a SYNC_MASTER with `wait`, waits for a slave.
 pub async fn await_slaves(state: &BrokerState, end: u64, wait: bool) -> Option<SlaveShortfall> {
     state.ha.notify_new_data();
-    if state.config.broker_role != BrokerRole::SyncMaster || !wait {
+    if state.broker_role() != BrokerRole::SyncMaster || !wait {
         return None;
     }
     let master_end = state.store.commitlog_max_offset();

@@ -39,7 +39,7 @@ pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
         broker_addr: state.advertised_addr.clone(),
         cluster_name: state.config.broker_cluster_name.clone(),
         ha_server_addr: state.ha_addr.clone(),
-        broker_id: state.config.broker_id,
+        broker_id: state.broker_id(),
         heartbeat_timeout_millis: None,
         enable_acting_master: Some(false),
         compressed: Some(false),
@@ -133,7 +133,7 @@ async fn unregister_all(state: &Arc<BrokerState>) {
         broker_name: state.config.broker_name.clone(),
         broker_addr: state.advertised_addr.clone(),
         cluster_name: state.config.broker_cluster_name.clone(),
-        broker_id: state.config.broker_id,
+        broker_id: state.broker_id(),
     };
     for addr in state.config.namesrv_list() {
         let request = RemotingCommand::request_with_header(RequestCode::UNREGISTER_BROKER, &header);
