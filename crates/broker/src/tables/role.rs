@@ -8,7 +8,11 @@
 
 use std::collections::BTreeSet;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use protocol::body::controller::SyncStateSet;
+use protocol::header::controller::MasterInfoHeader;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{BrokerConfig, BrokerRole};
 
@@ -53,10 +57,21 @@ struct Inner {
     replicas: Replicas,
 }
 
+/// A NOTIFY_BROKER_ROLE_CHANGED the controller pushed.
+pub type RoleNotice = (MasterInfoHeader, SyncStateSet);
+
 /// The role cell every reader shares.
 pub struct RoleCell {
     inner: RwLock<Inner>,
     controller_mode: bool,
+    /// Fired after every role change (the registration loop, its only
+    /// waiter, registers again at once).
+    pub changed: Notify,
+    /// Cancelled when the role changes: the tasks of the old role (and the
+    /// master's HA links) watch it.
+    token: Mutex<CancellationToken>,
+    notices: mpsc::UnboundedSender<RoleNotice>,
+    notices_rx: Mutex<Option<mpsc::UnboundedReceiver<RoleNotice>>>,
 }
 
 impl RoleCell {
@@ -67,6 +82,7 @@ impl RoleCell {
         } else {
             (config.broker_role, config.broker_id)
         };
+        let (tx, rx) = mpsc::unbounded_channel();
         RoleCell {
             inner: RwLock::new(Inner {
                 role,
@@ -74,6 +90,10 @@ impl RoleCell {
                 replicas: Replicas::default(),
             }),
             controller_mode: config.enable_controller_mode,
+            changed: Notify::new(),
+            token: Mutex::new(CancellationToken::new()),
+            notices: tx,
+            notices_rx: Mutex::new(Some(rx)),
         }
     }
 
@@ -102,10 +122,37 @@ impl RoleCell {
 
     /// Sets role, id and replicas at once.
     pub fn set(&self, role: BrokerRole, broker_id: i64, replicas: Replicas) {
-        let mut inner = self.inner.write();
-        inner.role = role;
-        inner.broker_id = broker_id;
-        inner.replicas = replicas;
+        {
+            let mut inner = self.inner.write();
+            inner.role = role;
+            inner.broker_id = broker_id;
+            inner.replicas = replicas;
+        }
+        self.changed.notify_one();
+    }
+
+    /// The token of the current role's tasks.
+    pub fn token(&self) -> CancellationToken {
+        self.token.lock().clone()
+    }
+
+    /// Cancels the current role's tasks and hands out the next role's
+    /// token, a child of `parent` (the broker's shutdown token).
+    pub fn next_token(&self, parent: &CancellationToken) -> CancellationToken {
+        let next = parent.child_token();
+        let old = std::mem::replace(&mut *self.token.lock(), next.clone());
+        old.cancel();
+        next
+    }
+
+    /// Queues a notice from the controller for the replicas manager.
+    pub fn push_notice(&self, notice: RoleNotice) {
+        let _ = self.notices.send(notice);
+    }
+
+    /// The notice queue (taken once, by the replicas manager).
+    pub fn take_notices(&self) -> Option<mpsc::UnboundedReceiver<RoleNotice>> {
+        self.notices_rx.lock().take()
     }
 
     /// Changes the replicas record in place (role unchanged).
