@@ -55,6 +55,15 @@ pub async fn become_master(
 ) {
     let token = tasks.switch(state, parent).await;
     let epoch = replicas.master_epoch;
+    if !state
+        .store
+        .adopt_replicated_queues(std::time::Duration::from_secs(30))
+        .await
+    {
+        tracing::error!(epoch, "consume queues did not catch up with the commit log; staying fenced");
+        fence(state, replicas);
+        return;
+    }
     let end = state.store.commitlog_max_offset();
     if let Some(epochs) = &state.epochs {
         if let Err(e) = epochs.begin(epoch, end) {
