@@ -161,13 +161,20 @@ async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates(
             broker: None,
         })
         .collect();
-    nodes[0].broker =
-        Some(Broker::start(cfg.clone(), store_at(&nodes[0].dir), loopback()).await.unwrap());
+    nodes[0].broker = Some(
+        Broker::start(cfg.clone(), store_at(&nodes[0].dir), loopback())
+            .await
+            .unwrap(),
+    );
     let first = nodes[0].broker.as_ref().unwrap();
     assert!(wait_for(30, || is_master(first)).await, "no master elected");
     assert_eq!(first.state().broker_id(), 0);
     for n in &mut nodes[1..] {
-        n.broker = Some(Broker::start(cfg.clone(), store_at(&n.dir), loopback()).await.unwrap());
+        n.broker = Some(
+            Broker::start(cfg.clone(), store_at(&n.dir), loopback())
+                .await
+                .unwrap(),
+        );
     }
     for n in &nodes[1..] {
         let b = n.broker.as_ref().unwrap();
@@ -276,10 +283,17 @@ async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates(
     lone.shutdown().await;
 
     // Back in controller mode it rejoins as a slave and cuts that tail.
-    nodes[0].broker =
-        Some(Broker::start(cfg.clone(), store_at(&nodes[0].dir), loopback()).await.unwrap());
+    nodes[0].broker = Some(
+        Broker::start(cfg.clone(), store_at(&nodes[0].dir), loopback())
+            .await
+            .unwrap(),
+    );
     let back = nodes[0].broker.as_ref().unwrap();
-    assert!(wait_for(30, || back.state().is_slave() && back.state().broker_id() > 0).await);
+    assert!(
+        wait_for(30, || back.state().is_slave()
+            && back.state().broker_id() > 0)
+        .await
+    );
     let new_master = nodes[picked].broker.as_ref().unwrap();
     assert!(
         wait_for(30, || {
