@@ -374,21 +374,32 @@ impl BrokerConfig {
                 "enableControllerMode needs the controllers' addresses (host:port;host:port)",
             );
         }
-        if let Some(a) = self
-            .controller_list()
-            .into_iter()
-            .find(|a| a.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()))
-        {
+        if let Some(a) = self.controller_list().into_iter().find(|a| {
+            a.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
             return bad("controllerAddr", &format!("`{a}` is not host:port"));
         }
         for (key, v) in [
-            ("syncControllerMetadataPeriod", self.sync_controller_metadata_period),
+            (
+                "syncControllerMetadataPeriod",
+                self.sync_controller_metadata_period,
+            ),
             ("syncBrokerMetadataPeriod", self.sync_broker_metadata_period),
             ("checkSyncStateSetPeriod", self.check_sync_state_set_period),
-            ("controllerHeartBeatTimeoutMills", self.controller_heart_beat_timeout_mills),
+            (
+                "controllerHeartBeatTimeoutMills",
+                self.controller_heart_beat_timeout_mills,
+            ),
             ("brokerHeartbeatInterval", self.broker_heartbeat_interval),
-            ("sendHeartbeatTimeoutMillis", self.send_heartbeat_timeout_millis),
-            ("haMaxTimeSlaveNotCatchup", self.ha_max_time_slave_not_catchup),
+            (
+                "sendHeartbeatTimeoutMillis",
+                self.send_heartbeat_timeout_millis,
+            ),
+            (
+                "haMaxTimeSlaveNotCatchup",
+                self.ha_max_time_slave_not_catchup,
+            ),
             ("slaveTimeout", self.slave_timeout),
         ] {
             if v == 0 {
@@ -399,7 +410,10 @@ impl BrokerConfig {
             return bad("inSyncReplicas", "must be at least 1 (the master counts)");
         }
         if self.min_in_sync_replicas < 1 {
-            return bad("minInSyncReplicas", "must be at least 1 (the master counts)");
+            return bad(
+                "minInSyncReplicas",
+                "must be at least 1 (the master counts)",
+            );
         }
         Ok(())
     }

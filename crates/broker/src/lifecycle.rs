@@ -307,7 +307,10 @@ fn open_epochs(
         return Ok(None);
     }
     let path = if config.store_path_epoch_file.is_empty() {
-        store.config().store_path_root_dir.join("epochFileCheckpoint")
+        store
+            .config()
+            .store_path_root_dir
+            .join("epochFileCheckpoint")
     } else {
         std::path::PathBuf::from(&config.store_path_epoch_file)
     };

@@ -10,8 +10,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BrokerResult;
 use crate::handlers::{
-    admin, clients, controller, delay, lock, offsets, pull, query, recall, reset, retry, send, stats,
-    transaction,
+    admin, clients, controller, delay, lock, offsets, pull, query, recall, reset, retry, send,
+    stats, transaction,
 };
 use crate::handlers::{
     broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,

@@ -94,7 +94,10 @@ impl EpochFile {
         let mut entries = self.entries.lock();
         let mut next = entries.clone();
         next.retain(|e| e.start_offset < start && e.epoch < epoch);
-        if entries.iter().any(|e| e.epoch > epoch && e.start_offset < start) {
+        if entries
+            .iter()
+            .any(|e| e.epoch > epoch && e.start_offset < start)
+        {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("epoch {epoch} is older than an epoch already holding data"),
@@ -323,7 +326,12 @@ mod tests {
         );
         // Our newest epoch (3) is unknown to the master: back to epoch 2.
         assert_eq!(
-            truncation_point(&[e(1, 0), e(2, 100), e(3, 200)], 260, &[e(1, 0), e(2, 100), e(4, 180)], 300),
+            truncation_point(
+                &[e(1, 0), e(2, 100), e(3, 200)],
+                260,
+                &[e(1, 0), e(2, 100), e(4, 180)],
+                300
+            ),
             Some(180)
         );
         // Nothing in common.

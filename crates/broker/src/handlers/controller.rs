@@ -10,7 +10,10 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::state::BrokerState;
 
 /// NOTIFY_BROKER_ROLE_CHANGED: the manager acts on it if its epoch is new.
-pub fn notify_role_changed(state: &BrokerState, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+pub fn notify_role_changed(
+    state: &BrokerState,
+    req: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
     if !state.role.controller_mode() {
         return Err(BrokerError::System(
             "this broker is not in controller mode (enableControllerMode=false)".into(),

@@ -66,7 +66,10 @@ impl IdentityFile {
         };
         let parts: Vec<&str> = text.trim().splitn(fields, '#').collect();
         if parts.len() != fields {
-            return Err(bad(format!("`{}` is not cluster#brokerName#id", text.trim())));
+            return Err(bad(format!(
+                "`{}` is not cluster#brokerName#id",
+                text.trim()
+            )));
         }
         if parts[0] != self.cluster || parts[1] != self.broker_name {
             return Err(bad(format!(
@@ -168,6 +171,10 @@ mod tests {
         f.confirm(2).unwrap();
         assert_eq!(f.load().unwrap(), Identity::Confirmed(2));
         let other = IdentityFile::new(&path, "c", "renamed");
-        assert!(other.load().unwrap_err().to_string().contains("delete the file"));
+        assert!(other
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("delete the file"));
     }
 }

@@ -37,7 +37,9 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
     let me = loop {
         match join(&state, &link).await {
             Ok(id) => break id,
-            Err(e) => tracing::warn!(error = %e, "cannot get a broker id from the controller; retrying"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot get a broker id from the controller; retrying")
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -94,7 +96,11 @@ struct Manager {
 
 fn identity_path(state: &BrokerState) -> PathBuf {
     if state.config.store_path_broker_identity.is_empty() {
-        state.store.config().store_path_root_dir.join("brokerIdentity")
+        state
+            .store
+            .config()
+            .store_path_root_dir
+            .join("brokerIdentity")
     } else {
         PathBuf::from(&state.config.store_path_broker_identity)
     }
@@ -204,7 +210,10 @@ impl Manager {
         let r = self
             .link
             .call(|| {
-                RemotingCommand::request_with_header(RequestCode::CONTROLLER_REGISTER_BROKER, &header)
+                RemotingCommand::request_with_header(
+                    RequestCode::CONTROLLER_REGISTER_BROKER,
+                    &header,
+                )
             })
             .await;
         match r {
@@ -242,7 +251,9 @@ impl Manager {
         };
         let r = self
             .link
-            .call(|| RemotingCommand::request_with_header(RequestCode::CONTROLLER_ELECT_MASTER, &header))
+            .call(|| {
+                RemotingCommand::request_with_header(RequestCode::CONTROLLER_ELECT_MASTER, &header)
+            })
             .await;
         match r {
             Ok(r)
@@ -270,7 +281,10 @@ impl Manager {
         let r = self
             .link
             .call(|| {
-                RemotingCommand::request_with_header(RequestCode::CONTROLLER_GET_REPLICA_INFO, &header)
+                RemotingCommand::request_with_header(
+                    RequestCode::CONTROLLER_GET_REPLICA_INFO,
+                    &header,
+                )
             })
             .await;
         match r {
@@ -344,8 +358,14 @@ impl Manager {
                 self.state.role.changed.notify_one();
                 return;
             }
-            roles::become_master(&self.state, &self.link, &mut self.tasks, &self.cancel, replicas)
-                .await;
+            roles::become_master(
+                &self.state,
+                &self.link,
+                &mut self.tasks,
+                &self.cancel,
+                replicas,
+            )
+            .await;
         } else {
             roles::become_slave(&self.state, &mut self.tasks, &self.cancel, replicas).await;
         }

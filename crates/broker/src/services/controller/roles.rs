@@ -34,7 +34,11 @@ impl Default for RoleTasks {
 impl RoleTasks {
     /// Cancels the current role's tasks, waits for the ones that write the
     /// store (the HA follower), and returns the next role's token.
-    async fn switch(&mut self, state: &BrokerState, parent: &CancellationToken) -> CancellationToken {
+    async fn switch(
+        &mut self,
+        state: &BrokerState,
+        parent: &CancellationToken,
+    ) -> CancellationToken {
         let token = state.role.next_token(parent);
         self.tracker.close();
         self.tracker.wait().await;
@@ -55,6 +59,18 @@ pub async fn become_master(
 ) {
     let token = tasks.switch(state, parent).await;
     let epoch = replicas.master_epoch;
+    if !state
+        .store
+        .adopt_replicated_queues(std::time::Duration::from_secs(30))
+        .await
+    {
+        tracing::error!(
+            epoch,
+            "consume queues did not catch up with the commit log; staying fenced"
+        );
+        fence(state, replicas);
+        return;
+    }
     let end = state.store.commitlog_max_offset();
     if let Some(epochs) = &state.epochs {
         if let Err(e) = epochs.begin(epoch, end) {
@@ -76,11 +92,9 @@ pub async fn become_master(
     crate::services::timer::spawn(state, &token);
     crate::services::transaction::spawn(state, &token);
     crate::pop::spawn(state, &token);
-    tasks.tracker.spawn(super::sync_set::run(
-        state.clone(),
-        link.clone(),
-        token,
-    ));
+    tasks
+        .tracker
+        .spawn(super::sync_set::run(state.clone(), link.clone(), token));
 }
 
 /// Becomes a slave of the master in `replicas`.
@@ -102,9 +116,10 @@ pub async fn become_slave(
     // The HA address comes from the next registration (the master's).
     state.set_master(RegisterOutcome::default());
     state.role.set(BrokerRole::Slave, id, replicas);
-    tasks
-        .tracker
-        .spawn(crate::services::ha::slave::run(state.clone(), token.clone()));
+    tasks.tracker.spawn(crate::services::ha::slave::run(
+        state.clone(),
+        token.clone(),
+    ));
     tasks
         .tracker
         .spawn(crate::services::ha::metadata::run(state.clone(), token));

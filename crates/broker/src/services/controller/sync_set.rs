@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::body::controller::SyncStateSet;
-use protocol::header::controller::{AlterSyncStateSetRequestHeader, AlterSyncStateSetResponseHeader};
+use protocol::header::controller::{
+    AlterSyncStateSetRequestHeader, AlterSyncStateSetResponseHeader,
+};
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 

@@ -69,7 +69,9 @@ async fn serve_slave(
     let role_token = state.role.token();
     let slave = if state.role.controller_mode() {
         if state.is_slave() {
-            return Err(io::Error::other("not the master; refusing a replication link"));
+            return Err(io::Error::other(
+                "not the master; refusing a replication link",
+            ));
         }
         Some(super::epochs::master_handshake(state, &mut rd, &mut wr, idle).await?)
     } else {
