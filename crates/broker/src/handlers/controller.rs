@@ -59,3 +59,44 @@ pub fn get_broker_epoch_cache(state: &BrokerState) -> BrokerResult<RemotingComma
     };
     Ok(RemotingCommand::success().with_body(body.encode()))
 }
+
+/// Controller mode: epochs and in-sync state (shown by `haStatus`).
+pub fn runtime_pairs(state: &BrokerState) -> Vec<(&'static str, String)> {
+    if !state.role.controller_mode() {
+        return Vec::new();
+    }
+    let r = state.role.replicas();
+    let ids = |s: &std::collections::BTreeSet<i64>| {
+        s.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    };
+    let epochs = state
+        .epochs
+        .as_ref()
+        .map(|e| {
+            e.entries()
+                .iter()
+                .map(|e| format!("{}-{}", e.epoch, e.start_offset))
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .unwrap_or_default();
+    vec![
+        ("haControllerMode", "true".into()),
+        (
+            "haControllerBrokerId",
+            r.controller_id.map_or("-1".into(), |i| i.to_string()),
+        ),
+        ("haMasterEpoch", r.master_epoch.to_string()),
+        (
+            "haMasterBrokerId",
+            r.master_id.map_or("-1".into(), |i| i.to_string()),
+        ),
+        ("haSyncStateSet", ids(&r.sync_state_set)),
+        ("haSyncStateSetEpoch", r.sync_state_set_epoch.to_string()),
+        (
+            "haSyncStateSetPending",
+            r.pending.as_ref().map(ids).unwrap_or_default(),
+        ),
+        ("haEpochList", epochs),
+    ]
+}
