@@ -25,14 +25,33 @@ pub fn load<T>(path: Option<&Path>, env_prefix: &str) -> Result<T>
 where
     T: Serialize + DeserializeOwned + Default,
 {
+    load_sharing(path, env_prefix, |_| false)
+}
+
+/// As [`load`], for a file `T` shares with another component: keys that
+/// `T` has no field for and `other_knows` claims are left to that
+/// component (neither an error nor a warning). The NameServer's file holds
+/// the embedded controller's keys this way, as Java's does.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_sharing<T>(
+    path: Option<&Path>,
+    env_prefix: &str,
+    other_knows: impl Fn(&str) -> bool,
+) -> Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
     let mut table = defaults_table::<T>()?;
     if let Some(path) = path {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let is_toml = path.extension().is_some_and(|e| e == "toml");
         let entries = if is_toml {
-            let parsed: toml::Table = toml::from_str(&text)
+            let mut parsed: toml::Table = toml::from_str(&text)
                 .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            parsed.retain(|k, _| table.contains_key(k) || !other_knows(k));
             if let Some(key) = parsed.keys().find(|k| !table.contains_key(*k)) {
                 bail!("unknown config key `{key}` in {}", path.display());
             }
@@ -42,6 +61,10 @@ where
                 .with_context(|| format!("{} is not a valid properties file", path.display()))?
                 .into_iter()
                 .partition(|(k, _)| table.contains_key(k));
+            let unknown = unknown
+                .into_iter()
+                .filter(|(k, _)| !other_knows(k))
+                .collect();
             let typed = typed_properties(&table, known)?;
             let mut merged = table.clone();
             merged.extend(typed.iter().cloned());
@@ -80,6 +103,34 @@ fn env_key(suffix: &str, table: &toml::Table) -> String {
         .find(|k| k.replace('.', "").eq_ignore_ascii_case(&flat))
         .cloned()
         .unwrap_or(flat)
+}
+
+/// Every `key = value` of a config file as text: Java properties as they
+/// are, TOML scalars (strings unquoted, numbers and booleans as written),
+/// for a component that reads its own keys from a file it shares.
+///
+/// # Errors
+/// The file cannot be read or does not parse.
+pub fn raw_pairs(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        let parsed: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        Ok(parsed
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect())
+    } else {
+        parse_properties(&text)
+            .with_context(|| format!("{} is not a valid properties file", path.display()))
+    }
 }
 
 /// Parses Java properties text (protocol's one parser); a later duplicate
@@ -190,6 +241,31 @@ mod tests {
         let p = write("c.conf", "listenPort=abc\n");
         let err = load::<Sample>(Some(&p), "TEST3").unwrap_err().to_string();
         assert!(err.contains("listenPort"), "{err}");
+    }
+
+    #[test]
+    fn a_shared_file_leaves_the_other_components_keys_alone() {
+        let other = |k: &str| k.starts_with("controller");
+        let p = write("e.conf", "listenPort=3\ncontrollerDLegerSelfId=n0\n");
+        let s: Sample = load_sharing(Some(&p), "TEST6", other).unwrap();
+        assert_eq!(s.listen_port, 3);
+        let p = write(
+            "e.toml",
+            "listenPort = 4\ncontrollerDLegerSelfId = \"n0\"\nbogus = 1\n",
+        );
+        let err = load_sharing::<Sample>(Some(&p), "TEST6", other)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+        let p = write(
+            "f.toml",
+            "listenPort = 4\ncontrollerDLegerSelfId = \"n0\"\nratio = 0.5\n",
+        );
+        let s: Sample = load_sharing(Some(&p), "TEST6", other).unwrap();
+        assert_eq!(s.listen_port, 4);
+        let raw = raw_pairs(&p).unwrap();
+        assert_eq!(raw["controllerDLegerSelfId"], "n0");
+        assert_eq!(raw["listenPort"], "4");
     }
 
     #[test]

@@ -49,11 +49,6 @@ const RULES: &[Rule] = &[
         why: "the DLedger (Raft) commit log is not implemented; use brokerRole master/slave replication",
     },
     Rule {
-        key: "enableControllerMode",
-        refused: is_true,
-        why: "brokers cannot join a controller yet (`apogee controller` runs, the broker side of controller mode is not built); use brokerRole master/slave replication",
-    },
-    Rule {
         key: "fetchNamesrvAddrByAddressServer",
         refused: is_true,
         why: "looking NameServers up on an address server is not implemented; set namesrvAddr",

@@ -9,6 +9,7 @@ mod broker_cmd;
 mod config_load;
 mod controller_cmd;
 mod docs_cmd;
+mod embedded_controller;
 mod java_keys;
 mod logging;
 mod namesrv_cmd;

@@ -1,4 +1,5 @@
-//! `apogee namesrv`: a NameServer process.
+//! `apogee namesrv`: a NameServer process, with a controller inside when
+//! `enableControllerInNamesrv=true`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use namesrv::{NameServer, NamesrvConfig};
 
-use crate::{config_load, logging};
+use crate::{config_load, embedded_controller, logging};
 
 /// Options of `apogee namesrv`.
 #[derive(clap::Args)]
@@ -17,6 +18,8 @@ pub struct NamesrvArgs {
     pub listen: Option<SocketAddr>,
     /// Config file: Java `namesrv.conf` keys (`listenPort=9876`), or TOML
     /// when the name ends in `.toml`. `APOGEE_NAMESRV_<KEY>` variables override.
+    /// With `enableControllerInNamesrv=true` it also holds the controller's
+    /// keys (`controllerDLegerPeers`, ...), as Java's does.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Serve /metrics, /health, /ready and the console (over this
@@ -25,9 +28,19 @@ pub struct NamesrvArgs {
     pub http_listen: Option<SocketAddr>,
 }
 
-/// Runs a NameServer until Ctrl-C or SIGTERM.
+/// Runs a NameServer (and its embedded controller) until Ctrl-C or SIGTERM.
 pub async fn run(args: NamesrvArgs) -> Result<()> {
-    let config: NamesrvConfig = config_load::load(args.config.as_deref(), "NAMESRV")?;
+    let config: NamesrvConfig = config_load::load_sharing(
+        args.config.as_deref(),
+        "NAMESRV",
+        controller::ControllerConfig::is_key,
+    )?;
+    // Checked before anything listens, so a bad key stops the start at once.
+    let controller_config = if config.enable_controller_in_namesrv {
+        Some(embedded_controller::config_from(args.config.as_deref())?)
+    } else {
+        None
+    };
     let addr = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], config.listen_port)));
@@ -39,6 +52,16 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot start the NameServer on {addr}"))?;
     tracing::info!("NameServer listening on {}", server.local_addr());
+    let controller = match controller_config {
+        Some(c) => match embedded_controller::start(c).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                server.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let sources = http::Sources {
         namesrv: Some(server.state().clone()),
         admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string(), None),
@@ -48,6 +71,9 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
         Some(addr) => match crate::web::start(addr, sources.clone()).await {
             Ok(s) => Some(s),
             Err(e) => {
+                if let Some(c) = controller {
+                    c.shutdown().await;
+                }
                 server.shutdown().await;
                 return Err(e);
             }
@@ -57,6 +83,9 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
     logging::shutdown_signal().await;
     tracing::info!("NameServer shutting down");
     crate::web::stop(http_server, &sources).await;
+    if let Some(c) = controller {
+        c.shutdown().await;
+    }
     server.shutdown().await;
     Ok(())
 }

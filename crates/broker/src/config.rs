@@ -131,6 +131,45 @@ pub struct BrokerConfig {
     /// (Apogee's own key; false skips them on the send and request paths,
     /// to measure what they cost). Message counts are always kept.
     pub metrics_enable: bool,
+    /// Controller mode (automatic failover): the controller assigns this
+    /// broker's id and role; `brokerId`/`brokerRole` from the file are
+    /// ignored. The keys below are Java's (BrokerConfig and
+    /// MessageStoreConfig), with Java's defaults.
+    pub enable_controller_mode: bool,
+    /// Every controller, `;`-separated (their peer addresses).
+    pub controller_addr: String,
+    /// Milliseconds between asks for the controller leader.
+    pub sync_controller_metadata_period: u64,
+    /// Milliseconds between GET_REPLICA_INFO polls.
+    pub sync_broker_metadata_period: u64,
+    /// Milliseconds between the master's SyncStateSet shrink checks.
+    pub check_sync_state_set_period: u64,
+    /// Sent in each heartbeat: the controllers expire us after this long.
+    pub controller_heart_beat_timeout_mills: u64,
+    /// Milliseconds between heartbeats to every controller.
+    pub broker_heartbeat_interval: u64,
+    pub send_heartbeat_timeout_millis: u64,
+    /// Lower wins an election between otherwise equal replicas.
+    pub broker_election_priority: i32,
+    /// A SYNC send waits for every SyncStateSet member (else `inSyncReplicas`).
+    pub all_ack_in_sync_state_set: bool,
+    /// Acks a SYNC send needs, the master's included, when not all-ack.
+    pub in_sync_replicas: i32,
+    /// Fewer SyncStateSet members than this: sends are refused.
+    pub min_in_sync_replicas: i32,
+    /// A member not caught up for this many milliseconds leaves the set.
+    pub ha_max_time_slave_not_catchup: u64,
+    /// Empty: `<storePathRootDir>/epochFileCheckpoint`.
+    pub store_path_epoch_file: String,
+    /// Empty: `<storePathRootDir>/brokerIdentity`.
+    pub store_path_broker_identity: String,
+    /// Replicate but never join the SyncStateSet.
+    pub async_learner: bool,
+    /// An empty slave starts at the master's last commit-log file (Apogee's
+    /// slaves always do; the key is accepted for Java files).
+    pub sync_from_last_file: bool,
+    /// Milliseconds a SYNC send waits for the slaves' acks.
+    pub slave_timeout: u64,
 }
 
 impl Default for BrokerConfig {
@@ -191,6 +230,24 @@ impl Default for BrokerConfig {
             tls_client_key_password: String::new(),
             tls_client_auth_server: true,
             metrics_enable: true,
+            enable_controller_mode: false,
+            controller_addr: String::new(),
+            sync_controller_metadata_period: 10_000,
+            sync_broker_metadata_period: 5_000,
+            check_sync_state_set_period: 5_000,
+            controller_heart_beat_timeout_mills: 10_000,
+            broker_heartbeat_interval: 1_000,
+            send_heartbeat_timeout_millis: 1_000,
+            broker_election_priority: i32::MAX,
+            all_ack_in_sync_state_set: false,
+            in_sync_replicas: 1,
+            min_in_sync_replicas: 1,
+            ha_max_time_slave_not_catchup: 15_000,
+            store_path_epoch_file: String::new(),
+            store_path_broker_identity: String::new(),
+            async_learner: false,
+            sync_from_last_file: false,
+            slave_timeout: 3_000,
         }
     }
 }
@@ -219,10 +276,11 @@ impl BrokerConfig {
         if self.broker_cluster_name.is_empty() {
             return bad("brokerClusterName", "must not be empty");
         }
-        if self.broker_id < 0 {
+        if self.enable_controller_mode {
+            self.validate_controller_mode()?;
+        } else if self.broker_id < 0 {
             return bad("brokerId", "must be 0 (master) or positive (slave)");
-        }
-        if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0) {
+        } else if (self.broker_role == BrokerRole::Slave) != (self.broker_id > 0) {
             return bad(
                 "brokerRole",
                 "SLAVE requires brokerId > 0 and a master role requires brokerId 0",
@@ -255,6 +313,69 @@ impl BrokerConfig {
             return bad("brokerPermission", "only bits 1, 2, 4 and 8 exist");
         }
         Ok(())
+    }
+
+    /// The controller-mode keys (brokerId and brokerRole are ignored there).
+    fn validate_controller_mode(&self) -> Result<(), BrokerError> {
+        let bad = |key: &str, why: &str| Err(BrokerError::Config(format!("{key}: {why}")));
+        if self.controller_list().is_empty() {
+            return bad(
+                "controllerAddr",
+                "enableControllerMode needs the controllers' addresses (host:port;host:port)",
+            );
+        }
+        if let Some(a) = self.controller_list().into_iter().find(|a| {
+            a.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        }) {
+            return bad("controllerAddr", &format!("`{a}` is not host:port"));
+        }
+        for (key, v) in [
+            (
+                "syncControllerMetadataPeriod",
+                self.sync_controller_metadata_period,
+            ),
+            ("syncBrokerMetadataPeriod", self.sync_broker_metadata_period),
+            ("checkSyncStateSetPeriod", self.check_sync_state_set_period),
+            (
+                "controllerHeartBeatTimeoutMills",
+                self.controller_heart_beat_timeout_mills,
+            ),
+            ("brokerHeartbeatInterval", self.broker_heartbeat_interval),
+            (
+                "sendHeartbeatTimeoutMillis",
+                self.send_heartbeat_timeout_millis,
+            ),
+            (
+                "haMaxTimeSlaveNotCatchup",
+                self.ha_max_time_slave_not_catchup,
+            ),
+            ("slaveTimeout", self.slave_timeout),
+        ] {
+            if v == 0 {
+                return bad(key, "must be positive");
+            }
+        }
+        if self.in_sync_replicas < 1 {
+            return bad("inSyncReplicas", "must be at least 1 (the master counts)");
+        }
+        if self.min_in_sync_replicas < 1 {
+            return bad(
+                "minInSyncReplicas",
+                "must be at least 1 (the master counts)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The controllers of `controllerAddr`.
+    pub fn controller_list(&self) -> Vec<String> {
+        self.controller_addr
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The `tls.client.*` keys when `tls.enable` is on.

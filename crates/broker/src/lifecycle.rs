@@ -110,7 +110,10 @@ impl Broker {
             None => services::ha::ha_port(&config, local, listen.port()),
         };
         let client = RemotingClient::new(config.client_config()?, None);
+        let epochs = open_epochs(&config, &store)?;
         let state = Arc::new(BrokerState {
+            role: crate::tables::role::RoleCell::new(&config),
+            epochs,
             ha_addr: format!("{ha_ip}:{ha_port}"),
             ha: Default::default(),
             live: crate::live_config::LiveConfig::new(
@@ -159,8 +162,9 @@ impl Broker {
                 Err(e) => tracing::warn!("cannot listen on the VIP port {vip}: {e}"),
             }
         }
-        if !state.is_slave() {
-            // A slave's table is the master's, saved as it arrives.
+        if !state.is_slave() || state.role.controller_mode() {
+            // A slave's table is the master's, saved as it arrives (in
+            // controller mode any broker may become master: always save).
             state.topics.save_changes_to(state.store.clone());
             state.groups.save_changes_to(state.store.clone());
             state.locks.save_changes_to(state.store.clone());
@@ -168,6 +172,7 @@ impl Broker {
         let cancel = CancellationToken::new();
         spawn_services(&state, &cancel);
         services::ha::spawn(&state, ha_listener, &cancel);
+        services::controller::spawn(&state, &cancel);
         tracing::info!(
             broker = %state.config.broker_name,
             listen = %local,
@@ -292,6 +297,31 @@ fn primary_ipv4() -> Option<IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
+/// The epoch file in controller mode (`storePathEpochFile`, else
+/// `<storePathRootDir>/epochFileCheckpoint`).
+fn open_epochs(
+    config: &BrokerConfig,
+    store: &MessageStore,
+) -> Result<Option<store::epoch::EpochFile>, BrokerError> {
+    if !config.enable_controller_mode {
+        return Ok(None);
+    }
+    let path = if config.store_path_epoch_file.is_empty() {
+        store
+            .config()
+            .store_path_root_dir
+            .join("epochFileCheckpoint")
+    } else {
+        std::path::PathBuf::from(&config.store_path_epoch_file)
+    };
+    store::epoch::EpochFile::open(&path)
+        .map(Some)
+        .map_err(|e| BrokerError::Metadata {
+            file: "epoch file",
+            reason: format!("{}: {e}", path.display()),
+        })
+}
+
 fn load_metadata(
     store: &MessageStore,
     topics: &TopicTable,
@@ -330,7 +360,8 @@ fn persist_delivery(state: &BrokerState) {
 
 fn spawn_services(state: &Arc<BrokerState>, cancel: &CancellationToken) {
     let tasks = &state.tasks;
-    if !state.is_slave() {
+    // In controller mode the replicas manager starts these on becoming master.
+    if !state.is_slave() && !state.role.controller_mode() {
         services::delay::spawn(state, cancel);
         services::timer::spawn(state, cancel);
         services::transaction::spawn(state, cancel);

@@ -10,8 +10,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BrokerResult;
 use crate::handlers::{
-    admin, clients, delay, lock, offsets, pull, query, recall, reset, retry, send, stats,
-    transaction,
+    admin, clients, controller, delay, lock, offsets, pull, query, recall, reset, retry, send,
+    stats, transaction,
 };
 use crate::handlers::{
     broker_config, broker_consume, maintenance, metadata_pages, producers, relay, stats_view,
@@ -201,6 +201,8 @@ async fn dispatch(
         C::QUERY_ASSIGNMENT => assignment::query_assignment(state, req).await,
         C::SET_MESSAGE_REQUEST_MODE => assignment::set_message_request_mode(state, req),
         C::GET_ALL_MESSAGE_REQUEST_MODE => assignment::get_all_message_request_mode(state),
+        C::NOTIFY_BROKER_ROLE_CHANGED => controller::notify_role_changed(state, req),
+        C::GET_BROKER_EPOCH_CACHE => controller::get_broker_epoch_cache(state),
         _ => Ok(remoting::not_supported(req)),
     }
 }

@@ -81,12 +81,26 @@ pub struct BrokerState {
     pub live: LiveConfig,
     /// Sampled counters behind every rate reported.
     pub rates: crate::rates::Rates,
+    /// The role now (changes at run time in controller mode).
+    pub role: crate::tables::role::RoleCell,
+    /// The epoch file (controller mode only).
+    pub epochs: Option<store::epoch::EpochFile>,
 }
 
 impl BrokerState {
     /// Whether this broker refuses sends (a slave).
     pub fn is_slave(&self) -> bool {
-        self.config.broker_role == BrokerRole::Slave
+        self.role.role() == BrokerRole::Slave
+    }
+
+    /// The role now (the file's, or the controller's in controller mode).
+    pub fn broker_role(&self) -> BrokerRole {
+        self.role.role()
+    }
+
+    /// The id registered with the NameServers now.
+    pub fn broker_id(&self) -> i64 {
+        self.role.broker_id()
     }
 
     /// A fresh UNIQ_KEY.
@@ -108,7 +122,7 @@ impl BrokerState {
     /// The replication state of this broker now.
     pub fn ha_status(&self) -> HaStatus {
         self.ha
-            .status(self.config.broker_role, self.store.commitlog_max_offset())
+            .status(self.role.role(), self.store.commitlog_max_offset())
     }
 
     /// Records the master address learned from registration.

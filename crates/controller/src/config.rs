@@ -58,6 +58,23 @@ const IGNORED_KEYS: &[&str] = &[
     "jRaftControllerRPCAddr",
 ];
 
+/// Keys this config sets (see [`ControllerConfig::set`]).
+const KEYS: &[&str] = &[
+    "controllerDLegerGroup",
+    "controllerDLegerPeers",
+    "controllerDLegerSelfId",
+    "controllerStorePath",
+    "enableElectUncleanMaster",
+    "notifyBrokerRoleChanged",
+    "scanNotActiveBrokerInterval",
+    "scanInactiveMasterInterval",
+    "electMasterMaxRetryCount",
+    "jRaftElectionTimeoutMs",
+    "jRaftScanWaitTimeoutMs",
+    "jRaftSnapshotLogCount",
+    "configBlackList",
+];
+
 impl Default for ControllerConfig {
     fn default() -> Self {
         let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
@@ -145,6 +162,32 @@ impl ControllerConfig {
         Ok(config)
     }
 
+    /// Defaults overridden by the controller's keys among `pairs`, then
+    /// validated: the NameServer-embedded controller reads its keys from the
+    /// NameServer's file, as Java does, and leaves the other keys to the
+    /// NameServer (a key both know, such as `scanNotActiveBrokerInterval`,
+    /// sets both).
+    ///
+    /// # Errors
+    /// [`ControllerError::Config`] naming a bad value or a missing required key.
+    pub fn from_shared_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ControllerError> {
+        let mut config = ControllerConfig::default();
+        for (key, value) in pairs {
+            if Self::is_key(key) {
+                config.set(key, value)?;
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Whether `key` is a controller key (set or accepted and ignored).
+    pub fn is_key(key: &str) -> bool {
+        KEYS.contains(&key) || IGNORED_KEYS.contains(&key)
+    }
+
     /// Sets one key. Unknown keys are an error naming them.
     ///
     /// # Errors
@@ -189,6 +232,11 @@ impl ControllerConfig {
         if self.peers.is_empty() {
             return Err(ControllerError::Config(
                 "controllerDLegerPeers is required".into(),
+            ));
+        }
+        if self.self_id.is_empty() {
+            return Err(ControllerError::Config(
+                "controllerDLegerSelfId is required".into(),
             ));
         }
         if self.self_index().is_none() {
@@ -316,11 +364,43 @@ mod tests {
         assert!(
             e("controllerDLegerGroup=g\ncontrollerDLegerPeers=n0-a:1;n0-b:2").contains("duplicate")
         );
+        assert!(
+            e("controllerDLegerGroup=g\ncontrollerDLegerPeers=n0-127.0.0.1:1")
+                .contains("controllerDLegerSelfId is required")
+        );
         assert!(e(&format!("{SAMPLE}enableElectUncleanMaster=yes"))
             .contains("enableElectUncleanMaster"));
         assert!(
             e("controllerDLegerPeers=n0-127.0.0.1:1\ncontrollerDLegerSelfId=n0")
                 .contains("controllerDLegerGroup")
         );
+    }
+
+    #[test]
+    fn shared_file_takes_only_controller_keys() {
+        let text = format!("{SAMPLE}listenPort=9876\nkvConfigPath=/tmp/kv.json\nscanNotActiveBrokerInterval=2000\n");
+        let pairs = protocol::java_properties::parse(&text).unwrap();
+        let c = ControllerConfig::from_shared_pairs(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .unwrap();
+        assert_eq!(c.self_id, "n1");
+        assert_eq!(
+            c.scan_not_active_broker_interval,
+            Duration::from_millis(2000)
+        );
+        let err = ControllerConfig::from_shared_pairs([("kvConfigPath", "/x")]).unwrap_err();
+        assert!(err.to_string().contains("controllerDLegerGroup"), "{err}");
+        // Every listed key is one `set` knows.
+        for key in KEYS.iter().chain(IGNORED_KEYS) {
+            let mut c = ControllerConfig::default();
+            let err = c
+                .set(key, "?")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!err.contains("unknown key"), "{key}: {err}");
+        }
+        assert!(!ControllerConfig::is_key("kvConfigPath"));
     }
 }

@@ -53,7 +53,10 @@ pub struct NamesrvConfig {
     pub support_acting_master: bool,
     /// Not supported (needs NameServer → broker notifications); must stay false.
     pub notify_min_broker_id_changed: bool,
-    /// Not supported (embedded controller); must stay false.
+    /// Run a controller inside the NameServer process, configured by the
+    /// controller keys of the same file. This crate only carries the
+    /// switch: the `apogee namesrv` binary starts the controller beside the
+    /// NameServer (read at start).
     pub enable_controller_in_namesrv: bool,
     pub listen_port: u16,
     pub bind_address: String,
@@ -194,10 +197,6 @@ impl NamesrvConfig {
             (
                 "notifyMinBrokerIdChanged",
                 self.notify_min_broker_id_changed,
-            ),
-            (
-                "enableControllerInNamesrv",
-                self.enable_controller_in_namesrv,
             ),
         ] {
             if on {
@@ -354,6 +353,8 @@ mod tests {
         assert_eq!(c.broker_channel_expired_time, Duration::from_secs(120));
         assert!(c.kv_config_path.ends_with("namesrv/kvConfig.json"));
         assert_eq!(c.listen_addr().unwrap(), "0.0.0.0:9876".parse().unwrap());
+        let c = NamesrvConfig::from_properties("enableControllerInNamesrv=true").unwrap();
+        assert!(c.enable_controller_in_namesrv);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod commitlog;
 pub mod config;
 pub mod consume_queue;
 pub mod dispatch;
+pub mod epoch;
 pub mod error;
 pub mod flush;
 pub mod health;

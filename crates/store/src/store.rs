@@ -469,6 +469,24 @@ impl MessageStore {
         Ok(())
     }
 
+    /// A slave about to take writes (controller mode promotes at run
+    /// time): waits until the consume queues cover the whole commit log,
+    /// then sets every queue's next offset from its consume queue, so new
+    /// messages continue the replicated queues instead of reusing offsets
+    /// (reference controller.md §6 trap 5). Returns false when dispatch
+    /// did not catch up within `timeout` (nothing is changed then).
+    pub async fn adopt_replicated_queues(&self, timeout: std::time::Duration) -> bool {
+        let end = self.log.max_offset();
+        if !self.wait_dispatched(end, timeout).await {
+            return false;
+        }
+        for cq in self.cqs.all() {
+            self.log
+                .set_next_queue_offset(cq.topic(), cq.queue_id(), cq.max_offset());
+        }
+        true
+    }
+
     /// Master side of replication: up to `max` commit-log bytes from
     /// `offset` (never crossing a segment end), sharing the mapping.
     pub fn read_commitlog(&self, offset: u64, max: usize) -> Option<bytes::Bytes> {

@@ -2,6 +2,7 @@
 //! flags, over the client library's [`client::Admin`]. Every command builds
 //! a [`Report`]: aligned tables for people, or JSON (`--json`) for scripts.
 
+mod broker_epoch;
 mod cluster;
 mod controller;
 mod group;
@@ -124,6 +125,9 @@ pub enum AdminCommand {
     /// Controller mode: make an in-sync broker the master (switchover).
     #[command(name = "electMaster")]
     ElectMaster(controller::ElectMasterArgs),
+    /// Controller mode: each broker's epoch list (GET_BROKER_EPOCH_CACHE).
+    #[command(name = "getBrokerEpoch")]
+    GetBrokerEpoch(broker_epoch::BrokerEpochArgs),
     #[command(flatten)]
     Ops(ops::OpsCommand),
 }
@@ -204,6 +208,7 @@ async fn execute(admin: &Admin, namesrv: &str, command: AdminCommand) -> Result<
         AdminCommand::UpdateControllerConfig(a) => controller::update_config(&a).await,
         AdminCommand::GetSyncStateSet(a) => controller::get_sync_state_set(&a).await,
         AdminCommand::ElectMaster(a) => controller::elect_master(&a).await,
+        AdminCommand::GetBrokerEpoch(a) => broker_epoch::get_broker_epoch(admin, &a).await,
         AdminCommand::Ops(c) => ops::execute(admin, namesrv, c).await,
     }
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod broker_config;
 pub mod broker_consume;
 pub mod clients;
+pub mod controller;
 pub mod delay;
 pub mod lock;
 pub mod maintenance;

@@ -251,6 +251,7 @@ fn check_and_pick_queue(
             state.config.broker_name
         )));
     }
+    crate::records::slave_ack::check_in_sync_replicas(state).map_err(BrokerError::System)?;
     if state.live.broker().broker_permission & perm::WRITE == 0 {
         return Err(BrokerError::NoPermission(format!(
             "the broker[{}] sending message is forbidden",

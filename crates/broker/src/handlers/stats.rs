@@ -49,7 +49,7 @@ pub fn get_broker_runtime_info(
             _ => None,
         })
         .unwrap_or(-1);
-    let role = match state.config.broker_role {
+    let role = match state.broker_role() {
         crate::config::BrokerRole::AsyncMaster => "ASYNC_MASTER",
         crate::config::BrokerRole::SyncMaster => "SYNC_MASTER",
         crate::config::BrokerRole::Slave => "SLAVE",
@@ -118,6 +118,9 @@ pub fn get_broker_runtime_info(
     }
     for (k, v) in state.ha_status().kv_pairs() {
         put(&k, v);
+    }
+    for (k, v) in super::controller::runtime_pairs(state) {
+        put(k, v);
     }
     let body = KvTable { table: t }.encode();
     Ok(RemotingCommand::success().with_body(body))

@@ -35,8 +35,11 @@ impl SlaveShortfall {
 /// replication streams and, on a SYNC_MASTER with `wait`, waits for a slave.
 pub async fn await_slaves(state: &BrokerState, end: u64, wait: bool) -> Option<SlaveShortfall> {
     state.ha.notify_new_data();
-    if state.config.broker_role != BrokerRole::SyncMaster || !wait {
+    if state.broker_role() != BrokerRole::SyncMaster || !wait {
         return None;
+    }
+    if state.role.controller_mode() {
+        return await_in_sync(state, end).await;
     }
     let master_end = state.store.commitlog_max_offset();
     if !state
@@ -51,4 +54,62 @@ pub async fn await_slaves(state: &BrokerState, end: u64, wait: bool) -> Option<S
     } else {
         Some(SlaveShortfall::Timeout)
     }
+}
+
+/// Controller mode (reference controller.md §4.8): with
+/// `allAckInSyncStateSet`, every member of the (effective) SyncStateSet
+/// but us must have acked `end`; else `inSyncReplicas` acks, ours
+/// included, from any slave link; within `slaveTimeout`.
+async fn await_in_sync(state: &BrokerState, end: u64) -> Option<SlaveShortfall> {
+    let replicas = state.role.replicas();
+    let me = replicas.controller_id;
+    let timeout = std::time::Duration::from_millis(state.config.slave_timeout);
+    let done = if state.config.all_ack_in_sync_state_set {
+        let members: Vec<i64> = replicas
+            .effective_set()
+            .into_iter()
+            .filter(|id| Some(*id) != me)
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        state
+            .ha
+            .wait_links(timeout, |links| {
+                members.iter().all(|m| {
+                    links
+                        .iter()
+                        .any(|(id, _, acked)| *id == Some(*m) && *acked >= end)
+                })
+            })
+            .await
+    } else {
+        let need = usize::try_from(state.config.in_sync_replicas.max(1) - 1).unwrap_or(0);
+        if need == 0 {
+            return None;
+        }
+        state
+            .ha
+            .wait_links(timeout, |links| {
+                links.iter().filter(|(_, _, acked)| *acked >= end).count() >= need
+            })
+            .await
+    };
+    (!done).then_some(SlaveShortfall::Timeout)
+}
+
+/// Controller mode: a SYNC master whose SyncStateSet has fewer than
+/// `minInSyncReplicas` members refuses sends before storing them.
+pub fn check_in_sync_replicas(state: &BrokerState) -> Result<(), String> {
+    if !state.role.controller_mode() || state.broker_role() != BrokerRole::SyncMaster {
+        return Ok(());
+    }
+    let have = state.role.replicas().in_sync_count();
+    let min = usize::try_from(state.config.min_in_sync_replicas).unwrap_or(1);
+    if have < min {
+        return Err(format!(
+            "in-sync replicas not enough: the SyncStateSet has {have} member(s), minInSyncReplicas is {min}"
+        ));
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! records, state and tables.
 
 pub mod clients;
+pub mod controller;
 pub mod delay;
 pub mod delivery;
 pub mod ha;

@@ -21,6 +21,10 @@ use crate::tables::ha::RegisterOutcome;
 pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
     let namesrvs = state.config.namesrv_list();
     let mut wrapper = state.topics.wrapper();
+    if state.role.controller_mode() {
+        // The NameServer lets a newer epoch's master take id 0 (§4.4).
+        wrapper.data_version.state_version = i64::from(state.role.master_epoch());
+    }
     // A broker whose write (or read) permission was taken away advertises
     // every topic without it, so clients route around it (as Java does).
     let broker_perm = state.live.broker().broker_permission;
@@ -39,7 +43,7 @@ pub async fn register_all(state: &Arc<BrokerState>) -> RegisterOutcome {
         broker_addr: state.advertised_addr.clone(),
         cluster_name: state.config.broker_cluster_name.clone(),
         ha_server_addr: state.ha_addr.clone(),
-        broker_id: state.config.broker_id,
+        broker_id: state.broker_id(),
         heartbeat_timeout_millis: None,
         enable_acting_master: Some(false),
         compressed: Some(false),
@@ -107,7 +111,23 @@ pub async fn registered_then<T>(
 pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
     let period = state.config.register_period();
     loop {
-        let outcome = register_all(&state).await;
+        // Controller mode: not registered until the controller named a
+        // role (a fenced broker is invisible to clients).
+        while state.role.controller_mode() && state.broker_id() < 0 {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = state.role.changed.notified() => {}
+            }
+        }
+        let mut outcome = register_all(&state).await;
+        if state.role.controller_mode() && state.is_slave() {
+            // Follow only the master the controller named: a NameServer
+            // may still list a dead master under id 0 for a while.
+            let want = state.role.replicas().master_addr;
+            if want.is_none() || outcome.master_addr != want {
+                outcome = RegisterOutcome::default();
+            }
+        }
         // A slave that registered before its master learns the master
         // only from a later registration: ask again soon, not a period on.
         let wait = if state.is_slave() && outcome.master_addr.is_none() {
@@ -119,6 +139,7 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
+            _ = state.role.changed.notified() => {}
             _ = state.topics.changed() => {
                 // Let a burst of topic creations settle into one registration.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -133,7 +154,7 @@ async fn unregister_all(state: &Arc<BrokerState>) {
         broker_name: state.config.broker_name.clone(),
         broker_addr: state.advertised_addr.clone(),
         cluster_name: state.config.broker_cluster_name.clone(),
-        broker_id: state.config.broker_id,
+        broker_id: state.broker_id(),
     };
     for addr in state.config.namesrv_list() {
         let request = RemotingCommand::request_with_header(RequestCode::UNREGISTER_BROKER, &header);

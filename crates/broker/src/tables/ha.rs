@@ -27,6 +27,9 @@ pub struct HaService {
     next_link: AtomicU64,
     /// Highest offset any connected slave acknowledged.
     acked: watch::Sender<u64>,
+    /// Bumped on every acknowledgement, link opening and closing (waiters
+    /// for several slaves and the SyncStateSet upkeep watch it).
+    ack_seq: watch::Sender<u64>,
     /// Poked after local appends so streams do not wait for a poll.
     pub(crate) new_data: Notify,
     follow: Mutex<FollowState>,
@@ -43,6 +46,7 @@ impl Default for HaService {
             links: Mutex::new(BTreeMap::new()),
             next_link: AtomicU64::new(1),
             acked: watch::channel(0).0,
+            ack_seq: watch::channel(0).0,
             new_data: Notify::new(),
             follow: Mutex::new(FollowState::default()),
             topics_version: Mutex::new(None),
@@ -55,7 +59,14 @@ impl Default for HaService {
 #[derive(Debug, Clone)]
 struct SlaveLink {
     addr: SocketAddr,
+    /// The slave's controller-assigned id (controller mode), and whether
+    /// it is an async learner (never in the SyncStateSet).
+    broker_id: Option<i64>,
+    learner: bool,
     acked: u64,
+    /// Our commit-log end when we last sent while the slave had acked
+    /// everything before: acking it means the slave was caught up then.
+    sent_mark: Option<(u64, i64)>,
     /// When the slave last acknowledged everything we had.
     caught_up_ms: i64,
 }
@@ -75,6 +86,8 @@ struct FollowState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaveStatus {
     pub addr: String,
+    /// Controller mode: the slave's id.
+    pub broker_id: Option<i64>,
     pub acked_offset: u64,
     pub lag_bytes: u64,
     pub lag_seconds: u64,
@@ -134,13 +147,28 @@ impl HaService {
     }
 
     pub(crate) fn link_opened(&self, addr: SocketAddr, acked: u64) -> u64 {
+        self.link_opened_as(addr, acked, None, false)
+    }
+
+    /// A slave connected; `broker_id` is its controller id (controller mode).
+    pub(crate) fn link_opened_as(
+        &self,
+        addr: SocketAddr,
+        acked: u64,
+        broker_id: Option<i64>,
+        learner: bool,
+    ) -> u64 {
         let id = self.next_link.fetch_add(1, Ordering::Relaxed);
         self.links.lock().insert(
             id,
             SlaveLink {
                 addr,
+                broker_id,
+                learner,
                 acked,
-                caught_up_ms: now_ms(),
+                sent_mark: None,
+                // Not caught up until it acks our end.
+                caught_up_ms: if broker_id.is_some() { 0 } else { now_ms() },
             },
         );
         self.publish_best();
@@ -157,12 +185,73 @@ impl HaService {
             link.acked = acked;
             if acked >= master_end {
                 link.caught_up_ms = now_ms();
+                link.sent_mark = None;
+            } else if let Some((mark, at)) = link.sent_mark {
+                if acked >= mark {
+                    link.caught_up_ms = link.caught_up_ms.max(at);
+                    link.sent_mark = None;
+                }
             }
         }
         self.publish_best();
     }
 
+    /// The master sent bytes to link `id` while its log ended at `master_end`.
+    pub(crate) fn link_sent(&self, id: u64, master_end: u64) {
+        if let Some(link) = self.links.lock().get_mut(&id) {
+            if link.sent_mark.is_none() {
+                link.sent_mark = Some((master_end, now_ms()));
+            }
+        }
+    }
+
+    /// Controller mode: the connected slaves by id, with their ack offset
+    /// and when they were last caught up (learners left out).
+    pub fn members(&self) -> BTreeMap<i64, (u64, i64)> {
+        let mut out = BTreeMap::new();
+        for l in self.links.lock().values() {
+            if let (Some(id), false) = (l.broker_id, l.learner) {
+                let e = out.entry(id).or_insert((l.acked, l.caught_up_ms));
+                *e = (e.0.max(l.acked), e.1.max(l.caught_up_ms));
+            }
+        }
+        out
+    }
+
+    /// A receiver that changes on every ack, link opening or closing.
+    pub fn ack_changes(&self) -> watch::Receiver<u64> {
+        self.ack_seq.subscribe()
+    }
+
+    /// Waits until `done` holds over the links (each as `(broker id,
+    /// learner, acked offset)`), at most `timeout`.
+    pub async fn wait_links(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[(Option<i64>, bool, u64)]) -> bool,
+    ) -> bool {
+        let mut rx = self.ack_seq.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            rx.borrow_and_update();
+            let links: Vec<(Option<i64>, bool, u64)> = self
+                .links
+                .lock()
+                .values()
+                .map(|l| (l.broker_id, l.learner, l.acked))
+                .collect();
+            if done(&links) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return false,
+            }
+        }
+    }
+
     fn publish_best(&self) {
+        self.ack_seq.send_modify(|v| *v = v.wrapping_add(1));
         let best = self.best_ack();
         self.acked.send_if_modified(|v| {
             let changed = *v != best;
@@ -251,6 +340,7 @@ impl HaService {
                 let lag_bytes = end.saturating_sub(l.acked);
                 SlaveStatus {
                     addr: l.addr.to_string(),
+                    broker_id: l.broker_id,
                     acked_offset: l.acked,
                     lag_bytes,
                     lag_seconds: if lag_bytes == 0 {

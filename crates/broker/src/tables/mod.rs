@@ -13,6 +13,7 @@ pub mod locks;
 pub mod metadata;
 pub mod offsets;
 pub mod pop;
+pub mod role;
 pub mod subscription;
 pub mod timer;
 pub mod topics;

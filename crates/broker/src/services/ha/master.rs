@@ -62,8 +62,21 @@ async fn serve_slave(
     cancel: &CancellationToken,
 ) -> io::Result<()> {
     sock.set_nodelay(true)?;
-    let (mut rd, wr) = sock.into_split();
+    let (mut rd, mut wr) = sock.into_split();
     let idle = Duration::from_millis(state.config.ha_housekeeping_interval);
+    // Controller mode: only the master serves, the slave says who it is
+    // and learns our epochs first; a role change closes the link.
+    let role_token = state.role.token();
+    let slave = if state.role.controller_mode() {
+        if state.is_slave() {
+            return Err(io::Error::other(
+                "not the master; refusing a replication link",
+            ));
+        }
+        Some(super::epochs::master_handshake(state, &mut rd, &mut wr, idle).await?)
+    } else {
+        None
+    };
     let reported = tokio::time::timeout(idle, rd.read_u64())
         .await
         .map_err(|_| {
@@ -71,14 +84,20 @@ async fn serve_slave(
         })??;
     let start = start_point(state, reported)?;
     tracing::info!(slave = %peer, reported, start, "slave connected");
-    let guard = LinkGuard {
-        state,
-        id: state.ha.link_opened(peer, reported),
+    let id = match slave {
+        Some((broker_id, learner)) => {
+            state
+                .ha
+                .link_opened_as(peer, reported, Some(broker_id), learner)
+        }
+        None => state.ha.link_opened(peer, reported),
     };
+    let guard = LinkGuard { state, id };
     let result = tokio::select! {
         _ = cancel.cancelled() => Ok(()),
+        _ = role_token.cancelled(), if slave.is_some() => Ok(()),
         r = read_acks(state, guard.id, rd, idle) => r,
-        r = stream(state, wr, start) => r,
+        r = stream(state, guard.id, wr, start) => r,
     };
     drop(guard);
     result
@@ -135,7 +154,12 @@ async fn read_acks(
     }
 }
 
-async fn stream(state: &BrokerState, mut wr: OwnedWriteHalf, mut next: u64) -> io::Result<()> {
+async fn stream(
+    state: &BrokerState,
+    link: u64,
+    mut wr: OwnedWriteHalf,
+    mut next: u64,
+) -> io::Result<()> {
     let batch = state.config.ha_transfer_batch_size;
     let heartbeat = Duration::from_millis(state.config.ha_send_heartbeat_interval);
     let mut last_sent = Instant::now();
@@ -147,6 +171,7 @@ async fn stream(state: &BrokerState, mut wr: OwnedWriteHalf, mut next: u64) -> i
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some(bytes) = state.store.read_commitlog(next, batch) {
+            state.ha.link_sent(link, state.store.commitlog_max_offset());
             write_frame(&mut wr, next, &bytes).await?;
             next += bytes.len() as u64;
             last_sent = Instant::now();

@@ -8,6 +8,7 @@
 //! end); master → slave frames of 8-byte offset + 4-byte size + bytes
 //! (size 0: a heartbeat carrying the master's next offset).
 
+pub mod epochs;
 pub mod master;
 pub mod metadata;
 pub mod slave;
@@ -46,7 +47,8 @@ pub fn spawn(
             .tasks
             .spawn(master::serve(state.clone(), listener, cancel.clone()));
     }
-    if state.is_slave() {
+    // In controller mode the replicas manager starts the slave side.
+    if state.is_slave() && !state.role.controller_mode() {
         state.tasks.spawn(slave::run(state.clone(), cancel.clone()));
         state
             .tasks
@@ -64,7 +66,8 @@ pub async fn bind(
     local: SocketAddr,
     requested_port: u16,
 ) -> std::io::Result<Option<tokio::net::TcpListener>> {
-    if config.broker_role == BrokerRole::Slave {
+    // A controller-mode broker may become master at any time.
+    if config.broker_role == BrokerRole::Slave && !config.enable_controller_mode {
         return Ok(None);
     }
     let port = ha_port(config, local, requested_port);

@@ -69,7 +69,11 @@ async fn follow(
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
     sock.set_nodelay(true)?;
-    let (rd, wr) = sock.into_split();
+    let (mut rd, mut wr) = sock.into_split();
+    if state.role.controller_mode() {
+        let idle = Duration::from_millis(state.config.ha_housekeeping_interval);
+        super::epochs::slave_handshake(state, &mut rd, &mut wr, idle).await?;
+    }
     state.ha.follow_connected(addr);
     tracing::info!(master = %addr, end = state.store.commitlog_max_offset(), "following the master");
     let (end_tx, end_rx) = watch::channel(state.store.commitlog_max_offset());
