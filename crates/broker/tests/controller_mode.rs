@@ -227,7 +227,14 @@ async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates(
             picked.is_some()
         })
         .await;
-        assert!(found, "no slave became master");
+        assert!(
+            found,
+            "no slave became master: {:?}",
+            nodes[1..]
+                .iter()
+                .map(|n| n.broker.as_ref().unwrap().state().role.replicas())
+                .collect::<Vec<_>>()
+        );
         picked.unwrap()
     };
     let new_master = nodes[picked].broker.as_ref().unwrap();

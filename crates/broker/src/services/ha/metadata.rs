@@ -30,7 +30,13 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
         delay = SYNC_PERIOD;
         let master = state.master.lock().master_addr.clone();
         match master {
-            Some(addr) => sync_once(&state, &addr).await,
+            Some(addr) => {
+                // A role change must not wait for a dead master's timeouts.
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    () = sync_once(&state, &addr) => {}
+                }
+            }
             None => delay = Duration::from_secs(1),
         }
     }

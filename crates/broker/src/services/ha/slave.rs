@@ -65,14 +65,19 @@ async fn follow(
     addr: &str,
     cancel: &CancellationToken,
 ) -> io::Result<bool> {
-    let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    let connect = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr));
+    let sock = tokio::select! {
+        _ = cancel.cancelled() => return Ok(false),
+        c = connect => c.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??,
+    };
     sock.set_nodelay(true)?;
     let (mut rd, mut wr) = sock.into_split();
     if state.role.controller_mode() {
         let idle = Duration::from_millis(state.config.ha_housekeeping_interval);
-        super::epochs::slave_handshake(state, &mut rd, &mut wr, idle).await?;
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(false),
+            r = super::epochs::slave_handshake(state, &mut rd, &mut wr, idle) => r?,
+        }
     }
     state.ha.follow_connected(addr);
     tracing::info!(master = %addr, end = state.store.commitlog_max_offset(), "following the master");
