@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use protocol::body::controller::SyncStateSet;
@@ -17,53 +17,9 @@ use protocol::header::controller::{
 };
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
+use testkit::controllers::Peers;
 
 const T: Duration = Duration::from_secs(5);
-
-struct Ctl {
-    conf: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Ctl {
-    fn spawn(&mut self) {
-        let log = std::fs::File::create(&self.log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_apogee"))
-            .args(["controller", "-c"])
-            .arg(&self.conf)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Ctl {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn write_conf(dir: &Path, peers: &str, me: usize) -> PathBuf {
-    let conf = dir.join(format!("controller-n{me}.conf"));
-    let text = format!(
-        "controllerDLegerGroup = group1\ncontrollerDLegerPeers = {peers}\ncontrollerDLegerSelfId = n{me}\n\
-         controllerStorePath = {}\njRaftScanWaitTimeoutMs = 600000\n",
-        dir.join(format!("store-n{me}")).display()
-    );
-    std::fs::write(&conf, text).unwrap();
-    conf
-}
 
 async fn leader(client: &RemotingClient, addrs: &[String], skip: Option<usize>) -> String {
     for _ in 0..300 {
@@ -125,23 +81,10 @@ fn admin(args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_processes_survive_leader_kill_and_full_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..3).map(|_| testkit::cluster::free_port_pair()).collect();
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let peers: String = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("n{i}-{a};"))
-        .collect();
-    let mut ctls: Vec<Ctl> = (0..3)
-        .map(|i| Ctl {
-            conf: write_conf(dir.path(), &peers, i),
-            log: dir.path().join(format!("n{i}.log")),
-            child: None,
-        })
-        .collect();
-    for c in &mut ctls {
-        c.spawn();
-    }
+    let peers = Peers::free(3);
+    let addrs = peers.addrs.clone();
+    let bin = Path::new(env!("CARGO_BIN_EXE_apogee"));
+    let mut ctls = peers.start_controllers(bin, dir.path(), "jRaftScanWaitTimeoutMs = 600000\n");
     let client = RemotingClient::new(ClientConfig::default(), None);
     let joined = addrs.join(";");
 
@@ -239,7 +182,7 @@ async fn controller_processes_survive_leader_kill_and_full_restart() {
     // kill -9 the Raft leader: the other two carry on, and a switchover works.
     let lead = leader(&client, &addrs, None).await;
     let dead = addrs.iter().position(|a| *a == lead).unwrap();
-    ctls[dead].kill9();
+    ctls[dead].kill();
     let (ok, out) = admin(&[
         "electMaster",
         "-a",
@@ -258,10 +201,10 @@ async fn controller_processes_survive_leader_kill_and_full_restart() {
 
     // kill -9 everyone, restart: the state comes back from disk.
     for c in &mut ctls {
-        c.kill9();
+        c.kill();
     }
     for c in &mut ctls {
-        c.spawn();
+        c.restart();
     }
     let info = RemotingCommand::request_with_header(
         RequestCode::CONTROLLER_GET_REPLICA_INFO,

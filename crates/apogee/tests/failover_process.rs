@@ -11,8 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +22,8 @@ use protocol::header::admin::CreateTopicRequestHeader;
 use protocol::header::controller::GetMetaDataResponseHeader;
 use protocol::{RemotingCommand, RequestCode};
 use remoting::{ClientConfig, RemotingClient};
-use testkit::cluster::{free_port_pair, BrokerSpec, ProcessCluster};
+use testkit::cluster::{BrokerSpec, Proc, ProcessCluster};
+use testkit::controllers::Peers;
 use testkit::readback::pull_queue;
 
 const TOPIC: &str = "FailoverTopic";
@@ -33,68 +33,13 @@ const T: Duration = Duration::from_secs(5);
 /// liveness limits, not figures.
 const LIMIT: Duration = Duration::from_secs(90);
 
-struct Ctl {
-    conf: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Ctl {
-    fn spawn(&mut self) {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        self.child = Some(
-            Command::new(env!("CARGO_BIN_EXE_apogee"))
-                .args(["controller", "-c"])
-                .arg(&self.conf)
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Ctl {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 /// Three controllers, a NameServer and three controller-mode brokers.
 struct Group {
-    ctls: Vec<Ctl>,
+    ctls: Vec<Proc>,
     ctl_addrs: Vec<String>,
     cluster: ProcessCluster,
     remoting: RemotingClient,
     _dir: tempfile::TempDir,
-}
-
-fn write_ctl_conf(dir: &Path, peers: &str, me: usize) -> PathBuf {
-    let conf = dir.join(format!("controller-n{me}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "controllerDLegerGroup = group1\ncontrollerDLegerPeers = {peers}\n\
-             controllerDLegerSelfId = n{me}\ncontrollerStorePath = {}\n\
-             scanNotActiveBrokerInterval = 1000\nscanInactiveMasterInterval = 1000\n\
-             jRaftScanWaitTimeoutMs = 2000\n",
-            dir.join(format!("store-n{me}")).display()
-        ),
-    )
-    .unwrap();
-    conf
 }
 
 impl Group {
@@ -102,24 +47,14 @@ impl Group {
         // The process cluster runs the binary this test was built with.
         std::env::set_var("APOGEE_BIN", env!("CARGO_BIN_EXE_apogee"));
         let dir = tempfile::tempdir().unwrap();
-        let ctl_addrs: Vec<String> = (0..3)
-            .map(|_| format!("127.0.0.1:{}", free_port_pair()))
-            .collect();
-        let peers: String = ctl_addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("n{i}-{a};"))
-            .collect();
-        let mut ctls: Vec<Ctl> = (0..3)
-            .map(|i| Ctl {
-                conf: write_ctl_conf(dir.path(), &peers, i),
-                log: dir.path().join(format!("controller-n{i}.log")),
-                child: None,
-            })
-            .collect();
-        for c in &mut ctls {
-            c.spawn();
-        }
+        let peers = Peers::free(3);
+        let ctl_addrs = peers.addrs.clone();
+        let ctls = peers.start_controllers(
+            Path::new(env!("CARGO_BIN_EXE_apogee")),
+            dir.path(),
+            "scanNotActiveBrokerInterval = 1000\nscanInactiveMasterInterval = 1000\n\
+             jRaftScanWaitTimeoutMs = 2000\n",
+        );
         let extra: Vec<(String, String)> = [
             ("enableControllerMode", "true"),
             ("controllerAddr", &ctl_addrs.join(";")),
@@ -376,7 +311,7 @@ async fn killed_masters_fail_over_without_losing_acknowledged_messages() {
     // The Raft leader killed: the other two controllers still fail over.
     let lead = g.raft_leader().await.unwrap();
     let ctl = g.ctl_addrs.iter().position(|a| *a == lead).unwrap();
-    g.ctls[ctl].kill9();
+    g.ctls[ctl].kill();
     let before = g.wait_group(3, "after the Raft leader died").await;
     let old = before.master_address.clone().unwrap();
     let victim = g.broker_at(&old);
@@ -393,7 +328,7 @@ async fn killed_masters_fail_over_without_losing_acknowledged_messages() {
     assert_ne!(new, old);
     let (lost, _) = g.lost_on(&new, &all_acked).await;
     assert_eq!(lost, 0, "acknowledged messages lost with two controllers");
-    g.ctls[ctl].spawn();
+    g.ctls[ctl].restart();
     g.cluster.brokers[victim].restart();
     g.wait_group(3, "everyone back").await;
 

@@ -8,59 +8,23 @@
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use testkit::cluster::Proc;
+use testkit::controllers::{write, Peers};
 
-struct Ns {
-    listen: String,
-    conf: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Ns {
-    fn spawn(&mut self) {
-        let log = std::fs::File::create(&self.log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_apogee"))
-            .args(["namesrv", "--listen", &self.listen, "-c"])
-            .arg(&self.conf)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn write_conf(dir: &Path, peers: &str, me: usize) -> PathBuf {
-    let conf = dir.join(format!("namesrv-n{me}.conf"));
+/// The NameServer file of node `n{me}`: its own keys, the switch, and the
+/// controller keys of the group.
+fn write_conf(dir: &Path, peers: &Peers, me: usize) -> PathBuf {
     let text = format!(
-        "kvConfigPath = {kv}\nconfigStorePath = {props}\nenableControllerInNamesrv = true\n\
-         controllerDLegerGroup = group1\ncontrollerDLegerPeers = {peers}\n\
-         controllerDLegerSelfId = n{me}\ncontrollerStorePath = {store}\n\
-         scanNotActiveBrokerInterval = 5000\n",
+        "kvConfigPath = {kv}\nconfigStorePath = {props}\nenableControllerInNamesrv = true\n{keys}",
         kv = dir.join(format!("kv-n{me}.json")).display(),
         props = dir.join(format!("namesrv-n{me}.properties")).display(),
-        store = dir.join(format!("store-n{me}")).display(),
+        keys = peers.node_keys(dir, me, "scanNotActiveBrokerInterval = 5000\n"),
     );
-    std::fs::write(&conf, text).unwrap();
-    conf
+    write(dir, &format!("namesrv-n{me}.conf"), &text)
 }
 
 fn apogee(args: &[&str]) -> (bool, String, String) {
@@ -116,25 +80,24 @@ fn leader_among(addrs: &[&str]) -> String {
 #[test]
 fn three_namesrvs_with_embedded_controllers_keep_a_leader() {
     let dir = tempfile::tempdir().unwrap();
-    let free = || testkit::cluster::free_port_pair();
-    let ctl: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free())).collect();
-    let ns: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free())).collect();
-    let peers: String = ctl
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("n{i}-{a};"))
+    let peers = Peers::free(3);
+    let ctl = peers.addrs.clone();
+    let ns: Vec<String> = (0..3)
+        .map(|_| format!("127.0.0.1:{}", testkit::cluster::free_port_pair()))
         .collect();
-    let mut procs: Vec<Ns> = (0..3)
-        .map(|i| Ns {
-            listen: ns[i].clone(),
-            conf: write_conf(dir.path(), &peers, i),
-            log: dir.path().join(format!("n{i}.log")),
-            child: None,
+    let bin = Path::new(env!("CARGO_BIN_EXE_apogee"));
+    let mut procs: Vec<Proc> = (0..3)
+        .map(|i| {
+            let conf = write_conf(dir.path(), &peers, i).display().to_string();
+            Proc::start(
+                &format!("n{i}"),
+                &ns[i],
+                bin,
+                &["namesrv", "--listen", &ns[i], "-c", &conf],
+                dir.path().join(format!("n{i}.log")),
+            )
         })
         .collect();
-    for p in &mut procs {
-        p.spawn();
-    }
     for a in ns.iter().chain(&ctl) {
         wait_listening(a);
     }
@@ -157,7 +120,7 @@ fn three_namesrvs_with_embedded_controllers_keep_a_leader() {
 
     // kill -9 the NameServer whose controller leads: the other two elect one.
     let dead = ctl.iter().position(|a| *a == lead).unwrap();
-    procs[dead].kill9();
+    procs[dead].kill();
     let alive: Vec<&str> = (0..3)
         .filter(|i| *i != dead)
         .map(|i| ctl[i].as_str())

@@ -41,6 +41,21 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// `bin args` as a process called `name` that clients reach at `addr`,
+    /// its stdout and stderr appended to `log`; started at once.
+    pub fn start(name: &str, addr: &str, bin: &Path, args: &[&str], log: PathBuf) -> Proc {
+        let mut p = Proc {
+            name: name.to_owned(),
+            addr: addr.to_owned(),
+            bin: bin.to_path_buf(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            log,
+            child: None,
+        };
+        p.spawn();
+        p
+    }
+
     fn spawn(&mut self) {
         let log = File::options()
             .create(true)

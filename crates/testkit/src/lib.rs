@@ -8,6 +8,7 @@
 pub mod acl;
 pub mod certs;
 pub mod cluster;
+pub mod controllers;
 pub mod readback;
 pub mod requests;
 pub mod wait;

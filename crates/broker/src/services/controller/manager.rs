@@ -106,6 +106,16 @@ fn identity_path(state: &BrokerState) -> PathBuf {
     }
 }
 
+/// A controller's answer about this broker set.
+enum Answer {
+    /// The master (if any), its epoch and the SyncStateSet.
+    Info(MasterInfoHeader, SyncStateSet),
+    /// The controller does not know the set (it lost its state): register.
+    Unknown,
+    /// Any other refusal (logged).
+    Refused,
+}
+
 fn refused(what: &str, r: &RemotingCommand) -> String {
     format!(
         "{what} refused: code {} {}",
@@ -207,28 +217,51 @@ impl Manager {
             broker_address: s.advertised_addr.clone(),
             invoke_time: Some(protocol::clock::now_ms()),
         };
+        match self
+            .master_info(
+                RequestCode::CONTROLLER_REGISTER_BROKER,
+                "REGISTER_BROKER",
+                &header,
+            )
+            .await
+        {
+            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => self.apply(&h, set).await,
+            Ok(Answer::Info(..)) => self.elect().await,
+            Ok(Answer::Unknown) => {
+                tracing::warn!("REGISTER_BROKER refused: the controller does not know this broker")
+            }
+            Ok(Answer::Refused) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Sends a request the controller answers with a MasterInfoHeader and a
+    /// SyncStateSet body; an error names `what` when it was not sent or its
+    /// answer does not decode.
+    async fn master_info<H: protocol::CommandHeader>(
+        &self,
+        code: RequestCode,
+        what: &str,
+        header: &H,
+    ) -> Result<Answer, String> {
         let r = self
             .link
-            .call(|| {
-                RemotingCommand::request_with_header(
-                    RequestCode::CONTROLLER_REGISTER_BROKER,
-                    &header,
-                )
-            })
-            .await;
-        match r {
-            Ok(r) if r.code == ResponseCode::SUCCESS.code() => {
-                let h = r.decode_header::<MasterInfoHeader>().unwrap_or_default();
-                let set = SyncStateSet::decode(&r.body).unwrap_or_default();
-                if h.master_broker_id.is_some() {
-                    self.apply(&h, set).await;
-                } else {
-                    self.elect().await;
-                }
-            }
-            Ok(r) => tracing::warn!("{}", refused("REGISTER_BROKER", &r)),
-            Err(e) => tracing::warn!(error = %e, "REGISTER_BROKER not sent"),
+            .call(|| RemotingCommand::request_with_header(code, header))
+            .await
+            .map_err(|e| format!("{what} not sent: {e}"))?;
+        if r.code == ResponseCode::CONTROLLER_BROKER_METADATA_NOT_EXIST.code() {
+            return Ok(Answer::Unknown);
         }
+        if r.code != ResponseCode::SUCCESS.code() {
+            tracing::warn!("{}", refused(what, &r));
+            return Ok(Answer::Refused);
+        }
+        let h = r
+            .decode_header::<MasterInfoHeader>()
+            .map_err(|e| format!("{what}: the controller's header does not decode: {e}"))?;
+        let set = SyncStateSet::decode(&r.body)
+            .map_err(|e| format!("{what}: the controller's SyncStateSet does not decode: {e}"))?;
+        Ok(Answer::Info(h, set))
     }
 
     /// ELECT_MASTER naming ourselves (the controller picks by its policy
@@ -278,30 +311,19 @@ impl Manager {
         let header = GetReplicaInfoRequestHeader {
             broker_name: self.state.config.broker_name.clone(),
         };
-        let r = self
-            .link
-            .call(|| {
-                RemotingCommand::request_with_header(
-                    RequestCode::CONTROLLER_GET_REPLICA_INFO,
-                    &header,
-                )
-            })
-            .await;
-        match r {
-            Ok(r) if r.code == ResponseCode::SUCCESS.code() => {
-                let h = r.decode_header::<MasterInfoHeader>().unwrap_or_default();
-                let set = SyncStateSet::decode(&r.body).unwrap_or_default();
-                if h.master_broker_id.is_some() {
-                    self.apply(&h, set).await;
-                } else {
-                    self.deposed_without_successor().await;
-                }
-            }
-            Ok(r) if r.code == ResponseCode::CONTROLLER_BROKER_METADATA_NOT_EXIST.code() => {
-                self.register().await;
-            }
-            Ok(r) => tracing::warn!("{}", refused("GET_REPLICA_INFO", &r)),
-            Err(e) => tracing::warn!(error = %e, "GET_REPLICA_INFO not sent"),
+        match self
+            .master_info(
+                RequestCode::CONTROLLER_GET_REPLICA_INFO,
+                "GET_REPLICA_INFO",
+                &header,
+            )
+            .await
+        {
+            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => self.apply(&h, set).await,
+            Ok(Answer::Info(..)) => self.deposed_without_successor().await,
+            Ok(Answer::Unknown) => self.register().await,
+            Ok(Answer::Refused) => {}
+            Err(e) => tracing::warn!("{e}"),
         }
     }
 
