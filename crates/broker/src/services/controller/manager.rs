@@ -331,7 +331,7 @@ impl Manager {
     /// elected.
     async fn deposed_without_successor(&mut self) {
         if !self.state.is_slave() {
-            roles::fence(&self.state, self.state.role.replicas());
+            super::fence::fence(&self.state, self.state.role.replicas());
         }
         self.elect().await;
     }

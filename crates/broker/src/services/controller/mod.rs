@@ -6,9 +6,10 @@
 //! run time; the master keeps the SyncStateSet in step with its slaves.
 //!
 //! Layers, bottom up: `identity` (the brokerIdentity file), `link` (calls
-//! to the controllers), `heartbeat`, `roles` (start/stop the services of a
+//! to the controllers), `heartbeat`, `fence` (drop to slave without a master), `roles` (start/stop the services of a
 //! role), `sync_set` (the master's SyncStateSet upkeep), `manager`.
 
+pub mod fence;
 pub mod heartbeat;
 pub mod identity;
 pub mod link;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::fence::fence;
 use super::link::ControllerLink;
 use crate::config::BrokerRole;
 use crate::state::BrokerState;
@@ -123,17 +124,6 @@ pub async fn become_slave(
     tasks
         .tracker
         .spawn(crate::services::ha::metadata::run(state.clone(), token));
-}
-
-/// Stops taking writes without a master to follow (deposed, or refused
-/// to become master); the role tasks of the old role are cancelled.
-pub fn fence(state: &BrokerState, mut replicas: Replicas) {
-    let id = replicas.controller_id.unwrap_or(-1);
-    replicas.master_id = None;
-    replicas.master_addr = None;
-    state.role.token().cancel();
-    state.role.set(BrokerRole::Slave, id, replicas);
-    tracing::warn!(broker = %state.config.broker_name, "fenced: no writes until the controller names a master");
 }
 
 /// Stops the current role's tasks at shutdown.

@@ -150,7 +150,7 @@ async fn alter(state: &BrokerState, link: &ControllerLink, r: &Replicas, next: B
                 remark = resp.remark.as_deref().unwrap_or(""),
                 "the controller no longer takes us as master"
             );
-            super::roles::fence(state, state.role.replicas());
+            super::fence::fence(state, state.role.replicas());
         }
         Ok(resp) => tracing::warn!(
             code = resp.code,
