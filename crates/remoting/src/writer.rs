@@ -308,17 +308,71 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
     use tokio_util::sync::CancellationToken;
 
-    #[tokio::test]
-    async fn queued_frames_of_mixed_sizes_arrive_in_order() {
+    type Pair = (
+        TcpStream,
+        tokio::net::tcp::OwnedWriteHalf,
+        mpsc::Sender<Outbound>,
+        mpsc::Receiver<Outbound>,
+        Connection,
+    );
+
+    /// A loopback connection: the reading end, the writing half, the
+    /// writer's queue and the connection it belongs to.
+    async fn pair(max_queued_bytes: usize) -> Pair {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let out = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let (mut inbound, _) = listener.accept().await.unwrap();
+        let (inbound, _) = listener.accept().await.unwrap();
         let (peer, local) = (out.peer_addr().unwrap(), out.local_addr().unwrap());
         let (_rd, wr) = out.into_split();
         let (tx, rx) = mpsc::channel(64);
-        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new(), 1 << 20);
+        let conn = Connection::new(
+            peer,
+            local,
+            tx.clone(),
+            CancellationToken::new(),
+            max_queued_bytes,
+        );
+        (inbound, wr, tx, rx, conn)
+    }
+
+    fn spawn_writer(
+        wr: tokio::net::tcp::OwnedWriteHalf,
+        rx: mpsc::Receiver<Outbound>,
+        conn: &Connection,
+    ) -> tokio::task::JoinHandle<()> {
+        let sink = Sink {
+            wr: tokio_util::either::Either::Left(wr),
+            stall: Duration::from_secs(30),
+        };
+        tokio::spawn(run(sink, rx, conn.clone()))
+    }
+
+    /// Reads `n` frames, `chunk` bytes a read (so frames arrive cut).
+    async fn read_commands(
+        inbound: &mut TcpStream,
+        n: usize,
+        chunk: usize,
+    ) -> Vec<RemotingCommand> {
+        let mut received = Vec::new();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; chunk];
+        while got.len() < n {
+            let read = inbound.read(&mut buf).await.unwrap();
+            assert!(read > 0, "stream ended early");
+            received.extend_from_slice(&buf[..read]);
+            while let Some((cmd, used)) = decode(&received, usize::MAX).unwrap() {
+                received.drain(..used);
+                got.push(cmd);
+            }
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn queued_frames_of_mixed_sizes_arrive_in_order() {
+        let (mut inbound, wr, tx, rx, conn) = pair(1 << 20).await;
 
         // Queued before the writer starts, so they go out as batches.
         let sizes = [
@@ -348,26 +402,13 @@ mod tests {
             tx.send(out).await.unwrap();
         }
         drop(tx);
-        let sink = Sink {
-            wr: tokio_util::either::Either::Left(wr),
-            stall: Duration::from_secs(30),
-        };
-        let writer = tokio::spawn(run(sink, rx, conn.clone()));
+        let writer = spawn_writer(wr, rx, &conn);
 
-        let mut received = Vec::new();
-        let mut expected = 0;
-        while expected < sizes.len() {
-            let mut chunk = [0u8; 8192];
-            let n = inbound.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "stream ended early");
-            received.extend_from_slice(&chunk[..n]);
-            while let Some((cmd, used)) = decode(&received, usize::MAX).unwrap() {
-                assert_eq!(cmd.opaque, expected as i32);
-                assert_eq!(cmd.body.len(), sizes[expected]);
-                assert!(cmd.body.iter().all(|b| *b == expected as u8));
-                received.drain(..used);
-                expected += 1;
-            }
+        let got = read_commands(&mut inbound, sizes.len(), 8192).await;
+        for (i, cmd) in got.iter().enumerate() {
+            assert_eq!(cmd.opaque, i as i32);
+            assert_eq!(cmd.body.len(), sizes[i]);
+            assert!(cmd.body.iter().all(|b| *b == i as u8));
         }
         // The writer's queue still has a sender (inside `conn`): closing
         // the connection is what ends it.
@@ -377,15 +418,7 @@ mod tests {
 
     #[tokio::test]
     async fn body_parts_arrive_as_one_body_through_partial_writes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let out = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (mut inbound, _) = listener.accept().await.unwrap();
-        let (peer, local) = (out.peer_addr().unwrap(), out.local_addr().unwrap());
-        let (_rd, wr) = out.into_split();
-        let (tx, rx) = mpsc::channel(64);
-        let conn = Connection::new(peer, local, tx.clone(), CancellationToken::new(), 64 << 20);
+        let (mut inbound, wr, tx, rx, conn) = pair(64 << 20).await;
 
         // Commands of many parts (more than one write's slices), short and
         // long parts mixed, several megabytes in all: the socket takes them
@@ -405,25 +438,12 @@ mod tests {
             tx.send(Outbound::Command(cmd)).await.unwrap();
         }
         drop(tx);
-        let sink = Sink {
-            wr: tokio_util::either::Either::Left(wr),
-            stall: Duration::from_secs(30),
-        };
-        let writer = tokio::spawn(run(sink, rx, conn.clone()));
+        let writer = spawn_writer(wr, rx, &conn);
 
-        let mut received = Vec::new();
-        let mut got = 0;
-        while got < expected.len() {
-            let mut chunk = [0u8; 4096];
-            let n = inbound.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "stream ended early");
-            received.extend_from_slice(&chunk[..n]);
-            while let Some((cmd, used)) = decode(&received, usize::MAX).unwrap() {
-                assert_eq!(cmd.opaque, got as i32);
-                assert_eq!(&cmd.body[..], &expected[got][..], "body of {got}");
-                received.drain(..used);
-                got += 1;
-            }
+        let got = read_commands(&mut inbound, expected.len(), 4096).await;
+        for (i, cmd) in got.iter().enumerate() {
+            assert_eq!(cmd.opaque, i as i32);
+            assert_eq!(&cmd.body[..], &expected[i][..], "body of {i}");
         }
         conn.close();
         writer.await.unwrap();
