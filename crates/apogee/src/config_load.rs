@@ -200,12 +200,17 @@ mod tests {
         }
     }
 
-    fn write(name: &str, text: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("apogee-cfg-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
+    /// A config file in a directory of its own, removed when the test drops it.
+    struct File {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+    }
+
+    fn write(name: &str, text: &str) -> File {
+        let dir = tempfile::Builder::new().prefix("apogee-cfg-").tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        File { _dir: dir, path }
     }
 
     #[test]
@@ -214,7 +219,7 @@ mod tests {
             "a.conf",
             "# comment\nlistenPort = 10911\nbrokerName=123\nautoCreate=FALSE\nratio:0.25\nip=10.0.0.1\n",
         );
-        let s: Sample = load(Some(&p), "TEST1").unwrap();
+        let s: Sample = load(Some(&p.path), "TEST1").unwrap();
         assert_eq!(
             s,
             Sample {
@@ -230,16 +235,16 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let p = write("b.toml", "listenPrt=1\n");
-        let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST2").unwrap_err().to_string();
         assert!(err.contains("listenPrt"), "{err}");
         let p = write("b.conf", "listenPrt=1\nlistenPort=5\n");
-        let s = load::<Sample>(Some(&p), "TEST2").unwrap();
+        let s = load::<Sample>(Some(&p.path), "TEST2").unwrap();
         assert_eq!(s.listen_port, 5, "unknown Java keys are ignored");
         let p = write("b2.conf", "enableDLegerCommitLog=true\n");
-        let err = load::<Sample>(Some(&p), "TEST2").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST2").unwrap_err().to_string();
         assert!(err.contains("enableDLegerCommitLog"), "{err}");
         let p = write("c.conf", "listenPort=abc\n");
-        let err = load::<Sample>(Some(&p), "TEST3").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST3").unwrap_err().to_string();
         assert!(err.contains("listenPort"), "{err}");
     }
 
@@ -247,13 +252,13 @@ mod tests {
     fn a_shared_file_leaves_the_other_components_keys_alone() {
         let other = |k: &str| k.starts_with("controller");
         let p = write("e.conf", "listenPort=3\ncontrollerDLegerSelfId=n0\n");
-        let s: Sample = load_sharing(Some(&p), "TEST6", other).unwrap();
+        let s: Sample = load_sharing(Some(&p.path), "TEST6", other).unwrap();
         assert_eq!(s.listen_port, 3);
         let p = write(
             "e.toml",
             "listenPort = 4\ncontrollerDLegerSelfId = \"n0\"\nbogus = 1\n",
         );
-        let err = load_sharing::<Sample>(Some(&p), "TEST6", other)
+        let err = load_sharing::<Sample>(Some(&p.path), "TEST6", other)
             .unwrap_err()
             .to_string();
         assert!(err.contains("bogus"), "{err}");
@@ -261,9 +266,9 @@ mod tests {
             "f.toml",
             "listenPort = 4\ncontrollerDLegerSelfId = \"n0\"\nratio = 0.5\n",
         );
-        let s: Sample = load_sharing(Some(&p), "TEST6", other).unwrap();
+        let s: Sample = load_sharing(Some(&p.path), "TEST6", other).unwrap();
         assert_eq!(s.listen_port, 4);
-        let raw = raw_pairs(&p).unwrap();
+        let raw = raw_pairs(&p.path).unwrap();
         assert_eq!(raw["controllerDLegerSelfId"], "n0");
         assert_eq!(raw["listenPort"], "4");
     }
@@ -271,7 +276,7 @@ mod tests {
     #[test]
     fn toml_files_work() {
         let p = write("d.toml", "listenPort = 1\nbrokerName = \"x\"\n");
-        let s: Sample = load(Some(&p), "TEST4").unwrap();
+        let s: Sample = load(Some(&p.path), "TEST4").unwrap();
         assert_eq!(s.listen_port, 1);
         assert_eq!(s.broker_name, "x");
     }
