@@ -5,7 +5,9 @@
 //! acknowledged by the whole SyncStateSet; the master stops, a slave is
 //! elected, becomes master without a restart, re-registers, takes sends
 //! and serves every acknowledged message; the old master, given a tail
-//! that nobody else has, comes back as a slave and cuts that tail.
+//! that nobody else has, comes back as a slave and cuts that tail. A
+//! master that loses the controller quorum stops taking sends once its
+//! lease runs out, and takes them again when the quorum is back.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
