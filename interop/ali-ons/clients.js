@@ -119,6 +119,10 @@ module.exports = (h, nameSrv, brokerAddr) => {
         await p.ready();
         return p;
       },
+      // Leaves a client open after the test (the caller closes it later).
+      keep(client) {
+        made.splice(made.indexOf(client), 1);
+      },
       // Closes a client before the test ends (and not again afterwards).
       async close(client) {
         made.splice(made.indexOf(client), 1);

@@ -4,7 +4,7 @@
 // "N passed, M failed" as its last line.
 
 const net = require('net');
-const { spawn } = require('child_process');
+const { spawn, execFile } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -98,14 +98,15 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
-// Runs [name, fn] pairs; prints a line per test and the summary line.
+// Runs [name, fn] pairs (or [name, fn, timeoutMs] for a test that needs more
+// than the default); prints a line per test and the summary line.
 async function run(tests, { timeoutMs = 60000 } = {}) {
   let passed = 0;
   let failed = 0;
-  for (const [ name, fn ] of tests) {
+  for (const [ name, fn, ms ] of tests) {
     const t0 = Date.now();
     try {
-      await withTimeout(fn(), timeoutMs, name);
+      await withTimeout(fn(), ms || timeoutMs, name);
       passed++;
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);
     } catch (err) {
@@ -118,4 +119,15 @@ async function run(tests, { timeoutMs = 60000 } = {}) {
   process.exit(failed === 0 ? 0 : 1);
 }
 
-module.exports = { freePort, freeBrokerPort, startApogee, sleep, assert, assertEq, run, withTimeout };
+// Runs `apogee ARGS...` to completion; resolves with its stdout (rejects
+// with its stderr when it fails).
+function apogee(args, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`apogee ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+module.exports = { apogee, freePort, freeBrokerPort, startApogee, sleep, assert, assertEq, run, withTimeout };

@@ -8,7 +8,7 @@ async function main() {
   const tests = [];
   // INTEROP_ONLY=test_delivery (comma-separated) runs some files only.
   const only = process.env.INTEROP_ONLY ? process.env.INTEROP_ONLY.split(',') : null;
-  for (const file of [ 'test_namesrv', 'test_broker', 'test_delivery', 'test_acl' ]) {
+  for (const file of [ 'test_namesrv', 'test_broker', 'test_delivery', 'test_acl', 'test_failover' ]) {
     if (only && !only.includes(file)) continue;
     tests.push(...await require(`./${file}`)(h));
   }

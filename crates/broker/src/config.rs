@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BrokerError;
 
+/// The shortest master lease controller mode accepts (see
+/// [`BrokerConfig::master_lease_ms`]).
+pub const MIN_MASTER_LEASE_MS: u64 = 1_000;
+
 /// The role of this broker in its master/slave group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[allow(clippy::upper_case_acronyms)]
@@ -365,7 +369,33 @@ impl BrokerConfig {
                 "must be at least 1 (the master counts)",
             );
         }
+        if self.master_lease_ms() < MIN_MASTER_LEASE_MS {
+            return bad(
+                "controllerHeartBeatTimeoutMills",
+                &format!(
+                    "must be at least 2 x brokerHeartbeatInterval + sendHeartbeatTimeoutMillis + {MIN_MASTER_LEASE_MS} ms \
+                     (here {} ms): a master stops taking writes after controllerHeartBeatTimeoutMills \
+                     - 2 x brokerHeartbeatInterval - sendHeartbeatTimeoutMillis without a controller quorum, \
+                     so that it stops before the controllers can elect another",
+                    2 * self.broker_heartbeat_interval
+                        + self.send_heartbeat_timeout_millis
+                        + MIN_MASTER_LEASE_MS
+                ),
+            );
+        }
         Ok(())
+    }
+
+    /// Controller mode: how long a master keeps taking writes after the
+    /// controller leader last confirmed, with a quorum, that it is still
+    /// master at its epoch (docs/ha.md, "The master's lease"). Strictly
+    /// shorter than the controllers' expiry of this broker: its last
+    /// heartbeat left at most `brokerHeartbeatInterval +
+    /// sendHeartbeatTimeoutMillis` before the confirming request, and one
+    /// more `brokerHeartbeatInterval` is the margin.
+    pub fn master_lease_ms(&self) -> u64 {
+        self.controller_heart_beat_timeout_mills
+            .saturating_sub(2 * self.broker_heartbeat_interval + self.send_heartbeat_timeout_millis)
     }
 
     /// The controllers of `controllerAddr`.
@@ -434,5 +464,31 @@ impl BrokerConfig {
     /// Registration period, clamped to RocketMQ's 10–60 s.
     pub fn register_period(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.register_name_server_period.clamp(10, 60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controller_mode_needs_a_lease_shorter_than_the_heartbeat_expiry() {
+        let ok = BrokerConfig {
+            enable_controller_mode: true,
+            controller_addr: "127.0.0.1:9878".into(),
+            ..BrokerConfig::default()
+        };
+        assert_eq!(ok.master_lease_ms(), 7_000);
+        assert!(ok.validate().is_ok());
+        let short = BrokerConfig {
+            controller_heart_beat_timeout_mills: 3_000,
+            ..ok
+        };
+        assert_eq!(short.master_lease_ms(), 0);
+        let e = short.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("controllerHeartBeatTimeoutMills") && e.contains("4000 ms"),
+            "{e}"
+        );
     }
 }

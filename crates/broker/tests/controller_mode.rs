@@ -5,7 +5,9 @@
 //! acknowledged by the whole SyncStateSet; the master stops, a slave is
 //! elected, becomes master without a restart, re-registers, takes sends
 //! and serves every acknowledged message; the old master, given a tail
-//! that nobody else has, comes back as a slave and cuts that tail.
+//! that nobody else has, comes back as a slave and cuts that tail. A
+//! master that loses the controller quorum stops taking sends once its
+//! lease runs out, and takes them again when the quorum is back.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,40 +31,74 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn controllers(dir: &Path) -> (Vec<Controller>, String) {
-    let mut bound = Vec::new();
-    for _ in 0..3 {
-        bound.push(BoundController::bind(loopback()).await.unwrap());
+/// Three controllers on loopback; a node's config restarts it in place.
+struct Controllers {
+    nodes: Vec<Option<Controller>>,
+    configs: Vec<ControllerConfig>,
+    addrs: String,
+}
+
+impl Controllers {
+    async fn start(dir: &Path) -> Controllers {
+        let mut bound = Vec::new();
+        for _ in 0..3 {
+            bound.push(BoundController::bind(loopback()).await.unwrap());
+        }
+        let peers: Vec<Peer> = bound
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Peer {
+                name: format!("n{i}"),
+                addr: b.local_addr().to_string(),
+            })
+            .collect();
+        let addrs = peers
+            .iter()
+            .map(|p| p.addr.clone())
+            .collect::<Vec<_>>()
+            .join(";");
+        let mut nodes = Vec::new();
+        let mut configs = Vec::new();
+        for (i, b) in bound.into_iter().enumerate() {
+            let mut c = ControllerConfig {
+                group: "group1".into(),
+                peers: peers.clone(),
+                self_id: peers[i].name.clone(),
+                store_path: dir.join(format!("ctl{i}")),
+                ..ControllerConfig::default()
+            };
+            c.election_timeout = Duration::from_millis(1000);
+            c.scan_not_active_broker_interval = Duration::from_millis(200);
+            c.scan_inactive_master_interval = Duration::from_millis(200);
+            c.scan_wait = Duration::from_millis(500);
+            nodes.push(Some(b.start(c.clone()).await.unwrap()));
+            configs.push(c);
+        }
+        Controllers {
+            nodes,
+            configs,
+            addrs,
+        }
     }
-    let peers: Vec<Peer> = bound
-        .iter()
-        .enumerate()
-        .map(|(i, b)| Peer {
-            name: format!("n{i}"),
-            addr: b.local_addr().to_string(),
-        })
-        .collect();
-    let addrs = peers
-        .iter()
-        .map(|p| p.addr.clone())
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut nodes = Vec::new();
-    for (i, b) in bound.into_iter().enumerate() {
-        let mut c = ControllerConfig {
-            group: "group1".into(),
-            peers: peers.clone(),
-            self_id: peers[i].name.clone(),
-            store_path: dir.join(format!("ctl{i}")),
-            ..ControllerConfig::default()
-        };
-        c.election_timeout = Duration::from_millis(1000);
-        c.scan_not_active_broker_interval = Duration::from_millis(200);
-        c.scan_inactive_master_interval = Duration::from_millis(200);
-        c.scan_wait = Duration::from_millis(500);
-        nodes.push(b.start(c).await.unwrap());
+
+    async fn stop(&mut self, i: usize) {
+        if let Some(c) = self.nodes[i].take() {
+            c.shutdown().await;
+        }
     }
-    (nodes, addrs)
+
+    /// Starts node `i` again on its address, over its Raft store.
+    async fn restart(&mut self, i: usize) {
+        let addr: SocketAddr = self.configs[i].peers[i].addr.parse().unwrap();
+        let bound = BoundController::bind(addr).await.unwrap();
+        self.nodes[i] = Some(bound.start(self.configs[i].clone()).await.unwrap());
+    }
+
+    async fn shutdown(mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop(i).await;
+        }
+    }
 }
 
 /// A controller-mode broker config (brokerId/brokerRole are ignored).
@@ -139,17 +175,9 @@ struct Node {
 async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates() {
     testkit::wait::trace();
     let dir = tempfile::tempdir().unwrap();
-    let (ctls, ctl_addrs) = controllers(dir.path()).await;
-    let namesrv = NameServer::start(
-        NamesrvConfig {
-            kv_config_path: dir.path().join("ns/kv.json"),
-            config_store_path: dir.path().join("ns/ns.properties"),
-            ..NamesrvConfig::default()
-        },
-        loopback(),
-    )
-    .await
-    .unwrap();
+    let ctls = Controllers::start(dir.path()).await;
+    let ctl_addrs = ctls.addrs.clone();
+    let namesrv = start_namesrv(dir.path()).await;
     let ns = namesrv.local_addr().to_string();
     let c = RemotingClient::new(ClientConfig::default(), None);
     let cfg = config(&ns, &ctl_addrs);
@@ -348,7 +376,99 @@ async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates(
         }
     }
     namesrv.shutdown().await;
-    for ctl in ctls {
-        ctl.shutdown().await;
+    ctls.shutdown().await;
+}
+
+async fn start_namesrv(dir: &Path) -> NameServer {
+    NameServer::start(
+        NamesrvConfig {
+            kv_config_path: dir.join("ns/kv.json"),
+            config_store_path: dir.join("ns/ns.properties"),
+            ..NamesrvConfig::default()
+        },
+        loopback(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The master's lease: with two of three controllers gone no leader can
+/// confirm it, so it refuses sends (SYSTEM_ERROR naming the lost quorum)
+/// and stores nothing; with them back it takes sends again, still master
+/// at the same epoch (nobody else was elected meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_master_stops_writing_without_a_controller_quorum_and_resumes_with_one() {
+    testkit::wait::trace();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctls = Controllers::start(dir.path()).await;
+    let namesrv = start_namesrv(dir.path()).await;
+    let ns = namesrv.local_addr().to_string();
+    let c = RemotingClient::new(ClientConfig::default(), None);
+    let cfg = config(&ns, &ctls.addrs);
+    let master = Broker::start(cfg, store_at(&dir.path().join("b0")), loopback())
+        .await
+        .unwrap();
+    assert!(
+        wait_for(30, || is_master(&master)).await,
+        "no master elected"
+    );
+    let addr = master.advertised_addr().to_owned();
+    let epoch = master.state().role.master_epoch();
+    let r = send(&c, &addr, "before").await;
+    assert_eq!(r.code, ResponseCode::SUCCESS.code(), "{:?}", r.remark);
+
+    ctls.stop(1).await;
+    ctls.stop(2).await;
+    // Sends still succeed within the lease, then stop.
+    let mut refusal = None;
+    for _ in 0..600 {
+        let r = send(&c, &addr, "within-lease").await;
+        if r.code != ResponseCode::SUCCESS.code() {
+            refusal = Some((r.code, r.remark.unwrap_or_default()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let (code, remark) = refusal.expect("the master kept taking sends without a controller quorum");
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR.code(), "{remark}");
+    assert!(
+        remark.starts_with("controller quorum lost: no controller leader answered for ")
+            && remark.ends_with("ms; writes stop until a quorum is back"),
+        "{remark}"
+    );
+    // Refused sends are not stored.
+    let end = master.state().store.commitlog_max_offset();
+    let r = send(&c, &addr, "refused").await;
+    assert_eq!(r.code, ResponseCode::SYSTEM_ERROR.code(), "{:?}", r.remark);
+    assert_eq!(master.state().store.commitlog_max_offset(), end);
+    assert!(is_master(&master), "a lapsed lease is not a role change");
+
+    ctls.restart(1).await;
+    ctls.restart(2).await;
+    assert!(
+        wait_async(60, || {
+            let (c, addr) = (c.clone(), addr.clone());
+            async move { send(&c, &addr, "after").await.code == ResponseCode::SUCCESS.code() }
+        })
+        .await,
+        "sends never resumed with the quorum back"
+    );
+    assert!(is_master(&master));
+    assert_eq!(master.state().role.master_epoch(), epoch);
+    let read: Vec<String> = pull_queue(&c, &addr, TOPIC, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .collect();
+    assert_eq!(read.first().map(String::as_str), Some("before"));
+    assert_eq!(read.last().map(String::as_str), Some("after"));
+    assert!(
+        read[1..read.len() - 1].iter().all(|b| b == "within-lease"),
+        "{read:?}"
+    );
+
+    master.shutdown().await;
+    namesrv.shutdown().await;
+    ctls.shutdown().await;
 }

@@ -98,11 +98,19 @@ async fn await_in_sync(state: &BrokerState, end: u64) -> Option<SlaveShortfall> 
     (!done).then_some(SlaveShortfall::Timeout)
 }
 
-/// Controller mode: a SYNC master whose SyncStateSet has fewer than
-/// `minInSyncReplicas` members refuses sends before storing them.
+/// Controller mode: a SYNC master refuses sends before storing them when
+/// its lease ran out (no controller leader confirmed it as master lately:
+/// another may be elected) or its SyncStateSet has fewer than
+/// `minInSyncReplicas` members.
 pub fn check_in_sync_replicas(state: &BrokerState) -> Result<(), String> {
     if !state.role.controller_mode() || state.broker_role() != BrokerRole::SyncMaster {
         return Ok(());
+    }
+    if let Err(silent) = state.role.lease.check(std::time::Instant::now()) {
+        return Err(format!(
+            "controller quorum lost: no controller leader answered for {} ms; writes stop until a quorum is back",
+            silent.as_millis()
+        ));
     }
     let have = state.role.replicas().in_sync_count();
     let min = usize::try_from(state.config.min_in_sync_replicas).unwrap_or(1);

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod delay;
 pub mod groups;
 pub mod ha;
+pub mod lease;
 pub mod locks;
 pub mod metadata;
 pub mod offsets;

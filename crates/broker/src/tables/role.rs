@@ -7,6 +7,7 @@
 //! slave (fenced: it takes no writes).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use protocol::body::controller::SyncStateSet;
@@ -14,6 +15,7 @@ use protocol::header::controller::MasterInfoHeader;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::lease::MasterLease;
 use crate::config::{BrokerConfig, BrokerRole};
 
 /// What the controller said about our broker set.
@@ -72,6 +74,8 @@ pub struct RoleCell {
     token: Mutex<CancellationToken>,
     notices: mpsc::UnboundedSender<RoleNotice>,
     notices_rx: Mutex<Option<mpsc::UnboundedReceiver<RoleNotice>>>,
+    /// Controller mode: a master writes only while this holds.
+    pub lease: MasterLease,
 }
 
 impl RoleCell {
@@ -94,6 +98,7 @@ impl RoleCell {
             token: Mutex::new(CancellationToken::new()),
             notices: tx,
             notices_rx: Mutex::new(Some(rx)),
+            lease: MasterLease::new(Duration::from_millis(config.master_lease_ms())),
         }
     }
 

@@ -6,6 +6,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::error::ControllerModeError as E;
+
 /// What the identity files say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
@@ -42,12 +44,19 @@ impl IdentityFile {
     /// # Errors
     /// A file that cannot be read or parsed, or one written for another
     /// cluster or broker name (delete it to rejoin under the new name).
-    pub fn load(&self) -> io::Result<Identity> {
-        if let Some(text) = read(&self.path)?.or(read(&suffixed(&self.path, ".bak"))?) {
+    pub fn load(&self) -> Result<Identity, E> {
+        let bak = suffixed(&self.path, ".bak");
+        let main = read(&self.path).map_err(io_error(&self.path))?;
+        let text = match main {
+            Some(t) => Some(t),
+            None => read(&bak).map_err(io_error(&bak))?,
+        };
+        if let Some(text) = text {
             let id = self.parse(&text, 3)?.0;
             return Ok(Identity::Confirmed(id));
         }
-        if let Some(text) = read(&self.temp())? {
+        let temp = self.temp();
+        if let Some(text) = read(&temp).map_err(io_error(&temp))? {
             let (id, code) = self.parse(&text, 4)?;
             return Ok(Identity::Pending {
                 id,
@@ -57,29 +66,26 @@ impl IdentityFile {
         Ok(Identity::None)
     }
 
-    fn parse(&self, text: &str, fields: usize) -> io::Result<(i64, Option<String>)> {
-        let bad = |why: String| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {why}", self.path.display()),
-            )
-        };
+    fn parse(&self, text: &str, fields: usize) -> Result<(i64, Option<String>), E> {
+        let path = self.path.clone();
         let parts: Vec<&str> = text.trim().splitn(fields, '#').collect();
         if parts.len() != fields {
-            return Err(bad(format!(
-                "`{}` is not cluster#brokerName#id",
-                text.trim()
-            )));
+            return Err(E::IdentityMalformed {
+                path,
+                text: text.trim().to_owned(),
+            });
         }
         if parts[0] != self.cluster || parts[1] != self.broker_name {
-            return Err(bad(format!(
-                "written for {}/{}, this broker is {}/{}; delete the file to rejoin under the new name",
-                parts[0], parts[1], self.cluster, self.broker_name
-            )));
+            return Err(E::IdentityOwner {
+                path,
+                found: format!("{}/{}", parts[0], parts[1]),
+                ours: format!("{}/{}", self.cluster, self.broker_name),
+            });
         }
-        let id = parts[2]
-            .parse()
-            .map_err(|_| bad(format!("`{}` is not an id", parts[2])))?;
+        let id = parts[2].parse().map_err(|_| E::IdentityBadId {
+            path: path.clone(),
+            text: parts[2].to_owned(),
+        })?;
         Ok((id, parts.get(3).map(|s| (*s).to_owned())))
     }
 
@@ -87,20 +93,23 @@ impl IdentityFile {
     ///
     /// # Errors
     /// The file cannot be written.
-    pub fn write_pending(&self, id: i64, check_code: &str) -> io::Result<()> {
+    pub fn write_pending(&self, id: i64, check_code: &str) -> Result<(), E> {
+        let temp = self.temp();
         write(
-            &self.temp(),
+            &temp,
             &format!("{}#{}#{id}#{check_code}", self.cluster, self.broker_name),
         )
+        .map_err(io_error(&temp))
     }
 
     /// Forgets a refused application.
     ///
     /// # Errors
     /// The file exists and cannot be removed.
-    pub fn drop_pending(&self) -> io::Result<()> {
-        match std::fs::remove_file(self.temp()) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+    pub fn drop_pending(&self) -> Result<(), E> {
+        let temp = self.temp();
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(&temp)(e)),
             _ => Ok(()),
         }
     }
@@ -109,15 +118,26 @@ impl IdentityFile {
     ///
     /// # Errors
     /// The file cannot be written.
-    pub fn confirm(&self, id: i64) -> io::Result<()> {
+    pub fn confirm(&self, id: i64) -> Result<(), E> {
         if self.path.exists() {
-            std::fs::copy(&self.path, suffixed(&self.path, ".bak"))?;
+            let bak = suffixed(&self.path, ".bak");
+            std::fs::copy(&self.path, &bak).map_err(io_error(&bak))?;
         }
         write(
             &self.path,
             &format!("{}#{}#{id}", self.cluster, self.broker_name),
-        )?;
+        )
+        .map_err(io_error(&self.path))?;
         self.drop_pending()
+    }
+}
+
+/// Maps an I/O error on `path`.
+fn io_error(path: &Path) -> impl Fn(io::Error) -> E {
+    let path = path.to_owned();
+    move |source| E::IdentityIo {
+        path: path.clone(),
+        source,
     }
 }
 

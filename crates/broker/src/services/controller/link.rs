@@ -14,21 +14,14 @@ use remoting::RemotingClient;
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a controller call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     /// No controller named a leader.
+    #[error("no controller leader: {0}")]
     NoLeader(String),
     /// The leader could not be reached.
+    #[error("controller unreachable: {0}")]
     Transport(String),
-}
-
-impl std::fmt::Display for LinkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LinkError::NoLeader(why) => write!(f, "no controller leader: {why}"),
-            LinkError::Transport(why) => write!(f, "controller unreachable: {why}"),
-        }
-    }
 }
 
 /// The controllers of `controllerAddr` and the leader last found.

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
 use protocol::body::controller::{ElectMasterResponseBody, SyncStateSet};
 use protocol::header::controller::{
     ApplyBrokerIdRequestHeader, ElectMasterRequestHeader, GetNextBrokerIdRequestHeader,
@@ -18,6 +20,7 @@ use protocol::header::controller::{
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio_util::sync::CancellationToken;
 
+use super::error::ControllerModeError as E;
 use super::identity::{Identity, IdentityFile};
 use super::link::ControllerLink;
 use super::roles::{self, RoleTasks};
@@ -62,16 +65,16 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
         tasks: RoleTasks::default(),
     };
     m.register().await;
-    let poll = Duration::from_millis(m.state.config.sync_broker_metadata_period);
-    let meta = Duration::from_millis(m.state.config.sync_controller_metadata_period);
-    let mut next_meta = tokio::time::Instant::now() + meta;
+    let mut poll = every(m.poll_period());
+    let mut meta = every(Duration::from_millis(
+        m.state.config.sync_controller_metadata_period,
+    ));
     loop {
         tokio::select! {
             _ = m.cancel.cancelled() => break,
-            Some((h, set)) = notices.recv() => m.apply(&h, set).await,
-            _ = tokio::time::sleep(poll) => m.poll().await,
-            _ = tokio::time::sleep_until(next_meta) => {
-                next_meta = tokio::time::Instant::now() + meta;
+            Some((h, set)) = notices.recv() => m.apply(&h, set, Instant::now()).await,
+            _ = poll.tick() => m.poll().await,
+            _ = meta.tick() => {
                 if let Err(e) = m.link.find_leader().await {
                     tracing::warn!(error = %e, "controller leader unknown");
                 }
@@ -81,9 +84,22 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
         if m.state.is_slave() && m.state.role.replicas().master_id.is_none() {
             m.poll().await;
         }
+        // A master polls often enough to keep its lease (one lost answer
+        // must not stop writes); a slave as syncBrokerMetadataPeriod says.
+        if poll.period() != m.poll_period() {
+            poll = every(m.poll_period());
+        }
     }
     let cancel = m.cancel.clone();
     roles::stop(&mut m.tasks, &m.state, &cancel).await;
+}
+
+/// A ticker whose first tick is one `period` away and that, after a slow
+/// turn, waits a whole period again instead of catching up.
+fn every(period: Duration) -> Interval {
+    let mut i = tokio::time::interval_at(Instant::now() + period, period);
+    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    i
 }
 
 struct Manager {
@@ -116,34 +132,25 @@ enum Answer {
     Refused,
 }
 
-fn refused(what: &str, r: &RemotingCommand) -> String {
-    format!(
-        "{what} refused: code {} {}",
-        r.code,
-        r.remark.as_deref().unwrap_or("")
-    )
-}
-
 /// The id in the brokerIdentity file, else a new one from the controller.
-async fn join(state: &BrokerState, link: &ControllerLink) -> Result<i64, String> {
+async fn join(state: &BrokerState, link: &ControllerLink) -> Result<i64, E> {
     let file = IdentityFile::new(
         &identity_path(state),
         &state.config.broker_cluster_name,
         &state.config.broker_name,
     );
-    match file.load().map_err(|e| e.to_string())? {
+    match file.load()? {
         Identity::Confirmed(id) => return Ok(id),
         Identity::Pending { id, check_code } => {
-            match apply_id(state, link, id, &check_code).await? {
-                true => {
-                    file.confirm(id).map_err(|e| e.to_string())?;
-                    return Ok(id);
-                }
-                false => file.drop_pending().map_err(|e| e.to_string())?,
+            if apply_id(state, link, id, &check_code).await? {
+                file.confirm(id)?;
+                return Ok(id);
             }
+            file.drop_pending()?;
         }
         Identity::None => {}
     }
+    const WHAT: &str = "GET_NEXT_BROKER_ID";
     let (cluster, name) = (&state.config.broker_cluster_name, &state.config.broker_name);
     let r = link
         .call(|| {
@@ -156,23 +163,30 @@ async fn join(state: &BrokerState, link: &ControllerLink) -> Result<i64, String>
             )
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| E::NotSent { what: WHAT, source })?;
     if r.code != ResponseCode::SUCCESS.code() {
-        return Err(refused("GET_NEXT_BROKER_ID", &r));
+        return Err(E::refused(WHAT, &r));
     }
     let id = r
         .decode_header::<GetNextBrokerIdResponseHeader>()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| E::Malformed {
+            what: WHAT,
+            part: "header",
+            why: e.to_string(),
+        })?
         .next_broker_id
-        .ok_or("GET_NEXT_BROKER_ID answered without nextBrokerId")?;
+        .ok_or(E::Missing {
+            what: WHAT,
+            field: "nextBrokerId",
+        })?;
     let code = format!("{};{}", state.advertised_addr, protocol::clock::now_ms());
-    file.write_pending(id, &code).map_err(|e| e.to_string())?;
+    file.write_pending(id, &code)?;
     if apply_id(state, link, id, &code).await? {
-        file.confirm(id).map_err(|e| e.to_string())?;
+        file.confirm(id)?;
         Ok(id)
     } else {
-        file.drop_pending().map_err(|e| e.to_string())?;
-        Err(format!("the controller refused id {id} (taken meanwhile)"))
+        file.drop_pending()?;
+        Err(E::IdTaken(id))
     }
 }
 
@@ -182,7 +196,8 @@ async fn apply_id(
     link: &ControllerLink,
     id: i64,
     code: &str,
-) -> Result<bool, String> {
+) -> Result<bool, E> {
+    const WHAT: &str = "APPLY_BROKER_ID";
     let r = link
         .call(|| {
             RemotingCommand::request_with_header(
@@ -196,13 +211,13 @@ async fn apply_id(
             )
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| E::NotSent { what: WHAT, source })?;
     if r.code == ResponseCode::SUCCESS.code() {
         Ok(true)
     } else if r.code == ResponseCode::CONTROLLER_BROKER_ID_INVALID.code() {
         Ok(false)
     } else {
-        Err(refused("APPLY_BROKER_ID", &r))
+        Err(E::refused(WHAT, &r))
     }
 }
 
@@ -217,6 +232,7 @@ impl Manager {
             broker_address: s.advertised_addr.clone(),
             invoke_time: Some(protocol::clock::now_ms()),
         };
+        let sent = Instant::now();
         match self
             .master_info(
                 RequestCode::CONTROLLER_REGISTER_BROKER,
@@ -225,7 +241,9 @@ impl Manager {
             )
             .await
         {
-            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => self.apply(&h, set).await,
+            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => {
+                self.apply(&h, set, sent).await
+            }
             Ok(Answer::Info(..)) => self.elect().await,
             Ok(Answer::Unknown) => {
                 tracing::warn!("REGISTER_BROKER refused: the controller does not know this broker")
@@ -241,26 +259,27 @@ impl Manager {
     async fn master_info<H: protocol::CommandHeader>(
         &self,
         code: RequestCode,
-        what: &str,
+        what: &'static str,
         header: &H,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, E> {
         let r = self
             .link
             .call(|| RemotingCommand::request_with_header(code, header))
             .await
-            .map_err(|e| format!("{what} not sent: {e}"))?;
+            .map_err(|source| E::NotSent { what, source })?;
         if r.code == ResponseCode::CONTROLLER_BROKER_METADATA_NOT_EXIST.code() {
             return Ok(Answer::Unknown);
         }
         if r.code != ResponseCode::SUCCESS.code() {
-            tracing::warn!("{}", refused(what, &r));
+            tracing::warn!("{}", E::refused(what, &r));
             return Ok(Answer::Refused);
         }
+        let malformed = |part, why: String| E::Malformed { what, part, why };
         let h = r
             .decode_header::<MasterInfoHeader>()
-            .map_err(|e| format!("{what}: the controller's header does not decode: {e}"))?;
-        let set = SyncStateSet::decode(&r.body)
-            .map_err(|e| format!("{what}: the controller's SyncStateSet does not decode: {e}"))?;
+            .map_err(|e| malformed("header", e.to_string()))?;
+        let set =
+            SyncStateSet::decode(&r.body).map_err(|e| malformed("SyncStateSet", e.to_string()))?;
         Ok(Answer::Info(h, set))
     }
 
@@ -282,6 +301,7 @@ impl Manager {
             designate_elect: Some(false),
             invoke_time: Some(protocol::clock::now_ms()),
         };
+        let sent = Instant::now();
         let r = self
             .link
             .call(|| {
@@ -299,9 +319,9 @@ impl Manager {
                     sync_state_set: body.sync_state_set,
                     sync_state_set_epoch: h.sync_state_set_epoch.unwrap_or(0),
                 };
-                self.apply(&h, set).await;
+                self.apply(&h, set, sent).await;
             }
-            Ok(r) => tracing::info!("{}", refused("ELECT_MASTER", &r)),
+            Ok(r) => tracing::info!("{}", E::refused("ELECT_MASTER", &r)),
             Err(e) => tracing::warn!(error = %e, "ELECT_MASTER not sent"),
         }
     }
@@ -311,6 +331,7 @@ impl Manager {
         let header = GetReplicaInfoRequestHeader {
             broker_name: self.state.config.broker_name.clone(),
         };
+        let sent = Instant::now();
         match self
             .master_info(
                 RequestCode::CONTROLLER_GET_REPLICA_INFO,
@@ -319,7 +340,9 @@ impl Manager {
             )
             .await
         {
-            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => self.apply(&h, set).await,
+            Ok(Answer::Info(h, set)) if h.master_broker_id.is_some() => {
+                self.apply(&h, set, sent).await
+            }
             Ok(Answer::Info(..)) => self.deposed_without_successor().await,
             Ok(Answer::Unknown) => self.register().await,
             Ok(Answer::Refused) => {}
@@ -336,9 +359,22 @@ impl Manager {
         self.elect().await;
     }
 
+    /// How often GET_REPLICA_INFO goes out: `syncBrokerMetadataPeriod`,
+    /// and at least three times per lease on a master.
+    fn poll_period(&self) -> Duration {
+        let period = Duration::from_millis(self.state.config.sync_broker_metadata_period);
+        if self.state.broker_role() == BrokerRole::SyncMaster {
+            period.min(self.state.role.lease.length() / 3)
+        } else {
+            period
+        }
+    }
+
     /// Acts on a master report when its epoch is newer than ours (or, at
-    /// the same epoch and master, adopts a newer SyncStateSet).
-    async fn apply(&mut self, h: &MasterInfoHeader, set: SyncStateSet) {
+    /// the same epoch and master, adopts a newer SyncStateSet). `sent`:
+    /// when the request it answers left (for a notice: when it came); a
+    /// report naming us master at our epoch renews our lease from then.
+    async fn apply(&mut self, h: &MasterInfoHeader, set: SyncStateSet, sent: Instant) {
         let Some(master) = h.master_broker_id else {
             return;
         };
@@ -346,6 +382,9 @@ impl Manager {
         let local = self.state.role.replicas();
         let same_master = local.master_id == Some(master);
         if epoch == local.master_epoch && same_master {
+            if master == self.me && self.state.broker_role() == BrokerRole::SyncMaster {
+                self.state.role.lease.renew(sent.into_std());
+            }
             if set.sync_state_set_epoch > local.sync_state_set_epoch {
                 self.state.role.update_replicas(|r| {
                     r.sync_state_set = set.sync_state_set;
@@ -376,6 +415,7 @@ impl Manager {
                         tracing::error!(epoch, error = %err, "cannot record the new epoch");
                     }
                 }
+                self.state.role.lease.renew(sent.into_std());
                 self.state.role.update_replicas(|r| *r = replicas);
                 self.state.role.changed.notify_one();
                 return;
@@ -386,6 +426,7 @@ impl Manager {
                 &mut self.tasks,
                 &self.cancel,
                 replicas,
+                sent.into_std(),
             )
             .await;
         } else {

@@ -5,10 +5,17 @@
 //! and a GET_REPLICA_INFO poll) and switches between master and slave at
 //! run time; the master keeps the SyncStateSet in step with its slaves.
 //!
-//! Layers, bottom up: `identity` (the brokerIdentity file), `link` (calls
-//! to the controllers), `heartbeat`, `fence` (drop to slave without a master), `roles` (start/stop the services of a
-//! role), `sync_set` (the master's SyncStateSet upkeep), `manager`.
+//! A master writes only while its lease holds (`tables::lease`): the
+//! manager renews it with every answer of the controller leader that
+//! names it master at its epoch, and polls often enough to keep it.
+//!
+//! Layers, bottom up: `link` (calls to the controllers), `error` (why a
+//! step failed), `identity` (the brokerIdentity file), `heartbeat`,
+//! `fence` (drop to slave without a master), `roles` (start/stop the
+//! services of a role), `sync_set` (the master's SyncStateSet upkeep),
+//! `manager`.
 
+pub mod error;
 pub mod fence;
 pub mod heartbeat;
 pub mod identity;

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -48,15 +49,17 @@ impl RoleTasks {
     }
 }
 
-/// Becomes the master of `replicas.master_epoch`. A local epoch file that
-/// already holds a newer epoch refuses (fail closed: the broker stays a
-/// fenced slave).
+/// Becomes the master of `replicas.master_epoch`, holding the lease from
+/// `confirmed` (when the request the controller's answer named us in
+/// left). A local epoch file that already holds a newer epoch refuses
+/// (fail closed: the broker stays a fenced slave).
 pub async fn become_master(
     state: &Arc<BrokerState>,
     link: &Arc<ControllerLink>,
     tasks: &mut RoleTasks,
     parent: &CancellationToken,
     replicas: Replicas,
+    confirmed: Instant,
 ) {
     let token = tasks.switch(state, parent).await;
     let epoch = replicas.master_epoch;
@@ -88,6 +91,7 @@ pub async fn become_master(
         sync_state_set = ?replicas.sync_state_set,
         "became master"
     );
+    state.role.lease.renew(confirmed);
     state.role.set(BrokerRole::SyncMaster, 0, replicas);
     crate::services::delay::spawn(state, &token);
     crate::services::timer::spawn(state, &token);
@@ -116,6 +120,7 @@ pub async fn become_slave(
     );
     // The HA address comes from the next registration (the master's).
     state.set_master(RegisterOutcome::default());
+    state.role.lease.release();
     state.role.set(BrokerRole::Slave, id, replicas);
     tasks.tracker.spawn(crate::services::ha::slave::run(
         state.clone(),

@@ -110,6 +110,7 @@ async fn alter(state: &BrokerState, link: &ControllerLink, r: &Replicas, next: B
         sync_state_set_epoch: r.sync_state_set_epoch,
     }
     .encode();
+    let sent = std::time::Instant::now();
     let answer = link
         .call(|| {
             RemotingCommand::request_with_header(
@@ -133,6 +134,8 @@ async fn alter(state: &BrokerState, link: &ControllerLink, r: &Replicas, next: B
                 (None, None) => (next, r.sync_state_set_epoch + 1),
             };
             tracing::info!(sync_state_set = ?set, epoch, "SyncStateSet changed");
+            // The leader committed it at our master epoch: still master.
+            state.role.lease.renew(sent);
             state.role.update_replicas(|x| {
                 if epoch > x.sync_state_set_epoch {
                     x.sync_state_set = set;
