@@ -34,6 +34,7 @@ pub async fn send_msg_back(
             state.config.broker_name
         )));
     }
+    crate::records::slave_ack::check_in_sync_replicas(state).map_err(BrokerError::System)?;
     let group = state
         .groups
         .get_or_create(&h.group, state.config.auto_create_subscription_group)?

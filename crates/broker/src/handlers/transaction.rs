@@ -31,6 +31,7 @@ pub async fn end_transaction(
             "the broker is a slave and does not end transactions",
         ));
     }
+    crate::records::slave_ack::check_in_sync_replicas(state).map_err(BrokerError::System)?;
     let commit = match h.commit_or_rollback {
         commit_or_rollback::COMMIT => true,
         commit_or_rollback::ROLLBACK => false,

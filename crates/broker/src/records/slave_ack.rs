@@ -98,7 +98,8 @@ async fn await_in_sync(state: &BrokerState, end: u64) -> Option<SlaveShortfall> 
     (!done).then_some(SlaveShortfall::Timeout)
 }
 
-/// Controller mode: a SYNC master refuses sends before storing them when
+/// Controller mode: a SYNC master refuses client writes (sends, send-backs,
+/// transaction ends) before storing them when
 /// its lease ran out (no controller leader confirmed it as master lately:
 /// another may be elected) or its SyncStateSet has fewer than
 /// `minInSyncReplicas` members.
