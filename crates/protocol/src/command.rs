@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::codes::{LanguageCode, RequestCode, ResponseCode};
 use crate::ext::CommandHeader;
 pub use crate::ext::ExtFields;
+pub use crate::fields::CommandFields;
 use crate::CURRENT_VERSION;
 
 /// The most extFields entries a decoded header may carry. The widest
@@ -47,7 +48,10 @@ pub struct RemotingCommand {
     pub opaque: i32,
     pub flag: i32,
     pub remark: Option<String>,
-    pub ext_fields: ExtFields,
+    /// The custom header fields (a map to code that reads them by key; a
+    /// decoded request's are read straight from its wire bytes by
+    /// [`RemotingCommand::decode_header`]).
+    pub ext_fields: CommandFields,
     pub body: Bytes,
     /// More body, written after `body` in this order without joining them
     /// (a pull answer hands the commit log's mapped slices over this way,
@@ -74,7 +78,7 @@ impl RemotingCommand {
             opaque: 0,
             flag: 0,
             remark: None,
-            ext_fields: ExtFields::new(),
+            ext_fields: CommandFields::new(),
             body: Bytes::new(),
             body_parts: Box::default(),
             serialize_type: SerializeType::Json,
@@ -98,7 +102,7 @@ impl RemotingCommand {
             opaque: 0,
             flag: FLAG_RESPONSE,
             remark: remark.into(),
-            ext_fields: ExtFields::new(),
+            ext_fields: CommandFields::new(),
             body: Bytes::new(),
             body_parts: Box::default(),
             serialize_type: SerializeType::Json,
@@ -175,7 +179,7 @@ impl RemotingCommand {
     /// [`crate::ProtocolError::MissingField`] or [`crate::ProtocolError::BadField`]
     /// naming the field.
     pub fn decode_header<H: CommandHeader>(&self) -> Result<H, crate::ProtocolError> {
-        H::read_fields(&self.ext_fields)
+        H::read_pairs(&self.ext_fields)
     }
 
     /// Whether this command is a response (flag bit 0).

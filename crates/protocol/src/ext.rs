@@ -20,7 +20,18 @@ pub trait CommandHeader: Sized {
     /// # Errors
     /// [`ProtocolError::MissingField`] when a required field is absent,
     /// [`ProtocolError::BadField`] when a value does not convert.
-    fn read_fields(fields: &ExtFields) -> Result<Self, ProtocolError>;
+    fn read_fields(fields: &ExtFields) -> Result<Self, ProtocolError> {
+        Self::read_pairs(fields)
+    }
+
+    /// Reads the header from any source of pairs (a map, or a decoded
+    /// request's wire bytes: [`crate::fields::CommandFields`]), as
+    /// [`CommandHeader::read_fields`] does.
+    ///
+    /// # Errors
+    /// As [`CommandHeader::read_fields`].
+    fn read_pairs<P: crate::fields::FieldPairs + ?Sized>(fields: &P)
+        -> Result<Self, ProtocolError>;
 }
 
 /// A value type of a header field.
@@ -163,21 +174,24 @@ macro_rules! command_header {
                 let _ = fields;
             }
 
-            fn read_fields(
-                fields: &$crate::command::ExtFields,
+            fn read_pairs<P: $crate::fields::FieldPairs + ?Sized>(
+                fields: &P,
             ) -> Result<Self, $crate::error::ProtocolError> {
-                // One pass over the fields (no lookup per key); the values
-                // then convert in declaration order, so the first bad or
-                // missing field named is the same as key by key.
-                $(let mut $field: Option<&str> = None;)*
-                for (k, v) in fields {
-                    match k.as_str() {
-                        $($key => $field = Some(v.as_str()),)*
+                // One pass over the fields (no lookup per key, no map when
+                // they are still wire bytes); a later pair of a key wins, as
+                // in the map. The values then convert in declaration order,
+                // so the first bad or missing field named is the same as
+                // key by key.
+                $(let mut $field: Option<std::borrow::Cow<'_, str>> = None;)*
+                fields.visit(|k, v| {
+                    let _ = &v;
+                    match &*k {
+                        $($key => $field = Some(v),)*
                         _ => {}
                     }
-                }
+                });
                 Ok($name {
-                    $($field: $crate::ext::FieldValue::from_field($key, $field)?,)*
+                    $($field: $crate::ext::FieldValue::from_field($key, $field.as_deref())?,)*
                 })
             }
         }

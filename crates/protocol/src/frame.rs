@@ -74,10 +74,10 @@ pub fn decode_frame(frame: Bytes) -> Result<RemotingCommand, ProtocolError> {
             max: MAX_HEADER_LEN,
         });
     }
-    let header = &frame[8..8 + header_len];
+    let header = frame.slice(8..8 + header_len);
     let mut cmd = match type_byte {
-        0 => header_json::decode(header)?,
-        1 => header_binary::decode(header)?,
+        0 => header_json::decode_shared(&header)?,
+        1 => header_binary::decode_shared(&header)?,
         other => return Err(ProtocolError::UnknownSerializeType(other)),
     };
     cmd.body = frame.slice(8 + header_len..);

@@ -4,11 +4,14 @@
 //! length + value, repeated). A zero-length string is null in Java, so empty
 //! remarks and empty values decode as absent.
 
-use bytes::{BufMut, BytesMut};
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codes::LanguageCode;
 use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
 use crate::error::ProtocolError;
+use crate::fields::{CommandFields, RawKind};
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -35,8 +38,19 @@ impl<'a> Reader<'a> {
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn string(&mut self, len: usize, what: &'static str) -> Result<String, ProtocolError> {
+        self.text(len, what).map(str::to_owned)
+    }
+    fn text(&mut self, len: usize, what: &'static str) -> Result<&'a str, ProtocolError> {
         let raw = self.take(len, what)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| ProtocolError::NotUtf8(what))
+        std::str::from_utf8(raw).map_err(|_| ProtocolError::NotUtf8(what))
+    }
+    /// One extFields pair (`None` for an empty key or value: absent).
+    fn pair(&mut self) -> Result<Option<(&'a str, &'a str)>, ProtocolError> {
+        let klen = length(i32::from(self.i16("key length")?), "key length")?;
+        let key = self.text(klen, "extFields key")?;
+        let vlen = length(self.i32("value length")?, "value length")?;
+        let value = self.text(vlen, "extFields value")?;
+        Ok((!key.is_empty() && !value.is_empty()).then_some((key, value)))
     }
 }
 
@@ -49,6 +63,15 @@ fn length(n: i32, what: &'static str) -> Result<usize, ProtocolError> {
 /// # Errors
 /// [`ProtocolError::BadBinaryHeader`] naming what was short or negative.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    decode_shared(&Bytes::copy_from_slice(header))
+}
+
+/// [`decode`] of a header in a shared buffer: the extFields stay its
+/// bytes (validated here), read when a handler asks.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_shared(header: &Bytes) -> Result<RemotingCommand, ProtocolError> {
     let mut r = Reader { buf: header };
     let code = i32::from(r.i16("code")?);
     let language = LanguageCode::from_code(r.u8("language")?);
@@ -62,24 +85,22 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         None
     };
     let ext_len = length(r.i32("extFields length")?, "extFields length")?;
-    let mut ext = Reader {
-        buf: r.take(ext_len, "extFields")?,
-    };
-    let mut ext_fields = ExtFields::new();
-    while !ext.buf.is_empty() {
-        let klen = length(i32::from(ext.i16("key length")?), "key length")?;
-        let key = ext.string(klen, "extFields key")?;
-        let vlen = length(ext.i32("value length")?, "value length")?;
-        let value = ext.string(vlen, "extFields value")?;
-        if !key.is_empty() && !value.is_empty() {
-            ext_fields.insert(key, value);
-            if ext_fields.len() > MAX_EXT_FIELDS {
-                return Err(ProtocolError::TooManyExtFields {
-                    max: MAX_EXT_FIELDS,
-                });
-            }
+    let ext_at = header.len() - r.buf.len();
+    let ext_bytes = r.take(ext_len, "extFields")?;
+    // Checked here; the pairs are read when a handler asks.
+    let mut ext = Reader { buf: ext_bytes };
+    let mut present = 0usize;
+    while !ext.buf.is_empty() && present <= MAX_EXT_FIELDS {
+        if ext.pair()?.is_some() {
+            present += 1;
         }
     }
+    let ext_fields = if present > MAX_EXT_FIELDS {
+        // Repeated keys may still fit: count the distinct ones, in order.
+        CommandFields::from(read_map(ext_bytes)?)
+    } else {
+        CommandFields::from_raw(header.slice(ext_at..ext_at + ext_len), RawKind::Binary)
+    };
     if !r.buf.is_empty() {
         return Err(ProtocolError::BadBinaryHeader(
             "trailing bytes after extFields",
@@ -97,6 +118,38 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         body_parts: Box::default(),
         serialize_type: SerializeType::RocketMq,
     })
+}
+
+/// The extFields pairs as a map, refusing more than [`MAX_EXT_FIELDS`]
+/// distinct keys as soon as there are.
+fn read_map(bytes: &[u8]) -> Result<ExtFields, ProtocolError> {
+    let mut r = Reader { buf: bytes };
+    let mut map = ExtFields::new();
+    while !r.buf.is_empty() {
+        if let Some((k, v)) = r.pair()? {
+            map.insert(k.to_owned(), v.to_owned());
+            if map.len() > MAX_EXT_FIELDS {
+                return Err(ProtocolError::TooManyExtFields {
+                    max: MAX_EXT_FIELDS,
+                });
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Calls `f` with every present pair of extFields bytes [`decode`]
+/// validated.
+pub(crate) fn visit_fields<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(bytes: &'a [u8], mut f: F) {
+    let mut r = Reader { buf: bytes };
+    while !r.buf.is_empty() {
+        match r.pair() {
+            Ok(Some((k, v))) => f(Cow::Borrowed(k), Cow::Borrowed(v)),
+            Ok(None) => {}
+            // Validated when the frame was decoded.
+            Err(_) => return,
+        }
+    }
 }
 
 /// Appends the binary header of `cmd` to `dst`. Codes beyond 16 bits are

@@ -35,6 +35,15 @@ struct WireHeader {
 /// # Errors
 /// [`ProtocolError::BadJsonHeader`] with the parser's message.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    decode_shared(&bytes::Bytes::copy_from_slice(header))
+}
+
+/// [`decode`] of a header in a shared buffer: headers of the usual shape
+/// keep their extFields as its bytes, read when a handler asks.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_shared(header: &bytes::Bytes) -> Result<RemotingCommand, ProtocolError> {
     match crate::header_json_fast::decode(header) {
         Some(cmd) => Ok(cmd),
         None => decode_general(header),
@@ -56,7 +65,7 @@ pub(crate) fn decode_general(header: &[u8]) -> Result<RemotingCommand, ProtocolE
         opaque: wire.opaque,
         flag: wire.flag,
         remark: wire.remark,
-        ext_fields: wire.ext_fields,
+        ext_fields: wire.ext_fields.into(),
         body: bytes::Bytes::new(),
         body_parts: Box::default(),
         serialize_type: SerializeType::Json,

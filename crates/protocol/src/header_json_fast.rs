@@ -7,17 +7,24 @@
 //! then decides, so both always agree (a property test checks it).
 
 use std::borrow::Cow;
+use std::ops::Range;
+
+use bytes::Bytes;
 
 use crate::codes::LanguageCode;
-use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
+use crate::command::{RemotingCommand, SerializeType, MAX_EXT_FIELDS};
+use crate::fields::{CommandFields, RawKind};
 
-/// The header decoded, or `None` when the general decoder must decide.
-pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
+/// The header decoded, or `None` when the general decoder must decide. The
+/// extFields stay the header's bytes (validated here: every key and value
+/// a well-formed string, or a null value), read when a handler asks.
+pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
     let mut p = Parser {
         buf: header,
         pos: 0,
     };
     let mut seen = Seen::default();
+    let mut ext: Option<Range<usize>> = None;
     let mut cmd = RemotingCommand {
         code: 0,
         language: LanguageCode::OTHER,
@@ -25,7 +32,7 @@ pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
         opaque: 0,
         flag: 0,
         remark: None,
-        ext_fields: ExtFields::new(),
+        ext_fields: CommandFields::new(),
         body: bytes::Bytes::new(),
         body_parts: Box::default(),
         serialize_type: SerializeType::Json,
@@ -35,7 +42,7 @@ pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
         loop {
             let key = p.key()?;
             p.expect(b':')?;
-            read_member(&mut p, key, &mut cmd, &mut seen)?;
+            read_member(&mut p, key, &mut cmd, &mut seen, &mut ext)?;
             if p.eat(b',') {
                 continue;
             }
@@ -45,7 +52,13 @@ pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
     }
     p.ws();
     // `code` is required; the general decoder words the error.
-    (p.pos == p.buf.len() && seen.code).then_some(cmd)
+    if p.pos != p.buf.len() || !seen.code {
+        return None;
+    }
+    if let Some(range) = ext {
+        cmd.ext_fields = CommandFields::from_raw(header.slice(range), RawKind::Json);
+    }
+    Some(cmd)
 }
 
 /// Which known members were read (a repeated one is an error there).
@@ -73,6 +86,7 @@ fn read_member(
     key: &[u8],
     cmd: &mut RemotingCommand,
     seen: &mut Seen,
+    ext: &mut Option<Range<usize>>,
 ) -> Option<()> {
     match key {
         b"code" => {
@@ -104,7 +118,7 @@ fn read_member(
         b"extFields" => {
             once(&mut seen.ext)?;
             if !p.null() {
-                cmd.ext_fields = p.fields()?;
+                *ext = Some(p.skip_fields()?);
             }
         }
         // Ignored, like any unknown member (serializeTypeCurrentRPC...).
@@ -238,25 +252,28 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return String::from_utf8(out).ok();
                 }
-                b'\\' => self.escape(&mut out)?,
+                b'\\' => {
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(self.unescape()?.encode_utf8(&mut tmp).as_bytes());
+                }
                 _ => return None, // a raw control character
             }
         }
     }
 
-    /// One escape sequence (the backslash is at `pos`).
-    fn escape(&mut self, out: &mut Vec<u8>) -> Option<()> {
+    /// One escape sequence (the backslash is at `pos`), decoded.
+    fn unescape(&mut self) -> Option<char> {
         let c = *self.buf.get(self.pos + 1)?;
         self.pos += 2;
         let simple = match c {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
             b'u' => {
                 let hex = std::str::from_utf8(self.buf.get(self.pos..self.pos + 4)?).ok()?;
                 if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -265,34 +282,56 @@ impl<'a> Parser<'a> {
                 let code = u32::from_str_radix(hex, 16).ok()?;
                 self.pos += 4;
                 // Surrogates (pairs or lone) are left to serde.
-                let ch = char::from_u32(code)?;
-                let mut tmp = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
-                return Some(());
+                return char::from_u32(code);
             }
             _ => return None,
         };
-        out.push(simple);
-        Some(())
+        Some(simple)
     }
 
-    /// An object of string values (null values are dropped, as the general
-    /// decoder does; anything else gives up).
-    fn fields(&mut self) -> Option<ExtFields> {
-        let mut out = ExtFields::new();
-        self.expect(b'{')?;
-        if self.eat(b'}') {
-            return Some(out);
-        }
+    /// Checks a string as [`Parser::text`] reads it, without keeping it.
+    fn skip_text(&mut self) -> Option<()> {
+        self.expect(b'"')?;
         loop {
-            let key = self.string()?;
+            let start = self.pos;
+            let len = self.buf[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            // Escapes decode to whole characters, so the pieces between
+            // them are UTF-8 exactly when the unescaped string is.
+            std::str::from_utf8(&self.buf[start..start + len]).ok()?;
+            self.pos = start + len;
+            match self.buf[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                b'\\' => {
+                    self.unescape()?;
+                }
+                _ => return None, // a raw control character
+            }
+        }
+    }
+
+    /// Checks an object of string values (null values allowed) and
+    /// returns where it is, `{` to `}`. Anything else gives up, and so do
+    /// more than [`MAX_EXT_FIELDS`] values (the general decoder then counts
+    /// the distinct keys and words the error).
+    fn skip_fields(&mut self) -> Option<Range<usize>> {
+        self.expect(b'{')?;
+        let start = self.pos - 1;
+        if self.eat(b'}') {
+            return Some(start..self.pos);
+        }
+        let mut values = 0usize;
+        loop {
+            self.skip_text()?;
             self.expect(b':')?;
-            // A null value is dropped (an earlier one of the same key stays).
             if !self.null() {
-                let value = self.string()?;
-                out.insert(key, value);
-                // The general decoder words the error.
-                if out.len() > MAX_EXT_FIELDS {
+                self.skip_text()?;
+                values += 1;
+                if values > MAX_EXT_FIELDS {
                     return None;
                 }
             }
@@ -300,9 +339,39 @@ impl<'a> Parser<'a> {
                 continue;
             }
             self.expect(b'}')?;
-            return Some(out);
+            return Some(start..self.pos);
         }
     }
+
+    /// Reads an object [`Parser::skip_fields`] accepted, pair by pair
+    /// (null values are skipped: an earlier value of the key stays).
+    fn pairs<F: FnMut(Cow<'a, str>, Cow<'a, str>)>(&mut self, mut f: F) -> Option<()> {
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.text()?;
+            self.expect(b':')?;
+            if !self.null() {
+                f(key, self.text()?);
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            return self.expect(b'}');
+        }
+    }
+}
+
+/// Calls `f` with every pair of an extFields object [`decode`] validated.
+pub(crate) fn visit_fields<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(object: &'a [u8], f: F) {
+    let mut p = Parser {
+        buf: object,
+        pos: 0,
+    };
+    // Validated when the frame was decoded, so this reads to the end.
+    let _ = p.pairs(f);
 }
 
 #[cfg(test)]
@@ -312,9 +381,13 @@ mod tests {
     use bytes::BytesMut;
     use proptest::prelude::*;
 
+    fn fast(raw: &[u8]) -> Option<RemotingCommand> {
+        decode(&Bytes::copy_from_slice(raw))
+    }
+
     /// The fast path, where it answers, agrees with the general decoder.
     fn agrees(raw: &[u8]) -> bool {
-        match decode(raw) {
+        match fast(raw) {
             Some(fast) => decode_general(raw).ok() == Some(fast),
             None => true,
         }
@@ -329,8 +402,8 @@ mod tests {
             br#"{"code":2,"extFields":{"a":"x","a":null,"b":"1","b":"2"}}"#,
         ];
         for raw in raws {
-            let fast = decode(raw)
-                .unwrap_or_else(|| panic!("fell back: {}", String::from_utf8_lossy(raw)));
+            let fast =
+                fast(raw).unwrap_or_else(|| panic!("fell back: {}", String::from_utf8_lossy(raw)));
             assert_eq!(Some(fast), decode_general(raw).ok());
         }
     }
@@ -352,7 +425,7 @@ mod tests {
             br#"{"code":1,"opaque":null}"#,
         ];
         for raw in raws {
-            assert!(decode(raw).is_none(), "{}", String::from_utf8_lossy(raw));
+            assert!(fast(raw).is_none(), "{}", String::from_utf8_lossy(raw));
         }
     }
 
@@ -368,10 +441,10 @@ mod tests {
             cmd.flag = flag;
             cmd.version = version;
             cmd.remark = remark;
-            cmd.ext_fields = fields;
+            cmd.ext_fields = fields.into();
             let mut buf = BytesMut::new();
             encode(&cmd, &mut buf);
-            let fast = decode(&buf);
+            let fast = fast(&buf);
             prop_assert!(fast.is_some());
             prop_assert_eq!(fast, decode_general(&buf).ok());
         }

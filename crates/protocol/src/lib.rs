@@ -13,6 +13,7 @@ pub mod codes;
 pub mod command;
 pub mod error;
 pub mod ext;
+pub mod fields;
 pub mod frame;
 pub mod header;
 pub mod header_binary;
@@ -23,7 +24,7 @@ pub mod message;
 pub mod signature;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode};
-pub use command::{ExtFields, RemotingCommand, SerializeType};
+pub use command::{CommandFields, ExtFields, RemotingCommand, SerializeType};
 pub use error::ProtocolError;
 pub use ext::CommandHeader;
 

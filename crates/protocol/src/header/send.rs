@@ -6,6 +6,7 @@ use crate::codes::RequestCode;
 use crate::command::{ExtFields, RemotingCommand};
 use crate::error::ProtocolError;
 use crate::ext::CommandHeader;
+use crate::fields::FieldPairs;
 
 crate::command_header! {
     /// SEND_MESSAGE request with V1 (long) names; also the canonical form.
@@ -99,16 +100,16 @@ impl SendMessageRequestHeader {
     ///
     /// # Errors
     /// As [`CommandHeader::read_fields`], naming the long field.
-    pub fn from_v1(fields: &ExtFields) -> Result<Self, ProtocolError> {
-        Self::read_fields(fields)
+    pub fn from_v1<P: FieldPairs + ?Sized>(fields: &P) -> Result<Self, ProtocolError> {
+        Self::read_pairs(fields)
     }
 
     /// Reads the one-letter form (codes 310, 320, 325).
     ///
     /// # Errors
     /// As [`CommandHeader::read_fields`], naming the letter.
-    pub fn from_v2(fields: &ExtFields) -> Result<Self, ProtocolError> {
-        SendMessageRequestHeaderV2::read_fields(fields).map(Self::from)
+    pub fn from_v2<P: FieldPairs + ?Sized>(fields: &P) -> Result<Self, ProtocolError> {
+        SendMessageRequestHeaderV2::read_pairs(fields).map(Self::from)
     }
 
     /// Reads the form that `code` uses: V2 for SEND_MESSAGE_V2,
@@ -116,7 +117,10 @@ impl SendMessageRequestHeader {
     ///
     /// # Errors
     /// As [`SendMessageRequestHeader::from_v1`] / [`SendMessageRequestHeader::from_v2`].
-    pub fn read_for_code(code: RequestCode, fields: &ExtFields) -> Result<Self, ProtocolError> {
+    pub fn read_for_code<P: FieldPairs + ?Sized>(
+        code: RequestCode,
+        fields: &P,
+    ) -> Result<Self, ProtocolError> {
         match code {
             RequestCode::SEND_MESSAGE_V2
             | RequestCode::SEND_BATCH_MESSAGE
@@ -125,7 +129,8 @@ impl SendMessageRequestHeader {
         }
     }
 
-    /// Reads the header of a send request by its code.
+    /// Reads the header of a send request by its code (a decoded request's
+    /// straight from its wire bytes).
     ///
     /// # Errors
     /// As [`SendMessageRequestHeader::read_for_code`].
@@ -411,6 +416,104 @@ mod tests {
                     }
                 },
             )
+    }
+
+    /// A send request's header read straight from the decoded frame's
+    /// bytes against the map the general JSON decoder (serde) builds.
+    fn wire_and_map_agree(
+        code: RequestCode,
+        fields: &ExtFields,
+        serialize_type: crate::command::SerializeType,
+    ) -> Result<(), TestCaseError> {
+        let mut cmd = RemotingCommand::request(code);
+        cmd.ext_fields = fields.clone().into();
+        cmd.serialize_type = serialize_type;
+        let mut buf = bytes::BytesMut::new();
+        crate::frame::encode(&cmd, &mut buf);
+        let decoded = crate::frame::decode_frame(buf.freeze()).unwrap();
+        prop_assert!(decoded.ext_fields.is_raw());
+        let from_wire = SendMessageRequestHeader::from_command(&decoded);
+        prop_assert!(
+            decoded.ext_fields.is_raw(),
+            "reading the header built the map"
+        );
+        let map: ExtFields = match serialize_type {
+            crate::command::SerializeType::Json => {
+                let mut head = bytes::BytesMut::new();
+                crate::header_json::encode(&cmd, &mut head);
+                crate::header_json::decode_general(&head)
+                    .unwrap()
+                    .ext_fields
+                    .into_map()
+            }
+            // Binary drops empty values (Java reads them as null).
+            crate::command::SerializeType::RocketMq => fields
+                .iter()
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        prop_assert_eq!(
+            &from_wire,
+            &SendMessageRequestHeader::read_for_code(code, &map)
+        );
+        prop_assert_eq!(decoded.ext_fields.map(), &map);
+        Ok(())
+    }
+
+    fn any_send_fields() -> impl Strategy<Value = ExtFields> {
+        proptest::collection::btree_map(
+            prop_oneof![
+                "[a-n]",
+                Just("topic".to_string()),
+                Just("queueId".to_string()),
+                Just("AccessKey".to_string()),
+                Just("Signature".to_string()),
+                "\\PC{0,6}",
+            ],
+            prop_oneof![
+                "-?[0-9]{0,12}",
+                Just("true".to_string()),
+                Just(" 7 ".to_string()),
+                "\\PC{0,12}",
+                "[\\x01\\x02\"\\\\a-z]{0,8}",
+            ],
+            0..20,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn headers_read_from_the_wire_match_the_map(
+            fields in any_send_fields(),
+            complete in any_header(),
+            use_complete in any::<bool>(),
+            code in prop_oneof![
+                Just(RequestCode::SEND_MESSAGE),
+                Just(RequestCode::SEND_MESSAGE_V2),
+                Just(RequestCode::SEND_BATCH_MESSAGE),
+            ],
+            binary in any::<bool>(),
+        ) {
+            let mut fields = fields;
+            if use_complete {
+                // A valid header, with the generated fields over it.
+                let mut base = ExtFields::new();
+                if code == RequestCode::SEND_MESSAGE {
+                    complete.write_fields(&mut base);
+                } else {
+                    complete.write_v2(&mut base);
+                }
+                base.extend(fields);
+                fields = base;
+            }
+            let st = if binary {
+                crate::command::SerializeType::RocketMq
+            } else {
+                crate::command::SerializeType::Json
+            };
+            wire_and_map_agree(code, &fields, st)?;
+        }
     }
 
     proptest! {
