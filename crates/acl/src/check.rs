@@ -4,10 +4,10 @@
 
 use std::net::IpAddr;
 
-use protocol::signature::{verify_request, ACCESS_KEY};
+use protocol::signature::ACCESS_KEY;
 use protocol::{RemotingCommand, RequestCode};
 
-use super::file::{Account, PlainAcl, RETRY_PREFIX};
+use super::file::{Account, PlainAcl, Resource, RETRY_PREFIX};
 use super::perm::Perm;
 
 /// Traces are written by every client, so sending them never needs a grant.
@@ -61,41 +61,81 @@ fn admin_only(code: i32) -> bool {
         .any(|c| c.code() == code)
 }
 
-/// The (resource, permission) pairs a request needs. Groups are named by
-/// their retry topic.
-pub fn needs(req: &RemotingCommand) -> Vec<(String, Perm)> {
-    use RequestCode as C;
-    let field = |k: &str| req.ext_fields.get(k).cloned();
-    let group = |k: &str| field(k).map(|g| format!("{RETRY_PREFIX}{g}"));
-    let send = |topic: Option<String>| match topic {
-        // A retry topic is the group's resource: sending into it needs SUB.
-        Some(t) if t.starts_with(RETRY_PREFIX) => vec![(t, Perm::SUB)],
-        Some(t) => vec![(t, Perm::PUB)],
-        None => vec![],
-    };
-    let sub = |items: Vec<Option<String>>| {
-        items
-            .into_iter()
-            .flatten()
-            .map(|r| (r, Perm::SUB))
-            .collect::<Vec<_>>()
-    };
-    match req.request_code_enum() {
-        C::SEND_MESSAGE => send(field("topic")),
-        C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => send(field("b")),
-        C::CONSUMER_SEND_MSG_BACK => sub(vec![group("group")]),
-        C::PULL_MESSAGE | C::LITE_PULL_MESSAGE | C::POP_MESSAGE | C::UPDATE_CONSUMER_OFFSET => {
-            sub(vec![field("topic"), group("consumerGroup")])
-        }
-        C::QUERY_MESSAGE => sub(vec![field("topic")]),
-        C::UNREGISTER_CLIENT | C::GET_CONSUMER_LIST_BY_GROUP => sub(vec![group("consumerGroup")]),
-        C::HEART_BEAT => heartbeat_needs(&req.body),
-        _ => vec![],
+/// [`Denied::NotAdmin`] when `code` is admin-only (`account` is not an
+/// admin).
+fn refuse_admin_code(account: &Account, code: Option<i32>) -> Result<(), Denied> {
+    match code.filter(|c| admin_only(*c)) {
+        Some(code) => Err(Denied::NotAdmin {
+            code,
+            key: account.access_key.clone(),
+        }),
+        None => Ok(()),
     }
+}
+
+/// Checks the topic and group permissions request `req` needs against
+/// `account`, reading the names straight from its fields: nothing is
+/// copied or allocated (but for a heartbeat, whose names are in its JSON
+/// body).
+fn check_request(account: &Account, req: &RemotingCommand) -> Result<(), Denied> {
+    use RequestCode as C;
+    let field = |k: &str| req.ext_fields.get(k).map(String::as_str);
+    let sub = |resources: &[Option<Resource<'_>>]| {
+        resources
+            .iter()
+            .flatten()
+            .try_for_each(|r| check(account, *r, Perm::SUB))
+    };
+    let topic = |k: &str| field(k).map(Resource::of_topic);
+    let group = |k: &str| field(k).map(Resource::Group);
+    match req.request_code_enum() {
+        C::SEND_MESSAGE => check_send(account, field("topic")),
+        C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => check_send(account, field("b")),
+        C::CONSUMER_SEND_MSG_BACK => sub(&[group("group")]),
+        C::PULL_MESSAGE | C::LITE_PULL_MESSAGE | C::POP_MESSAGE | C::UPDATE_CONSUMER_OFFSET => {
+            sub(&[topic("topic"), group("consumerGroup")])
+        }
+        C::QUERY_MESSAGE => sub(&[topic("topic")]),
+        C::UNREGISTER_CLIENT | C::GET_CONSUMER_LIST_BY_GROUP => sub(&[group("consumerGroup")]),
+        C::HEART_BEAT => heartbeat_needs(&req.body)
+            .iter()
+            .try_for_each(|(r, p)| check(account, Resource::of_topic(r), *p)),
+        _ => Ok(()),
+    }
+}
+
+/// A send needs PUB on its topic; a retry topic is its group's resource,
+/// which needs SUB; trace data needs no grant.
+fn check_send(account: &Account, topic: Option<&str>) -> Result<(), Denied> {
+    match topic {
+        None | Some(TRACE_TOPIC) => Ok(()),
+        Some(t) => match Resource::of_topic(t) {
+            Resource::Group(g) => check(account, Resource::Group(g), Perm::SUB),
+            r => check(account, r, Perm::PUB),
+        },
+    }
+}
+
+/// Whether `account` owns `perm` on `resource`, else the denial naming both.
+fn check(account: &Account, resource: Resource<'_>, perm: Perm) -> Result<(), Denied> {
+    if account.perm(resource).grants(perm) {
+        return Ok(());
+    }
+    let (kind, name) = match resource {
+        Resource::Topic(t) => ("topic", t),
+        Resource::Group(g) => ("group", g),
+    };
+    Err(Denied::Resource {
+        perm: perm.name(),
+        kind,
+        name: name.to_string(),
+        key: account.access_key.clone(),
+    })
 }
 
 /// Consumers in a heartbeat need SUB on their group and topics; a body
 /// that is not a heartbeat needs nothing here (the handler refuses it).
+/// Groups are named by their retry topic.
 fn heartbeat_needs(body: &[u8]) -> Vec<(String, Perm)> {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return vec![];
@@ -139,7 +179,11 @@ impl PlainAcl {
     pub fn validate(&self, peer: IpAddr, req: &RemotingCommand) -> Result<(), Denied> {
         match self.authenticate(peer, req)? {
             Verdict::Pass => Ok(()),
-            Verdict::Account(account) => self.authorize(account, Some(req.code), needs(req)),
+            Verdict::Account(account) if account.admin => Ok(()),
+            Verdict::Account(account) => {
+                refuse_admin_code(account, Some(req.code))?;
+                check_request(account, req)
+            }
         }
     }
 
@@ -156,7 +200,7 @@ impl PlainAcl {
         if account.white.matches(peer) {
             return Ok(Verdict::Pass);
         }
-        if !verify_request(req, &account.secret_key) {
+        if !account.key.verify(req) {
             return Err(Denied::BadSignature(key.clone()));
         }
         Ok(Verdict::Account(account))
@@ -179,7 +223,8 @@ impl PlainAcl {
     }
 
     /// Checks an authenticated `account` against request `code` (admin-only
-    /// codes; `None` for gRPC) and the (resource, permission) pairs it needs.
+    /// codes; `None` for gRPC) and the (resource, permission) pairs it needs
+    /// (groups named by their retry topic).
     ///
     /// # Errors
     /// [`Denied::NotAdmin`] or [`Denied::Resource`] naming what is missing.
@@ -192,44 +237,16 @@ impl PlainAcl {
         if account.admin {
             return Ok(());
         }
-        let key = &account.access_key;
-        if let Some(code) = code.filter(|c| admin_only(*c)) {
-            return Err(Denied::NotAdmin {
-                code,
-                key: key.clone(),
-            });
-        }
+        refuse_admin_code(account, code)?;
         if needed
             .iter()
             .any(|(r, p)| r == TRACE_TOPIC && *p == Perm::PUB)
         {
             return Ok(());
         }
-        for (resource, perm) in needed {
-            let is_group = resource.starts_with(RETRY_PREFIX);
-            let owned = account
-                .resources
-                .get(&resource)
-                .copied()
-                .unwrap_or(if is_group {
-                    account.default_group
-                } else {
-                    account.default_topic
-                });
-            if !owned.grants(perm) {
-                let (kind, name) = match resource.strip_prefix(RETRY_PREFIX) {
-                    Some(g) => ("group", g.to_string()),
-                    None => ("topic", resource),
-                };
-                return Err(Denied::Resource {
-                    perm: perm.name(),
-                    kind,
-                    name,
-                    key: key.clone(),
-                });
-            }
-        }
-        Ok(())
+        needed
+            .iter()
+            .try_for_each(|(r, p)| check(account, Resource::of_topic(r), *p))
     }
 
     /// The NameServer's rule for requests that change it (registrations,
@@ -274,6 +291,10 @@ accounts:
   - accessKey: trusted1
     secretKey: trusted-secret
     whiteRemoteAddress: 10.1.1.1
+  - accessKey: consumer1
+    secretKey: consumer-secret
+    topicPerms: [T1=SUB, '%RETRY%g3=SUB']
+    groupPerms: [g1=SUB]
 ";
 
     fn acl() -> PlainAcl {
@@ -342,6 +363,48 @@ accounts:
             Some(("subscriber", "sub-secret")),
         );
         assert!(acl.validate(local(), &denied).is_err());
+    }
+
+    #[test]
+    fn retry_topics_are_their_groups_and_traces_need_no_grant() {
+        let acl = acl();
+        let key = Some(("consumer1", "consumer-secret"));
+        let pull = |topic, group| {
+            let r = req(
+                RequestCode::PULL_MESSAGE,
+                &[("topic", topic), ("consumerGroup", group)],
+                key,
+            );
+            acl.validate(local(), &r).map_err(|e| e.to_string())
+        };
+        assert_eq!(pull("T1", "g1"), Ok(()));
+        // A retry topic is the group's resource, not a topic's.
+        assert_eq!(pull("%RETRY%g1", "g1"), Ok(()));
+        // A topicPerms entry naming a retry topic grants its group.
+        assert_eq!(pull("T1", "g3"), Ok(()));
+        assert_eq!(
+            pull("T2", "g1"),
+            Err("No SUB permission for topic:T2, accessKey=consumer1".into())
+        );
+        assert_eq!(
+            pull("%RETRY%g2", "g1"),
+            Err("No SUB permission for group:g2, accessKey=consumer1".into())
+        );
+        let send = |topic| {
+            let r = req(RequestCode::SEND_MESSAGE_V2, &[("b", topic)], key);
+            acl.validate(local(), &r).map_err(|e| e.to_string())
+        };
+        // Sending back into a retry topic needs SUB on the group.
+        assert_eq!(send("%RETRY%g1"), Ok(()));
+        assert_eq!(
+            send("%RETRY%g2"),
+            Err("No SUB permission for group:g2, accessKey=consumer1".into())
+        );
+        assert_eq!(send(TRACE_TOPIC), Ok(()));
+        assert_eq!(
+            send("T1"),
+            Err("No PUB permission for topic:T1, accessKey=consumer1".into())
+        );
     }
 
     #[test]
@@ -425,7 +488,7 @@ accounts:
             br#"{"clientID":"c","consumerDataSet":[{"groupName":"g1","subscriptionDataSet":[{"topic":"T1"}]}],"producerDataSet":[]}"#,
         );
         assert_eq!(
-            needs(&hb),
+            heartbeat_needs(&hb.body),
             vec![
                 ("%RETRY%g1".to_string(), Perm::SUB),
                 ("T1".to_string(), Perm::SUB)

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use protocol::signature::SigningKey;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use super::address::AddrPattern;
@@ -22,8 +23,43 @@ pub struct Account {
     pub white: AddrPattern,
     pub default_topic: Perm,
     pub default_group: Perm,
-    /// Explicit topic perms, and group perms under `%RETRY%<group>`.
-    pub resources: HashMap<String, Perm>,
+    /// Explicit topic perms (`topicPerms`).
+    pub topics: HashMap<String, Perm>,
+    /// Explicit group perms (`groupPerms`, and `topicPerms` entries naming
+    /// a group's `%RETRY%` topic), by group name.
+    pub groups: HashMap<String, Perm>,
+    /// `secret_key`'s HMAC state, computed once per file load: checking a
+    /// signature does not key the HMAC again.
+    pub key: SigningKey,
+}
+
+/// What a permission is about: Java keeps groups under their retry topic,
+/// `%RETRY%<group>`, so a topic of that name is the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Topic(&'a str),
+    Group(&'a str),
+}
+
+impl<'a> Resource<'a> {
+    /// The resource a topic name stands for (a group for a retry topic).
+    pub fn of_topic(name: &'a str) -> Resource<'a> {
+        match name.strip_prefix(RETRY_PREFIX) {
+            Some(group) => Resource::Group(group),
+            None => Resource::Topic(name),
+        }
+    }
+}
+
+impl Account {
+    /// What this account owns of `resource`: its explicit grant, else its
+    /// default for topics or groups.
+    pub fn perm(&self, resource: Resource<'_>) -> Perm {
+        match resource {
+            Resource::Topic(t) => self.topics.get(t).copied().unwrap_or(self.default_topic),
+            Resource::Group(g) => self.groups.get(g).copied().unwrap_or(self.default_group),
+        }
+    }
 }
 
 /// The whole file.
@@ -176,8 +212,9 @@ fn parse_account(item: &Yaml, at: &str) -> Result<Account, AclFileError> {
         }
         _ => return Err(field_err(format!("{at}.admin"), "must be true or false")),
     };
-    let mut resources = HashMap::new();
-    for (list_name, prefix) in [("topicPerms", ""), ("groupPerms", RETRY_PREFIX)] {
+    let mut topics = HashMap::new();
+    let mut groups = HashMap::new();
+    for (list_name, is_group) in [("topicPerms", false), ("groupPerms", true)] {
         for (i, entry) in list(&item[list_name], &format!("{at}.{list_name}"))?
             .iter()
             .enumerate()
@@ -188,17 +225,25 @@ fn parse_account(item: &Yaml, at: &str) -> Result<Account, AclFileError> {
                 .split_once('=')
                 .ok_or_else(|| field_err(&field, format!("'{text}' is not name=PERM")))?;
             let perm = Perm::parse(perm.trim()).map_err(|why| field_err(&field, why))?;
-            resources.insert(format!("{prefix}{}", name.trim()), perm);
+            let name = name.trim();
+            match (is_group, Resource::of_topic(name)) {
+                (true, _) => groups.insert(name.to_string(), perm),
+                (false, Resource::Group(g)) => groups.insert(g.to_string(), perm),
+                (false, Resource::Topic(t)) => topics.insert(t.to_string(), perm),
+            };
         }
     }
+    let secret_key = key("secretKey")?;
     Ok(Account {
         access_key: key("accessKey")?,
-        secret_key: key("secretKey")?,
+        key: SigningKey::new(&secret_key),
+        secret_key,
         admin,
         white: AddrPattern::parse(&white).map_err(|why| field_err(white_field, why))?,
         default_topic: perm("defaultTopicPerm")?,
         default_group: perm("defaultGroupPerm")?,
-        resources,
+        topics,
+        groups,
     })
 }
 
@@ -259,8 +304,10 @@ accounts:
         assert_eq!(a.secret_key, "12345678");
         assert!(!a.admin);
         assert_eq!(a.default_group, Perm::SUB);
-        assert_eq!(a.resources["topicB"], Perm::PUB_SUB);
-        assert_eq!(a.resources["%RETRY%groupA"], Perm::DENY);
+        assert_eq!(a.perm(Resource::Topic("topicB")), Perm::PUB_SUB);
+        assert_eq!(a.perm(Resource::Topic("topicD")), Perm::DENY);
+        assert_eq!(a.perm(Resource::Group("groupA")), Perm::DENY);
+        assert_eq!(a.perm(Resource::Group("groupC")), Perm::SUB);
         assert_eq!(a.white, AddrPattern::Never);
         let b = &acl.accounts["rocketmq2"];
         assert!(b.admin);

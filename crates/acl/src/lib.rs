@@ -17,6 +17,6 @@ pub mod perm;
 pub mod shared;
 
 pub use check::{Denied, Verdict};
-pub use file::{Account, AclFileError, PlainAcl, RETRY_PREFIX};
+pub use file::{Account, AclFileError, PlainAcl, Resource, RETRY_PREFIX};
 pub use perm::Perm;
 pub use shared::SharedAcl;

@@ -3,7 +3,7 @@
 //! defaults, loadable from TOML/JSON (serde) or Java properties text.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use remoting::{NoOtherKeys, ServerKeys};
@@ -215,6 +215,18 @@ impl NamesrvConfig {
             .parent()
             .map(|dir| dir.join("plain_acl.yml"))
             .unwrap_or_else(|| PathBuf::from("plain_acl.yml"))
+    }
+
+    /// The directory whose `*.yml` files are merged with the ACL file, as
+    /// the broker reads `<storePathRootDir>/conf/acl/`: `conf/acl/` under
+    /// the NameServer's data directory (the KV file's, `~/namesrv`).
+    pub fn acl_dir(&self) -> PathBuf {
+        self.kv_config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("conf")
+            .join("acl")
     }
 
     /// `bindAddress:listenPort`.

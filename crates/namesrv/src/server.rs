@@ -90,17 +90,21 @@ impl NameServer {
     }
 }
 
-/// The ACL when `aclEnable` is on; a missing or malformed file stops the
-/// start, naming the file and the line or field.
+/// The ACL when `aclEnable` is on: the ACL file merged with the `*.yml`
+/// files of [`NamesrvConfig::acl_dir`]; a malformed file, an account in two
+/// files, or no file at all stops the start, naming the files and the line
+/// or field.
 fn load_acl(config: &NamesrvConfig) -> Result<Option<Arc<SharedAcl>>, NamesrvError> {
     if !config.acl_enable {
         return Ok(None);
     }
     let path = config.acl_file();
-    let acl = SharedAcl::load(&path)
+    // As the broker: every *.yml of the ACL directory too.
+    let dir = config.acl_dir();
+    let acl = SharedAcl::load_with_dir(&path, Some(&dir))
         .map_err(|e| NamesrvError::Config(format!("aclEnable: {}: {e}", path.display())))?;
     let accounts = acl.current().accounts.len();
-    tracing::info!(file = %path.display(), accounts, "ACL enabled: changes need an admin account or a whitelisted address");
+    tracing::info!(file = %path.display(), dir = %dir.display(), accounts, "ACL enabled: changes need an admin account or a whitelisted address");
     Ok(Some(acl))
 }
 
