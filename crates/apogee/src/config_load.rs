@@ -207,7 +207,10 @@ mod tests {
     }
 
     fn write(name: &str, text: &str) -> File {
-        let dir = tempfile::Builder::new().prefix("apogee-cfg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("apogee-cfg-")
+            .tempdir()
+            .unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         File { _dir: dir, path }
@@ -235,16 +238,22 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let p = write("b.toml", "listenPrt=1\n");
-        let err = load::<Sample>(Some(&p.path), "TEST2").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST2")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listenPrt"), "{err}");
         let p = write("b.conf", "listenPrt=1\nlistenPort=5\n");
         let s = load::<Sample>(Some(&p.path), "TEST2").unwrap();
         assert_eq!(s.listen_port, 5, "unknown Java keys are ignored");
         let p = write("b2.conf", "enableDLegerCommitLog=true\n");
-        let err = load::<Sample>(Some(&p.path), "TEST2").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST2")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("enableDLegerCommitLog"), "{err}");
         let p = write("c.conf", "listenPort=abc\n");
-        let err = load::<Sample>(Some(&p.path), "TEST3").unwrap_err().to_string();
+        let err = load::<Sample>(Some(&p.path), "TEST3")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listenPort"), "{err}");
     }
 

@@ -67,7 +67,7 @@ impl BrokerProcessor {
     fn queue_place(
         &self,
         code: RequestCode,
-    ) -> Result<Option<OwnedSemaphorePermit>, RemotingCommand> {
+    ) -> Result<Option<OwnedSemaphorePermit>, Box<RemotingCommand>> {
         use RequestCode as C;
         let (queue, key) = match code {
             C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => {
@@ -80,10 +80,10 @@ impl BrokerProcessor {
             .try_acquire_owned()
             .map(Some)
             .map_err(|_| {
-                RemotingCommand::error(
+                Box::new(RemotingCommand::error(
                     ResponseCode::SYSTEM_BUSY,
                     format!("[REJECTREQUEST]system busy, the {key} queue is full"),
-                )
+                ))
             })
     }
 }
@@ -102,7 +102,7 @@ impl Processor for BrokerProcessor {
         Box::pin(async move {
             let _place = match place {
                 Ok(place) => place,
-                Err(busy) => return Some(busy),
+                Err(busy) => return Some(*busy),
             };
             let started = std::time::Instant::now();
             let code = request.request_code_enum();

@@ -71,7 +71,9 @@ impl Raw {
 #[derive(Clone, Default)]
 pub struct CommandFields {
     map: ExtFields,
-    raw: Option<Raw>,
+    /// Boxed: it keeps `RemotingCommand` small (it is moved around and
+    /// returned in `Result`s on every request path).
+    raw: Option<Box<Raw>>,
 }
 
 impl CommandFields {
@@ -85,11 +87,11 @@ impl CommandFields {
     pub(crate) fn from_raw(bytes: Bytes, kind: RawKind) -> Self {
         CommandFields {
             map: ExtFields::new(),
-            raw: Some(Raw {
+            raw: Some(Box::new(Raw {
                 bytes,
                 kind,
                 map: OnceLock::new(),
-            }),
+            })),
         }
     }
 
@@ -108,7 +110,8 @@ impl CommandFields {
 
     /// The map, to change (the wire bytes are dropped).
     pub fn map_mut(&mut self) -> &mut ExtFields {
-        if let Some(Raw { bytes, kind, map }) = self.raw.take() {
+        if let Some(raw) = self.raw.take() {
+            let Raw { bytes, kind, map } = *raw;
             self.map = map.into_inner().unwrap_or_else(|| {
                 Raw {
                     bytes,

@@ -28,7 +28,7 @@ pub async fn get_consumer_running_info(
     let h: GetConsumerRunningInfoRequestHeader = req.decode_header()?;
     let channel = match find_client(state, &h.consumer_group, &h.client_id) {
         Ok(c) => c,
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     Ok(call_client(&channel, req.clone()).await)
 }
@@ -57,28 +57,29 @@ pub async fn consume_message_directly(
         })?;
     let channel = match find_client(state, &h.consumer_group, client_id) {
         Ok(c) => c,
-        Err(response) => return Ok(response),
+        Err(response) => return Ok(*response),
     };
     let mut request = req.clone();
     request.body = record;
     Ok(call_client(&channel, request).await)
 }
 
-/// The named client's channel, or Java's "not online" answer.
+/// The named client's channel, or Java's "not online" answer (boxed: the
+/// error path should not make every `Result` as wide as a command).
 fn find_client(
     state: &BrokerState,
     group: &str,
     client_id: &str,
-) -> Result<ClientChannel, RemotingCommand> {
+) -> Result<ClientChannel, Box<RemotingCommand>> {
     state
         .clients
         .consumer_channel(group, client_id)
         .filter(|c| !c.conn.is_closed())
         .ok_or_else(|| {
-            RemotingCommand::error(
+            Box::new(RemotingCommand::error(
                 ResponseCode::SYSTEM_ERROR,
                 format!("The Consumer <{group}> <{client_id}> not online"),
-            )
+            ))
         })
 }
 
