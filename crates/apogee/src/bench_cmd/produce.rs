@@ -34,6 +34,12 @@ pub struct ProduceArgs {
     #[arg(long = "producers", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub producers: u32,
+    /// Connections of each producer to each broker that its sends are
+    /// spread over (a broker stores one connection's sends one core at a
+    /// time; the neutral load generator's `--connections`).
+    #[arg(long = "connections", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub connections: u16,
     /// Messages per request (above 1: batch sends).
     #[arg(long = "batch", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -169,6 +175,7 @@ async fn start_producers(args: &ProduceArgs) -> Result<Vec<Producer>> {
         let p = builder
             .namesrv(&args.common.namesrv)
             .group(args.group.clone())
+            .send_connections(usize::from(args.connections))
             .header(if args.binary_header {
                 protocol::SerializeType::RocketMq
             } else {

@@ -232,6 +232,15 @@ impl Client {
         &self.inner.remoting
     }
 
+    /// Settings for another transport like this client's own (the same
+    /// account and TLS), e.g. a producer's extra send connections.
+    ///
+    /// # Errors
+    /// A TLS file of the options that cannot be read or parsed.
+    pub(crate) fn transport_config(&self) -> Result<TransportConfig> {
+        transport_config(&self.inner.options)
+    }
+
     pub(crate) fn next_uniq_id(&self) -> String {
         self.inner
             .uniq

@@ -12,6 +12,7 @@ use protocol::signature::{Signer, Signing, ACCESS_KEY, SECURITY_TOKEN, SIGNATURE
 use protocol::{LanguageCode, SerializeType, CURRENT_VERSION};
 use remoting::EncodedFrame;
 
+use super::json_text;
 use super::request::Prepared;
 
 /// Room for everything in the header but the properties and names.
@@ -180,7 +181,7 @@ impl Wire for Json {
         dst.put_u8(b'"');
         dst.put_slice(key);
         dst.put_slice(b"\":");
-        put_str(dst, value);
+        json_text::put_str(dst, value);
     }
 
     fn put_placeholder(&self, dst: &mut BytesMut, first: bool, key: &[u8]) -> usize {

@@ -338,3 +338,49 @@ async fn binary_header_sends_arrive_like_json_ones() {
     producer.shutdown().await;
     cluster.shutdown().await;
 }
+
+/// A producer that spreads its sends over several connections to the
+/// broker gets every one stored (each consumed exactly once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_over_several_connections_are_all_stored() {
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namesrv_addr();
+    create_topic(&ns, "Lanes", 4).await;
+    let producer = client::Producer::builder()
+        .namesrv(&ns)
+        .group("LanesPG")
+        .send_connections(3)
+        .build()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let r = producer
+            .send(Message::new("Lanes", format!("m{i}")))
+            .await
+            .unwrap();
+        assert_eq!(r.status, SendStatus::Ok);
+        ids.push(r.msg_id);
+    }
+    let seen: Seen = Arc::default();
+    let consumer = PushConsumer::builder()
+        .namesrv(&ns)
+        .group("LanesCG")
+        .subscribe("Lanes", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .listener(recorder(&seen, ConsumeResult::Success))
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        wait_for(10, || seen.lock().len() >= 12).await,
+        "got {}",
+        seen.lock().len()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<String> = seen.lock().iter().map(|m| m.msg_id.clone()).collect();
+    assert_eq!(sorted(&got), sorted(&ids), "each message exactly once");
+    consumer.shutdown().await;
+    producer.shutdown().await;
+    cluster.shutdown().await;
+}
