@@ -258,3 +258,50 @@ async fn bench_produce_sends_the_count_asked() {
     assert!(summary["msgs"].as_u64().unwrap() >= 200, "{summary}");
     cluster.shutdown().await;
 }
+
+/// With the ACL on, `sendMessage` and `consumeMessage` sign with the
+/// account given by `--access-key`/`--secret-key`; unsigned, they are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_consume_message_sign_with_the_account_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = testkit::acl::write(dir.path()).display().to_string();
+    let (admin_key, admin_secret) = testkit::acl::BROKER_ADMIN;
+    let cluster = testkit::TestCluster::start_with(|b, store| {
+        store.disk_space_warning_level_ratio = 99;
+        b.acl_enable = true;
+        b.acl_file_path = path;
+        b.access_key = admin_key.into();
+        b.secret_key = admin_secret.into();
+    })
+    .await;
+    let cli = Cli {
+        namesrv: cluster.namesrv_addr(),
+    };
+    let signed = |(key, secret): (&'static str, &'static str), cmd: &[&'static str]| {
+        let mut v = vec!["--access-key", key, "--secret-key", secret];
+        v.extend_from_slice(cmd);
+        v
+    };
+    let topic = "SignedCliTopic";
+    let create = ["updateTopic", "-t", topic, "-r", "1", "-w", "1"];
+    cli.admin(&signed(testkit::acl::OPERATOR, &create)).await;
+
+    fails_naming(
+        &cli,
+        &["sendMessage", "-t", topic, "-p", "unsigned"],
+        "accessKey",
+    )
+    .await;
+    let send = ["sendMessage", "-t", topic, "-p", "signed-body"];
+    cli.admin(&signed(testkit::acl::PUBLISHER, &send)).await;
+
+    let consume = ["consumeMessage", "-t", topic, "-c", "10"];
+    let read = cli.admin(&signed(testkit::acl::SUBSCRIBER, &consume)).await;
+    let bodies: Vec<&str> = read["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["signed-body"], "{read}");
+}

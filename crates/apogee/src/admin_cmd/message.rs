@@ -291,9 +291,11 @@ pub async fn send_message(admin: &Admin, a: &SendMessageArgs) -> Result<Report> 
     })
 }
 
-pub async fn consume_message(namesrv: &str, a: &ConsumeMessageArgs) -> Result<Report> {
+/// Reads through the admin's client, so its credentials sign the pulls and
+/// its TLS settings apply, as for every other admin command.
+pub async fn consume_message(admin: &Admin, a: &ConsumeMessageArgs) -> Result<Report> {
     let consumer = LitePullConsumer::builder()
-        .namesrv(namesrv)
+        .client(admin.client())
         .group(a.group.as_deref().unwrap_or(ADMIN_CONSUMER_GROUP))
         .consume_from(ConsumeFrom::FirstOffset)
         .auto_commit(false)

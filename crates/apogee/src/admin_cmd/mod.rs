@@ -198,7 +198,7 @@ async fn execute(admin: &Admin, namesrv: &str, command: AdminCommand) -> Result<
         AdminCommand::QueryMsgById(a) => message::query_by_id(admin, &a).await,
         AdminCommand::QueryMsgByKey(a) => message::query_by_key(admin, &a).await,
         AdminCommand::SendMessage(a) => message::send_message(admin, &a).await,
-        AdminCommand::ConsumeMessage(a) => message::consume_message(namesrv, &a).await,
+        AdminCommand::ConsumeMessage(a) => message::consume_message(admin, &a).await,
         AdminCommand::ResetOffsetByTime(a) => offset::reset_offset_by_time(admin, &a).await,
         AdminCommand::SkipAccumulatedMessage(a) => offset::skip_accumulated(admin, &a).await,
         AdminCommand::BrokerStatus(a) => cluster::broker_status(admin, &a).await,
