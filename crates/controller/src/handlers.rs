@@ -18,12 +18,9 @@ use protocol::header::controller::{
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 use crate::error::ControllerError;
-use crate::liveness::Heartbeat;
+use crate::liveness::{Heartbeat, DEFAULT_HEARTBEAT_TIMEOUT_MS};
 use crate::node::{Elected, Node, Trigger};
 use crate::replicas::{BrokerSet, Command, Refusal};
-
-/// Java's default `controllerHeartBeatTimeoutMills`.
-const DEFAULT_HEARTBEAT_TIMEOUT_MS: i64 = 10_000;
 
 type Answer = Result<RemotingCommand, ControllerError>;
 

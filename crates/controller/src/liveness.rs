@@ -2,9 +2,12 @@
 //! controller, so a new leader is warm at once). Not replicated, as Java's
 //! DLedger controller: liveness is a fact about now, not about history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use parking_lot::Mutex;
+
+/// Java's default `controllerHeartBeatTimeoutMills`.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: i64 = 10_000;
 
 /// What the last heartbeat said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,14 +42,18 @@ pub struct Heartbeat {
 #[derive(Debug, Default)]
 pub struct Liveness {
     table: Mutex<BTreeMap<(String, i64), BrokerLive>>,
+    /// Brokers whose heartbeat connection closed (not merely went quiet)
+    /// and that have not heartbeated since: known dead, not just unheard.
+    closed: Mutex<BTreeSet<(String, i64)>>,
 }
 
 impl Liveness {
     /// Records a heartbeat at `now_ms`. Epoch and offsets only move up
     /// (ordered by epoch, then max offset), as Java.
     pub fn beat(&self, hb: Heartbeat, now_ms: i64) {
-        let mut table = self.table.lock();
         let key = (hb.broker_name, hb.broker_id);
+        self.closed.lock().remove(&key);
+        let mut table = self.table.lock();
         let entry = table.entry(key).or_insert_with(|| BrokerLive {
             cluster: hb.cluster.clone(),
             addr: hb.addr.clone(),
@@ -94,7 +101,8 @@ impl Liveness {
         gone
     }
 
-    /// Drops the entries that heartbeat over connection `conn_id`.
+    /// Drops the entries that heartbeat over connection `conn_id`; they
+    /// count as [`Liveness::closed`] until they heartbeat again.
     pub fn connection_closed(&self, conn_id: u64) -> Vec<(String, i64)> {
         let mut table = self.table.lock();
         let gone: Vec<_> = table
@@ -102,10 +110,30 @@ impl Liveness {
             .filter(|(_, b)| b.conn_id == conn_id)
             .map(|(k, _)| k.clone())
             .collect();
+        let mut closed = self.closed.lock();
         for k in &gone {
             table.remove(k);
+            closed.insert(k.clone());
         }
         gone
+    }
+
+    /// Whether the broker's connection closed since its last heartbeat.
+    pub fn closed(&self, broker_name: &str, id: i64) -> bool {
+        self.closed.lock().contains(&(broker_name.to_owned(), id))
+    }
+
+    /// The longest heartbeat timeout the live brokers asked for, and at
+    /// least `fallback_ms`: how long a controller must have been hearing
+    /// the brokers before silence alone proves a master gone.
+    pub fn longest_timeout_ms(&self, fallback_ms: i64) -> i64 {
+        self.table
+            .lock()
+            .values()
+            .map(|b| b.timeout_ms)
+            .max()
+            .unwrap_or(fallback_ms)
+            .max(fallback_ms)
     }
 
     /// Drops one broker (CLEAN_BROKER_DATA).
@@ -147,5 +175,22 @@ mod tests {
         l.beat(hb(2, 1, 1, 9), 0);
         assert_eq!(l.connection_closed(9), vec![("b".to_string(), 2)]);
         assert!(l.alive("b", 2, 0).is_none());
+    }
+
+    #[test]
+    fn a_closed_connection_is_known_dead_until_the_broker_beats_again() {
+        let l = Liveness::default();
+        assert_eq!(l.longest_timeout_ms(10_000), 10_000);
+        l.beat(hb(1, 1, 1, 7), 0);
+        assert!(!l.closed("b", 1));
+        l.connection_closed(7);
+        assert!(l.closed("b", 1));
+        assert!(!l.closed("b", 2));
+        l.beat(hb(1, 1, 1, 8), 5);
+        assert!(!l.closed("b", 1));
+        let mut long = hb(2, 1, 1, 8);
+        long.timeout_ms = 30_000;
+        l.beat(long, 5);
+        assert_eq!(l.longest_timeout_ms(10_000), 30_000);
     }
 }

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::ControllerConfig;
 use crate::elect;
 use crate::error::ControllerError;
-use crate::liveness::Liveness;
+use crate::liveness::{Liveness, DEFAULT_HEARTBEAT_TIMEOUT_MS};
 use crate::raft::state_machine::Applied;
 use crate::raft::Raft;
 use crate::replicas::{BrokerSet, Command};
@@ -53,6 +53,8 @@ pub struct Node {
     pub client: RemotingClient,
     pub self_id: u64,
     pub started: Instant,
+    /// The Raft term this node leads and when a scan first saw it leading.
+    pub leading_since: parking_lot::Mutex<Option<(u64, Instant)>>,
     pub tracker: TaskTracker,
     /// Serializes leader-side decisions (read state, decide, commit), so two
     /// requests never decide against the same stale state.
@@ -247,18 +249,51 @@ impl Node {
         }
     }
 
+    /// How long this node has led in its current term (from the first call
+    /// that saw it leading; later than the real start, never earlier).
+    fn leading_for(&self) -> Duration {
+        let term = self.raft.metrics().borrow().current_term;
+        let mut since = self.leading_since.lock();
+        match *since {
+            Some((t, at)) if t == term => at.elapsed(),
+            _ => {
+                *since = Some((term, Instant::now()));
+                Duration::ZERO
+            }
+        }
+    }
+
     /// Leader only: elects a new master in every set whose master is not
     /// alive, and tries again in masterless sets. Waits `scan_wait` after
     /// start so brokers can heartbeat a freshly started controller first.
+    ///
+    /// A master that only went quiet (no closed connection) is replaced
+    /// only once this node has led for the brokers' heartbeat timeout: a
+    /// new leader's liveness table may have missed heartbeats the old
+    /// leader got, and the master's lease (renewed by the old leader, and
+    /// shorter than that timeout) must run out before anyone else may
+    /// take writes. A master whose connection closed is gone for sure and
+    /// is replaced at once.
     pub async fn scan_inactive_masters(&self, scan_wait: Duration) {
         if !self.is_leader() || self.started.elapsed() < scan_wait {
             return;
         }
+        let settled = self.leading_for()
+            >= Duration::from_millis(
+                u64::try_from(
+                    self.liveness
+                        .longest_timeout_ms(DEFAULT_HEARTBEAT_TIMEOUT_MS),
+                )
+                .unwrap_or(0),
+            );
         let now = protocol::clock::now_ms();
         let sets: BTreeMap<String, BrokerSet> = self.applied.read().replicas.sets.clone();
         for (name, set) in sets {
             let needs = match set.master {
-                Some(m) => self.liveness.alive(&name, m, now).is_none(),
+                Some(m) => {
+                    self.liveness.alive(&name, m, now).is_none()
+                        && (settled || self.liveness.closed(&name, m))
+                }
                 None => set.master_epoch > 0,
             };
             if !needs {

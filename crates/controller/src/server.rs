@@ -151,6 +151,7 @@ impl BoundController {
             client,
             self_id,
             started: Instant::now(),
+            leading_since: parking_lot::Mutex::new(None),
             tracker: TaskTracker::new(),
             decide: tokio::sync::Mutex::new(()),
         });

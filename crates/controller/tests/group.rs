@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use controller::{BoundController, Controller, ControllerConfig, Peer};
 use protocol::body::controller::{BrokerReplicasInfo, SyncStateSet};
@@ -173,6 +173,10 @@ fn apply(id: i64, code: &str) -> RemotingCommand {
 }
 
 fn heartbeat(id: i64, max_offset: i64) -> RemotingCommand {
+    heartbeat_within(id, max_offset, 60_000)
+}
+
+fn heartbeat_within(id: i64, max_offset: i64, timeout_ms: i64) -> RemotingCommand {
     let mut r = RemotingCommand::request_with_header(
         RequestCode::BROKER_HEARTBEAT,
         &BrokerHeartbeatRequestHeader {
@@ -183,7 +187,7 @@ fn heartbeat(id: i64, max_offset: i64) -> RemotingCommand {
             epoch: Some(0),
             max_offset: Some(max_offset),
             confirm_offset: Some(0),
-            heartbeat_timeout_mills: Some(60_000),
+            heartbeat_timeout_mills: Some(timeout_ms),
             election_priority: None,
         },
     );
@@ -308,18 +312,6 @@ async fn controller_group_assigns_ids_elects_and_fails_over() {
     );
 
     // Registration of an unknown id: 2010.
-    let register = |id: i64| {
-        RemotingCommand::request_with_header(
-            RequestCode::CONTROLLER_REGISTER_BROKER,
-            &RegisterBrokerToControllerRequestHeader {
-                cluster_name: "c".into(),
-                broker_name: "broker-a".into(),
-                broker_id: id,
-                broker_address: format!("127.0.0.1:{}", 30910 + id),
-                invoke_time: None,
-            },
-        )
-    };
     let r = call_leader(&admin, &g, register(9)).await;
     assert_eq!(
         r.code,
@@ -530,4 +522,108 @@ async fn a_lagging_controller_catches_up_from_a_snapshot_and_state_survives_rest
         g.stop(i).await;
     }
     admin.shutdown().await;
+}
+
+fn register(id: i64) -> RemotingCommand {
+    RemotingCommand::request_with_header(
+        RequestCode::CONTROLLER_REGISTER_BROKER,
+        &RegisterBrokerToControllerRequestHeader {
+            cluster_name: "c".into(),
+            broker_name: "broker-a".into(),
+            broker_id: id,
+            broker_address: format!("127.0.0.1:{}", 30910 + id),
+            invoke_time: None,
+        },
+    )
+}
+
+/// A new Raft leader that never heard the master (its heartbeats went only
+/// to the old leader) does not replace it for silence until it has led for
+/// the brokers' heartbeat timeout: the master's lease, which the old
+/// leader renewed and which is shorter than that timeout, must run out
+/// first. (A master whose connection closed is replaced at once: the test
+/// above.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_master() {
+    const TIMEOUT_MS: i64 = 6_000;
+    let mut g = Group::start().await;
+    let admin = RemotingClient::new(ClientConfig::default(), None);
+    let lead = leader(&admin, &g).await;
+    for id in 1..=2 {
+        let r = call_leader(
+            &admin,
+            &g,
+            apply(id, &format!("127.0.0.1:{};{id}", 30910 + id)),
+        )
+        .await;
+        assert_eq!(r.code, 0, "{:?}", r.remark);
+    }
+    // Broker 1 heartbeats only the leader; broker 2 every controller, all along.
+    let master = RemotingClient::new(ClientConfig::default(), None);
+    master
+        .invoke_oneway(&lead, heartbeat_within(1, 100, TIMEOUT_MS))
+        .await
+        .unwrap();
+    let slave = RemotingClient::new(ClientConfig::default(), None);
+    let addrs: Vec<String> = g.peers.iter().map(|p| p.addr.clone()).collect();
+    let beating = tokio::spawn(async move {
+        loop {
+            for a in &addrs {
+                let _ = slave
+                    .invoke_oneway(a, heartbeat_within(2, 100, TIMEOUT_MS))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    for id in 1..=2 {
+        let r = call_leader(&admin, &g, register(id)).await;
+        assert_eq!(r.code, 0, "{:?}", r.remark);
+    }
+    let elect = RemotingCommand::request_with_header(
+        RequestCode::CONTROLLER_ELECT_MASTER,
+        &ElectMasterRequestHeader {
+            cluster_name: Some("c".into()),
+            broker_name: "broker-a".into(),
+            broker_id: 1,
+            designate_elect: Some(false),
+            invoke_time: None,
+        },
+    );
+    let r = call_leader(&admin, &g, elect).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    let r = call_leader(&admin, &g, alter(1, 1, 1, &[1, 2])).await;
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+
+    // The leader stops; the next one has never heard broker 1.
+    let old = g.peers.iter().position(|p| p.addr == lead).unwrap();
+    g.stop(old).await;
+    let lead2 = leader(&admin, &g).await;
+    let took_over = Instant::now();
+    assert_ne!(lead2, lead);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, h) = replica_info(&admin, &g).await;
+    // (Only meaningful well inside the timeout; a stalled machine skips it.)
+    if took_over.elapsed() < Duration::from_millis(4000) {
+        assert_eq!(
+            (h.master_broker_id, h.master_epoch),
+            (Some(1), Some(1)),
+            "a new leader replaced a quiet master before the heartbeat timeout"
+        );
+    }
+    // Once it has led that long, silence is proof: broker 2 takes over.
+    let mut elected = None;
+    for _ in 0..300 {
+        let (_, h) = replica_info(&admin, &g).await;
+        if h.master_broker_id == Some(2) {
+            elected = h.master_epoch;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(elected, Some(2), "broker 2 should be master of epoch 2");
+    beating.abort();
+    for i in 0..3 {
+        g.stop(i).await;
+    }
 }
