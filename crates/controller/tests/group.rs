@@ -211,6 +211,24 @@ async fn replica_info(client: &RemotingClient, g: &Group) -> (RemotingCommand, M
     (r, h)
 }
 
+/// Polls the replica info (every 100 ms, `tries` times) until `id` is
+/// master; its epoch then, or None.
+async fn master_epoch_when(
+    client: &RemotingClient,
+    g: &Group,
+    id: i64,
+    tries: usize,
+) -> Option<i32> {
+    for _ in 0..tries {
+        let (_, h) = replica_info(client, g).await;
+        if h.master_broker_id == Some(id) {
+            return h.master_epoch;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 fn alter(master: i64, master_epoch: i32, ss_epoch: i32, set: &[i64]) -> RemotingCommand {
     RemotingCommand::request_with_header(
         RequestCode::CONTROLLER_ALTER_SYNC_STATE_SET,
@@ -364,15 +382,7 @@ async fn controller_group_assigns_ids_elects_and_fails_over() {
     // The master's connections close: the leader elects the in-sync broker
     // with the most data (3), and the epoch moves on.
     brokers[0].shutdown().await;
-    let mut elected = None;
-    for _ in 0..100 {
-        let (_, h) = replica_info(&admin, &g).await;
-        if h.master_broker_id == Some(3) {
-            elected = h.master_epoch;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let elected = master_epoch_when(&admin, &g, 3, 100).await;
     assert_eq!(elected, Some(2), "broker 3 should be master of epoch 2");
 
     // Kill the Raft leader: the other two elect a leader and keep the state.
@@ -612,15 +622,7 @@ async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_m
         );
     }
     // Once it has led that long, silence is proof: broker 2 takes over.
-    let mut elected = None;
-    for _ in 0..300 {
-        let (_, h) = replica_info(&admin, &g).await;
-        if h.master_broker_id == Some(2) {
-            elected = h.master_epoch;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let elected = master_epoch_when(&admin, &g, 2, 300).await;
     assert_eq!(elected, Some(2), "broker 2 should be master of epoch 2");
     beating.abort();
     for i in 0..3 {
