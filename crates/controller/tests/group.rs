@@ -26,6 +26,7 @@ fn config_with(
     me: usize,
     dir: PathBuf,
     snapshot_log_count: u64,
+    election_timeout: Duration,
 ) -> ControllerConfig {
     let mut c = ControllerConfig {
         group: "group1".into(),
@@ -34,7 +35,7 @@ fn config_with(
         store_path: dir,
         ..ControllerConfig::default()
     };
-    c.election_timeout = Duration::from_millis(1000);
+    c.election_timeout = election_timeout;
     c.scan_not_active_broker_interval = Duration::from_millis(200);
     c.scan_inactive_master_interval = Duration::from_millis(200);
     c.scan_wait = Duration::from_millis(500);
@@ -44,6 +45,7 @@ fn config_with(
 
 struct Group {
     snapshot_log_count: u64,
+    election_timeout: Duration,
     peers: Vec<Peer>,
     dirs: Vec<tempfile::TempDir>,
     nodes: Vec<Option<Controller>>,
@@ -51,10 +53,10 @@ struct Group {
 
 impl Group {
     async fn start() -> Group {
-        Group::start_with(1000).await
+        Group::start_with(1000, Duration::from_millis(1000)).await
     }
 
-    async fn start_with(snapshot_log_count: u64) -> Group {
+    async fn start_with(snapshot_log_count: u64, election_timeout: Duration) -> Group {
         let mut bound = Vec::new();
         for _ in 0..3 {
             bound.push(
@@ -74,11 +76,18 @@ impl Group {
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut nodes = Vec::new();
         for (i, b) in bound.into_iter().enumerate() {
-            let c = config_with(&peers, i, dirs[i].path().to_path_buf(), snapshot_log_count);
+            let c = config_with(
+                &peers,
+                i,
+                dirs[i].path().to_path_buf(),
+                snapshot_log_count,
+                election_timeout,
+            );
             nodes.push(Some(b.start(c).await.unwrap()));
         }
         Group {
             snapshot_log_count,
+            election_timeout,
             peers,
             dirs,
             nodes,
@@ -110,6 +119,7 @@ impl Group {
                 i,
                 self.dirs[i].path().to_path_buf(),
                 self.snapshot_log_count,
+                self.election_timeout,
             ))
             .await
             .unwrap();
@@ -252,16 +262,11 @@ fn alter(master: i64, master_epoch: i32, ss_epoch: i32, set: &[i64]) -> Remoting
 async fn controller_group_assigns_ids_elects_and_fails_over() {
     let mut g = Group::start().await;
     let admin = RemotingClient::new(ClientConfig::default(), None);
-    let lead = leader(&admin, &g).await;
 
-    // A follower points at the leader.
-    let follower = g
-        .peers
-        .iter()
-        .find(|p| p.addr != lead)
-        .unwrap()
-        .addr
-        .clone();
+    // A follower points at the leader. (A follower learns who leads from
+    // the leader's first heartbeat, so just after an election it may still
+    // answer "leader unknown"; on a loaded machine the leader may also
+    // change meanwhile, so each try asks who leads now.)
     let next = RemotingCommand::request_with_header(
         RequestCode::CONTROLLER_GET_NEXT_BROKER_ID,
         &GetNextBrokerIdRequestHeader {
@@ -269,19 +274,21 @@ async fn controller_group_assigns_ids_elects_and_fails_over() {
             broker_name: "broker-a".into(),
         },
     );
-    // (A follower learns who leads from the leader's first heartbeat, so
-    // just after an election it may still answer "leader unknown".)
-    let mut remark = String::new();
+    let mut seen = Vec::new();
+    let mut pointed = false;
     for _ in 0..100 {
-        let r = call(&admin, &follower, next.clone()).await;
-        assert_eq!(r.code, ResponseCode::CONTROLLER_NOT_LEADER.code());
-        remark = r.remark.unwrap_or_default();
-        if remark.contains(&lead) {
+        let lead = leader(&admin, &g).await;
+        let follower = g.peers.iter().find(|p| p.addr != lead).unwrap();
+        let r = call(&admin, &follower.addr, next.clone()).await;
+        let remark = r.remark.unwrap_or_default();
+        if r.code == ResponseCode::CONTROLLER_NOT_LEADER.code() && remark.contains(&lead) {
+            pointed = true;
             break;
         }
+        seen.push(format!("{} {remark}", r.code));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(remark.contains(&lead), "{remark}");
+    assert!(pointed, "no follower named the leader: {seen:?}");
 
     // Ids: 1 first, then 2 and 3; a taken id or a bad check code is refused.
     let r = call_leader(&admin, &g, next.clone()).await;
@@ -476,7 +483,7 @@ async fn controller_group_assigns_ids_elects_and_fails_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_controller_catches_up_from_a_snapshot_and_state_survives_restart() {
     // A snapshot every 5 entries, so the log the stopped node needs is purged.
-    let mut g = Group::start_with(5).await;
+    let mut g = Group::start_with(5, Duration::from_millis(1000)).await;
     let admin = RemotingClient::new(ClientConfig::default(), None);
     let lead = leader(&admin, &g).await;
     let lagging = g.peers.iter().position(|p| p.addr != lead).unwrap();
@@ -556,9 +563,10 @@ fn register(id: i64) -> RemotingCommand {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_master() {
     const TIMEOUT_MS: i64 = 6_000;
-    let mut g = Group::start().await;
+    // A slower Raft election: the leader must stay put until the test stops
+    // it, even on a loaded machine.
+    let mut g = Group::start_with(1000, Duration::from_millis(3000)).await;
     let admin = RemotingClient::new(ClientConfig::default(), None);
-    let lead = leader(&admin, &g).await;
     for id in 1..=2 {
         let r = call_leader(
             &admin,
@@ -568,12 +576,18 @@ async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_m
         .await;
         assert_eq!(r.code, 0, "{:?}", r.remark);
     }
-    // Broker 1 heartbeats only the leader; broker 2 every controller, all along.
+    // Broker 1 heartbeats only the leader (whoever leads at each step);
+    // broker 2 every controller, all along.
     let master = RemotingClient::new(ClientConfig::default(), None);
-    master
-        .invoke_oneway(&lead, heartbeat_within(1, 100, TIMEOUT_MS))
-        .await
-        .unwrap();
+    let beat_leader = || async {
+        let lead = leader(&admin, &g).await;
+        master
+            .invoke_oneway(&lead, heartbeat_within(1, 100, TIMEOUT_MS))
+            .await
+            .unwrap();
+        lead
+    };
+    beat_leader().await;
     let slave = RemotingClient::new(ClientConfig::default(), None);
     let addrs: Vec<String> = g.peers.iter().map(|p| p.addr.clone()).collect();
     let beating = tokio::spawn(async move {
@@ -587,6 +601,7 @@ async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_m
         }
     });
     for id in 1..=2 {
+        beat_leader().await;
         let r = call_leader(&admin, &g, register(id)).await;
         assert_eq!(r.code, 0, "{:?}", r.remark);
     }
@@ -600,12 +615,15 @@ async fn a_new_leader_waits_out_the_heartbeat_timeout_before_replacing_a_quiet_m
             invoke_time: None,
         },
     );
+    beat_leader().await;
     let r = call_leader(&admin, &g, elect).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
+    beat_leader().await;
     let r = call_leader(&admin, &g, alter(1, 1, 1, &[1, 2])).await;
     assert_eq!(r.code, 0, "{:?}", r.remark);
 
     // The leader stops; the next one has never heard broker 1.
+    let lead = beat_leader().await;
     let old = g.peers.iter().position(|p| p.addr == lead).unwrap();
     g.stop(old).await;
     let lead2 = leader(&admin, &g).await;
