@@ -3,12 +3,9 @@
 //! are true only for a case-insensitive `"true"`, and an empty string of a
 //! numeric field counts as absent (Go and C++ send `""` for unset fields).
 
-use std::collections::BTreeMap;
-
 use crate::error::ProtocolError;
 
-/// The custom header fields of a command. Sorted, as fastjson writes them.
-pub type ExtFields = BTreeMap<String, String>;
+pub use crate::fields::ExtFields;
 
 /// A request or response header that maps to and from `extFields`.
 pub trait CommandHeader: Sized {

@@ -12,7 +12,12 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use crate::ext::ExtFields;
+/// The custom header fields of a command. Sorted, as fastjson writes them.
+pub type ExtFields = std::collections::BTreeMap<String, String>;
+
+/// Walks validated wire bytes of `extFields`, calling the visitor with
+/// every present pair in wire order (each decoder supplies its own).
+pub(crate) type Walk = for<'a> fn(&'a [u8], &mut dyn FnMut(Cow<'a, str>, Cow<'a, str>));
 
 /// A source of `extFields` pairs: the key and value of every present field,
 /// in wire order (a later pair of the same key replaces an earlier one, as
@@ -30,21 +35,12 @@ impl FieldPairs for ExtFields {
     }
 }
 
-/// How raw fields are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RawKind {
-    /// A JSON object of string (or null) values, `{` to `}`.
-    Json,
-    /// The binary header's pairs (i16 key length, key, i32 value length,
-    /// value), repeated; empty keys and values are absent.
-    Binary,
-}
-
 /// Fields kept as validated wire bytes.
 #[derive(Debug, Clone)]
 struct Raw {
     bytes: Bytes,
-    kind: RawKind,
+    /// The walker of the serialization the bytes are in.
+    walk: Walk,
     /// The map, built on first use by key.
     map: OnceLock<ExtFields>,
 }
@@ -58,11 +54,8 @@ impl Raw {
         map
     }
 
-    fn visit<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(&'a self, f: F) {
-        match self.kind {
-            RawKind::Json => crate::header_json_fast::visit_fields(&self.bytes, f),
-            RawKind::Binary => crate::header_binary::visit_fields(&self.bytes, f),
-        }
+    fn visit<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(&'a self, mut f: F) {
+        (self.walk)(&self.bytes, &mut f);
     }
 }
 
@@ -84,12 +77,12 @@ impl CommandFields {
 
     /// Fields kept as wire bytes the decoder has validated: every pair
     /// must read back (keys and values UTF-8, JSON strings well formed).
-    pub(crate) fn from_raw(bytes: Bytes, kind: RawKind) -> Self {
+    pub(crate) fn from_raw(bytes: Bytes, walk: Walk) -> Self {
         CommandFields {
             map: ExtFields::new(),
             raw: Some(Box::new(Raw {
                 bytes,
-                kind,
+                walk,
                 map: OnceLock::new(),
             })),
         }
@@ -111,11 +104,11 @@ impl CommandFields {
     /// The map, to change (the wire bytes are dropped).
     pub fn map_mut(&mut self) -> &mut ExtFields {
         if let Some(raw) = self.raw.take() {
-            let Raw { bytes, kind, map } = *raw;
+            let Raw { bytes, walk, map } = *raw;
             self.map = map.into_inner().unwrap_or_else(|| {
                 Raw {
                     bytes,
-                    kind,
+                    walk,
                     map: OnceLock::new(),
                 }
                 .build()

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::codes::LanguageCode;
 use crate::command::{ExtFields, RemotingCommand, SerializeType, MAX_EXT_FIELDS};
 use crate::error::ProtocolError;
-use crate::fields::{CommandFields, RawKind};
+use crate::fields::CommandFields;
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -99,7 +99,7 @@ pub fn decode_shared(header: &Bytes) -> Result<RemotingCommand, ProtocolError> {
         // Repeated keys may still fit: count the distinct ones, in order.
         CommandFields::from(read_map(ext_bytes)?)
     } else {
-        CommandFields::from_raw(header.slice(ext_at..ext_at + ext_len), RawKind::Binary)
+        CommandFields::from_raw(header.slice(ext_at..ext_at + ext_len), visit_fields)
     };
     if !r.buf.is_empty() {
         return Err(ProtocolError::BadBinaryHeader(
@@ -140,7 +140,7 @@ fn read_map(bytes: &[u8]) -> Result<ExtFields, ProtocolError> {
 
 /// Calls `f` with every present pair of extFields bytes [`decode`]
 /// validated.
-pub(crate) fn visit_fields<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(bytes: &'a [u8], mut f: F) {
+pub(crate) fn visit_fields<'a>(bytes: &'a [u8], f: &mut dyn FnMut(Cow<'a, str>, Cow<'a, str>)) {
     let mut r = Reader { buf: bytes };
     while !r.buf.is_empty() {
         match r.pair() {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::codes::LanguageCode;
 use crate::command::{RemotingCommand, SerializeType, MAX_EXT_FIELDS};
-use crate::fields::{CommandFields, RawKind};
+use crate::fields::CommandFields;
 
 /// The header decoded, or `None` when the general decoder must decide. The
 /// extFields stay the header's bytes (validated here: every key and value
@@ -56,7 +56,7 @@ pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
         return None;
     }
     if let Some(range) = ext {
-        cmd.ext_fields = CommandFields::from_raw(header.slice(range), RawKind::Json);
+        cmd.ext_fields = CommandFields::from_raw(header.slice(range), visit_fields);
     }
     Some(cmd)
 }
@@ -365,7 +365,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Calls `f` with every pair of an extFields object [`decode`] validated.
-pub(crate) fn visit_fields<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(object: &'a [u8], f: F) {
+pub(crate) fn visit_fields<'a>(object: &'a [u8], f: &mut dyn FnMut(Cow<'a, str>, Cow<'a, str>)) {
     let mut p = Parser {
         buf: object,
         pos: 0,
