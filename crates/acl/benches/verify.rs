@@ -10,7 +10,9 @@
 //! (`ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY`, keyed once), `validate`
 //! (`PlainAcl::validate` of a signed SEND_MESSAGE_V2 of a PUB account),
 //! `unsigned` (the same send validated from a whitelisted address: the
-//! floor of the check).
+//! floor of the check), `wire` (the send decoded from its frame, as the
+//! broker gets it, then validated: its fields are still wire bytes) and
+//! `decode` (the decoding alone: `wire` less `decode` is the check).
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -94,11 +96,29 @@ fn case(name: &str) -> Option<Case> {
                 assert!(verdict.is_ok(), "{verdict:?}");
             }))
         }
+        "wire" | "decode" => {
+            let acl = PlainAcl::parse(FILE).ok()?;
+            let mut buf = bytes::BytesMut::new();
+            protocol::frame::encode(&signed_send(), &mut buf);
+            let frame = buf.freeze();
+            let peer: IpAddr = "127.0.0.1".parse().ok()?;
+            let check = name == "wire";
+            Some(Box::new(move || {
+                let decoded = protocol::frame::decode_frame(black_box(frame.clone()));
+                assert!(decoded.is_ok(), "{decoded:?}");
+                let Ok(cmd) = decoded else { return };
+                if check {
+                    let verdict = acl.validate(black_box(peer), &cmd);
+                    assert!(verdict.is_ok(), "{verdict:?}");
+                }
+                black_box(cmd);
+            }))
+        }
         _ => None,
     }
 }
 
-const CASES: [&str; 4] = ["sha1", "ring", "validate", "unsigned"];
+const CASES: [&str; 6] = ["sha1", "ring", "validate", "unsigned", "wire", "decode"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

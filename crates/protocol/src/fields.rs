@@ -11,6 +11,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 /// The custom header fields of a command. Sorted, as fastjson writes them.
 pub type ExtFields = std::collections::BTreeMap<String, String>;
@@ -135,6 +136,55 @@ impl FieldPairs for CommandFields {
     }
 }
 
+impl CommandFields {
+    /// The fields collected once and sorted by key, borrowed from the wire
+    /// bytes or the map: lookups and the signature's walk in key order
+    /// without building the map (an ACL check of a decoded request).
+    pub fn sorted(&self) -> SortedFields<'_> {
+        SortedFields::of(self)
+    }
+}
+
+/// Pairs kept on the stack: a send carries about 16 fields.
+type PairBuf<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); 24]>;
+
+/// A command's fields sorted by key, one value per key (the last pair of a
+/// key wins, as map inserts do), borrowed where the source allows.
+pub struct SortedFields<'a> {
+    pairs: PairBuf<'a>,
+}
+
+impl<'a> SortedFields<'a> {
+    /// Collects and sorts the pairs of `fields`.
+    pub fn of<P: FieldPairs>(fields: &'a P) -> Self {
+        let mut pairs = PairBuf::new();
+        fields.visit(|k, v| pairs.push((k, v)));
+        // Stable: pairs of one key stay in wire order, so the last is last.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        SortedFields { pairs }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.pairs[i].1.as_ref())
+    }
+
+    /// Every pair, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+}
+
 impl Deref for CommandFields {
     type Target = ExtFields;
     fn deref(&self) -> &ExtFields {
@@ -179,5 +229,66 @@ impl<'a> IntoIterator for &'a CommandFields {
     type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
     fn into_iter(self) -> Self::IntoIter {
         self.map().iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{frame, RemotingCommand, RequestCode};
+
+    /// Pairs in a given order, repeats allowed (a hand-written frame can
+    /// repeat a key).
+    struct Pairs(Vec<(&'static str, &'static str)>);
+
+    impl FieldPairs for Pairs {
+        fn visit<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(&'a self, mut f: F) {
+            for (k, v) in &self.0 {
+                f(Cow::Borrowed(k), Cow::Borrowed(v));
+            }
+        }
+    }
+
+    #[test]
+    fn sorted_fields_of_a_decoded_frame_match_its_map() {
+        let mut cmd = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2);
+        for (k, v) in [
+            ("b", "Topic"),
+            ("a", "Group"),
+            ("Signature", "s="),
+            ("i", "x\"y\u{1}"),
+        ] {
+            cmd.ext_fields.insert(k.into(), v.into());
+        }
+        let mut buf = bytes::BytesMut::new();
+        frame::encode(&cmd, &mut buf);
+        let decoded = frame::decode_frame(buf.freeze()).expect("decodes");
+        assert!(decoded.ext_fields.is_raw());
+        let sorted = decoded.ext_fields.sorted();
+        assert!(decoded.ext_fields.is_raw(), "sorting built the map");
+        let pairs: Vec<(&str, &str)> = sorted.iter().collect();
+        let map: Vec<(&str, &str)> = cmd
+            .ext_fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, map);
+        assert_eq!(sorted.get("i"), Some("x\"y\u{1}"));
+        assert_eq!(sorted.get("c"), None);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_as_the_map_does() {
+        let fields = Pairs(vec![
+            ("b", "1"),
+            ("a", "x"),
+            ("b", "2"),
+            ("c", "z"),
+            ("b", "3"),
+        ]);
+        let sorted = SortedFields::of(&fields);
+        let pairs: Vec<(&str, &str)> = sorted.iter().collect();
+        assert_eq!(pairs, [("a", "x"), ("b", "3"), ("c", "z")]);
+        assert_eq!(sorted.get("b"), Some("3"));
     }
 }

@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use crate::command::RemotingCommand;
+use crate::fields::SortedFields;
 
 /// Ext field naming the account.
 pub const ACCESS_KEY: &str = "AccessKey";
@@ -212,22 +213,25 @@ impl SigningKey {
         }
     }
 
-    /// Whether `cmd` carries a valid signature for this key. The ext
-    /// fields are a `BTreeMap`, already in key order: they are fed as they
-    /// are, without a copy or a sort. Requests from clients up to 4.9.3
-    /// are checked without `_UNIQUE_KEY_QUERY`, which those clients did
-    /// not sign.
+    /// Whether `cmd` carries a valid signature for this key.
     pub fn verify(&self, cmd: &RemotingCommand) -> bool {
-        let Some(given) = cmd.ext_fields.get(SIGNATURE) else {
+        self.verify_fields(&cmd.ext_fields.sorted(), cmd.version, &cmd.body)
+    }
+
+    /// Whether `fields` (a request's, sorted once by the caller) and `body`
+    /// carry a valid signature for this key. The values are fed in key
+    /// order without a copy. Requests from clients up to 4.9.3 (`version`)
+    /// are checked without `_UNIQUE_KEY_QUERY`, which those clients did not
+    /// sign.
+    pub fn verify_fields(&self, fields: &SortedFields<'_>, version: i32, body: &[u8]) -> bool {
+        let Some(given) = fields.get(SIGNATURE) else {
             return false;
         };
-        let old_client = cmd.version <= V4_9_3;
-        let fields = cmd
-            .ext_fields
+        let old_client = version <= V4_9_3;
+        let signed = fields
             .iter()
-            .filter(|(k, _)| !(old_client && k.as_str() == UNIQUE_KEY_QUERY))
-            .map(|(k, v)| (k.as_str(), v.as_str()));
-        let expected = sign_sorted_raw(self.keyed.clone(), fields, &cmd.body);
+            .filter(|(k, _)| !(old_client && *k == UNIQUE_KEY_QUERY));
+        let expected = sign_sorted_raw(self.keyed.clone(), signed, body);
         constant_time_eq(&expected, given.as_bytes())
     }
 }
