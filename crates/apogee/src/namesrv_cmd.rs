@@ -48,6 +48,9 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
         (config.http_listen_port != 0)
             .then(|| SocketAddr::from(([127, 0, 0, 1], config.http_listen_port)))
     });
+    // The console's clients (to this NameServer and the brokers) speak TLS
+    // when `tls.enable` is set, as a broker's own connections do.
+    let console_tls = config.client_tls.settings();
     let server = NameServer::start(config, addr)
         .await
         .with_context(|| format!("cannot start the NameServer on {addr}"))?;
@@ -64,7 +67,7 @@ pub async fn run(args: NamesrvArgs) -> Result<()> {
     };
     let sources = http::Sources {
         namesrv: Some(server.state().clone()),
-        admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string(), None),
+        admin: crate::web::admin_for(&loopback_of(server.local_addr()).to_string(), console_tls),
         ..http::Sources::default()
     };
     let http_server = match http_addr {

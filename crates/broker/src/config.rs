@@ -114,23 +114,11 @@ pub struct BrokerConfig {
     /// GET_BROKER_CONFIG.
     pub access_key: String,
     pub secret_key: String,
-    /// The broker's own connections (registration with NameServers, a
-    /// slave's calls to its master) use TLS.
-    #[serde(rename = "tls.enable")]
-    pub tls_enable: bool,
-    /// CA file for those connections; empty: the system's roots.
-    #[serde(rename = "tls.client.trustCertPath")]
-    pub tls_client_trust_cert_path: String,
-    /// Our certificate, for peers that require one.
-    #[serde(rename = "tls.client.certPath")]
-    pub tls_client_cert_path: String,
-    #[serde(rename = "tls.client.keyPath")]
-    pub tls_client_key_path: String,
-    #[serde(rename = "tls.client.keyPassword")]
-    pub tls_client_key_password: String,
-    /// Check the peer's certificate (false: accept any, tests only).
-    #[serde(rename = "tls.client.authServer")]
-    pub tls_client_auth_server: bool,
+    /// TLS of the broker's own connections (registration with NameServers,
+    /// a slave's calls to its master): `tls.enable`, `tls.client.*`, shared
+    /// with the NameServer.
+    #[serde(flatten)]
+    pub client_tls: remoting::ClientTlsKeys,
     /// Keep the message-size and request-latency histograms of `/metrics`
     /// (Apogee's own key; false skips them on the send and request paths,
     /// to measure what they cost). Message counts are always kept.
@@ -227,12 +215,7 @@ impl Default for BrokerConfig {
             acl_file_path: String::new(),
             access_key: String::new(),
             secret_key: String::new(),
-            tls_enable: false,
-            tls_client_trust_cert_path: String::new(),
-            tls_client_cert_path: String::new(),
-            tls_client_key_path: String::new(),
-            tls_client_key_password: String::new(),
-            tls_client_auth_server: true,
+            client_tls: remoting::ClientTlsKeys::default(),
             metrics_enable: true,
             enable_controller_mode: false,
             controller_addr: String::new(),
@@ -410,13 +393,7 @@ impl BrokerConfig {
 
     /// The `tls.client.*` keys when `tls.enable` is on.
     pub fn tls_client_settings(&self) -> Option<remoting::TlsClientSettings> {
-        self.tls_enable.then(|| remoting::TlsClientSettings {
-            trust_cert_path: self.tls_client_trust_cert_path.clone(),
-            cert_path: self.tls_client_cert_path.clone(),
-            key_path: self.tls_client_key_path.clone(),
-            key_password: self.tls_client_key_password.clone(),
-            verify_server: self.tls_client_auth_server,
-        })
+        self.client_tls.settings()
     }
 
     /// The settings of the broker's own connections: TLS when `tls.enable`,

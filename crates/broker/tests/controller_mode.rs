@@ -20,7 +20,7 @@ use protocol::body::controller::EpochEntryCache;
 use protocol::body::route::TopicRouteData;
 use protocol::{RemotingCommand, RequestCode, ResponseCode};
 use remoting::{ClientConfig, RemotingClient};
-use testkit::readback::pull_queue;
+use testkit::readback::{pull_queue, pull_queue_until};
 use testkit::requests::send_request;
 use testkit::wait::{wait_async, wait_for};
 
@@ -290,7 +290,7 @@ async fn failover_keeps_every_acknowledged_message_and_the_old_master_truncates(
         new_master.state().role.replicas()
     );
     // Every acknowledged message is readable on the new master.
-    let read: Vec<String> = pull_queue(&c, &new_addr, TOPIC, 0)
+    let read: Vec<String> = pull_queue_until(&c, &new_addr, TOPIC, 0, acked.len())
         .await
         .unwrap()
         .into_iter()
@@ -455,12 +455,20 @@ async fn a_master_stops_writing_without_a_controller_quorum_and_resumes_with_one
     );
     assert!(is_master(&master));
     assert_eq!(master.state().role.master_epoch(), epoch);
-    let read: Vec<String> = pull_queue(&c, &addr, TOPIC, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(_, b)| String::from_utf8(b).unwrap())
-        .collect();
+    // The answer comes once stored; the consume queue is written just after.
+    let mut read: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        read = pull_queue(&c, &addr, TOPIC, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, b)| String::from_utf8(b).unwrap())
+            .collect();
+        if read.last().map(String::as_str) == Some("after") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(read.first().map(String::as_str), Some("before"));
     assert_eq!(read.last().map(String::as_str), Some("after"));
     assert!(

@@ -68,8 +68,8 @@ async fn start(c: &TestCerts, mode: &str) -> (TestCluster, GrpcServer) {
             b.server.tls_server_mode = mode.into();
             b.server.tls_server_cert_path = c.server_cert_str();
             b.server.tls_server_key_path = c.server_key_str();
-            b.tls_enable = true;
-            b.tls_client_trust_cert_path = c.ca_str();
+            b.client_tls.enable = true;
+            b.client_tls.trust_cert_path = c.ca_str();
         },
         cluster_client,
     )

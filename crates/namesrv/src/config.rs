@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use remoting::{NoOtherKeys, ServerKeys};
+use remoting::{ClientTlsKeys, NoOtherKeys, ServerKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,6 +106,11 @@ pub struct NamesrvConfig {
     /// `serverMaxConnections`...): the broker's keys, declared once.
     #[serde(flatten)]
     pub server: ServerKeys,
+    /// TLS of the connections the NameServer's console opens (to this
+    /// NameServer and the brokers): `tls.enable`, `tls.client.*`, the
+    /// broker's keys.
+    #[serde(flatten)]
+    pub client_tls: ClientTlsKeys,
     /// Any other key is an error naming it (`deny_unknown_fields` does not
     /// work with `flatten`). Must stay last.
     #[serde(flatten)]
@@ -161,6 +166,7 @@ impl Default for NamesrvConfig {
             acl_enable: false,
             acl_file_path: PathBuf::new(),
             server: ServerKeys::default(),
+            client_tls: ClientTlsKeys::default(),
             no_other_keys: NoOtherKeys,
         }
     }

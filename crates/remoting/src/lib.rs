@@ -13,6 +13,7 @@
 mod admission;
 mod backlog;
 mod client;
+mod client_keys;
 mod connection;
 mod driver;
 mod error;
@@ -31,6 +32,7 @@ use std::pin::Pin;
 use protocol::{RemotingCommand, ResponseCode};
 
 pub use client::{ClientConfig, Credentials, RemotingClient};
+pub use client_keys::ClientTlsKeys;
 pub use connection::{next_opaque, Connection};
 pub use error::RemotingError;
 pub use handshake::RefusalLog;

@@ -60,3 +60,26 @@ pub async fn pull_queue(
         offset = h.next_begin_offset;
     }
 }
+
+/// [`pull_queue`] again until it returns at least `count` messages or ten
+/// seconds pass (a send is answered once stored; the consume queue a pull
+/// reads is written just after): what the last pull returned.
+///
+/// # Errors
+/// As [`pull_queue`].
+pub async fn pull_queue_until(
+    c: &RemotingClient,
+    addr: &str,
+    topic: &str,
+    queue: i32,
+    count: usize,
+) -> Result<Vec<(i64, Vec<u8>)>, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = pull_queue(c, addr, topic, queue).await?;
+        if got.len() >= count || tokio::time::Instant::now() >= deadline {
+            return Ok(got);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

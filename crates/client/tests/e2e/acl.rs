@@ -4,7 +4,7 @@
 use client::admin::TopicSpec;
 use client::{Admin, Client, ClientOptions, Message, Producer, SendStatus};
 use testkit::acl::PLAIN_ACL as ACL;
-use testkit::readback::pull_queue;
+use testkit::readback::{pull_queue, pull_queue_until};
 use testkit::TestCluster;
 
 fn client(ns: &str, key: &str, secret: &str) -> Client {
@@ -73,7 +73,7 @@ async fn accounts_get_what_their_permissions_grant() {
         "{err}"
     );
 
-    let got = pull_queue(subscriber.remoting(), &broker, "AclTopic", 0)
+    let got = pull_queue_until(subscriber.remoting(), &broker, "AclTopic", 0, 1)
         .await
         .unwrap();
     assert_eq!(got, vec![(0, b"hello".to_vec())]);

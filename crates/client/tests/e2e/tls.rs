@@ -7,7 +7,7 @@ use client::admin::TopicSpec;
 use client::{Admin, Client, ClientOptions, Message, Producer, SendStatus, TlsClientSettings};
 use remoting::ClientConfig;
 use testkit::certs::TestCerts;
-use testkit::readback::pull_queue;
+use testkit::readback::{pull_queue, pull_queue_until};
 use testkit::TestCluster;
 
 fn client(ns: &str, tls: Option<TlsClientSettings>) -> Client {
@@ -42,8 +42,8 @@ async fn tls_cluster(c: &TestCerts) -> TestCluster {
             b.server.tls_server_cert_path = c.server_cert_str();
             b.server.tls_server_key_path = c.server_key_str();
             // Registration with the NameServer goes over TLS too.
-            b.tls_enable = true;
-            b.tls_client_trust_cert_path = c.ca_str();
+            b.client_tls.enable = true;
+            b.client_tls.trust_cert_path = c.ca_str();
         },
         cluster_client,
     )
@@ -78,19 +78,10 @@ async fn broker_registers_and_clients_send_and_pull_over_tls() {
             .unwrap();
         assert_eq!(sent.status, SendStatus::Ok);
     }
-    // A send is answered once stored; the consume queue that a pull reads
-    // is written just after, so read until all three are there.
-    let mut bodies: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..100 {
-        let got = pull_queue(tls.remoting(), &broker, "TlsTopic", 0)
-            .await
-            .unwrap();
-        bodies = got.into_iter().map(|(_, b)| b).collect();
-        if bodies.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let got = pull_queue_until(tls.remoting(), &broker, "TlsTopic", 0, 3)
+        .await
+        .unwrap();
+    let bodies: Vec<Vec<u8>> = got.into_iter().map(|(_, b)| b).collect();
     assert_eq!(
         bodies,
         vec![
