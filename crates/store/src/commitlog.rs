@@ -9,6 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
+use protocol::message::encoded_records::{EncodedRecord, EncodedRecords};
+
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{now_ms, MappedFile, MappedFileQueue};
 use crate::record::{
@@ -46,15 +48,58 @@ struct PutState {
 }
 
 impl PutState {
-    fn take_offset(&mut self, topic: &str, queue_id: i32) -> u64 {
-        let queues = match self.next_offsets.get_mut(topic) {
-            Some(q) => q,
-            None => self.next_offsets.entry(topic.to_owned()).or_default(),
-        };
-        let next = queues.entry(queue_id).or_insert(0);
-        let offset = *next;
-        *next += 1;
-        offset
+    fn next_offset(&self, topic: &str, queue_id: i32) -> u64 {
+        self.next_offsets
+            .get(topic)
+            .and_then(|q| q.get(&queue_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set_next_offset(&mut self, topic: &str, queue_id: i32, next: u64) {
+        if let Some(queues) = self.next_offsets.get_mut(topic) {
+            queues.insert(queue_id, next);
+        } else {
+            self.next_offsets
+                .entry(topic.to_owned())
+                .or_default()
+                .insert(queue_id, next);
+        }
+    }
+}
+
+/// Queue offsets handed out to a run of records of one queue (a batch),
+/// looked up in [`PutState`] once at the run's start and written back once
+/// at its end instead of once per record.
+#[derive(Default)]
+struct OffsetRun<'a> {
+    /// Topic, queue id and the next offset of the current run.
+    run: Option<(&'a str, i32, u64)>,
+}
+
+impl<'a> OffsetRun<'a> {
+    fn take(&mut self, state: &mut PutState, topic: &'a str, queue_id: i32) -> u64 {
+        match &mut self.run {
+            Some((t, q, next)) if *t == topic && *q == queue_id => {
+                let offset = *next;
+                *next += 1;
+                offset
+            }
+            _ => {
+                self.finish(state);
+                let offset = state.next_offset(topic, queue_id);
+                self.run = Some((topic, queue_id, offset + 1));
+                offset
+            }
+        }
+    }
+
+    /// Writes the run's next offset back (must run before the lock is
+    /// released, whether the appends succeeded or not).
+    fn finish(&mut self, state: &mut PutState) {
+        if let Some((topic, queue_id, next)) = self.run.take() {
+            state.set_next_offset(topic, queue_id, next);
+        }
     }
 }
 
@@ -189,15 +234,7 @@ impl CommitLog {
     }
 
     fn check<'a>(&self, bytes: &'a [u8]) -> Result<Checked<'a>> {
-        let limit = self
-            .max_message_size
-            .min(self.files.file_size() as usize - END_MARKER_LEN);
-        if bytes.len() > limit {
-            return Err(StoreError::MessageTooLarge {
-                size: bytes.len(),
-                limit,
-            });
-        }
+        self.check_size(bytes.len())?;
         let view = RecordView::parse(bytes).map_err(StoreError::BadRecord)?;
         if view.size() != bytes.len() {
             return Err(StoreError::BadRecord(format!(
@@ -248,14 +285,98 @@ impl CommitLog {
             .iter()
             .map(|r| self.check(r.as_ref()))
             .collect::<Result<Vec<_>>>()?;
+        self.append_checked(&checked)
+    }
+
+    /// [`CommitLog::append`] for records this process encoded: the same
+    /// checks and bytes, except that BODYCRC is not computed a second time
+    /// (the encoder computed it from the body it wrote; recovery and
+    /// readers still verify it).
+    ///
+    /// # Errors
+    /// As [`CommitLog::append`].
+    pub fn append_encoded(&self, records: &EncodedRecords) -> Result<(Vec<Appended>, u64)> {
+        let checked = records
+            .records()
+            .map(|r| self.check_encoded(r))
+            .collect::<Result<Vec<_>>>()?;
+        self.append_checked(&checked)
+    }
+
+    /// [`CommitLog::check`] for a record encoded in this process: the
+    /// encoder wrote TOTALSIZE, the lengths and BODYCRC from the fields it
+    /// hands over with the bytes, so only what it does not check is
+    /// checked here (size limit, queue id, topic usable as a directory, no
+    /// NUL in topic or properties), without decoding the record again.
+    fn check_encoded<'a>(&self, rec: EncodedRecord<'a>) -> Result<Checked<'a>> {
+        self.check_size(rec.bytes.len())?;
+        if rec.queue_id < 0 {
+            return Err(StoreError::BadRecord(format!(
+                "negative queue id {}",
+                rec.queue_id
+            )));
+        }
+        let topic = std::str::from_utf8(rec.topic)
+            .map_err(|_| StoreError::BadRecord("TOPIC is not UTF-8".into()))?;
+        if !crate::consume_queue::is_storable_topic(topic) {
+            return Err(StoreError::BadRecord(format!(
+                "topic {topic:?} cannot name a directory"
+            )));
+        }
+        if !crate::record::text_is_intact(topic, rec.properties) {
+            return Err(StoreError::BadRecord(
+                "empty topic or NUL in topic/properties".into(),
+            ));
+        }
+        Ok(Checked {
+            bytes: rec.bytes,
+            topic,
+            queue_id: rec.queue_id,
+            queued: crate::record::is_dispatchable(rec.sysflag),
+            ts_pos: rec.store_timestamp_pos,
+        })
+    }
+
+    fn check_size(&self, len: usize) -> Result<()> {
+        let limit = self
+            .max_message_size
+            .min(self.files.file_size() as usize - END_MARKER_LEN);
+        if len > limit {
+            return Err(StoreError::MessageTooLarge { size: len, limit });
+        }
+        Ok(())
+    }
+
+    fn append_checked(&self, checked: &[Checked<'_>]) -> Result<(Vec<Appended>, u64)> {
         let mut out = Vec::with_capacity(checked.len());
         let mut state = self.put.lock();
         let now = now_ms().max(self.last_store_ts.load(Ordering::Relaxed));
-        for rec in &checked {
-            let (file, pos) = self.room_for(rec.bytes.len())?;
+        let mut offsets = OffsetRun::default();
+        let written = self.write_all(checked, &mut state, &mut offsets, now, &mut out);
+        offsets.finish(&mut state);
+        self.last_store_ts.store(now, Ordering::Release);
+        drop(state);
+        written?;
+        Ok((out, self.max_offset()))
+    }
+
+    /// Writes and publishes `checked` in order, looking the segment up once
+    /// (again only when a record does not fit).
+    fn write_all<'a>(
+        &self,
+        checked: &[Checked<'a>],
+        state: &mut PutState,
+        offsets: &mut OffsetRun<'a>,
+        now: i64,
+        out: &mut Vec<Appended>,
+    ) -> Result<()> {
+        let mut file = self.files.last_or_create(0)?;
+        for rec in checked {
+            let pos;
+            (file, pos) = self.room_for(file, rec.bytes.len())?;
             let phys = file.start() + pos;
             let queue_offset = if rec.queued {
-                state.take_offset(rec.topic, rec.queue_id)
+                offsets.take(state, rec.topic, rec.queue_id)
             } else {
                 0
             };
@@ -269,15 +390,13 @@ impl CommitLog {
                 store_timestamp: now,
             });
         }
-        self.last_store_ts.store(now, Ordering::Release);
-        drop(state);
-        Ok((out, self.max_offset()))
+        Ok(())
     }
 
-    /// The segment and position where a record of `len` bytes goes, writing
-    /// an end-of-file marker and rolling when it does not fit with 8 spare.
-    fn room_for(&self, len: usize) -> Result<(Arc<MappedFile>, u64)> {
-        let file = self.files.last_or_create(0)?;
+    /// The segment and position where a record of `len` bytes goes: `file`
+    /// (the newest segment) when it fits with 8 spare, else, after writing
+    /// an end-of-file marker into `file`, the next segment.
+    fn room_for(&self, file: Arc<MappedFile>, len: usize) -> Result<(Arc<MappedFile>, u64)> {
         let pos = file.wrote();
         if pos + len as u64 + END_MARKER_LEN as u64 <= file.size() {
             return Ok((file, pos));
@@ -286,7 +405,8 @@ impl CommitLog {
         file.write_unpublished(pos, &blank_marker(remaining))?;
         file.publish(file.size());
         let next = self.files.last_or_create(0)?;
-        Ok((Arc::clone(&next), next.wrote()))
+        let pos = next.wrote();
+        Ok((next, pos))
     }
 
     /// Appends raw commit-log bytes that must land exactly at `offset`

@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::commitlog::CommitLog;
-use crate::consume_queue::{ConsumeQueues, CqEntry};
+use crate::consume_queue::{ConsumeQueue, ConsumeQueues, CqEntry};
 use crate::error::Result;
 use crate::index::IndexService;
 use crate::record::{peek_head, tag_hash, Head, RecordView};
@@ -170,12 +170,26 @@ impl Dispatcher {
         props.tags.map_or(0, tag_hash)
     }
 
-    fn dispatch_one(&self, view: &RecordView<'_>, phys: u64, notify: bool) -> Result<()> {
+    /// Dispatches one record; `cq` is the consume queue of the record
+    /// before (a batch's records share one, looked up once).
+    fn dispatch_one(
+        &self,
+        view: &RecordView<'_>,
+        phys: u64,
+        notify: bool,
+        cq: &mut Option<Arc<ConsumeQueue>>,
+    ) -> Result<()> {
         // One pass over the properties for everything read below.
         let props = view.dispatch_properties();
         if view.is_dispatchable() {
             let tag = self.tag_code(view, &props);
-            let cq = self.cqs.get_or_create(view.topic, view.queue_id)?;
+            let same = cq
+                .as_ref()
+                .is_some_and(|q| q.queue_id() == view.queue_id && q.topic() == view.topic);
+            let cq = match cq {
+                Some(q) if same => q,
+                slot => slot.insert(self.cqs.get_or_create(view.topic, view.queue_id)?),
+            };
             let entry = CqEntry {
                 phys_offset: phys as i64,
                 size: view.size() as i32,
@@ -234,6 +248,7 @@ impl Dispatcher {
         if *from < self.log.min_offset() {
             *from = self.log.min_offset();
         }
+        let mut cq = None;
         while *from < end {
             let Some(file) = self.log.files().find(*from) else {
                 break;
@@ -250,7 +265,7 @@ impl Dispatcher {
                     let parsed = file.slice(pos, size).map(RecordView::parse);
                     match parsed {
                         Some(Ok(view)) => {
-                            match self.dispatch_one(&view, *from, notify) {
+                            match self.dispatch_one(&view, *from, notify, &mut cq) {
                                 Ok(()) => {}
                                 // Never stall the whole store on one record
                                 // that cannot be queued; I/O errors retry.

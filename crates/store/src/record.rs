@@ -122,21 +122,31 @@ impl<'a> RecordView<'a> {
     /// never contains NUL. Puts are held to the same rule so that recovery
     /// never rejects a record that was accepted.
     pub fn text_is_intact(&self) -> bool {
-        !self.topic.is_empty()
-            && !self.topic.contains('\0')
-            && !self.inner.properties_str().contains('\0')
+        text_is_intact(self.topic, self.inner.properties_str().as_bytes())
     }
 
     /// Half (PREPARED) and ROLLBACK records are neither queued nor indexed.
     pub fn is_dispatchable(&self) -> bool {
-        let tx = self.sysflag & sysflag::TRANSACTION_MASK;
-        tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE
+        is_dispatchable(self.sysflag)
     }
 
     /// ROLLBACK records are not indexed.
     pub fn is_rollback(&self) -> bool {
         self.sysflag & sysflag::TRANSACTION_MASK == sysflag::TRANSACTION_ROLLBACK_TYPE
     }
+}
+
+/// A non-empty topic, and no NUL in topic or properties (see
+/// [`RecordView::text_is_intact`]).
+pub fn text_is_intact(topic: &str, properties: &[u8]) -> bool {
+    !topic.is_empty() && !topic.as_bytes().contains(&0) && !properties.contains(&0)
+}
+
+/// Whether a record with this SYSFLAG is queued and indexed: not a half
+/// (PREPARED) or ROLLBACK record.
+pub fn is_dispatchable(sysflag: i32) -> bool {
+    let tx = sysflag & sysflag::TRANSACTION_MASK;
+    tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE
 }
 
 /// Writes a blank end-of-file marker of `remaining` bytes into `buf[..8]`.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
+use protocol::message::EncodedRecords;
 
 use crate::checkpoint::Checkpoint;
 use crate::commitlog::{Appended, CommitLog};
@@ -365,7 +366,32 @@ impl MessageStore {
         records: &[T],
         wait: bool,
     ) -> Result<BatchPutResult> {
-        let (records, end) = match self.append_now(records) {
+        let bytes: usize = records.iter().map(|r| r.as_ref().len()).sum();
+        let appended = self.append_now(bytes, || self.log.append(records));
+        self.finish_put(appended, wait).await
+    }
+
+    /// [`MessageStore::put_batch`] for records encoded in this process
+    /// (the broker's send path): the same checks and stored bytes, without
+    /// computing each body's CRC a second time.
+    ///
+    /// # Errors
+    /// As [`MessageStore::put_batch`].
+    pub async fn put_encoded(
+        &self,
+        records: &EncodedRecords,
+        wait: bool,
+    ) -> Result<BatchPutResult> {
+        let appended = self.append_now(records.total_bytes(), || self.log.append_encoded(records));
+        self.finish_put(appended, wait).await
+    }
+
+    async fn finish_put(
+        &self,
+        appended: Result<(Vec<Appended>, u64)>,
+        wait: bool,
+    ) -> Result<BatchPutResult> {
+        let (records, end) = match appended {
             Ok(r) => r,
             Err(e) => {
                 self.stats.put_failures.fetch_add(1, Ordering::Relaxed);
@@ -393,18 +419,19 @@ impl MessageStore {
         })
     }
 
-    /// The synchronous part of a put: checks, appends, wakes the dispatcher.
-    fn append_now<T: AsRef<[u8]>>(&self, records: &[T]) -> Result<(Vec<Appended>, u64)> {
+    /// The synchronous part of a put: checks, appends (`append`, `bytes`
+    /// in all), wakes the dispatcher.
+    fn append_now(
+        &self,
+        bytes: usize,
+        append: impl FnOnce() -> Result<(Vec<Appended>, u64)>,
+    ) -> Result<(Vec<Appended>, u64)> {
         if self.stop.is_stopped() {
             return Err(StoreError::ShutDown);
         }
         self.health.check()?;
-        let bytes: usize = records.iter().map(|r| r.as_ref().len()).sum();
         self.guard.admit(bytes as u64)?;
-        let (appended, end) = self
-            .log
-            .append(records)
-            .map_err(|e| self.guard.classify(e))?;
+        let (appended, end) = append().map_err(|e| self.guard.classify(e))?;
         self.dispatcher.wake();
         self.prefault.appended(end);
         let bytes: u64 = appended.iter().map(|a| u64::from(a.size)).sum();

@@ -9,7 +9,7 @@ use protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader
 use protocol::message::msgid::{encode_offset_msg_id, push_offset_msg_id, OFFSET_MSG_ID_LEN_V6};
 use protocol::message::record_encode::{encode_record, NewRecord};
 use protocol::message::sysflag::{message as msgflag, perm};
-use protocol::message::{batch, keys, topics, Properties};
+use protocol::message::{batch, keys, topics, EncodedRecords, Properties};
 use protocol::{RemotingCommand, ResponseCode};
 use remoting::Connection;
 
@@ -55,28 +55,23 @@ pub async fn store(
     } else {
         header.sys_flag
     };
-    let make = |body: &[u8], props: &[u8], flag: i32, buf: &mut BytesMut| {
-        encode_record(
-            &NewRecord {
-                topic: &header.topic,
-                queue_id,
-                flag,
-                sysflag,
-                born_timestamp: header.born_timestamp,
-                born_host,
-                store_host: state.store_host,
-                reconsume_times: header.reconsume_times.unwrap_or(0),
-                prepared_transaction_offset: 0,
-                body,
-                properties: props,
-            },
-            buf,
-        )
-        .map_err(|e| BrokerError::MessageIllegal(e.to_string()))
+    // What every record of this request shares; body, properties and flag
+    // are each message's.
+    let template = NewRecord {
+        topic: &header.topic,
+        queue_id,
+        flag: header.flag,
+        sysflag,
+        born_timestamp: header.born_timestamp,
+        born_host,
+        store_host: state.store_host,
+        reconsume_times: header.reconsume_times.unwrap_or(0),
+        prepared_transaction_offset: 0,
+        body: &[],
+        properties: &[],
     };
-
     if header.is_batch() {
-        return send_batch(state, req, header, queue_id, wait, make).await;
+        return send_batch(state, req, header, wait, template).await;
     }
     check_body_size(state, req.body.len())?;
     // Add a UNIQ_KEY when the client sent none (only then re-encode).
@@ -112,7 +107,15 @@ pub async fn store(
             rec.encode_for_append(&mut buf)
                 .map_err(|e| BrokerError::MessageIllegal(e.to_string()))?;
         }
-        None => make(&req.body, props_text.as_bytes(), header.flag, &mut buf).map(|_| ())?,
+        None => {
+            let record = NewRecord {
+                body: &req.body,
+                properties: props_text.as_bytes(),
+                ..template
+            };
+            encode_record(&record, &mut buf)
+                .map_err(|e| BrokerError::MessageIllegal(e.to_string()))?;
+        }
     }
     let put = state
         .store
@@ -142,10 +145,10 @@ async fn send_batch(
     state: &Arc<BrokerState>,
     req: &RemotingCommand,
     header: &SendMessageRequestHeader,
-    queue_id: i32,
     wait: bool,
-    make: impl Fn(&[u8], &[u8], i32, &mut BytesMut) -> BrokerResult<protocol::message::RecordLayout>,
+    template: NewRecord<'_>,
 ) -> BrokerResult<RemotingCommand> {
+    let queue_id = template.queue_id;
     if topics::is_retry_topic(&header.topic) {
         return Err(BrokerError::MessageIllegal(
             "batch messages cannot be sent to a retry topic".into(),
@@ -153,27 +156,38 @@ async fn send_batch(
     }
     let items = batch::decode_batch(&req.body)
         .map_err(|e| BrokerError::MessageIllegal(format!("malformed batch body: {e}")))?;
-    let mut buf = BytesMut::with_capacity(req.body.len() + items.len() * 160);
-    let mut bounds = Vec::with_capacity(items.len());
+    let mut records =
+        EncodedRecords::with_capacity(req.body.len() + items.len() * 160, items.len());
+    let illegal = |e: protocol::ProtocolError| BrokerError::MessageIllegal(e.to_string());
     for item in &items {
         check_body_size(state, item.body.len())?;
-        let start = buf.len();
         let props = std::str::from_utf8(item.properties).map_err(|_| {
             BrokerError::MessageIllegal("batch item properties are not UTF-8".into())
         })?;
+        let record = NewRecord {
+            body: item.body,
+            properties: item.properties,
+            flag: item.flag,
+            ..template
+        };
         if protocol::message::find_property(props, keys::UNIQ_KEY).is_some() {
-            make(item.body, item.properties, item.flag, &mut buf)?;
+            records.push(&record).map_err(illegal)?;
         } else {
             let mut p = Properties::decode(props);
             p.insert(keys::UNIQ_KEY, state.next_uniq_id());
-            make(item.body, p.encode().as_bytes(), item.flag, &mut buf)?;
+            let text = p.encode();
+            records
+                .push(&NewRecord {
+                    properties: text.as_bytes(),
+                    ..record
+                })
+                .map_err(illegal)?;
         }
-        bounds.push(start..buf.len());
     }
-    let records: Vec<&[u8]> = bounds.iter().map(|r| &buf[r.clone()]).collect();
+    // Encoded just above: the store takes the body CRCs as computed.
     let put = state
         .store
-        .put_batch(&records, wait)
+        .put_encoded(&records, wait)
         .await
         .map_err(BrokerError::from)?;
     state.metrics.record_put(

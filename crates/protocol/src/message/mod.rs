@@ -5,6 +5,7 @@
 //! `decode_batch` are the entry points fuzz targets exercise.
 
 pub mod batch;
+pub mod encoded_records;
 pub mod hash;
 pub mod keys;
 pub mod msgid;
@@ -19,6 +20,7 @@ pub mod topics;
 mod record_tests;
 
 pub use batch::{batch_items, decode_batch, decode_batch_item, encode_batch, BatchItem};
+pub use encoded_records::EncodedRecords;
 pub use hash::{index_key_hash, java_string_hash, tag_hash};
 pub use msgid::{decode_offset_msg_id, encode_offset_msg_id, UniqIdGenerator};
 pub use properties::{find_property, property_pairs, DispatchProperties, Properties};

@@ -45,12 +45,29 @@ pub fn encode_offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> Str
 /// one string, comma-separated, without a string per message).
 pub fn push_offset_msg_id(out: &mut String, store_host: SocketAddr, physical_offset: i64) {
     let host = normalize_addr(store_host);
-    match host.ip() {
-        IpAddr::V4(ip) => push_hex(out, &ip.octets()),
-        IpAddr::V6(ip) => push_hex(out, &ip.octets()),
+    // The id's bytes (16 + 4 + 8 at most), then their digits in one go.
+    let mut raw = [0u8; 28];
+    let ip_len = match host.ip() {
+        IpAddr::V4(ip) => {
+            raw[..4].copy_from_slice(&ip.octets());
+            4
+        }
+        IpAddr::V6(ip) => {
+            raw[..16].copy_from_slice(&ip.octets());
+            16
+        }
+    };
+    raw[ip_len..ip_len + 4].copy_from_slice(&i32::from(host.port()).to_be_bytes());
+    raw[ip_len + 4..ip_len + 12].copy_from_slice(&physical_offset.to_be_bytes());
+    let mut digits = [0u8; 56];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(&raw[..ip_len + 12]) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xF)];
     }
-    push_hex(out, &i32::from(host.port()).to_be_bytes());
-    push_hex(out, &physical_offset.to_be_bytes());
+    // Hex digits are ASCII.
+    if let Ok(text) = std::str::from_utf8(&digits[..2 * (ip_len + 12)]) {
+        out.push_str(text);
+    }
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, ProtocolError> {

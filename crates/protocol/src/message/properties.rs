@@ -23,11 +23,50 @@ pub struct Properties {
 
 /// The pairs of a properties string, in order, with Java's skipping rules
 /// applied (duplicates are still all yielded).
-fn raw_pairs(s: &str) -> impl Iterator<Item = (&str, &str)> {
-    s.split(PROPERTY_SEPARATOR).filter_map(|segment| {
-        let (name, value) = segment.split_once(NAME_VALUE_SEPARATOR)?;
-        (!name.is_empty() && !value.is_empty()).then_some((name, value))
-    })
+fn raw_pairs(s: &str) -> RawPairs<'_> {
+    RawPairs { rest: s }
+}
+
+/// [`raw_pairs`]: one pass over the bytes, finding each segment's end and
+/// its first name/value separator together (both separators are ASCII, so
+/// every cut is a char boundary). Yields what
+/// `s.split(PROPERTY_SEPARATOR)` then `split_once(NAME_VALUE_SEPARATOR)`
+/// with the empty name or value dropped yields.
+struct RawPairs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for RawPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const PAIR_END: u8 = PROPERTY_SEPARATOR as u8;
+        const NAME_END: u8 = NAME_VALUE_SEPARATOR as u8;
+        while !self.rest.is_empty() {
+            let s = self.rest;
+            let bytes = s.as_bytes();
+            let mut name_end = None;
+            let mut end = bytes.len();
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == PAIR_END {
+                    end = i;
+                    break;
+                }
+                if b == NAME_END && name_end.is_none() {
+                    name_end = Some(i);
+                }
+            }
+            self.rest = s.get(end + 1..).unwrap_or("");
+            let Some(at) = name_end else { continue };
+            let (Some(name), Some(value)) = (s.get(..at), s.get(at + 1..end)) else {
+                continue;
+            };
+            if !name.is_empty() && !value.is_empty() {
+                return Some((name, value));
+            }
+        }
+        None
+    }
 }
 
 /// The pairs of an encoded string in order, borrowed, with Java's skipping
@@ -340,6 +379,19 @@ mod tests {
             prop_assert_eq!(d.keys, find_property(&s, "KEYS"));
             prop_assert_eq!(d.uniq_key, find_property(&s, "UNIQ_KEY"));
             prop_assert_eq!(d.delay, find_property(&s, "DELAY"));
+        }
+
+        #[test]
+        fn pairs_match_split(s in "[a-c\u{1}\u{2}é😀]{0,40}") {
+            // What the byte scan replaced: split, split_once, drop empties.
+            let split: Vec<(&str, &str)> = s
+                .split(PROPERTY_SEPARATOR)
+                .filter_map(|segment| {
+                    let (name, value) = segment.split_once(NAME_VALUE_SEPARATOR)?;
+                    (!name.is_empty() && !value.is_empty()).then_some((name, value))
+                })
+                .collect();
+            prop_assert_eq!(raw_pairs(&s).collect::<Vec<_>>(), split);
         }
 
         #[test]
