@@ -51,6 +51,20 @@ fn body(round: u32, task: i32, seq: u64) -> Vec<u8> {
     b
 }
 
+/// Opens the store, waiting while the directory is `Locked`: the parent's
+/// other test may have forked a child of its own while this directory's
+/// check held the lock, and that fork keeps a copy of the lock's file
+/// descriptor until it execs.
+fn open_when_unlocked(dir: &Path, flush: FlushDiskType) -> MessageStore {
+    for _ in 0..200 {
+        match MessageStore::open(config(dir, flush)) {
+            Err(store::StoreError::Locked(_)) => std::thread::sleep(Duration::from_millis(50)),
+            other => return other.unwrap(),
+        }
+    }
+    MessageStore::open(config(dir, flush)).unwrap()
+}
+
 /// The child: append forever, print each acknowledged append.
 #[test]
 #[ignore = "child process of kill_nine_never_loses_acknowledged_appends"]
@@ -63,7 +77,7 @@ fn crash_child() {
         .enable_all()
         .build()
         .unwrap();
-    let store = Arc::new(MessageStore::open(config(Path::new(&dir), flush)).unwrap());
+    let store = Arc::new(open_when_unlocked(Path::new(&dir), flush));
     let out = Arc::new(Mutex::new(std::io::stdout()));
     // The durable mark at start, before any append can be acknowledged.
     let mut last = store.flushed_offset();
