@@ -159,6 +159,11 @@ impl<'a> SortedFields<'a> {
     pub fn of<P: FieldPairs>(fields: &'a P) -> Self {
         let mut pairs = PairBuf::new();
         fields.visit(|k, v| pairs.push((k, v)));
+        // Strictly increasing keys (a map's, or a client that writes them
+        // sorted) need neither the sort nor the dedup.
+        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            return SortedFields { pairs };
+        }
         // Stable: pairs of one key stay in wire order, so the last is last.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.dedup_by(|later, kept| {

@@ -22,6 +22,7 @@ pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
     let mut p = Parser {
         buf: header,
         pos: 0,
+        text: None,
     };
     let mut seen = Seen::default();
     let mut ext: Option<Range<usize>> = None;
@@ -134,6 +135,9 @@ fn read_member(
 struct Parser<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// `buf` as text, when it was checked to be UTF-8 as a whole: strings
+    /// are then sliced from it instead of checked one by one.
+    text: Option<&'a str>,
 }
 
 impl<'a> Parser<'a> {
@@ -228,7 +232,11 @@ impl<'a> Parser<'a> {
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
             if self.buf[start + len] == b'"' {
-                let s = std::str::from_utf8(&self.buf[start..start + len]).ok()?;
+                // Both ends are at ASCII bytes: char boundaries.
+                let s = match self.text {
+                    Some(text) => text.get(start..start + len)?,
+                    None => std::str::from_utf8(&self.buf[start..start + len]).ok()?,
+                };
                 self.pos = start + len + 1;
                 return Some(Cow::Borrowed(s));
             }
@@ -366,9 +374,12 @@ impl<'a> Parser<'a> {
 
 /// Calls `f` with every pair of an extFields object [`decode`] validated.
 pub(crate) fn visit_fields<'a>(object: &'a [u8], f: &mut dyn FnMut(Cow<'a, str>, Cow<'a, str>)) {
+    // One UTF-8 check of the whole object (ASCII runs a word at a time)
+    // instead of one per string.
     let mut p = Parser {
         buf: object,
         pos: 0,
+        text: std::str::from_utf8(object).ok(),
     };
     // Validated when the frame was decoded, so this reads to the end.
     let _ = p.pairs(f);
