@@ -4,7 +4,9 @@
 //! send the store appends inline, an ack) answers in the same pass that
 //! read the request, and the answers of a burst of requests go out in one
 //! write; only a handler that has to wait (a long poll, a send to another
-//! broker) becomes a task of its own.
+//! broker) becomes a task of its own. Writes are gathered (`gather.rs`):
+//! everything one pass of the connection's task writes leaves in one write
+//! after the pass, not one `writev` per DATA frame.
 
 use std::future::Future;
 use std::io;
@@ -20,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use tonic::codegen::Service as _;
 use tonic::transport::server::Connected;
 
+use crate::gather::{gather, GATHER_CAP};
 use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::service::Service;
 use crate::tls::GrpcConn;
@@ -121,16 +124,17 @@ pub async fn serve(
             req.extensions_mut().insert(info.clone());
             server.clone().call(req)
         });
-        let conn = builder.serve_connection(TokioIo::new(conn), svc);
+        let (io, flusher) = gather(conn, GATHER_CAP);
+        let conn = builder.serve_connection(TokioIo::new(io), svc);
         let cancel = cancel.clone();
-        tasks.spawn(async move {
+        tasks.spawn(flusher.drive(async move {
             let mut conn = pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => return finished(r),
                 _ = cancel.cancelled() => conn.as_mut().graceful_shutdown(),
             }
             finished(conn.await);
-        });
+        }));
     }
 }
 

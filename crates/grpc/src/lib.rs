@@ -23,6 +23,7 @@ pub mod conn;
 pub mod convert;
 pub mod core;
 pub mod error;
+pub mod gather;
 pub mod offsets;
 pub mod pop;
 pub mod recall;

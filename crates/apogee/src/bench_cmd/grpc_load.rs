@@ -132,6 +132,8 @@ pub async fn send_loop(
     meter: Arc<Meter>,
     stop: CancellationToken,
 ) {
+    // Once: `std::process::id()` is a getpid syscall each time.
+    let pid = std::process::id();
     let mut seq: u64 = 0;
     while !stop.is_cancelled() && claim(&budget, 1) == 1 {
         seq += 1;
@@ -139,11 +141,7 @@ pub async fn send_loop(
             topic: resource(&topic),
             user_properties: Default::default(),
             system_properties: Some(pb::SystemProperties {
-                message_id: format!(
-                    "01{:016X}{:016X}",
-                    std::process::id(),
-                    seq ^ now_ms() as u64
-                ),
+                message_id: format!("01{:016X}{:016X}", pid, seq ^ now_ms() as u64),
                 body_encoding: pb::Encoding::Identity as i32,
                 message_type: pb::MessageType::Normal as i32,
                 born_timestamp: Some(grpc::convert::timestamp(now_ms())),
