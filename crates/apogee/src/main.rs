@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access_args;
 mod admin_cmd;
 mod alloc;
 mod bench_cmd;

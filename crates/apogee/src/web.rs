@@ -112,34 +112,15 @@ pub struct ConsoleArgs {
     /// Address to serve the console on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// ACL 1.0 account the console's requests are signed with (with
-    /// --secret-key), for a cluster with `aclEnable=true`.
-    #[arg(
-        long = "access-key",
-        env = "APOGEE_ACCESS_KEY",
-        requires = "secret_key"
-    )]
-    pub access_key: Option<String>,
-    /// Secret key of --access-key.
-    #[arg(
-        long = "secret-key",
-        env = "APOGEE_SECRET_KEY",
-        requires = "access_key"
-    )]
-    pub secret_key: Option<String>,
+    /// ACL 1.0 account the console's requests are signed with (for a
+    /// cluster with `aclEnable=true`), and TLS.
     #[command(flatten)]
-    pub tls: crate::tls_args::TlsArgs,
+    pub access: crate::access_args::AccessArgs,
 }
 
 /// Serves the console against a remote cluster until Ctrl-C or SIGTERM.
 pub async fn run_console(args: ConsoleArgs) -> Result<()> {
-    let mut options = client::ClientOptions {
-        access_key: args.access_key.clone(),
-        secret_key: args.secret_key.clone(),
-        tls: args.tls.settings(),
-        ..client::ClientOptions::default()
-    };
-    options.add_namesrv(&args.namesrv);
+    let options = args.access.options(&args.namesrv);
     let admin = client::Admin::start(options)
         .with_context(|| format!("cannot reach the cluster of `{}`", args.namesrv))?;
     let sources = Sources {
