@@ -19,10 +19,13 @@ use crate::fields::CommandFields;
 /// extFields stay the header's bytes (validated here: every key and value
 /// a well-formed string, or a null value), read when a handler asks.
 pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
+    // One UTF-8 check of the whole header (ASCII runs a word at a time);
+    // strings are then sliced from it. Not UTF-8: the general decoder
+    // decides (and names the error).
     let mut p = Parser {
         buf: header,
         pos: 0,
-        text: None,
+        text: std::str::from_utf8(header).ok()?,
     };
     let mut seen = Seen::default();
     let mut ext: Option<Range<usize>> = None;
@@ -135,9 +138,9 @@ fn read_member(
 struct Parser<'a> {
     buf: &'a [u8],
     pos: usize,
-    /// `buf` as text, when it was checked to be UTF-8 as a whole: strings
-    /// are then sliced from it instead of checked one by one.
-    text: Option<&'a str>,
+    /// `buf` as text (checked to be UTF-8 as a whole): strings are sliced
+    /// from it instead of checked one by one.
+    text: &'a str,
 }
 
 impl<'a> Parser<'a> {
@@ -233,10 +236,7 @@ impl<'a> Parser<'a> {
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
             if self.buf[start + len] == b'"' {
                 // Both ends are at ASCII bytes: char boundaries.
-                let s = match self.text {
-                    Some(text) => text.get(start..start + len)?,
-                    None => std::str::from_utf8(&self.buf[start..start + len]).ok()?,
-                };
+                let s = self.text.get(start..start + len)?;
                 self.pos = start + len + 1;
                 return Some(Cow::Borrowed(s));
             }
@@ -374,12 +374,14 @@ impl<'a> Parser<'a> {
 
 /// Calls `f` with every pair of an extFields object [`decode`] validated.
 pub(crate) fn visit_fields<'a>(object: &'a [u8], f: &mut dyn FnMut(Cow<'a, str>, Cow<'a, str>)) {
-    // One UTF-8 check of the whole object (ASCII runs a word at a time)
-    // instead of one per string.
+    // Validated when the frame was decoded, so it is UTF-8.
+    let Ok(text) = std::str::from_utf8(object) else {
+        return;
+    };
     let mut p = Parser {
         buf: object,
         pos: 0,
-        text: std::str::from_utf8(object).ok(),
+        text,
     };
     // Validated when the frame was decoded, so this reads to the end.
     let _ = p.pairs(f);
