@@ -464,6 +464,9 @@ async fn pop_progress_reaches_the_slave_as_offsets_and_a_slave_refuses_pops() {
         init_mode: InitMode::Min,
     };
     let ms = p.master.state().clone();
+    // A send is answered once stored; its consume-queue entry follows.
+    let end = ms.store.commitlog_max_offset();
+    assert!(ms.store.wait_dispatched(end, Duration::from_secs(10)).await);
     let popped = broker::pop::pop(&ms, &req).await.unwrap();
     assert_eq!(popped.messages.len(), 4);
     // Ack the first three: the settled position is offset 3 (the fourth
