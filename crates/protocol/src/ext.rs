@@ -70,7 +70,7 @@ impl Scalar for bool {
     const EXPECTED: &'static str = "a boolean";
     fn parse(raw: &str) -> Option<Self> {
         // Java's Boolean.parseBoolean: anything but "true" is false.
-        Some(raw.trim().eq_ignore_ascii_case("true"))
+        Some(trimmed(raw).eq_ignore_ascii_case("true"))
     }
     fn format(&self) -> String {
         if *self { "true" } else { "false" }.to_owned()
@@ -82,7 +82,7 @@ macro_rules! int_scalar {
         impl Scalar for $t {
             const EXPECTED: &'static str = $what;
             fn parse(raw: &str) -> Option<Self> {
-                raw.trim().parse().ok()
+                trimmed(raw).parse().ok()
             }
             fn format(&self) -> String {
                 self.to_string()
@@ -95,7 +95,7 @@ int_scalar!(i32 => "a 32-bit integer", i64 => "a 64-bit integer", i16 => "a 16-b
 impl Scalar for f64 {
     const EXPECTED: &'static str = "a number";
     fn parse(raw: &str) -> Option<Self> {
-        raw.trim().parse().ok()
+        trimmed(raw).parse().ok()
     }
     fn format(&self) -> String {
         self.to_string()
@@ -103,7 +103,16 @@ impl Scalar for f64 {
 }
 
 fn present<T: Scalar>(raw: Option<&str>) -> Option<&str> {
-    raw.filter(|v| !(T::EMPTY_IS_ABSENT && v.trim().is_empty()))
+    raw.filter(|v| !(T::EMPTY_IS_ABSENT && trimmed(v).is_empty()))
+}
+
+/// `raw.trim()`, without walking the characters when both ends are
+/// visible ASCII (every value a client sends).
+fn trimmed(raw: &str) -> &str {
+    match (raw.as_bytes().first(), raw.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => raw,
+        _ => raw.trim(),
+    }
 }
 
 impl<T: Scalar> FieldValue for T {

@@ -179,17 +179,13 @@ impl<'a> Parser<'a> {
     fn key(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.pos;
-        let len = self.buf[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = special_at(&self.buf[start..])?;
         if self.buf[start + len] != b'"' {
             return None;
         }
         self.pos = start + len + 1;
-        let key = &self.buf[start..start + len];
-        // Even an ignored key must be UTF-8, or the general decoder fails.
-        std::str::from_utf8(key).ok()?;
-        Some(key)
+        // UTF-8: the whole buffer was checked, and both ends are ASCII.
+        Some(&self.buf[start..start + len])
     }
 
     /// An integer that fits an i32, in JSON's syntax (no leading zeros).
@@ -231,9 +227,7 @@ impl<'a> Parser<'a> {
         self.ws();
         let start = self.pos + 1;
         if self.buf.get(self.pos) == Some(&b'"') {
-            let len = self.buf[start..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let len = special_at(&self.buf[start..])?;
             if self.buf[start + len] == b'"' {
                 // Both ends are at ASCII bytes: char boundaries.
                 let s = self.text.get(start..start + len)?;
@@ -247,23 +241,21 @@ impl<'a> Parser<'a> {
     /// A string with escapes, unescaped.
     fn escaped_string(&mut self) -> Option<String> {
         self.expect(b'"')?;
-        let mut out: Vec<u8> = Vec::new();
+        // Room for a properties string at once (no growth by doubling);
+        // never more than the rest of the header.
+        let mut out = String::with_capacity((self.buf.len() - self.pos).min(256));
         loop {
             let start = self.pos;
-            let len = self.buf[start..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-            out.extend_from_slice(&self.buf[start..start + len]);
+            let len = special_at(&self.buf[start..])?;
+            // Pieces of the checked text, cut at ASCII bytes: no re-check.
+            out.push_str(self.text.get(start..start + len)?);
             self.pos = start + len;
             match self.buf[self.pos] {
                 b'"' => {
                     self.pos += 1;
-                    return String::from_utf8(out).ok();
+                    return Some(out);
                 }
-                b'\\' => {
-                    let mut tmp = [0u8; 4];
-                    out.extend_from_slice(self.unescape()?.encode_utf8(&mut tmp).as_bytes());
-                }
+                b'\\' => out.push(self.unescape()?),
                 _ => return None, // a raw control character
             }
         }
@@ -283,11 +275,10 @@ impl<'a> Parser<'a> {
             b'r' => '\r',
             b't' => '\t',
             b'u' => {
-                let hex = std::str::from_utf8(self.buf.get(self.pos..self.pos + 4)?).ok()?;
-                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return None;
-                }
-                let code = u32::from_str_radix(hex, 16).ok()?;
+                let hex = self.buf.get(self.pos..self.pos + 4)?;
+                let code = hex
+                    .iter()
+                    .try_fold(0u32, |acc, &h| Some(acc << 4 | char::from(h).to_digit(16)?))?;
                 self.pos += 4;
                 // Surrogates (pairs or lone) are left to serde.
                 return char::from_u32(code);
@@ -302,12 +293,9 @@ impl<'a> Parser<'a> {
         self.expect(b'"')?;
         loop {
             let start = self.pos;
-            let len = self.buf[start..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-            // Escapes decode to whole characters, so the pieces between
-            // them are UTF-8 exactly when the unescaped string is.
-            std::str::from_utf8(&self.buf[start..start + len]).ok()?;
+            // The pieces between escapes are UTF-8: the whole buffer was
+            // checked, and they start and end at ASCII bytes.
+            let len = special_at(&self.buf[start..])?;
             self.pos = start + len;
             match self.buf[self.pos] {
                 b'"' => {
@@ -370,6 +358,39 @@ impl<'a> Parser<'a> {
             return self.expect(b'}');
         }
     }
+}
+
+/// Where the first byte that ends a plain run of a JSON string is: a quote,
+/// a backslash or a control character (below 0x20); `None` when there is
+/// none. Eight bytes at a time: in each little-endian word, the lowest
+/// byte flagged by the zero-byte tricks is always a real match (a borrow
+/// can only mark bytes above one), and bytes of 0x80 and up are never
+/// flagged, so multi-byte UTF-8 passes through.
+fn special_at(buf: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut chunks = buf.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let hits =
+            zero_in(v ^ QUOTES) | zero_in(v ^ BACKSLASHES) | (v.wrapping_sub(SPACES) & !v & HIGHS);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
 }
 
 /// Calls `f` with every pair of an extFields object [`decode`] validated.
@@ -442,7 +463,41 @@ mod tests {
         }
     }
 
+    fn special_at_naive(buf: &[u8]) -> Option<usize> {
+        buf.iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    }
+
+    #[test]
+    fn special_at_finds_every_delimiter_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    // Plain bytes around it, high ones included (UTF-8 of
+                    // 'é' and a byte of 0xA2, which is 0x22 with the top bit).
+                    let mut buf: Vec<u8> = (0..len)
+                        .map(|i| [b'a', 0xC3, 0xA9, 0xA2, 0xDC, 0x7F, b' '][i % 7])
+                        .collect();
+                    buf[at] = special;
+                    assert_eq!(special_at(&buf), Some(at), "{buf:?}");
+                    // A second one later never wins.
+                    if at + 1 < len {
+                        buf[len - 1] = b'"';
+                        assert_eq!(special_at(&buf), Some(at), "{buf:?}");
+                    }
+                }
+            }
+            let plain: Vec<u8> = (0..len).map(|i| [b'x', 0xE2, 0x82, 0xAC][i % 4]).collect();
+            assert_eq!(special_at(&plain), None);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn special_at_agrees_with_a_byte_scan(buf in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(special_at(&buf), special_at_naive(&buf));
+        }
+
         #[test]
         fn encoded_commands_decode_alike(
             code in any::<i32>(), opaque in any::<i32>(), flag in any::<i32>(),
