@@ -418,7 +418,7 @@ mod tests {
                 return;
             }
             let code = match mode {
-                Mode::Mixed if n % 3 == 0 && n % 2 == 1 => Code::BadRequest,
+                Mode::Mixed if n.is_multiple_of(3) && !n.is_multiple_of(2) => Code::BadRequest,
                 _ => Code::Ok,
             };
             let resp = hyper::http::Response::builder()
@@ -439,7 +439,7 @@ mod tests {
                 )
                 .unwrap();
             let mut trailers = HeaderMap::new();
-            let status = if matches!(mode, Mode::Mixed) && n % 2 == 0 {
+            let status = if matches!(mode, Mode::Mixed) && n.is_multiple_of(2) {
                 "13"
             } else {
                 "0"
