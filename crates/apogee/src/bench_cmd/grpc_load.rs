@@ -1,20 +1,19 @@
-//! `--protocol grpc` for `bench produce|consume`: the same figures through
-//! the 5.x gRPC endpoint (SendMessage; ReceiveMessage + AckMessage), with
-//! tonic clients over hyper's HTTP/2 connections, one per producer or
-//! consumer.
+//! `--protocol grpc` for `bench consume` (ReceiveMessage + AckMessage, with
+//! tonic clients over hyper's HTTP/2 connections, one per consumer) and
+//! what `bench produce` shares with it; produce's SendMessage calls are
+//! `grpc_send.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
-use bytes::Bytes;
 use clap::ValueEnum;
 use grpc::pb::messaging_service_client::MessagingServiceClient;
-use grpc::pb::{self, receive_message_response::Content, Code};
+use grpc::pb::{self, receive_message_response::Content};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -24,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::body::BoxBody;
 use tonic::metadata::{Ascii, MetadataValue};
 
-use super::meter::{Failure, Meter};
+use super::meter::Meter;
 
 /// Which protocol the load speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -111,7 +110,7 @@ fn resource(name: &str) -> Option<pb::Resource> {
     })
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -121,52 +120,6 @@ fn now_ms() -> i64 {
 pub fn claim(budget: &AtomicI64, batch: u32) -> u32 {
     let before = budget.fetch_sub(i64::from(batch), Ordering::AcqRel);
     before.clamp(0, i64::from(batch)) as u32
-}
-
-/// Sends one NORMAL message per request until the budget or `stop` ends.
-pub async fn send_loop(
-    mut client: Client,
-    topic: String,
-    body: Bytes,
-    budget: Arc<AtomicI64>,
-    meter: Arc<Meter>,
-    stop: CancellationToken,
-) {
-    // Once: `std::process::id()` is a getpid syscall each time.
-    let pid = std::process::id();
-    let mut seq: u64 = 0;
-    while !stop.is_cancelled() && claim(&budget, 1) == 1 {
-        seq += 1;
-        let msg = pb::Message {
-            topic: resource(&topic),
-            user_properties: Default::default(),
-            system_properties: Some(pb::SystemProperties {
-                message_id: format!("01{:016X}{:016X}", pid, seq ^ now_ms() as u64),
-                body_encoding: pb::Encoding::Identity as i32,
-                message_type: pb::MessageType::Normal as i32,
-                born_timestamp: Some(grpc::convert::timestamp(now_ms())),
-                ..Default::default()
-            }),
-            body: body.clone(),
-        };
-        let started = Instant::now();
-        let req = request(pb::SendMessageRequest {
-            messages: vec![msg],
-        });
-        match client.send_message(req).await {
-            Ok(r) if r.get_ref().status.as_ref().map(|s| s.code) == Some(Code::Ok as i32) => {
-                meter.ok(1, started.elapsed().as_micros() as u64, 0);
-            }
-            Ok(r) => {
-                tracing::debug!(status = ?r.get_ref().status, "bench send refused");
-                meter.failed(Failure::Response);
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "bench send failed");
-                meter.failed(Failure::Send);
-            }
-        }
-    }
 }
 
 /// The broker names serving `topic` at this endpoint (for receives).

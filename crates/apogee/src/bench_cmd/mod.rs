@@ -6,6 +6,7 @@
 mod consume;
 pub mod cpu;
 mod grpc_load;
+mod grpc_send;
 pub mod meter;
 mod produce;
 mod timer;

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::cpu::{find_broker, CpuProbe};
-use super::grpc_load::{self, claim, Protocol};
+use super::grpc_load::{claim, Protocol};
+use super::grpc_send;
 use super::meter::{Failure, Meter};
 use super::{print_window, CommonArgs};
 
@@ -257,22 +258,32 @@ async fn run_load(args: ProduceArgs) -> Result<()> {
 }
 
 async fn run_grpc(args: Arc<ProduceArgs>, meter: Arc<Meter>) -> Result<()> {
-    let mut clients = Vec::new();
-    for _ in 0..args.producers {
-        clients.push(grpc_load::connect(&args.endpoint).await?);
+    let conns = args.producers.max(1) as usize;
+    let mut tcp = Vec::new();
+    for _ in 0..conns {
+        tcp.push(grpc_send::connect(&args.endpoint).await?);
     }
     let budget = Arc::new(AtomicI64::new(match args.common.count {
         Some(c) => i64::try_from(c).unwrap_or(i64::MAX),
         None => i64::MAX,
     }));
-    let body = Bytes::from(vec![b'a'; args.size as usize]);
+    let spec = Arc::new(grpc_send::SendSpec {
+        topic: args.common.topic.clone(),
+        body: Bytes::from(vec![b'a'; args.size as usize]),
+    });
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
-    for i in 0..args.concurrency as usize {
-        tracker.spawn(grpc_load::send_loop(
-            clients[i % clients.len()].clone(),
-            args.common.topic.clone(),
-            body.clone(),
+    let total = args.concurrency.max(1) as usize;
+    for (i, conn) in tcp.into_iter().enumerate() {
+        // The sends in flight, spread over the connections.
+        let inflight = total / conns + usize::from(i < total % conns);
+        if inflight == 0 {
+            continue;
+        }
+        tracker.spawn(grpc_send::send_conn(
+            conn,
+            spec.clone(),
+            inflight,
             budget.clone(),
             meter.clone(),
             stop.clone(),
