@@ -54,7 +54,7 @@ impl BrokerProcessor {
     fn acl_denial(&self, conn: &Connection, request: &RemotingCommand) -> Option<RemotingCommand> {
         let acl = self.acl.as_ref()?;
         let peer = conn.peer_addr();
-        let denied = acl.current().validate(peer.ip(), request).err()?;
+        let denied = acl.validate(peer.ip(), request).err()?;
         acl.log_denial(peer.ip(), &format!("code {}", request.code), &denied);
         Some(RemotingCommand::error(
             ResponseCode::NO_PERMISSION,

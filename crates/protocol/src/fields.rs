@@ -7,7 +7,7 @@
 //! code that used the map before reads the same values.
 
 use std::borrow::Cow;
-use std::ops::{Deref, DerefMut};
+use std::ops::{Deref, DerefMut, Range};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -36,12 +36,68 @@ impl FieldPairs for ExtFields {
     }
 }
 
+/// Where one string is in an object's bytes: its text between the quotes,
+/// and whether that text has escapes (it is then read through the
+/// decoder's [`Unescape`], else sliced as it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TextAt {
+    start: u32,
+    end: u32,
+    escaped: bool,
+}
+
+impl TextAt {
+    /// The text at `range` (between the quotes), or `None` when an end
+    /// does not fit a `u32` (the walker then reads the object).
+    pub fn new(range: Range<usize>, escaped: bool) -> Option<TextAt> {
+        Some(TextAt {
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+            escaped,
+        })
+    }
+}
+
+/// Where one pair with a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PairAt {
+    pub key: TextAt,
+    pub value: TextAt,
+}
+
+/// Unescapes a quoted string (`"` to `"`) the decoder validated.
+pub(crate) type Unescape = fn(&str) -> Option<String>;
+
+/// Every pair with a value of an object, in wire order, as the decoder
+/// found them (a send has about 16, the ACL's two more: kept inline).
+#[derive(Debug, Clone)]
+pub(crate) struct PairIndex {
+    pub pairs: SmallVec<[PairAt; 24]>,
+    pub unescape: Unescape,
+}
+
+impl PairIndex {
+    /// Reads `at` from `text`, the object's bytes.
+    fn read<'a>(&self, text: &'a str, at: TextAt) -> Option<Cow<'a, str>> {
+        let (start, end) = (at.start as usize, at.end as usize);
+        if !at.escaped {
+            return text.get(start..end).map(Cow::Borrowed);
+        }
+        let quoted = text.get(start.checked_sub(1)?..end.checked_add(1)?)?;
+        (self.unescape)(quoted).map(Cow::Owned)
+    }
+}
+
 /// Fields kept as validated wire bytes.
 #[derive(Debug, Clone)]
 struct Raw {
     bytes: Bytes,
     /// The walker of the serialization the bytes are in.
     walk: Walk,
+    /// Where each pair is, when the decoder recorded it: visits slice the
+    /// pairs out (unescaping only strings with escapes) instead of parsing
+    /// the bytes again.
+    index: Option<PairIndex>,
     /// The map, built on first use by key.
     map: OnceLock<ExtFields>,
 }
@@ -56,6 +112,20 @@ impl Raw {
     }
 
     fn visit<'a, F: FnMut(Cow<'a, str>, Cow<'a, str>)>(&'a self, mut f: F) {
+        if let Some(index) = &self.index {
+            // Validated when the frame was decoded: UTF-8, and every range
+            // starts and ends next to an ASCII quote, so it slices.
+            if let Ok(text) = std::str::from_utf8(&self.bytes) {
+                for at in &index.pairs {
+                    if let (Some(k), Some(v)) =
+                        (index.read(text, at.key), index.read(text, at.value))
+                    {
+                        f(k, v);
+                    }
+                }
+                return;
+            }
+        }
         (self.walk)(&self.bytes, &mut f);
     }
 }
@@ -79,11 +149,19 @@ impl CommandFields {
     /// Fields kept as wire bytes the decoder has validated: every pair
     /// must read back (keys and values UTF-8, JSON strings well formed).
     pub(crate) fn from_raw(bytes: Bytes, walk: Walk) -> Self {
+        Self::from_indexed(bytes, walk, None)
+    }
+
+    /// As [`CommandFields::from_raw`], with where every pair with a value
+    /// is (`index`, in wire order), so reading the pairs needs no second
+    /// parse.
+    pub(crate) fn from_indexed(bytes: Bytes, walk: Walk, index: Option<PairIndex>) -> Self {
         CommandFields {
             map: ExtFields::new(),
             raw: Some(Box::new(Raw {
                 bytes,
                 walk,
+                index,
                 map: OnceLock::new(),
             })),
         }
@@ -92,6 +170,12 @@ impl CommandFields {
     /// Whether the fields are still only wire bytes (no map built yet).
     pub fn is_raw(&self) -> bool {
         self.raw.as_ref().is_some_and(|r| r.map.get().is_none())
+    }
+
+    /// Whether the fields are wire bytes whose pairs the decoder indexed.
+    #[cfg(test)]
+    pub(crate) fn is_indexed(&self) -> bool {
+        self.raw.as_ref().is_some_and(|r| r.index.is_some())
     }
 
     /// The fields as a map (built from the wire bytes on first use).
@@ -105,11 +189,17 @@ impl CommandFields {
     /// The map, to change (the wire bytes are dropped).
     pub fn map_mut(&mut self) -> &mut ExtFields {
         if let Some(raw) = self.raw.take() {
-            let Raw { bytes, walk, map } = *raw;
+            let Raw {
+                bytes,
+                walk,
+                index,
+                map,
+            } = *raw;
             self.map = map.into_inner().unwrap_or_else(|| {
                 Raw {
                     bytes,
                     walk,
+                    index,
                     map: OnceLock::new(),
                 }
                 .build()

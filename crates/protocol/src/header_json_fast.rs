@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::codes::LanguageCode;
 use crate::command::{RemotingCommand, SerializeType, MAX_EXT_FIELDS};
-use crate::fields::CommandFields;
+use crate::fields::{CommandFields, PairAt, PairIndex, TextAt};
 
 /// The header decoded, or `None` when the general decoder must decide. The
 /// extFields stay the header's bytes (validated here: every key and value
@@ -28,7 +28,7 @@ pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
         text: std::str::from_utf8(header).ok()?,
     };
     let mut seen = Seen::default();
-    let mut ext: Option<Range<usize>> = None;
+    let mut ext: Option<(Range<usize>, Option<PairIndex>)> = None;
     let mut cmd = RemotingCommand {
         code: 0,
         language: LanguageCode::OTHER,
@@ -59,8 +59,8 @@ pub(crate) fn decode(header: &Bytes) -> Option<RemotingCommand> {
     if p.pos != p.buf.len() || !seen.code {
         return None;
     }
-    if let Some(range) = ext {
-        cmd.ext_fields = CommandFields::from_raw(header.slice(range), visit_fields);
+    if let Some((range, index)) = ext {
+        cmd.ext_fields = CommandFields::from_indexed(header.slice(range), visit_fields, index);
     }
     Some(cmd)
 }
@@ -90,7 +90,7 @@ fn read_member(
     key: &[u8],
     cmd: &mut RemotingCommand,
     seen: &mut Seen,
-    ext: &mut Option<Range<usize>>,
+    ext: &mut Option<(Range<usize>, Option<PairIndex>)>,
 ) -> Option<()> {
     match key {
         b"code" => {
@@ -184,7 +184,8 @@ impl<'a> Parser<'a> {
             return None;
         }
         self.pos = start + len + 1;
-        // UTF-8: the whole buffer was checked, and both ends are ASCII.
+        // UTF-8 (even an ignored key must be, or the general decoder
+        // fails): the whole header was checked.
         Some(&self.buf[start..start + len])
     }
 
@@ -240,10 +241,15 @@ impl<'a> Parser<'a> {
 
     /// A string with escapes, unescaped.
     fn escaped_string(&mut self) -> Option<String> {
-        self.expect(b'"')?;
         // Room for a properties string at once (no growth by doubling);
         // never more than the rest of the header.
-        let mut out = String::with_capacity((self.buf.len() - self.pos).min(256));
+        let room = (self.buf.len() - self.pos).min(256);
+        self.escaped_string_into(String::with_capacity(room))
+    }
+
+    /// A string with escapes, unescaped into `out`.
+    fn escaped_string_into(&mut self, mut out: String) -> Option<String> {
+        self.expect(b'"')?;
         loop {
             let start = self.pos;
             let len = special_at(&self.buf[start..])?;
@@ -288,9 +294,15 @@ impl<'a> Parser<'a> {
         Some(simple)
     }
 
-    /// Checks a string as [`Parser::text`] reads it, without keeping it.
-    fn skip_text(&mut self) -> Option<()> {
+    /// Checks a string as [`Parser::text`] reads it, without keeping it,
+    /// and says where its text is (between the quotes) and whether it has
+    /// escapes. The pieces between escapes are UTF-8 (the whole buffer was
+    /// checked, and they end at ASCII bytes), and escapes decode to whole
+    /// characters, so the unescaped string is UTF-8 too.
+    fn skip_text(&mut self) -> Option<(Range<usize>, bool)> {
         self.expect(b'"')?;
+        let begin = self.pos;
+        let mut escaped = false;
         loop {
             let start = self.pos;
             // The pieces between escapes are UTF-8: the whole buffer was
@@ -300,9 +312,10 @@ impl<'a> Parser<'a> {
             match self.buf[self.pos] {
                 b'"' => {
                     self.pos += 1;
-                    return Some(());
+                    return Some((begin..self.pos - 1, escaped));
                 }
                 b'\\' => {
+                    escaped = true;
                     self.unescape()?;
                 }
                 _ => return None, // a raw control character
@@ -311,31 +324,46 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks an object of string values (null values allowed) and
-    /// returns where it is, `{` to `}`. Anything else gives up, and so do
+    /// returns where it is, `{` to `}`, and where each pair with a value
+    /// is in it (`None` only for an object past 4 GiB: [`visit_fields`]
+    /// then reads it). Anything else gives up, and so do
     /// more than [`MAX_EXT_FIELDS`] values (the general decoder then counts
     /// the distinct keys and words the error).
-    fn skip_fields(&mut self) -> Option<Range<usize>> {
+    fn skip_fields(&mut self) -> Option<(Range<usize>, Option<PairIndex>)> {
         self.expect(b'{')?;
         let start = self.pos - 1;
+        let mut index = Some(PairIndex {
+            pairs: smallvec::SmallVec::new(),
+            unescape: unescape_quoted,
+        });
         if self.eat(b'}') {
-            return Some(start..self.pos);
+            return Some((start..self.pos, index));
         }
         let mut values = 0usize;
         loop {
-            self.skip_text()?;
+            let key = self.skip_text()?;
             self.expect(b':')?;
             if !self.null() {
-                self.skip_text()?;
+                let value = self.skip_text()?;
                 values += 1;
                 if values > MAX_EXT_FIELDS {
                     return None;
+                }
+                if let Some(found) = &mut index {
+                    let at = |(r, escaped): (Range<usize>, bool)| {
+                        TextAt::new(r.start - start..r.end - start, escaped)
+                    };
+                    match at(key).zip(at(value)) {
+                        Some((key, value)) => found.pairs.push(PairAt { key, value }),
+                        None => index = None,
+                    }
                 }
             }
             if self.eat(b',') {
                 continue;
             }
             self.expect(b'}')?;
-            return Some(start..self.pos);
+            return Some((start..self.pos, index));
         }
     }
 
@@ -391,6 +419,17 @@ fn special_at(buf: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|i| at + i)
+}
+
+/// A quoted string with escapes that [`decode`] validated, unescaped.
+fn unescape_quoted(quoted: &str) -> Option<String> {
+    // Unescaped, it is no longer than quoted.
+    Parser {
+        buf: quoted.as_bytes(),
+        pos: 0,
+        text: quoted,
+    }
+    .escaped_string_into(String::with_capacity(quoted.len()))
 }
 
 /// Calls `f` with every pair of an extFields object [`decode`] validated.
@@ -492,7 +531,60 @@ mod tests {
         }
     }
 
+    fn pairs_of(cmd: &RemotingCommand) -> Vec<(String, String)> {
+        use crate::fields::FieldPairs;
+        let mut pairs = Vec::new();
+        cmd.ext_fields
+            .visit(|k, v| pairs.push((k.into_owned(), v.into_owned())));
+        pairs
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn indexed_pairs_read_back_slices_and_unescaped_strings() {
+        let plain = fast(br#"{"code":1,"extFields":{"b":"T","a":"G","a":null,"c":"","b":"U"}}"#)
+            .expect("fast path");
+        assert!(plain.ext_fields.is_indexed());
+        assert_eq!(
+            pairs_of(&plain),
+            owned(&[("b", "T"), ("a", "G"), ("c", ""), ("b", "U")])
+        );
+        let escaped =
+            fast(br#"{"code":1,"extFields":{"b":"T\"x","a":"\u00e9","\u0041b":"x\\y","":""}}"#)
+                .expect("fast path");
+        assert!(escaped.ext_fields.is_indexed());
+        assert_eq!(
+            pairs_of(&escaped),
+            owned(&[("b", "T\"x"), ("a", "\u{e9}"), ("Ab", "x\\y"), ("", "")])
+        );
+        let empty = fast(br#"{"code":1,"extFields":{}}"#).expect("fast path");
+        assert!(empty.ext_fields.is_indexed());
+        assert_eq!(pairs_of(&empty), owned(&[]));
+    }
+
     proptest! {
+        /// Indexed or walked, the pairs read back as written, in order.
+        #[test]
+        fn decoded_pairs_read_back_as_written(
+            fields in proptest::collection::btree_map(any::<String>(), any::<String>(), 0..20),
+        ) {
+            let mut cmd = RemotingCommand::request_code(7);
+            cmd.ext_fields = fields.clone().into();
+            let mut buf = BytesMut::new();
+            encode(&cmd, &mut buf);
+            let decoded = fast(&buf);
+            prop_assert!(decoded.is_some());
+            let written: Vec<(String, String)> = fields.into_iter().collect();
+            prop_assert_eq!(decoded.map(|d| pairs_of(&d)), Some(written));
+        }
+
+
         #[test]
         fn special_at_agrees_with_a_byte_scan(buf in proptest::collection::vec(any::<u8>(), 0..64)) {
             prop_assert_eq!(special_at(&buf), special_at_naive(&buf));
