@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::apogee_json;
 use grpc::GrpcServer;
 use protocol::header::offset::{GetMaxOffsetRequestHeader, OffsetResponseHeader};
 use protocol::{RemotingCommand, RequestCode};
-use serde_json::Value;
 use testkit::TestCluster;
 
 /// Messages stored in `topic` over all its queues.
@@ -68,22 +70,7 @@ async fn grpc_sends_are_stored_and_counted() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_apogee"))
-            .args(&argv)
-            .env_remove("NAMESRV_ADDR")
-            .output()
-            .expect("the apogee binary runs")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let s = apogee_json(argv, "bench produce --protocol grpc").await;
     assert_eq!(s["msgs"], 1000, "{s}");
     assert_eq!(s["send_failed"], 0, "{s}");
     assert_eq!(s["response_failed"], 0, "{s}");

@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::apogee_json;
 use serde_json::Value;
 use testkit::TestCluster;
 
@@ -16,22 +19,7 @@ async fn bench_timer(namesrv: String, args: &[&str]) -> Value {
         .map(|s| s.to_string())
         .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_apogee"))
-            .args(&argv)
-            .env_remove("NAMESRV_ADDR")
-            .output()
-            .expect("the apogee binary runs")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    apogee_json(argv, "bench timer").await
 }
 
 /// A broker that still accepts sends on a nearly full shared disk.

@@ -21,6 +21,23 @@ pub async fn apogee(args: Vec<String>) -> Output {
     .unwrap()
 }
 
+/// Runs the built binary with `args`, which must succeed; its stdout as
+/// JSON (`what` names the command in failure messages).
+pub async fn apogee_json(args: Vec<String>, what: &str) -> Value {
+    let out = apogee(args).await;
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: bad JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// `apogee admin` against one NameServer.
 pub struct Cli {
     pub namesrv: String,
@@ -41,18 +58,7 @@ impl Cli {
     pub async fn admin(&self, cmd: &[&str]) -> Value {
         let mut full = vec!["admin"];
         full.extend_from_slice(cmd);
-        let out = apogee(self.args(&full, true)).await;
-        assert!(
-            out.status.success(),
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{cmd:?}: bad JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        apogee_json(self.args(&full, true), &format!("{cmd:?}")).await
     }
 
     /// `apogee admin <cmd>` in table form, which must fail; its stderr.
